@@ -1,0 +1,78 @@
+"""Every detector and embedder FaceFleet offers, by configuration name, and the one
+function that turns configuration values into a ``FacePipeline``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import partial
+from pathlib import Path
+from typing import Any, Final
+
+from pipelines.detection.base import Detector, FallbackDetector
+from pipelines.detection.blazeface import BlazeFaceDetector, BlazeFaceModel
+from pipelines.detection.dlib_detectors import HogDetector, MmodDetector
+from pipelines.detection.mtcnn_detector import MtcnnDetector
+from pipelines.embedding.deepface_models import WEIGHT_FILES, DeepFaceEmbedder
+from pipelines.embedding.dlib_resnet import MODEL_ID as DLIB_RESNET_ID
+from pipelines.embedding.dlib_resnet import dlib_resnet_embedder
+from pipelines.engine import FacePipeline
+from pipelines.registry import ModelKind, Registry
+
+DEFAULT_DETECTOR: Final = "hog"
+DEFAULT_HOG_UPSAMPLE: Final = 1
+"""Measured on ../shared/data/faces/_misc (docs/PIPELINE.md, "Detection"): upsample 1 finds
+the documented faces that upsample 0 misses (faces of 40-80 px), at ~4x the time."""
+
+DEFAULT_EMBEDDER: Final = DLIB_RESNET_ID
+
+
+def _deepface(model_name: str, deepface_home: Path, detector_backend: str = "skip") -> DeepFaceEmbedder:
+    return DeepFaceEmbedder(model_name, deepface_home, detector_backend)
+
+
+def default_registry() -> Registry:
+    registry = Registry()
+    detectors: dict[str, Callable[..., Detector]] = {
+        "hog": partial(HogDetector, DEFAULT_HOG_UPSAMPLE),
+        "hog-up0": partial(HogDetector, 0),
+        "hog-up1": partial(HogDetector, 1),
+        "hog-up2": partial(HogDetector, 2),
+        "mmod": MmodDetector,
+        "blazeface": partial(BlazeFaceDetector, BlazeFaceModel.BACK),
+        "blazeface-full": partial(BlazeFaceDetector, BlazeFaceModel.FULL),
+        "mtcnn": MtcnnDetector,
+    }
+    for name, factory in detectors.items():
+        registry.register(ModelKind.DETECTOR, name, factory)
+    registry.register(ModelKind.EMBEDDER, DLIB_RESNET_ID, dlib_resnet_embedder)
+    for model_name in WEIGHT_FILES:
+        registry.register(ModelKind.EMBEDDER, f"deepface-{model_name}", partial(_deepface, model_name))
+    return registry
+
+
+def build_detector(registry: Registry, name: str, fallback: str | None = None) -> Detector:
+    primary = registry.detector(name)
+    return FallbackDetector(primary, registry.detector(fallback)) if fallback else primary
+
+
+def build_pipeline(
+    *,
+    detector: str = DEFAULT_DETECTOR,
+    fallback_detector: str | None = None,
+    embedding_model: str = DEFAULT_EMBEDDER,
+    embedding_backend: str = "dlib",
+    backend_options: Mapping[str, Any] | None = None,
+    deepface_home: Path | None = None,
+    min_face_size: int = 20,
+    registry: Registry | None = None,
+) -> FacePipeline:
+    """Validates every name at once (``UnknownModelError``) and loads no model."""
+    registry = registry or default_registry()
+    if embedding_model == DLIB_RESNET_ID:
+        embedder = registry.embedder(embedding_model, backend=embedding_backend, **(backend_options or {}))
+    else:
+        registry.require(ModelKind.EMBEDDER, embedding_model)
+        if deepface_home is None:
+            raise ValueError(f"{embedding_model} needs deepface_home (the folder holding .deepface/weights)")
+        embedder = registry.embedder(embedding_model, deepface_home=deepface_home)
+    return FacePipeline(build_detector(registry, detector, fallback_detector), embedder, min_face_size)

@@ -1,0 +1,65 @@
+"""dlib's HOG+SVM frontal detector and its MMOD CNN detector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pipelines.detection.base import clipped_box
+from pipelines.detection.landmarks import DlibFivePointLandmarker
+from pipelines.dlib_models import MMOD_DETECTOR, default_model_path, frontal_face_detector, load_model, squash_margin
+from pipelines.types import DetectedFace, RGBImage
+
+
+class HogDetector:
+    """dlib's HOG detector. It finds faces of about 80 px and up at ``upsample=0``; each
+    upsampling step halves that minimum and roughly quadruples the time."""
+
+    def __init__(self, upsample: int = 1, landmarker: DlibFivePointLandmarker | None = None) -> None:
+        self.upsample = upsample
+        self.name = f"hog-up{upsample}"
+        self.landmarker = landmarker or DlibFivePointLandmarker()
+
+    def detect(self, image: RGBImage) -> list[DetectedFace]:
+        rects, margins, _ = frontal_face_detector().run(image, self.upsample, 0.0)
+        return _faces(image, rects, margins, self.landmarker, self.name)
+
+
+class MmodDetector:
+    """dlib's CNN (MMOD) detector: robust to pose, but seconds per photo on CPU."""
+
+    def __init__(
+        self,
+        upsample: int = 1,
+        model_path: Path | None = None,
+        landmarker: DlibFivePointLandmarker | None = None,
+    ) -> None:
+        self.upsample = upsample
+        self.model_path = model_path or default_model_path(MMOD_DETECTOR)
+        self.name = f"mmod-up{upsample}"
+        self.landmarker = landmarker or DlibFivePointLandmarker()
+
+    def detect(self, image: RGBImage) -> list[DetectedFace]:
+        detector = load_model("cnn_detector", self.model_path)
+        found = detector(image, self.upsample)
+        return _faces(image, [d.rect for d in found], [d.confidence for d in found], self.landmarker, self.name)
+
+
+def _faces(
+    image: RGBImage, rects: Any, margins: Any, landmarker: DlibFivePointLandmarker, name: str
+) -> list[DetectedFace]:
+    height, width = image.shape[:2]
+    faces = []
+    for rect, margin in zip(rects, margins, strict=True):
+        box = clipped_box(rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1, width, height)
+        if box.area == 0:
+            continue
+        faces.append(
+            DetectedFace(
+                box=box,
+                confidence=squash_margin(float(margin)),
+                landmarks=landmarker.landmarks(image, box),
+                detector=name,
+            )
+        )
+    return faces
