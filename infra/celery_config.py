@@ -1,0 +1,88 @@
+"""Celery configuration shared by the API (as a producer) and the workers (as consumers).
+
+It builds a Celery app object with queues, delivery guarantees and publishing policy, and
+imports no task: the API sends tasks by name, and ``workers.app`` registers them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+from kombu import Exchange, Queue
+
+from infra import sql_transport
+from infra.settings import Settings
+
+sql_transport.register()
+
+# Kept in step with workers.contracts.QueueName; infra may not import workers.
+QUEUE_NAMES = (
+    "facefleet.interactive",
+    "facefleet.enroll",
+    "facefleet.batch",
+    "facefleet.liveness",
+    "facefleet.maintenance",
+    "facefleet.gpu",
+)
+MAX_PRIORITY = 9
+
+
+def _queues() -> list[Queue]:
+    exchange = Exchange("facefleet", type="direct", durable=True)
+    return [
+        Queue(
+            name,
+            exchange,
+            routing_key=name,
+            durable=True,
+            queue_arguments={"x-max-priority": MAX_PRIORITY},
+        )
+        for name in QUEUE_NAMES
+    ]
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    is_amqp = settings.broker.url.startswith(("amqp://", "amqps://", "pyamqp://"))
+    transport_options: dict[str, Any] = {}
+    if is_amqp:
+        transport_options["confirm_publish"] = settings.broker.confirm_publish
+    return {
+        "broker_url": sql_transport.embedded_broker_url(settings.broker.url),
+        "broker_transport_options": transport_options,
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_timeout": 3.0,
+        # Results live in the jobs table (durable, with expiry), never in rpc://.
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_queues": _queues(),
+        "task_default_queue": "facefleet.interactive",
+        "task_default_exchange": "facefleet",
+        "task_default_routing_key": "facefleet.interactive",
+        "task_queue_max_priority": MAX_PRIORITY,
+        "task_default_priority": 5,
+        # Redelivery is safe because every write is idempotent; only then ack late.
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_publish_retry": True,
+        "task_publish_retry_policy": {
+            "max_retries": 2,
+            "interval_start": 0.1,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
+        "task_soft_time_limit": 600,
+        "task_time_limit": 660,
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": False,
+        "enable_utc": True,
+    }
+
+
+def make_celery(settings: Settings, main: str = "facefleet") -> Celery:
+    app = Celery(main, set_as_current=False)
+    app.conf.update(celery_config(settings))
+    return app

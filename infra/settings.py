@@ -1,0 +1,199 @@
+"""The one place FaceFleet reads its configuration from.
+
+Every value comes from ``FACEFLEET_``-prefixed environment variables with ``__`` as the
+nested delimiter (``FACEFLEET_DATABASE__URL``), or from an ``.env`` file. Nothing else in
+the code base reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Mode(StrEnum):
+    EMBEDDED = "embedded"
+    DISTRIBUTED = "distributed"
+
+
+class ObjectStoreKind(StrEnum):
+    LOCAL = "local"
+    S3 = "s3"
+
+
+class DatabaseSettings(BaseModel):
+    url: str = "sqlite:///.facefleet/data/facefleet.db"
+    pool_size: int = 10
+    pool_pre_ping: bool = True
+    echo: bool = False
+
+
+class ObjectStoreSettings(BaseModel):
+    kind: ObjectStoreKind = ObjectStoreKind.LOCAL
+    local_root: Path = Path(".facefleet/data/objects")
+    endpoint: str = "127.0.0.1:9000"
+    access_key: SecretStr = SecretStr("")
+    secret_key: SecretStr = SecretStr("")
+    secure: bool = False
+    region: str | None = None
+    bucket: str = "facefleet"
+    presign_seconds: int = 3600
+
+
+class VectorStoreSettings(BaseModel):
+    # A file path selects milvus-lite; an http(s)/tcp URI selects a Milvus server.
+    uri: str = ".facefleet/data/milvus.db"
+    token: SecretStr = SecretStr("")
+    collection_prefix: str = "facefleet"
+    index_type: str = "HNSW"
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 256
+    search_ef: int = 1536
+    timeout_seconds: float = 5.0
+
+
+class BrokerSettings(BaseModel):
+    url: str = "sqla+sqlite:///.facefleet/data/broker.db"
+    # pika/management access for queue signals; unused in embedded mode.
+    management_url: str | None = None
+    confirm_publish: bool = True
+
+
+class JobSettings(BaseModel):
+    sync_wait_seconds: float = 30.0
+    result_ttl_seconds: int = 7 * 24 * 3600
+    stale_after_seconds: int = 300
+    max_retries: int = 5
+    retry_backoff_seconds: float = 1.0
+    retry_backoff_max_seconds: float = 60.0
+    batch_chunk_size: int = 16
+
+
+class ImageLimitSettings(BaseModel):
+    max_bytes: int = 12 * 1024 * 1024
+    max_pixels: int = 40_000_000
+    min_side: int = 16
+
+
+class PipelineSettings(BaseModel):
+    detector: str = "hog"
+    fallback_detector: str | None = None
+    embedding_model: str = "dlib-resnet-v1"
+    embedding_backend: str = "dlib"
+    min_face_size: int = 20
+    match_distance: float = 0.6
+    onnx_threads: int = 1
+    # True only while a worker pool consumes facefleet.gpu: GPU-worthy jobs (TensorFlow
+    # deepface models, mtcnn, ONNX on CUDA) are then routed there instead of the CPU queues.
+    gpu_pool: bool = False
+
+
+class QualityGateSettings(BaseModel):
+    enabled: bool = False
+    min_sharpness: float = 40.0
+    min_brightness: float = 40.0
+    max_brightness: float = 220.0
+    min_face_size: int = 60
+    max_abs_yaw: float = 45.0
+    max_abs_pitch: float = 35.0
+
+
+class ApiSettings(BaseModel):
+    gunicorn_workers: int = 2
+    gunicorn_threads: int = 8
+    max_request_bytes: int = 100 * 1024 * 1024
+    rate_limit_per_minute: int = 600
+    cors_origins: list[str] = Field(default_factory=list)
+    max_face_sets_per_project: int = 1000
+    max_face_set_capacity: int = 10_000_000
+    default_face_set_capacity: int = 100_000
+    # Batch enrollment uploads (multipart or zip) stream to the object store one image at
+    # a time, so their limit is about disk and time, not API memory.
+    max_batch_request_bytes: int = 4 * 1024 * 1024 * 1024
+    max_batch_items: int = 100_000
+
+
+class DialectSettings(BaseModel):
+    # Dialects 000 and 002 have no auth in their documents: off unless bound to a project.
+    d000_project_id: str | None = None
+    d002_project_id: str | None = None
+    d002_face_set: str = "default"
+    d002_token_ttl_seconds: int = 3600
+
+
+class ModelSettings(BaseModel):
+    home: Path = Path(".facefleet")
+
+
+class EventSettings(BaseModel):
+    """Job events on the ``facefleet.events`` topic exchange (issue 11)."""
+
+    enabled: bool = True
+    # None publishes on the broker itself; embedded mode (no AMQP) logs events in-process.
+    url: str | None = None
+    exchange: str = "facefleet.events"
+    # At most one progress event per job per interval; final states are never throttled.
+    progress_min_interval_seconds: float = 2.0
+    connect_timeout_seconds: float = 3.0
+    confirm_timeout_seconds: float = 5.0
+
+
+class WebhookSettings(BaseModel):
+    """Signed callbacks with the final job state (issue 11)."""
+
+    # Networks (CIDR) that callbacks may reach although they are not public, e.g. "10.20.0.0/16".
+    allowed_networks: list[str] = Field(default_factory=list)
+    # Empty allows any public host; otherwise the host must equal an entry or end with ".<entry>".
+    allowed_hosts: list[str] = Field(default_factory=list)
+    require_https: bool = False
+    timeout_seconds: float = 5.0
+    max_attempts: int = 5
+    backoff_seconds: float = 2.0
+    backoff_max_seconds: float = 60.0
+    # Receivers should refuse signatures older than this (documented replay window).
+    signature_tolerance_seconds: int = 300
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FACEFLEET_",
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="ignore",
+    )
+
+    mode: Mode = Mode.EMBEDDED
+    data_dir: Path = Path(".facefleet/data")
+    public_url: str = "http://127.0.0.1:8080"
+    log_level: str = "INFO"
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    object_store: ObjectStoreSettings = Field(default_factory=ObjectStoreSettings)
+    vector_store: VectorStoreSettings = Field(default_factory=VectorStoreSettings)
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
+    images: ImageLimitSettings = Field(default_factory=ImageLimitSettings)
+    pipeline: PipelineSettings = Field(default_factory=PipelineSettings)
+    quality: QualityGateSettings = Field(default_factory=QualityGateSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    dialects: DialectSettings = Field(default_factory=DialectSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+    events: EventSettings = Field(default_factory=EventSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+
+    @classmethod
+    def embedded(cls, home: Path, **overrides: object) -> Settings:
+        """Settings for the no-server mode, with every store under ``home``."""
+        data = home / "data"
+        base: dict[str, object] = {
+            "mode": Mode.EMBEDDED,
+            "data_dir": data,
+            "database": DatabaseSettings(url=f"sqlite:///{data / 'facefleet.db'}"),
+            "object_store": ObjectStoreSettings(kind=ObjectStoreKind.LOCAL, local_root=data / "objects"),
+            "vector_store": VectorStoreSettings(uri=str(data / "milvus.db")),
+            "broker": BrokerSettings(url=f"sqla+sqlite:///{data / 'broker.db'}"),
+        }
+        base.update(overrides)
+        return cls.model_validate(base)

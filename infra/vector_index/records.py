@@ -1,0 +1,84 @@
+"""Plain data the vector index takes and returns, and the naming/id rules it relies on."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+INT63_MASK = (1 << 63) - 1
+_NAME_SAFE = re.compile(r"[^A-Za-z0-9_]")
+
+
+class Consistency(StrEnum):
+    """Milvus consistency levels. ``STRONG`` sees every acknowledged write (read-after-write);
+    ``BOUNDED`` may miss writes from the last ~0.2 s and is far cheaper for hot search."""
+
+    STRONG = "Strong"
+    SESSION = "Session"
+    BOUNDED = "Bounded"
+    EVENTUALLY = "Eventually"
+
+
+def vector_id(face_id: str) -> int:
+    """The int64 primary key of a face: the first 63 bits of sha256(face id).
+
+    Stable across processes and versions (Python's ``hash()`` is salted per process, so
+    re-inserting with it would duplicate instead of overwrite). Non-negative so the value
+    prints and sorts the same everywhere.
+    """
+    digest = hashlib.sha256(face_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") & INT63_MASK
+
+
+def collection_name(prefix: str, model_id: str) -> str:
+    """``facefleet_dlib_resnet_v1`` for ``dlib-resnet-v1``.
+
+    Milvus names allow letters, digits and underscores. '-' maps to '_' (our ids use it);
+    any other character is replaced too, and then a hash of the id is appended so two
+    distinct model ids can never share a collection.
+    """
+    if not model_id:
+        raise ValueError("empty embedding model id")
+    safe = _NAME_SAFE.sub("_", model_id)
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", model_id):
+        safe += "_" + hashlib.sha256(model_id.encode("utf-8")).hexdigest()[:8]
+    name = f"{prefix}_{safe}"
+    if len(name) > 255 or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise ValueError(f"cannot derive a collection name from {prefix!r} and {model_id!r}")
+    return name
+
+
+@dataclass(frozen=True)
+class VectorRecord:
+    face_id: str
+    vector: Sequence[float] | npt.NDArray[np.floating[Any]]
+    project_id: str
+    face_set_id: str
+    user_id: str | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Hit:
+    face_id: str
+    distance: float  # Euclidean (not squared) distance
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """How the server indexes vectors; milvus-lite ignores it (it only has FLAT)."""
+
+    index_type: str = "HNSW"
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 256
+    search_ef: int = 1536
+    # The face set is the tenant split: a partition key on the server keeps each face
+    # set's vectors together, so a search scans only its own segments.
+    partition_key: bool = True

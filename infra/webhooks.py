@@ -1,0 +1,309 @@
+"""Signed webhook delivery of a job's final state, with SSRF-safe callback URLs.
+
+Signature (Stripe's scheme): ``X-FaceFleet-Signature: t=<unix seconds>,v1=<hex>`` where
+``v1 = HMAC-SHA256(project secret, f"{t}.{raw body}")``. Receivers recompute it over the raw
+body and refuse timestamps outside their tolerance, so a captured call cannot be replayed
+later; ``X-FaceFleet-Delivery`` stays the same across retries so receivers can deduplicate.
+
+SSRF: a callback URL is checked when the job is submitted and again before every attempt.
+Every address the host resolves to must be public (not loopback, link-local, private,
+shared, multicast, reserved or unspecified) unless it lies in ``webhooks.allowed_networks``;
+the connection then goes to the address that was checked (no second DNS lookup, so DNS
+rebinding cannot swap it), and redirects are never followed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import secrets
+import socket
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+import certifi
+import urllib3
+
+from infra.errors import InfraError
+from infra.settings import Settings, WebhookSettings
+
+SIGNATURE_HEADER = "X-FaceFleet-Signature"
+DELIVERY_HEADER = "X-FaceFleet-Delivery"
+ATTEMPT_HEADER = "X-FaceFleet-Attempt"
+USER_AGENT = "FaceFleet-Webhooks/1"
+_MAX_URL_LENGTH = 2048
+_RETRYABLE_STATUSES = frozenset({408, 425, 429})
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[..., Sequence[tuple[Any, ...]]]
+
+
+class CallbackUrlRejected(InfraError):
+    """A callback URL that FaceFleet refuses to call; ``reason`` is a stable code."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class InvalidSignature(Exception):
+    """A webhook signature header that does not match, or is outside the replay window."""
+
+
+def new_webhook_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def compute_signature(secret: str, timestamp: int, body: bytes) -> str:
+    return hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+
+
+def signature_header(secret: str, timestamp: int, body: bytes) -> str:
+    return f"t={timestamp},v1={compute_signature(secret, timestamp, body)}"
+
+
+def verify_signature(
+    secret: str, header: str, body: bytes, tolerance_seconds: int = 300, now: float | None = None
+) -> int:
+    """Receiver side: raise ``InvalidSignature`` unless some ``v1`` matches and ``t`` is
+    within the tolerance; returns ``t``. Several ``v1`` entries are accepted so a secret
+    can be rotated with both signatures sent for a while."""
+    timestamp: int | None = None
+    candidates: list[str] = []
+    for part in header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isdigit():
+            timestamp = int(value)
+        elif key == "v1":
+            candidates.append(value)
+    if timestamp is None or not candidates:
+        raise InvalidSignature("malformed signature header")
+    current = time.time() if now is None else now
+    if abs(current - timestamp) > tolerance_seconds:
+        raise InvalidSignature("timestamp outside the tolerance window")
+    expected = compute_signature(secret, timestamp, body)
+    if not any(hmac.compare_digest(expected, candidate) for candidate in candidates):
+        raise InvalidSignature("signature mismatch")
+    return timestamp
+
+
+def _webhook_settings(settings: Settings | WebhookSettings) -> WebhookSettings:
+    return settings.webhooks if isinstance(settings, Settings) else settings
+
+
+def _is_public(address: IPAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    # is_global excludes private, loopback, link-local, shared (100.64/10), documentation,
+    # reserved and unspecified ranges; multicast is "global" to Python but never a receiver.
+    return address.is_global and not address.is_multicast
+
+
+def _split(url: str, webhooks: WebhookSettings) -> SplitResult:
+    if len(url) > _MAX_URL_LENGTH:
+        raise CallbackUrlRejected("too_long", "callback_url is too long")
+    parts = urlsplit(url.strip())
+    schemes = ("https",) if webhooks.require_https else ("http", "https")
+    if parts.scheme not in schemes:
+        raise CallbackUrlRejected("scheme", f"callback_url must use {' or '.join(schemes)}")
+    if not parts.hostname:
+        raise CallbackUrlRejected("host", "callback_url has no host")
+    if parts.username is not None or parts.password is not None:
+        # Credentials would end up in logs and attempt records; the signature authenticates.
+        raise CallbackUrlRejected("credentials", "callback_url must not contain credentials")
+    try:
+        _ = parts.port  # urllib parses the port lazily and raises on a bad one
+    except ValueError as error:
+        raise CallbackUrlRejected("port", "callback_url has an invalid port") from error
+    return parts
+
+
+def _host_allowed(host: str, allowed_hosts: Sequence[str]) -> bool:
+    if not allowed_hosts:
+        return True
+    host = host.rstrip(".").lower()
+    return any(
+        host == entry.lower() or host.endswith("." + entry.lower().lstrip(".")) for entry in allowed_hosts
+    )
+
+
+def resolve_allowed_addresses(
+    url: str, settings: Settings | WebhookSettings, resolve: Resolver = socket.getaddrinfo
+) -> tuple[SplitResult, list[str]]:
+    """Check the URL and return it split, with every address it resolves to (all allowed)."""
+    webhooks = _webhook_settings(settings)
+    parts = _split(url, webhooks)
+    host = parts.hostname or ""
+    if not _host_allowed(host, webhooks.allowed_hosts):
+        raise CallbackUrlRejected("host_not_allowed", f"callback host {host!r} is not in the allow-list")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = resolve(host, port, 0, socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as error:
+        raise CallbackUrlRejected("unresolvable", f"callback host {host!r} does not resolve") from error
+    addresses = list(dict.fromkeys(str(info[4][0]).split("%", 1)[0] for info in infos))
+    if not addresses:
+        raise CallbackUrlRejected("unresolvable", f"callback host {host!r} does not resolve")
+    networks = [ipaddress.ip_network(entry, strict=False) for entry in webhooks.allowed_networks]
+    for text in addresses:
+        address = ipaddress.ip_address(text)
+        if _is_public(address) or any(address in network for network in networks):
+            continue
+        raise CallbackUrlRejected(
+            "address_not_allowed",
+            f"callback host {host!r} resolves to {address}, which is not a public address "
+            "(allow it explicitly with webhooks.allowed_networks)",
+        )
+    return parts, addresses
+
+
+def validate_callback_url(
+    url: str, settings: Settings | WebhookSettings, resolve: Resolver = socket.getaddrinfo
+) -> str:
+    """Submit-time check; returns the normalized URL (fragment dropped) or raises
+    ``CallbackUrlRejected``."""
+    parts, _addresses = resolve_allowed_addresses(url, settings, resolve)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
+
+
+@dataclass(frozen=True)
+class DeliveryAttempt:
+    attempt: int
+    at: str
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    url: str
+    delivery_id: str
+    delivered: bool
+    attempts: tuple[DeliveryAttempt, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """What the caller stores on the job (e.g. ``result["webhook"]``)."""
+        return {
+            "url": self.url,
+            "delivery_id": self.delivery_id,
+            "delivered": self.delivered,
+            "attempts": [asdict(attempt) for attempt in self.attempts],
+        }
+
+
+def backoff_delay(attempt: int, base_seconds: float, cap_seconds: float) -> float:
+    """Delay after failed attempt number ``attempt`` (1-based): base, 2×base, 4×base… capped."""
+    return float(min(cap_seconds, base_seconds * (2 ** (attempt - 1))))
+
+
+def _is_retryable(status: int | None) -> bool:
+    return status is None or status >= 500 or status in _RETRYABLE_STATUSES
+
+
+def _post_pinned(
+    parts: SplitResult,
+    addresses: Sequence[str],
+    headers: Mapping[str, str],
+    body: bytes,
+    timeout: float,
+    ca_certs: str,
+) -> int:
+    """POST to the checked address itself; TLS still verifies the certificate for the host."""
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
+    request_headers = {**headers, "Host": parts.netloc}
+    last_error: Exception | None = None
+    for address in addresses:
+        pool: urllib3.HTTPConnectionPool
+        if parts.scheme == "https":
+            pool = urllib3.HTTPSConnectionPool(
+                address,
+                port,
+                server_hostname=host,
+                assert_hostname=host,
+                cert_reqs="CERT_REQUIRED",
+                ca_certs=ca_certs,
+                timeout=urllib3.Timeout(connect=timeout, read=timeout),
+                retries=False,
+            )
+        else:
+            pool = urllib3.HTTPConnectionPool(
+                address, port, timeout=urllib3.Timeout(connect=timeout, read=timeout), retries=False
+            )
+        try:
+            response = pool.urlopen(
+                "POST", target, body=body, headers=request_headers, redirect=False, retries=False
+            )
+            return int(response.status)
+        except urllib3.exceptions.NewConnectionError as error:
+            last_error = error  # the next address may answer
+        finally:
+            pool.close()
+    assert last_error is not None
+    raise last_error
+
+
+def deliver_webhook(
+    url: str,
+    payload: Mapping[str, Any],
+    secret: str,
+    settings: Settings | WebhookSettings,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+    resolve: Resolver = socket.getaddrinfo,
+    ca_certs: str | None = None,
+) -> DeliveryReport:
+    """POST ``payload`` (the final job event) until a 2xx, a permanent refusal, or the
+    attempt bound. Network errors, 408/425/429 and 5xx are retried with exponential
+    backoff; other statuses (3xx included: redirects are not followed) are final. Every
+    attempt is recorded. Blocks for the backoff: run it in its own task, not in a job's.
+    ``ca_certs`` replaces certifi's bundle (a private CA for internal receivers)."""
+    webhooks = _webhook_settings(settings)
+    body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+    delivery_id = uuid.uuid4().hex
+    attempts: list[DeliveryAttempt] = []
+    delivered = False
+    for number in range(1, max(1, webhooks.max_attempts) + 1):
+        started = time.monotonic()
+        at = datetime.fromtimestamp(clock(), UTC).isoformat(timespec="milliseconds")
+        status: int | None = None
+        error: str | None = None
+        retry = False
+        try:
+            parts, addresses = resolve_allowed_addresses(url, webhooks, resolve)
+            timestamp = int(clock())
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": USER_AGENT,
+                SIGNATURE_HEADER: signature_header(secret, timestamp, body),
+                DELIVERY_HEADER: delivery_id,
+                ATTEMPT_HEADER: str(number),
+            }
+            status = _post_pinned(
+                parts, addresses, headers, body, webhooks.timeout_seconds, ca_certs or certifi.where()
+            )
+            delivered = 200 <= status < 300
+            retry = not delivered and _is_retryable(status)
+            if not delivered:
+                error = f"HTTP {status}"
+        except CallbackUrlRejected as rejected:
+            error = f"rejected: {rejected.reason}: {rejected.message}"
+        except (urllib3.exceptions.HTTPError, OSError) as failure:
+            error = f"{type(failure).__name__}: {failure}"[:300]
+            retry = True
+        attempts.append(DeliveryAttempt(number, at, status, error, int((time.monotonic() - started) * 1000)))
+        if delivered or not retry or number == webhooks.max_attempts:
+            break
+        sleep(backoff_delay(number, webhooks.backoff_seconds, webhooks.backoff_max_seconds))
+    return DeliveryReport(url, delivery_id, delivered, tuple(attempts))
