@@ -1,0 +1,248 @@
+"""What the API and the workers agree on: job kinds, task names, queues and payloads.
+
+This is the only module of ``workers`` that ``api`` may import, so it must stay free of
+ML packages and of any import of the Celery app or the tasks.
+Messages carry ids and object-store keys, never image bytes or vectors.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class JobKind(StrEnum):
+    DETECT = "detect"
+    COMPARE = "compare"
+    EMBED = "embed"
+    ENROLL = "enroll"
+    ENROLL_BATCH = "enroll_batch"
+    ENROLL_CHUNK = "enroll_chunk"
+    SEARCH = "search"
+    DELETE_FACES = "delete_faces"
+    DELETE_FACE_SET = "delete_face_set"
+    LIVENESS = "liveness"
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
+class QueueName(StrEnum):
+    """One queue per cost class, so bulk enrollment never starves interactive calls."""
+
+    INTERACTIVE = "facefleet.interactive"
+    ENROLL = "facefleet.enroll"
+    BATCH = "facefleet.batch"
+    LIVENESS = "facefleet.liveness"
+    MAINTENANCE = "facefleet.maintenance"
+    GPU = "facefleet.gpu"
+
+
+def task_name(kind: JobKind) -> str:
+    return f"facefleet.{kind.value}"
+
+
+QUEUE_OF_KIND: dict[JobKind, QueueName] = {
+    JobKind.DETECT: QueueName.INTERACTIVE,
+    JobKind.COMPARE: QueueName.INTERACTIVE,
+    JobKind.EMBED: QueueName.INTERACTIVE,
+    JobKind.SEARCH: QueueName.INTERACTIVE,
+    JobKind.ENROLL: QueueName.ENROLL,
+    JobKind.ENROLL_BATCH: QueueName.BATCH,
+    JobKind.ENROLL_CHUNK: QueueName.BATCH,
+    JobKind.LIVENESS: QueueName.LIVENESS,
+    JobKind.DELETE_FACES: QueueName.MAINTENANCE,
+    JobKind.DELETE_FACE_SET: QueueName.MAINTENANCE,
+}
+
+# Interactive calls jump ahead of queued bulk work on brokers that honour priorities.
+PRIORITY_OF_QUEUE: dict[QueueName, int] = {
+    QueueName.INTERACTIVE: 9,
+    QueueName.ENROLL: 6,
+    QueueName.LIVENESS: 6,
+    QueueName.MAINTENANCE: 3,
+    QueueName.BATCH: 1,
+    QueueName.GPU: 6,
+}
+
+
+class JobErrorCode(StrEnum):
+    """Stable codes stored on failed jobs; the API maps each to an HTTP status and a
+    dialect-specific code. Pipeline codes (``invalid_image``, ``no_face``...) pass through."""
+
+    INVALID_IMAGE = "invalid_image"
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    IMAGE_TOO_LARGE = "image_too_large"
+    IMAGE_TOO_SMALL = "image_too_small"
+    NO_FACE = "no_face"
+    MULTIPLE_FACES = "multiple_faces"
+    LOW_QUALITY = "low_quality"
+    INVALID_VIDEO = "invalid_video"
+    DUPLICATE_FACE = "duplicate_face"
+    FACE_SET_FULL = "face_set_full"
+    FACE_SET_NOT_FOUND = "face_set_not_found"
+    FACE_NOT_FOUND = "face_not_found"
+    INVALID_FILTER = "invalid_filter"
+    INVALID_ARGUMENT = "invalid_argument"
+    UNAVAILABLE = "unavailable"
+    INTERNAL = "internal"
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DetectPayload(_Payload):
+    image_key: str
+    attributes: list[int] = Field(default_factory=list)
+    max_faces: int | None = None
+    quality: bool = False
+
+
+class ComparePayload(_Payload):
+    image1_key: str
+    image2_key: str
+
+
+class EmbedPayload(_Payload):
+    image_key: str
+    select: Literal["largest", "all"] = "largest"
+
+
+OnDuplicate = Literal["reject", "flag", "allow"]
+FaceSelection = Literal["all", "largest", "single"]
+
+
+class EnrollOptions(_Payload):
+    select: FaceSelection = "all"
+    on_duplicate: OnDuplicate = "allow"
+    quality_gate: bool = False
+    save_crop: bool = True
+
+
+class EnrollPayload(_Payload):
+    project_id: str
+    face_set_id: str
+    image_key: str
+    external_image_id: str
+    external_fields: dict[str, Any] = Field(default_factory=dict)
+    user_id: str | None = None
+    options: EnrollOptions = Field(default_factory=EnrollOptions)
+
+
+class BatchItem(_Payload):
+    image_key: str | None = None
+    external_image_id: str
+    user_id: str | None = None
+    external_fields: dict[str, Any] = Field(default_factory=dict)
+    source: str = ""
+    # An input the API could already reject (bad archive member, oversize) keeps its
+    # place in the report with this code instead of a key.
+    rejected: str | None = None
+
+
+class EnrollBatchPayload(_Payload):
+    project_id: str
+    face_set_id: str
+    manifest_key: str
+    total: int
+    options: EnrollOptions = Field(default_factory=lambda: EnrollOptions(select="single"))
+
+
+class EnrollChunkPayload(_Payload):
+    parent_job_id: str
+    project_id: str
+    face_set_id: str
+    manifest_key: str
+    start: int
+    stop: int
+    total: int
+    options: EnrollOptions
+
+
+class SearchPayload(_Payload):
+    project_id: str
+    face_set_id: str
+    image_key: str | None = None
+    face_id: str | None = None
+    top_n: int = 10
+    threshold: float = 0.0
+    filter: str | None = None
+    sort: list[dict[str, Literal["asc", "desc"]]] = Field(default_factory=list)
+    return_fields: list[str] | None = None
+    all_faces: bool = False
+    group_by: Literal["face", "person"] = "face"
+
+
+class DeleteFacesPayload(_Payload):
+    project_id: str
+    face_set_id: str
+    face_ids: list[str]
+
+
+class DeleteFaceSetPayload(_Payload):
+    project_id: str
+    face_set_id: str
+
+
+LivenessAction = Literal["blink", "mouth_open", "turn_left", "turn_right", "nod"]
+
+
+class LivenessPayload(_Payload):
+    project_id: str
+    video_key: str
+    actions: list[LivenessAction] = Field(default_factory=lambda: ["blink"])
+    reference_face_id: str | None = None
+    reference_image_key: str | None = None
+    match_distance: float | None = None
+
+
+PAYLOAD_OF_KIND: dict[JobKind, type[_Payload]] = {
+    JobKind.DETECT: DetectPayload,
+    JobKind.COMPARE: ComparePayload,
+    JobKind.EMBED: EmbedPayload,
+    JobKind.ENROLL: EnrollPayload,
+    JobKind.ENROLL_BATCH: EnrollBatchPayload,
+    JobKind.ENROLL_CHUNK: EnrollChunkPayload,
+    JobKind.SEARCH: SearchPayload,
+    JobKind.DELETE_FACES: DeleteFacesPayload,
+    JobKind.DELETE_FACE_SET: DeleteFaceSetPayload,
+    JobKind.LIVENESS: LivenessPayload,
+}
+
+
+ENQUEUED_AT_HEADER = "x-facefleet-enqueued-at"
+
+
+class TaskProducer(Protocol):
+    """The part of a Celery app needed to send a task by name (no task import needed)."""
+
+    def send_task(
+        self, name: str, *, args: list[Any], task_id: str, queue: str, priority: int, headers: dict[str, Any]
+    ) -> Any: ...
+
+
+def dispatch(producer: TaskProducer, kind: JobKind, job_id: str, payload: dict[str, Any]) -> None:
+    """Send one job's task: the job id doubles as the Celery task id, so a job is
+    traceable end to end and a re-send of the same job is recognisable."""
+    queue = QUEUE_OF_KIND[kind]
+    producer.send_task(
+        task_name(kind),
+        args=[job_id, payload],
+        task_id=job_id,
+        queue=queue.value,
+        priority=PRIORITY_OF_QUEUE[queue],
+        # Celery stamps no enqueue time; the queue monitor reads this to report message age.
+        headers={ENQUEUED_AT_HEADER: time.time()},
+    )

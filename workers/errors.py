@@ -1,0 +1,15 @@
+"""Domain failures of a job: they fail fast, are stored on the job, and are never retried."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workers.contracts import JobErrorCode
+
+
+class JobFailure(Exception):
+    def __init__(self, code: JobErrorCode | str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = JobErrorCode(code)
+        self.message = message
+        self.details = details or {}

@@ -1,0 +1,110 @@
+"""How any job runs as a task: state transitions, error classification and retries.
+
+The task bodies in ``workers.tasks`` only name a handler; everything about delivery lives
+here, so every job kind gets the same guarantees:
+
+- a redelivered job whose row is already final is a no-op (idempotent consumers);
+- domain errors (``PipelineError``, ``JobFailure``) fail fast and are stored on the job;
+- transient infrastructure errors are retried with exponential backoff, jitter and a bound,
+  and only then stored as ``unavailable``;
+- anything else is logged with its traceback and stored as ``internal`` without one.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Task
+from celery.exceptions import Retry, SoftTimeLimitExceeded
+from sqlalchemy.exc import DBAPIError
+
+from infra.errors import TransientInfraError
+from pipelines.errors import PipelineError
+from workers.contracts import PAYLOAD_OF_KIND, JobErrorCode, JobKind, JobStatus
+from workers.errors import JobFailure
+from workers.runtime import Runtime, get_runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobContext:
+    job_id: str
+    kind: JobKind
+    runtime: Runtime
+
+    def progress(self, done: int, total: int) -> None:
+        self.runtime.jobs.set_progress(self.job_id, done, total)
+
+
+# A handler returns the job's result, or None when the job completes elsewhere
+# (a batch parent is finished by its last chunk).
+Handler = Callable[[JobContext, Any], dict[str, Any] | None]
+
+
+def retry_delay(attempt: int, base: float, cap: float) -> float:
+    """Full-jitter exponential backoff (AWS architecture blog): spreads retries of many
+    workers hitting the same recovering dependency."""
+    return random.uniform(0, min(cap, base * (2**attempt)))
+
+
+def run_job(task: Task, job_id: str, kind: JobKind, raw_payload: dict[str, Any], handler: Handler) -> None:
+    runtime = get_runtime()
+    jobs = runtime.jobs
+    try:
+        job = jobs.get(job_id)
+        if job is None:
+            log.warning("job %s (%s) has no row: expired or never created; dropping", job_id, kind)
+            return
+        if JobStatus(job.status).is_final:
+            log.info("job %s already %s: redelivery is a no-op", job_id, job.status)
+            return
+        jobs.mark_running(job_id, worker=task.request.hostname or "worker")
+        payload = PAYLOAD_OF_KIND[kind].model_validate(raw_payload)
+        result = handler(JobContext(job_id, kind, runtime), payload)
+    except Retry:
+        raise
+    except PipelineError as error:
+        _fail(runtime, job_id, str(error.code), error.message)
+    except JobFailure as error:
+        _fail(runtime, job_id, error.code.value, error.message, error.details)
+    except (TransientInfraError, DBAPIError) as error:
+        _retry_or_give_up(task, runtime, job_id, error)
+    except SoftTimeLimitExceeded:
+        _fail(runtime, job_id, JobErrorCode.INTERNAL.value, "the job ran past its time limit")
+    except Exception:
+        log.exception("job %s (%s) failed unexpectedly", job_id, kind)
+        _fail(runtime, job_id, JobErrorCode.INTERNAL.value, "internal error while processing the job")
+    else:
+        if result is not None:
+            jobs.succeed(job_id, result)
+
+
+def _retry_or_give_up(task: Task, runtime: Runtime, job_id: str, error: Exception) -> None:
+    settings = runtime.settings.jobs
+    attempt = task.request.retries
+    if isinstance(error, DBAPIError) and not error.connection_invalidated:
+        # A real SQL error (constraint, syntax) is a bug, not an outage.
+        log.exception("job %s hit a database error", job_id)
+        _fail(runtime, job_id, JobErrorCode.INTERNAL.value, "internal error while processing the job")
+        return
+    if attempt >= settings.max_retries:
+        log.warning("job %s gives up after %d retries: %s", job_id, attempt, error)
+        _fail(runtime, job_id, JobErrorCode.UNAVAILABLE.value, f"a storage service stayed unavailable: {error}")
+        return
+    delay = retry_delay(attempt, settings.retry_backoff_seconds, settings.retry_backoff_max_seconds)
+    log.info("job %s: transient error (%s); retry %d in %.1fs", job_id, error, attempt + 1, delay)
+    raise task.retry(exc=error, countdown=delay, max_retries=settings.max_retries)
+
+
+def _fail(runtime: Runtime, job_id: str, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+    try:
+        runtime.jobs.fail(job_id, code, message, details)
+    except DBAPIError:
+        # The job row cannot be written: let the broker redeliver rather than lose the outcome.
+        log.exception("could not record failure of job %s", job_id)
+        raise

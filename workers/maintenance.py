@@ -1,0 +1,92 @@
+"""Housekeeping that makes delivery at-least-once on every transport and keeps stores tidy.
+
+- Stale jobs: a job left `running` whose heartbeat stopped (its worker was killed), or
+  left `pending` long after it was sent (its message was lost), is claimed atomically in
+  SQL by exactly one worker and sent again. The SQL transport of the embedded mode loses
+  an in-flight message on kill -9; this is what recovers it.
+- Expired jobs are purged.
+- Reconciliation removes what a crash between the store writes can leave behind:
+  vectors without a face row, and images/crops no face row refers to.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from workers.contracts import JobKind, dispatch
+from workers.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+OBJECT_PREFIXES = ("images/", "crops/")
+
+
+def requeue_stale_jobs(runtime: Runtime) -> list[str]:
+    cutoff = datetime.now(UTC) - timedelta(seconds=runtime.settings.jobs.stale_after_seconds)
+    requeued = []
+    for job in runtime.jobs.claim_stale(cutoff):
+        dispatch(runtime.producer, JobKind(job.kind), job.id, job.payload)
+        requeued.append(job.id)
+    if requeued:
+        log.warning("re-enqueued %d stale jobs: %s", len(requeued), ", ".join(requeued[:10]))
+    return requeued
+
+
+@dataclass
+class ReconcileReport:
+    vectors_removed: int = 0
+    objects_removed: int = 0
+
+
+def reconcile(runtime: Runtime, grace: timedelta = timedelta(minutes=10)) -> ReconcileReport:
+    """Remove leftovers older than ``grace``: younger ones may belong to work in flight."""
+    report = ReconcileReport()
+    for model_id in runtime.index.collections():
+        orphans = [
+            face_id
+            for batch in runtime.index.iter_face_ids(model_id)
+            for face_id in runtime.faces.missing_face_ids(batch)
+        ]
+        if orphans:
+            runtime.index.delete(model_id, orphans)
+            report.vectors_removed += len(orphans)
+    cutoff = datetime.now(UTC) - grace
+    for prefix in OBJECT_PREFIXES:
+        candidates = [key for key, modified in runtime.store.list_with_times(prefix) if modified < cutoff]
+        in_use = runtime.faces.referenced_keys(candidates) | runtime.jobs.referenced_keys(candidates)
+        for key in candidates:
+            if key not in in_use:
+                runtime.store.delete(key)
+                report.objects_removed += 1
+    if report.vectors_removed or report.objects_removed:
+        log.info("reconciled: %s", report)
+    return report
+
+
+class Housekeeper(threading.Thread):
+    """Runs the housekeeping periodically inside a worker's main process."""
+
+    def __init__(self, runtime: Runtime, interval_seconds: float = 30.0, reconcile_every: int = 20) -> None:
+        super().__init__(name="facefleet-housekeeper", daemon=True)
+        self._runtime = runtime
+        self._interval = interval_seconds
+        self._reconcile_every = reconcile_every
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        rounds = 0
+        while not self._stopped.wait(self._interval):
+            rounds += 1
+            try:
+                requeue_stale_jobs(self._runtime)
+                self._runtime.jobs.purge_expired(datetime.now(UTC))
+                if rounds % self._reconcile_every == 0:
+                    reconcile(self._runtime)
+            except Exception:
+                log.exception("housekeeping round failed; will try again")
+
+    def stop(self) -> None:
+        self._stopped.set()

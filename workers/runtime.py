@@ -1,0 +1,132 @@
+"""Per-process resources of a worker, created lazily and once.
+
+Models are loaded on first use (a worker that only serves deletes never loads
+TensorFlow), and everything is recreated after a fork.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from typing import Any
+
+from infra.settings import Settings
+
+_lock = threading.Lock()
+_runtime: Runtime | None = None
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    # --- stores -------------------------------------------------------------------------
+    @cached_property
+    def database(self) -> Any:
+        from infra.db import Database
+
+        return Database.from_settings(self.settings.database)
+
+    @cached_property
+    def jobs(self) -> Any:
+        from infra.db.repositories import JobRepo
+
+        return JobRepo(self.database, ttl_seconds=self.settings.jobs.result_ttl_seconds)
+
+    @cached_property
+    def face_sets(self) -> Any:
+        from infra.db.repositories import FaceSetRepo
+
+        return FaceSetRepo(self.database)
+
+    @cached_property
+    def faces(self) -> Any:
+        from infra.db.repositories import FaceRepo
+
+        return FaceRepo(self.database)
+
+    @cached_property
+    def store(self) -> Any:
+        from infra.object_store import object_store_from_settings
+
+        return object_store_from_settings(self.settings.object_store)
+
+    @cached_property
+    def index(self) -> Any:
+        from infra.vector_index import VectorIndex
+
+        return VectorIndex.from_settings(self.settings.vector_store)
+
+    @cached_property
+    def producer(self) -> Any:
+        from infra.celery_config import make_celery
+
+        return make_celery(self.settings, main="facefleet.producer")
+
+    # --- face computation ---------------------------------------------------------------
+    @cached_property
+    def pipeline(self) -> Any:
+        from workers.models import build_pipeline
+
+        return build_pipeline(self.settings)
+
+    @cached_property
+    def image_limits(self) -> Any:
+        from pipelines.image import ImageLimits
+
+        limits = self.settings.images
+        return ImageLimits(max_bytes=limits.max_bytes, max_pixels=limits.max_pixels, min_side=limits.min_side)
+
+    def decode(self, data: bytes) -> Any:
+        from pipelines.image import decode_image
+
+        return decode_image(data, self.image_limits)
+
+    @property
+    def match_distance(self) -> float:
+        return self.settings.pipeline.match_distance
+
+    @cached_property
+    def analyzer(self) -> Any:
+        from workers.models import build_analyzer
+
+        return build_analyzer(self.settings)
+
+    @cached_property
+    def quality_gate(self) -> Any:
+        from workers.models import build_quality_gate
+
+        return build_quality_gate(self.settings)
+
+    # --- record builders (keep services free of adapter constructors) -------------------
+    def index_record(self, **fields: Any) -> Any:
+        from infra.vector_index import VectorRecord
+
+        return VectorRecord(**fields)
+
+    def face_row(self, **fields: Any) -> Any:
+        from infra.db.repositories import NewFace
+
+        return NewFace(**fields)
+
+
+def configure_runtime(settings: Settings) -> Runtime:
+    global _runtime
+    with _lock:
+        _runtime = Runtime(settings)
+        return _runtime
+
+
+def get_runtime() -> Runtime:
+    global _runtime
+    if _runtime is None:
+        with _lock:
+            if _runtime is None:
+                _runtime = Runtime(Settings())
+    return _runtime
+
+
+def reset_runtime() -> None:
+    global _runtime
+    with _lock:
+        _runtime = None

@@ -1,0 +1,23 @@
+"""Job handlers: the domain orchestration of each job kind, over `pipelines` and `infra`."""
+
+from __future__ import annotations
+
+from workers.contracts import JobKind
+from workers.execution import Handler
+from workers.services.analyze import compare, detect, embed
+from workers.services.batch import enroll_batch, enroll_chunk
+from workers.services.delete import delete_face_set, delete_faces
+from workers.services.enroll import enroll
+from workers.services.search import search
+
+HANDLERS: dict[JobKind, Handler] = {
+    JobKind.DETECT: detect,
+    JobKind.COMPARE: compare,
+    JobKind.EMBED: embed,
+    JobKind.ENROLL: enroll,
+    JobKind.ENROLL_BATCH: enroll_batch,
+    JobKind.ENROLL_CHUNK: enroll_chunk,
+    JobKind.SEARCH: search,
+    JobKind.DELETE_FACES: delete_faces,
+    JobKind.DELETE_FACE_SET: delete_face_set,
+}

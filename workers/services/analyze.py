@@ -1,0 +1,63 @@
+"""Stateless compute jobs: detect, compare and embed. They write nothing but the job row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipelines.compare import distance_to_similarity, euclidean_distance
+from workers.contracts import ComparePayload, DetectPayload, EmbedPayload, JobErrorCode
+from workers.errors import JobFailure
+from workers.execution import JobContext
+from workers.services.common import face_json, largest, load_image
+
+
+def detect(ctx: JobContext, payload: DetectPayload) -> dict[str, Any]:
+    image = load_image(ctx, payload.image_key)
+    results = ctx.runtime.pipeline.process(image, embed=False)
+    results.sort(key=lambda r: r.face.confidence, reverse=True)
+    if payload.max_faces is not None:
+        results = results[: payload.max_faces]
+    faces = [face_json(r.face) for r in results]
+    if payload.attributes or payload.quality:
+        analyzer = ctx.runtime.analyzer
+        for rendered, result in zip(faces, results, strict=True):
+            rendered.update(analyzer(image, result.face, payload.attributes, payload.quality))
+    return {"faces": faces, "image": {"width": image.width, "height": image.height}}
+
+
+def compare(ctx: JobContext, payload: ComparePayload) -> dict[str, Any]:
+    first = _largest_embedded(ctx, payload.image1_key, "image1")
+    second = _largest_embedded(ctx, payload.image2_key, "image2")
+    assert first.embedding is not None and second.embedding is not None
+    distance = euclidean_distance(first.embedding.vector, second.embedding.vector)
+    return {
+        "similarity": distance_to_similarity(distance),
+        "distance": distance,
+        "model_id": first.embedding.model_id,
+        "image1_face": face_json(first.face),
+        "image2_face": face_json(second.face),
+    }
+
+
+def embed(ctx: JobContext, payload: EmbedPayload) -> dict[str, Any]:
+    image = load_image(ctx, payload.image_key)
+    results = ctx.runtime.pipeline.process(image, embed=True)
+    if not results:
+        raise JobFailure(JobErrorCode.NO_FACE, "no face was detected in the image")
+    chosen = [largest(results)] if payload.select == "largest" else results
+    return {
+        "model_id": ctx.runtime.pipeline.model_id,
+        "faces": [
+            {**face_json(r.face), "embedding": [float(x) for x in r.embedding.vector]}
+            for r in chosen
+            if r.embedding is not None
+        ],
+    }
+
+
+def _largest_embedded(ctx: JobContext, key: str, label: str):  # type: ignore[no-untyped-def]
+    image = load_image(ctx, key)
+    results = ctx.runtime.pipeline.process(image, embed=True)
+    if not results:
+        raise JobFailure(JobErrorCode.NO_FACE, f"no face was detected in {label}", {"image": label})
+    return largest(results)

@@ -1,0 +1,199 @@
+"""Enrollment: one image → faces stored consistently across the three stores.
+
+Write order, chosen so a crash at any point leaves nothing a client can see half-done:
+1. face crops → object store (content-hash keys: rewriting is a no-op);
+2. vectors → vector index (upsert by ids derived from the face ids);
+3. rows → SQL in one transaction that also reserves face-set capacity. This commit is
+   the moment the faces become visible: searches only return hits that have a row.
+A crash before 3 leaves unreferenced crops/vectors, which `reconcile` removes; a redelivery
+recomputes the same ids and every write above is idempotent.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image
+
+from infra.db.errors import CapacityExceeded
+from pipelines.compare import distance_to_similarity
+from pipelines.engine import FaceResult
+from pipelines.types import BoundingBox, DecodedImage
+from workers.contracts import EnrollOptions, EnrollPayload, JobErrorCode
+from workers.errors import JobFailure
+from workers.execution import JobContext
+from workers.services.common import box_json, load_image, stable_face_id
+
+CROP_MARGIN = 0.25
+
+
+@dataclass(frozen=True)
+class EnrollTarget:
+    project_id: str
+    face_set_id: str
+    image_key: str
+    external_image_id: str
+    external_fields: dict[str, Any]
+    user_id: str | None
+
+
+def enroll(ctx: JobContext, payload: EnrollPayload) -> dict[str, Any]:
+    face_set = ctx.runtime.face_sets.get(payload.project_id, payload.face_set_id)
+    if face_set is None:
+        raise JobFailure(JobErrorCode.FACE_SET_NOT_FOUND, "the face set no longer exists")
+    image = load_image(ctx, payload.image_key)
+    target = EnrollTarget(
+        project_id=payload.project_id,
+        face_set_id=payload.face_set_id,
+        image_key=payload.image_key,
+        external_image_id=payload.external_image_id,
+        external_fields=dict(payload.external_fields),
+        user_id=payload.user_id,
+    )
+    faces = enroll_image(ctx, target, image, payload.options, id_seed=ctx.job_id)
+    return {"face_set_id": face_set.id, "face_set_name": face_set.name, "faces": faces}
+
+
+def enroll_image(
+    ctx: JobContext, target: EnrollTarget, image: DecodedImage, options: EnrollOptions, id_seed: str
+) -> list[dict[str, Any]]:
+    """Detect, embed, check and store every selected face of one image; returns them as JSON."""
+    runtime = ctx.runtime
+    results = _select(runtime.pipeline.process(image, embed=True), options)
+    if options.quality_gate:
+        results = _passing_quality(ctx, image, results)
+    duplicates = _find_duplicates(ctx, target, results) if options.on_duplicate != "allow" else {}
+    if duplicates and options.on_duplicate == "reject":
+        raise JobFailure(
+            JobErrorCode.DUPLICATE_FACE,
+            "the face set already holds this face",
+            {"duplicates": list(duplicates.values())},
+        )
+
+    model_id = runtime.pipeline.model_id
+    records = []
+    for index, result in enumerate(results):
+        assert result.embedding is not None
+        box = result.face.box
+        face_id = stable_face_id(id_seed, target.image_key, index, box.x, box.y, box.width, box.height)
+        crop_key = _store_crop(ctx, image, box) if options.save_crop else None
+        records.append((face_id, result, crop_key))
+
+    runtime.index.upsert(
+        model_id,
+        [
+            runtime.index_record(
+                face_id=face_id,
+                vector=result.embedding.vector,  # type: ignore[union-attr]
+                project_id=target.project_id,
+                face_set_id=target.face_set_id,
+                user_id=target.user_id,
+                fields=target.external_fields,
+            )
+            for face_id, result, _ in records
+        ],
+    )
+    try:
+        runtime.faces.add_faces(
+            project_id=target.project_id,
+            face_set_id=target.face_set_id,
+            faces=[
+                runtime.face_row(
+                    face_id=face_id,
+                    external_image_id=target.external_image_id,
+                    external_fields=target.external_fields,
+                    user_id=target.user_id,
+                    box=result.face.box,
+                    confidence=result.face.confidence,
+                    image_key=target.image_key,
+                    crop_key=crop_key,
+                    model_id=model_id,
+                )
+                for face_id, result, crop_key in records
+            ],
+        )
+    except CapacityExceeded as full:
+        runtime.index.delete(model_id, [face_id for face_id, _, _ in records])
+        raise JobFailure(JobErrorCode.FACE_SET_FULL, str(full)) from full
+
+    rendered = []
+    for face_id, result, _ in records:
+        face: dict[str, Any] = {
+            "face_id": face_id,
+            "bounding_box": box_json(result.face.box),
+            "external_image_id": target.external_image_id,
+            "external_fields": target.external_fields,
+        }
+        if target.user_id is not None:
+            face["user_id"] = target.user_id
+        rendered.append(face)
+    for index, duplicate in duplicates.items():
+        rendered[index]["duplicate_of"] = duplicate
+    return rendered
+
+
+def _select(results: list[FaceResult], options: EnrollOptions) -> list[FaceResult]:
+    if not results:
+        raise JobFailure(JobErrorCode.NO_FACE, "no face was detected in the image")
+    if options.select == "largest":
+        return [max(results, key=lambda r: r.face.box.area)]
+    if options.select == "single" and len(results) > 1:
+        raise JobFailure(
+            JobErrorCode.MULTIPLE_FACES,
+            f"{len(results)} faces were detected where exactly one was expected",
+            {"face_count": len(results)},
+        )
+    return results
+
+
+def _passing_quality(ctx: JobContext, image: DecodedImage, results: list[FaceResult]) -> list[FaceResult]:
+    verdicts = [ctx.runtime.quality_gate(image, r.face) for r in results]
+    passing = [r for r, reasons in zip(results, verdicts, strict=True) if not reasons]
+    if not passing:
+        reasons = sorted({reason for found in verdicts for reason in found})
+        raise JobFailure(
+            JobErrorCode.LOW_QUALITY, f"face rejected by the quality gate: {', '.join(reasons)}", {"reasons": reasons}
+        )
+    return passing
+
+
+def _find_duplicates(
+    ctx: JobContext, target: EnrollTarget, results: Sequence[FaceResult]
+) -> dict[int, dict[str, Any]]:
+    """Index of each face in ``results`` that matches a face already in the set → that face."""
+    runtime = ctx.runtime
+    vectors = [r.embedding.vector for r in results if r.embedding is not None]
+    hits = runtime.index.search(
+        runtime.pipeline.model_id,
+        vectors,
+        top_k=1,
+        project_id=target.project_id,
+        face_set_id=target.face_set_id,
+        strong=True,
+    )
+    found: dict[int, dict[str, Any]] = {}
+    for index, best in enumerate(hits):
+        if not best or best[0].distance > runtime.match_distance:
+            continue
+        row = runtime.faces.get(target.project_id, target.face_set_id, best[0].face_id)
+        if row is None:
+            continue
+        found[index] = {
+            "face_id": row.face_id,
+            "external_image_id": row.external_image_id,
+            "user_id": row.user_id,
+            "similarity": distance_to_similarity(best[0].distance),
+        }
+    return found
+
+
+def _store_crop(ctx: JobContext, image: DecodedImage, box: BoundingBox) -> str:
+    pad_x, pad_y = int(box.width * CROP_MARGIN), int(box.height * CROP_MARGIN)
+    left, top = max(0, box.x - pad_x), max(0, box.y - pad_y)
+    right, bottom = min(image.width, box.right + pad_x), min(image.height, box.bottom + pad_y)
+    buffer = io.BytesIO()
+    Image.fromarray(image.pixels[top:bottom, left:right]).save(buffer, format="JPEG", quality=90)
+    return str(ctx.runtime.store.put(buffer.getvalue(), "image/jpeg", prefix="crops"))

@@ -1,0 +1,144 @@
+"""1:N search of a face set by an image (largest face, or every face) or by a stored face."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from infra.search_filter import FilterError, compile_filter
+from pipelines.compare import distance_to_similarity, similarity_to_distance
+from pipelines.engine import FaceResult
+from workers.contracts import JobErrorCode, SearchPayload
+from workers.errors import JobFailure
+from workers.execution import JobContext
+from workers.services.common import box_json, face_json, largest, load_image
+
+# Extra candidates fetched when results are re-ranked after the vector query
+# (grouping by person), so the top_n survivors are still the best ones.
+OVERFETCH = 4
+MAX_CANDIDATES = 1000
+
+
+def search(ctx: JobContext, payload: SearchPayload) -> dict[str, Any]:
+    runtime = ctx.runtime
+    face_set = runtime.face_sets.get(payload.project_id, payload.face_set_id)
+    if face_set is None:
+        raise JobFailure(JobErrorCode.FACE_SET_NOT_FOUND, "the face set does not exist")
+    try:
+        expr = compile_filter(payload.filter, face_set.external_fields) if payload.filter else None
+    except FilterError as bad:
+        raise JobFailure(JobErrorCode.INVALID_FILTER, str(bad)) from bad
+
+    if payload.face_id is not None:
+        probes = [(None, _stored_vector(ctx, payload))]
+    else:
+        assert payload.image_key is not None
+        image = load_image(ctx, payload.image_key)
+        results = runtime.pipeline.process(image, embed=True)
+        if not results:
+            raise JobFailure(JobErrorCode.NO_FACE, "no face was detected in the probe image")
+        chosen: list[FaceResult] = results if payload.all_faces else [largest(results)]
+        probes = [(r, r.embedding.vector) for r in chosen if r.embedding is not None]
+
+    fetch = payload.top_n * (OVERFETCH if payload.group_by == "person" else 1)
+    hits_per_probe = runtime.index.search(
+        runtime.pipeline.model_id,
+        [vector for _, vector in probes],
+        top_k=min(max(fetch, 1), MAX_CANDIDATES),
+        project_id=payload.project_id,
+        face_set_id=payload.face_set_id,
+        expr=expr,
+    )
+    rows = runtime.faces.get_many(
+        payload.project_id,
+        payload.face_set_id,
+        sorted({hit.face_id for hits in hits_per_probe for hit in hits}),
+    )
+    ranked = [_rank(payload, hits, rows) for hits in hits_per_probe]
+
+    if not payload.all_faces:
+        return {"faces": ranked[0]}
+    threshold = payload.threshold or distance_to_similarity(runtime.match_distance)
+    return {
+        "results": [
+            {
+                "face": face_json(probe.face) if probe is not None else None,
+                "label": _label(matches, threshold),
+                "faces": matches,
+            }
+            for (probe, _), matches in zip(probes, ranked, strict=True)
+        ]
+    }
+
+
+def _rank(payload: SearchPayload, hits: list[Any], rows: dict[str, Any]) -> list[dict[str, Any]]:
+    min_similarity = payload.threshold
+    max_distance = similarity_to_distance(min_similarity) if min_similarity > 0 else float("inf")
+    matches: list[dict[str, Any]] = []
+    seen_people: set[str] = set()
+    for hit in sorted(hits, key=lambda h: h.distance):
+        row = rows.get(hit.face_id)
+        if row is None or hit.distance > max_distance:
+            # No row: a vector whose enrollment never committed (or is being deleted) stays invisible.
+            continue
+        if payload.group_by == "person":
+            person = row.user_id or f"face:{row.face_id}"
+            if person in seen_people:
+                continue
+            seen_people.add(person)
+        matches.append(_render(payload, row, hit.distance))
+        if len(matches) == payload.top_n:
+            break
+    for spec in reversed(payload.sort):
+        for field, direction in spec.items():
+            matches.sort(
+                key=lambda m, f=field: _sort_key(m["external_fields"].get(f)), reverse=direction == "desc"
+            )
+    if payload.return_fields is not None:
+        wanted = set(payload.return_fields)
+        for match in matches:
+            match["external_fields"] = {k: v for k, v in match["external_fields"].items() if k in wanted}
+    return matches
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    # Missing values sort last; numbers and strings never get compared with each other.
+    if value is None:
+        return (2, 0)
+    if isinstance(value, (int, float)):
+        return (0, value)
+    return (1, str(value))
+
+
+def _render(payload: SearchPayload, row: Any, distance: float) -> dict[str, Any]:
+    rendered: dict[str, Any] = {
+        "face_id": row.face_id,
+        "external_image_id": row.external_image_id,
+        "external_fields": dict(row.external_fields or {}),
+        "bounding_box": box_json(row.box),
+        "similarity": round(distance_to_similarity(distance), 6),
+        "distance": round(float(distance), 6),
+    }
+    if row.user_id is not None:
+        rendered["user_id"] = row.user_id
+    return rendered
+
+
+def _label(matches: list[dict[str, Any]], threshold: float) -> str:
+    if not matches or matches[0]["similarity"] < threshold:
+        return "unknown"
+    best = matches[0]
+    return str(best.get("user_id") or best["external_image_id"])
+
+
+def _stored_vector(ctx: JobContext, payload: SearchPayload) -> np.ndarray:
+    runtime = ctx.runtime
+    assert payload.face_id is not None
+    row = runtime.faces.get(payload.project_id, payload.face_set_id, payload.face_id)
+    if row is None:
+        raise JobFailure(JobErrorCode.FACE_NOT_FOUND, f"face {payload.face_id} is not in this face set")
+    vectors = runtime.index.get_vectors(row.model_id, [row.face_id])
+    if row.face_id not in vectors:
+        raise JobFailure(JobErrorCode.FACE_NOT_FOUND, f"face {payload.face_id} has no stored vector")
+    return vectors[row.face_id]

@@ -1,0 +1,24 @@
+"""Thin Celery tasks: one per job kind, each naming its handler and nothing else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Task
+
+from workers.app import app
+from workers.contracts import JobKind, task_name
+from workers.execution import Handler, run_job
+from workers.services import HANDLERS
+
+
+def _register(kind: JobKind, handler: Handler) -> Task:
+    def body(self: Task, job_id: str, payload: dict[str, Any]) -> None:
+        run_job(self, job_id, kind, payload, handler)
+
+    body.__name__ = f"{kind.value}_task"
+    body.__qualname__ = body.__name__
+    return app.task(name=task_name(kind), bind=True, acks_late=True, reject_on_worker_lost=True)(body)
+
+
+TASKS: dict[JobKind, Task] = {kind: _register(kind, handler) for kind, handler in HANDLERS.items()}
