@@ -1,0 +1,179 @@
+"""The Flask application factory: native API v1, OpenAPI document, docs, operations.
+
+``create_app(settings)`` wires the infra adapters into an ``ApiContext`` (see
+``api.context``), registers the v1 blueprints and, when present, the seed dialects from
+``api.dialects``. Cross-cutting behaviour lives here: one error format for everything
+(including Flask's own 404/405/413 and flask-limiter's 429), per-key rate limits, request
+size limits, CORS (off unless origins are configured) and Prometheus metrics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import logging
+
+from flask import Response, jsonify, redirect, request
+from flask_cors import CORS
+from flask_limiter import Limiter
+from flask_openapi3 import Info, OpenAPI
+from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError as SqlOperationalError
+from werkzeug.exceptions import HTTPException
+
+from api import metrics
+from api.bodies import describe_validation_error
+from api.context import ApiContext, build_context
+from api.errors import ApiError, ApiErrorCode
+from api.routes import register_v1
+from api.routes.ops import ops_blueprint
+from infra.errors import TransientInfraError
+from infra.settings import Settings
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "1.0.0"
+SECURITY_SCHEMES = {"token": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"}}
+_STATUS_CODES: dict[int, ApiErrorCode] = {
+    400: ApiErrorCode.INVALID_PARAMETER,
+    401: ApiErrorCode.AUTH_TOKEN_ABNORMAL,
+    403: ApiErrorCode.FORBIDDEN,
+    404: ApiErrorCode.NOT_FOUND,
+    405: ApiErrorCode.METHOD_NOT_ALLOWED,
+    413: ApiErrorCode.REQUEST_TOO_LARGE,
+    415: ApiErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    429: ApiErrorCode.RATE_LIMITED,
+}
+
+
+def create_app(settings: Settings | None = None, context: ApiContext | None = None) -> OpenAPI:
+    settings = settings or Settings()
+    app = OpenAPI(
+        __name__,
+        info=Info(title="FaceFleet API", version=API_VERSION, description=_DESCRIPTION),
+        security_schemes=SECURITY_SCHEMES,
+        validation_error_status=400,
+        validation_error_callback=_validation_error_response,
+        doc_prefix="/docs",
+        doc_url="/openapi.json",
+    )
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.api.max_request_bytes,
+        # Non-file form fields (image_base64 sent as a form field) are held in memory.
+        MAX_FORM_MEMORY_SIZE=settings.images.max_bytes * 4 // 3 + 64 * 1024,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["facefleet"] = context or build_context(settings)
+
+    _install_error_handlers(app)
+    _install_rate_limits(app, settings)
+    if settings.api.cors_origins:
+        CORS(app, origins=settings.api.cors_origins, expose_headers=["Location", "Retry-After"])
+    metrics.install(app)
+
+    register_v1(app)
+    app.register_api(ops_blueprint())
+    _register_dialects(app)
+
+    app.add_url_rule("/v1/openapi.json", "openapi_v1", lambda: jsonify(app.api_doc))
+    app.add_url_rule("/docs", "docs_home", lambda: redirect("/docs/swagger", code=302))
+    return app
+
+
+def _register_dialects(app: OpenAPI) -> None:
+    """Seed dialects live in ``api.dialects`` (another module's work); each exposes
+    ``register(app)``. Absent dialects are not an error."""
+    try:
+        dialects = importlib.import_module("api.dialects")
+    except ModuleNotFoundError as missing:
+        if missing.name != "api.dialects":
+            raise
+        return
+    register = getattr(dialects, "register", None)
+    if callable(register):
+        register(app)
+
+
+def _validation_error_response(error: ValidationError) -> Response:
+    return ApiError(ApiErrorCode.INVALID_PARAMETER, describe_validation_error(error)).response()
+
+
+def _install_error_handlers(app: OpenAPI) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(error: ApiError) -> Response:
+        return error.response()
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        if error.response is not None:  # flask-openapi3 aborts with a ready response
+            return error.response
+        status = error.code or 500
+        code = _STATUS_CODES.get(status)
+        if code is None:
+            return ApiError(ApiErrorCode.INTERNAL).response() if status >= 500 else _generic(status, error)
+        message = None
+        if status == 429:
+            message = f"rate limit exceeded ({error.description}); retry later"
+        elif status == 413:
+            limit = request.max_content_length
+            message = f"the request body is larger than {limit} bytes" if limit else None
+        response = ApiError(code, message).response()
+        if status == 429:
+            retry_after = getattr(error, "retry_after", None)
+            if retry_after:
+                response.headers["Retry-After"] = str(retry_after)
+        return response
+
+    @app.errorhandler(TransientInfraError)
+    def _unavailable(error: TransientInfraError) -> Response:
+        log.warning("dependency unavailable: %s", error)
+        return ApiError(ApiErrorCode.STORAGE_UNAVAILABLE, f"{error.service} is unreachable; retry later").response()
+
+    @app.errorhandler(SqlOperationalError)
+    def _database_unavailable(error: SqlOperationalError) -> Response:
+        log.warning("database unavailable: %s", error.__class__.__name__)
+        return ApiError(ApiErrorCode.STORAGE_UNAVAILABLE, "the database is unreachable; retry later").response()
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return ApiError(ApiErrorCode.INTERNAL).response()
+
+
+def _generic(status: int, error: HTTPException) -> Response:
+    response = jsonify({"error_code": ApiErrorCode.INVALID_PARAMETER.spec.code, "error_msg": error.description})
+    response.status_code = status
+    return response
+
+
+def _rate_limit_key() -> str:
+    """Per API key without a database read (limits run before authentication): the
+    token's hash; anonymous requests share their address's bucket."""
+    token = request.headers.get("X-Auth-Token")
+    if token:
+        return "key:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+    return "addr:" + (request.remote_addr or "unknown")
+
+
+def _install_rate_limits(app: OpenAPI, settings: Settings) -> None:
+    limit = settings.api.rate_limit_per_minute
+    limiter = Limiter(
+        _rate_limit_key,
+        app=app,
+        default_limits=[f"{limit}/minute"] if limit > 0 else [],
+        default_limits_exempt_when=lambda: not request.path.startswith("/v1/") or request.path == "/v1/openapi.json",
+        headers_enabled=True,
+        storage_uri="memory://",
+        # A broken limiter storage must not take the API down with it.
+        swallow_errors=True,
+    )
+    app.extensions["facefleet_limiter"] = limiter
+
+
+_DESCRIPTION = """Self-hosted face recognition. Shaped after the Huawei FRS API: every path is
+under `/v1/{project_id}/`, authenticated with `X-Auth-Token`. Compute endpoints run
+synchronously within a bounded wait; send `Prefer: respond-async` or `?async=true` to get
+`202` with a job at once. Errors are `{"error_code": "FRS.xxxx", "error_msg": "..."}`;
+see docs/API.md for every code."""
+

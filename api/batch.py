@@ -1,0 +1,215 @@
+"""Batch enrollment intake: many images in, one manifest out, nothing held in memory.
+
+Three request forms:
+- multipart with repeated ``image_file`` parts (and/or one ``archive`` zip part): the
+  body is parsed as a stream with Werkzeug's sans-IO decoder, and each image is put into
+  the object store as soon as its part ends, so the API holds one image at a time;
+- a zip archive (``archive`` part or an ``application/zip`` body), spooled to a temporary
+  file on disk (a zip's directory is at its end) and read member by member;
+- JSON naming objects already in the store: ``image_keys`` or a ``prefix``.
+
+Each input becomes a ``BatchItem`` in a JSON manifest stored in the object store. An input
+the API can already refuse (oversize, empty, not a file) keeps its place in the manifest
+with a ``rejected`` code, so the job's per-item report covers every input.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import IO, Any
+
+from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+
+from api.errors import ApiError, ApiErrorCode
+from api.fields import validate_values
+from api.images import ObjectStoreLike, is_safe_object_key, sniff_content_type
+from api.schemas import EXTERNAL_IMAGE_ID_PATTERN, BatchItemMeta
+from api.services import new_external_image_id
+from workers.contracts import BatchItem, JobErrorCode
+
+CHUNK_BYTES = 256 * 1024
+MAX_FIELD_BYTES = 16 * 1024 * 1024  # form fields such as ``items`` (per-item metadata)
+IMAGE_PARTS = ("image_file", "images", "file")
+ARCHIVE_PART = "archive"
+_EXTERNAL_ID = re.compile(EXTERNAL_IMAGE_ID_PATTERN)
+_USER_ID = re.compile(r"^[A-Za-z0-9_.@:-]{1,128}$")
+
+
+@dataclass
+class _Entry:
+    source: str
+    image_key: str | None = None
+    rejected: str | None = None
+
+
+@dataclass
+class BatchIntake:
+    store: ObjectStoreLike
+    max_image_bytes: int
+    max_items: int
+    entries: list[_Entry] = field(default_factory=list)
+
+    # ------------------------------------------------------------------ sources
+
+    def add_image(self, source: str, data: bytes | None) -> None:
+        """``data`` None means the input was over the size limit."""
+        self._check_count()
+        if data is None:
+            self.entries.append(_Entry(source, rejected=JobErrorCode.IMAGE_TOO_LARGE.value))
+        elif not data:
+            self.entries.append(_Entry(source, rejected=JobErrorCode.INVALID_IMAGE.value))
+        else:
+            self.entries.append(_Entry(source, image_key=self.store.put(data, sniff_content_type(data))))
+
+    def add_key(self, key: str) -> None:
+        self._check_count()
+        if is_safe_object_key(key):
+            self.entries.append(_Entry(key, image_key=key))
+        else:
+            self.entries.append(_Entry(key[:200], rejected=JobErrorCode.INVALID_ARGUMENT.value))
+
+    def read_multipart(self, stream: IO[bytes], boundary: bytes) -> dict[str, str]:
+        """Store every image part; returns the (small) non-file fields."""
+        decoder = MultipartDecoder(boundary, max_form_memory_size=MAX_FIELD_BYTES, max_parts=self.max_items + 64)
+        fields: dict[str, str] = {}
+        part: Field | File | None = None
+        buffer = bytearray()
+        oversize = False
+        spool: IO[bytes] | None = None
+        while True:
+            chunk = stream.read(CHUNK_BYTES)
+            decoder.receive_data(chunk or None)
+            event = decoder.next_event()
+            while not isinstance(event, (NeedData, Epilogue)):
+                if isinstance(event, (Field, File)):
+                    part, oversize = event, False
+                    buffer.clear()
+                    if isinstance(event, File) and event.name == ARCHIVE_PART:
+                        spool = tempfile.TemporaryFile()
+                elif isinstance(event, Data) and part is not None:
+                    if spool is not None:
+                        spool.write(event.data)
+                    elif isinstance(part, File) and len(buffer) + len(event.data) > self.max_image_bytes:
+                        oversize = True
+                        buffer.clear()
+                    elif not oversize:
+                        buffer.extend(event.data)
+                    if not event.more_data:
+                        self._end_part(part, buffer, oversize, spool, fields)
+                        spool = None
+                event = decoder.next_event()
+            if isinstance(event, Epilogue) or not chunk:
+                break
+        if not isinstance(event, Epilogue):
+            raise ApiError(ApiErrorCode.INVALID_BATCH, "the multipart body ended before its closing boundary")
+        return fields
+
+    def _end_part(
+        self, part: Field | File, buffer: bytearray, oversize: bool, spool: IO[bytes] | None, fields: dict[str, str]
+    ) -> None:
+        if isinstance(part, Field):
+            fields[part.name] = bytes(buffer).decode("utf-8", "replace")
+        elif spool is not None:
+            with spool:
+                spool.seek(0)
+                self.read_zip(spool)
+        elif part.name in IMAGE_PARTS:
+            self.add_image(part.filename or f"part-{len(self.entries)}", None if oversize else bytes(buffer))
+        else:
+            raise ApiError(ApiErrorCode.INVALID_BATCH, f"unexpected file part {part.name[:40]!r}")
+        buffer.clear()
+
+    def read_zip(self, archive: IO[bytes]) -> None:
+        try:
+            with zipfile.ZipFile(archive) as zipped:
+                for member in zipped.infolist():
+                    if member.is_dir() or _is_hidden(member.filename):
+                        continue
+                    self.add_image(member.filename, self._member_bytes(zipped, member))
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as bad:
+            raise ApiError(ApiErrorCode.INVALID_BATCH, f"the archive is not a readable zip file: {bad}") from bad
+
+    def _member_bytes(self, zipped: zipfile.ZipFile, member: zipfile.ZipInfo) -> bytes | None:
+        if member.file_size > self.max_image_bytes:
+            return None
+        try:
+            with zipped.open(member) as opened:
+                data = opened.read(self.max_image_bytes + 1)  # never trust the header's size
+        except (zipfile.BadZipFile, RuntimeError, NotImplementedError, ValueError, EOFError):
+            return b""  # encrypted, corrupt or an unsupported compression: reported as invalid
+        return None if len(data) > self.max_image_bytes else data
+
+    def _check_count(self) -> None:
+        if len(self.entries) >= self.max_items:
+            raise ApiError(ApiErrorCode.INVALID_BATCH, f"a batch holds at most {self.max_items} images")
+
+    # ------------------------------------------------------------------ manifest
+
+    def manifest(
+        self,
+        schema: dict[str, Any],
+        common_fields: dict[str, Any],
+        items: list[BatchItemMeta],
+        user_id_from: str,
+    ) -> list[BatchItem]:
+        if not self.entries:
+            raise ApiError(ApiErrorCode.INVALID_BATCH, "the batch names no image")
+        common = validate_values(schema, common_fields)
+        meta = {item.source: item for item in items}
+        return [self._item(entry, schema, common, meta.get(entry.source), user_id_from) for entry in self.entries]
+
+    def _item(
+        self, entry: _Entry, schema: dict[str, Any], common: dict[str, Any], meta: BatchItemMeta | None, user_id_from: str
+    ) -> BatchItem:
+        stem = PurePosixPath(entry.source).stem
+        external_image_id = (meta.external_image_id if meta else None) or (
+            stem if _EXTERNAL_ID.fullmatch(stem) else new_external_image_id()
+        )
+        user_id = meta.user_id if meta and meta.user_id else _derived_user_id(entry.source, user_id_from)
+        rejected = entry.rejected
+        fields = dict(common)
+        if meta and meta.external_fields:
+            try:
+                fields.update(validate_values(schema, meta.external_fields))
+            except ApiError:
+                rejected = rejected or JobErrorCode.INVALID_ARGUMENT.value
+        return BatchItem(
+            image_key=None if rejected else entry.image_key,
+            external_image_id=external_image_id,
+            user_id=user_id,
+            external_fields=fields,
+            source=entry.source[:1024],
+            rejected=rejected,
+        )
+
+    def store_manifest(self, items: list[BatchItem]) -> str:
+        lines = (json.dumps(item.model_dump(mode="json"), separators=(",", ":")) for item in items)
+        body = ("[" + ",\n".join(lines) + "]").encode()
+        return self.store.put(body, "application/json")
+
+
+def iter_prefix(store: Any, prefix: str) -> Iterator[str]:
+    if not is_safe_object_key(prefix.rstrip("/") or "x"):
+        raise ApiError(ApiErrorCode.INVALID_BATCH, "prefix is not a valid object key prefix")
+    yield from store.list(prefix)
+
+
+def _derived_user_id(source: str, user_id_from: str) -> str | None:
+    path = PurePosixPath(source)
+    if user_id_from == "folder" and len(path.parts) > 1:
+        candidate = path.parent.name
+    elif user_id_from == "filename":
+        candidate = path.stem
+    else:
+        return None
+    return candidate if _USER_ID.fullmatch(candidate) else None
+
+
+def _is_hidden(name: str) -> bool:
+    return any(part.startswith(".") or part == "__MACOSX" for part in PurePosixPath(name).parts)

@@ -1,0 +1,72 @@
+"""What a request needs, built once per app from the settings: repositories, the object
+store, a producer-only Celery app, the job gateway, image intake and the service facade.
+
+Dialect blueprints (``api.dialects``) use the same context through ``current_context()``
+so every dialect shares auth data, limits, jobs and face logic with the native API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app
+
+from api.images import ImageIntake
+from api.jobs import JobGateway
+from api.services import FaceService
+from infra.settings import Settings
+
+CONTEXT_KEY = "facefleet"
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    database: Any
+    projects: Any
+    api_keys: Any
+    face_sets: Any
+    faces: Any
+    jobs: Any
+    store: Any
+    producer: Any
+    gateway: JobGateway = field(init=False)
+    intake: ImageIntake = field(init=False)
+    service: FaceService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.gateway = JobGateway(self.jobs, self.producer, self.settings.jobs.sync_wait_seconds)
+        self.intake = ImageIntake(self.store, self.settings.object_store.bucket, self.settings.images.max_bytes)
+        self.service = FaceService(
+            settings=self.settings,
+            face_sets=self.face_sets,
+            faces=self.faces,
+            jobs=self.jobs,
+            gateway=self.gateway,
+        )
+
+
+def build_context(settings: Settings) -> ApiContext:
+    from infra.celery_config import make_celery
+    from infra.db import Database
+    from infra.db.repositories import ApiKeyRepo, FaceRepo, FaceSetRepo, JobRepo, ProjectRepo
+    from infra.object_store import object_store_from_settings
+
+    database = Database.from_settings(settings.database)
+    return ApiContext(
+        settings=settings,
+        database=database,
+        projects=ProjectRepo(database),
+        api_keys=ApiKeyRepo(database),
+        face_sets=FaceSetRepo(database),
+        faces=FaceRepo(database),
+        jobs=JobRepo(database, ttl_seconds=settings.jobs.result_ttl_seconds),
+        store=object_store_from_settings(settings.object_store),
+        producer=make_celery(settings, main="facefleet.api"),
+    )
+
+
+def current_context() -> ApiContext:
+    context: ApiContext = current_app.extensions[CONTEXT_KEY]
+    return context

@@ -1,0 +1,145 @@
+"""Every error the native API can answer, in one table, and the one error format.
+
+Body: ``{"error_code": "FRS.xxxx", "error_msg": "..."}`` — never a traceback.
+Codes that appear in the FRS seed keep the seed's meaning (FRS.0002, FRS.0018, FRS.0404,
+FRS.0501); the others are FaceFleet's own, in ranges the seed does not use. docs/API.md
+lists them all, and a test checks that the document and this table agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from flask import Response, jsonify
+
+from workers.contracts import JobErrorCode, JobKind
+
+
+@dataclass(frozen=True)
+class ErrorSpec:
+    code: str
+    status: int
+    message: str
+
+
+class ApiErrorCode(Enum):
+    # --- from the FRS seed ---
+    AUTH_TOKEN_ABNORMAL = ErrorSpec("FRS.0002", 401, "The authentication token is missing or abnormal.")
+    INTERNAL = ErrorSpec("FRS.0018", 500, "The service inner error.")
+    NO_FACE_TO_ADD = ErrorSpec("FRS.0404", 400, "Detect no face, can not add it to face set.")
+    NO_FACE = ErrorSpec("FRS.0501", 400, "Detect no face, check out your picture.")
+    # --- request shape (400) ---
+    INVALID_PARAMETER = ErrorSpec("FRS.0100", 400, "A request parameter is invalid.")
+    INVALID_JSON = ErrorSpec("FRS.0101", 400, "The request body is not valid JSON.")
+    IMAGE_SOURCE = ErrorSpec("FRS.0102", 400, "Give exactly one of image_file, image_base64 and image_url.")
+    INVALID_BASE64 = ErrorSpec("FRS.0103", 400, "image_base64 is not valid base64.")
+    IMAGE_URL_REFUSED = ErrorSpec("FRS.0104", 400, "image_url must name an object of this service's store.")
+    IMAGE_URL_NOT_FOUND = ErrorSpec("FRS.0105", 400, "The object named by image_url does not exist.")
+    IMAGE_TOO_LARGE = ErrorSpec("FRS.0106", 400, "The image is larger than allowed.")
+    UNSUPPORTED_MEDIA_TYPE = ErrorSpec("FRS.0107", 400, "Send application/json or multipart/form-data.")
+    INVALID_IMAGE = ErrorSpec("FRS.0110", 400, "The image cannot be decoded.")
+    UNSUPPORTED_FORMAT = ErrorSpec("FRS.0111", 400, "The image format is not supported (JPG, PNG, BMP).")
+    IMAGE_TOO_SMALL = ErrorSpec("FRS.0112", 400, "The image is too small.")
+    MULTIPLE_FACES = ErrorSpec("FRS.0113", 400, "More than one face was found where one was expected.")
+    LOW_QUALITY = ErrorSpec("FRS.0114", 400, "The face failed the quality gate.")
+    DUPLICATE_FACE = ErrorSpec("FRS.0115", 400, "The face set already holds this face.")
+    INVALID_VIDEO = ErrorSpec("FRS.0116", 400, "The video cannot be decoded.")
+    INVALID_FILTER = ErrorSpec("FRS.0120", 400, "The filter is invalid.")
+    INVALID_EXTERNAL_FIELDS = ErrorSpec("FRS.0121", 400, "external_fields does not match the face set's schema.")
+    INVALID_SORT = ErrorSpec("FRS.0122", 400, "sort or return_fields names an unknown field.")
+    INVALID_BATCH = ErrorSpec("FRS.0123", 400, "The batch request is invalid.")
+    IDEMPOTENCY_KEY_INVALID = ErrorSpec("FRS.0130", 400, "Idempotency-Key must be 1 to 64 of [A-Za-z0-9_.:-].")
+    IDEMPOTENCY_KEY_REUSED = ErrorSpec(
+        "FRS.0131", 400, "This Idempotency-Key was already used for a different request."
+    )
+    # --- face sets and faces ---
+    FACE_SET_EXISTS = ErrorSpec("FRS.0201", 400, "A face set with this name already exists.")
+    FACE_SET_LIMIT = ErrorSpec("FRS.0202", 400, "The project holds the maximum number of face sets.")
+    FACE_SET_FULL = ErrorSpec("FRS.0203", 400, "The face set is full.")
+    # --- not found (404): another project's resources answer these too ---
+    NOT_FOUND = ErrorSpec("FRS.0200", 404, "The requested resource does not exist.")
+    FACE_SET_NOT_FOUND = ErrorSpec("FRS.0210", 404, "The face set does not exist.")
+    FACE_NOT_FOUND = ErrorSpec("FRS.0211", 404, "The face does not exist.")
+    JOB_NOT_FOUND = ErrorSpec("FRS.0212", 404, "The job does not exist.")
+    METHOD_NOT_ALLOWED = ErrorSpec("FRS.0213", 405, "The method is not allowed for this resource.")
+    # --- protection ---
+    FORBIDDEN = ErrorSpec("FRS.0003", 403, "The key may not perform this operation.")
+    REQUEST_TOO_LARGE = ErrorSpec("FRS.0301", 413, "The request body is larger than allowed.")
+    RATE_LIMITED = ErrorSpec("FRS.0302", 429, "Too many requests for this key; retry later.")
+    # --- dependencies (503) ---
+    BROKER_UNAVAILABLE = ErrorSpec("FRS.0601", 503, "The job queue is unreachable; the job was not started.")
+    STORAGE_UNAVAILABLE = ErrorSpec("FRS.0602", 503, "A storage service is unreachable; retry later.")
+
+    @property
+    def spec(self) -> ErrorSpec:
+        return self.value  # type: ignore[no-any-return]
+
+
+class ApiError(Exception):
+    """Raised anywhere in a request; the app's handler renders it in the one format."""
+
+    def __init__(self, code: ApiErrorCode, message: str | None = None, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message or code.spec.message)
+        self.code = code
+        self.message = message or code.spec.message
+        self.details = details or {}
+
+    @property
+    def status(self) -> int:
+        return self.code.spec.status
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error_code": self.code.spec.code, "error_msg": self.message}
+        if self.details:
+            body["error_details"] = self.details
+        return body
+
+    def response(self) -> Response:
+        response = jsonify(self.body())
+        response.status_code = self.status
+        return response
+
+
+_JOB_ERRORS: dict[JobErrorCode, ApiErrorCode] = {
+    JobErrorCode.INVALID_IMAGE: ApiErrorCode.INVALID_IMAGE,
+    JobErrorCode.UNSUPPORTED_FORMAT: ApiErrorCode.UNSUPPORTED_FORMAT,
+    JobErrorCode.IMAGE_TOO_LARGE: ApiErrorCode.IMAGE_TOO_LARGE,
+    JobErrorCode.IMAGE_TOO_SMALL: ApiErrorCode.IMAGE_TOO_SMALL,
+    JobErrorCode.NO_FACE: ApiErrorCode.NO_FACE,
+    JobErrorCode.MULTIPLE_FACES: ApiErrorCode.MULTIPLE_FACES,
+    JobErrorCode.LOW_QUALITY: ApiErrorCode.LOW_QUALITY,
+    JobErrorCode.INVALID_VIDEO: ApiErrorCode.INVALID_VIDEO,
+    JobErrorCode.DUPLICATE_FACE: ApiErrorCode.DUPLICATE_FACE,
+    JobErrorCode.FACE_SET_FULL: ApiErrorCode.FACE_SET_FULL,
+    JobErrorCode.FACE_SET_NOT_FOUND: ApiErrorCode.FACE_SET_NOT_FOUND,
+    JobErrorCode.FACE_NOT_FOUND: ApiErrorCode.FACE_NOT_FOUND,
+    JobErrorCode.INVALID_FILTER: ApiErrorCode.INVALID_FILTER,
+    JobErrorCode.INVALID_ARGUMENT: ApiErrorCode.INVALID_PARAMETER,
+    JobErrorCode.UNAVAILABLE: ApiErrorCode.STORAGE_UNAVAILABLE,
+    JobErrorCode.INTERNAL: ApiErrorCode.INTERNAL,
+}
+
+
+def api_error_code_of_job(job_code: str | None, kind: JobKind | str | None = None) -> ApiErrorCode:
+    """The API code for a failed job's stored code; unknown codes are internal errors."""
+    try:
+        code = JobErrorCode(job_code or "")
+    except ValueError:
+        return ApiErrorCode.INTERNAL
+    if code is JobErrorCode.NO_FACE and kind in (JobKind.ENROLL, JobKind.ENROLL.value):
+        return ApiErrorCode.NO_FACE_TO_ADD  # the seed's add-face endpoint has its own code
+    return _JOB_ERRORS[code]
+
+
+def job_error(job_code: str | None, message: str | None, kind: JobKind | str | None = None,
+              details: dict[str, Any] | None = None) -> ApiError:
+    code = api_error_code_of_job(job_code, kind)
+    # Internal failures keep the generic text: the stored message may name internals.
+    text = code.spec.message if code is ApiErrorCode.INTERNAL else (message or code.spec.message)
+    return ApiError(code, text, details)
+
+
+def all_codes() -> list[ErrorSpec]:
+    return [member.spec for member in ApiErrorCode]

@@ -1,0 +1,130 @@
+"""Image inputs: multipart file, base64 text or a reference to this deployment's store.
+
+The API checks what it can without decoding (size, base64 validity, where a URL points),
+stores the bytes once under their content hash and hands the key to the worker, which
+decodes. ``image_url`` is never fetched: it may only name an object of our own bucket as
+``/bucket/key`` (the seed's OBS form), so it cannot be turned into a server-side request
+to an arbitrary host.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import IO, Any, Protocol
+
+from api.errors import ApiError, ApiErrorCode
+
+DATA_URL_PREFIX = re.compile(r"^data:[\w.+-]+/[\w.+-]+(;[\w=.+-]+)*;base64,", re.IGNORECASE)
+OBJECT_KEY = re.compile(r"^[A-Za-z0-9!_.*'()@=+,-]+(/[A-Za-z0-9!_.*'()@=+, -]+)*$")
+_MAGIC: tuple[tuple[bytes, int, str], ...] = (
+    (b"\xff\xd8\xff", 0, "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
+    (b"BM", 0, "image/bmp"),
+    (b"GIF8", 0, "image/gif"),
+    (b"WEBP", 8, "image/webp"),
+    (b"II*\x00", 0, "image/tiff"),
+    (b"MM\x00*", 0, "image/tiff"),
+)
+
+
+class ObjectStoreLike(Protocol):
+    def put(self, data: bytes, content_type: str) -> str: ...
+
+    def exists(self, key: str) -> bool: ...
+
+
+def sniff_content_type(data: bytes) -> str:
+    """Content type from magic bytes, for the stored object's metadata only: the worker
+    decodes and rejects what is not an image, whatever the client claimed."""
+    for magic, offset, content_type in _MAGIC:
+        if data[offset : offset + len(magic)] == magic:
+            return content_type
+    return "application/octet-stream"
+
+
+def read_limited(stream: IO[bytes], max_bytes: int, what: str = "the image") -> bytes:
+    data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ApiError(ApiErrorCode.IMAGE_TOO_LARGE, f"{what} is larger than {max_bytes} bytes")
+    return data
+
+
+def decode_base64_image(text: str, max_bytes: int, field: str = "image_base64") -> bytes:
+    text = DATA_URL_PREFIX.sub("", text.strip(), count=1)
+    text = "".join(text.split())  # line-wrapped base64 (MIME style) is common
+    # Checked before decoding: the decoded size is at most 3/4 of the text.
+    if len(text) > (max_bytes + 2) // 3 * 4 + 4:
+        raise ApiError(ApiErrorCode.IMAGE_TOO_LARGE, f"{field} decodes to more than {max_bytes} bytes")
+    if not text:
+        raise ApiError(ApiErrorCode.INVALID_BASE64, f"{field} is empty")
+    if "-" in text or "_" in text:
+        text = text.replace("-", "+").replace("_", "/")  # URL-safe alphabet
+    text += "=" * (-len(text) % 4)
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as bad:
+        raise ApiError(ApiErrorCode.INVALID_BASE64, f"{field} is not valid base64") from bad
+    if not data:
+        raise ApiError(ApiErrorCode.INVALID_BASE64, f"{field} is empty")
+    if len(data) > max_bytes:
+        raise ApiError(ApiErrorCode.IMAGE_TOO_LARGE, f"{field} decodes to more than {max_bytes} bytes")
+    return data
+
+
+def object_key_from_url(url: str, bucket: str, field: str = "image_url") -> str:
+    """The key named by ``/bucket/key``; anything else (another bucket, a scheme, a host,
+    dot segments) is refused."""
+    if not url.startswith("/") or url.startswith("//"):
+        raise ApiError(ApiErrorCode.IMAGE_URL_REFUSED, f"{field} must have the form /{bucket}/<key>")
+    named_bucket, _, key = url[1:].partition("/")
+    if named_bucket != bucket:
+        raise ApiError(ApiErrorCode.IMAGE_URL_REFUSED, f"{field} must name the bucket {bucket!r}")
+    if not is_safe_object_key(key):
+        raise ApiError(ApiErrorCode.IMAGE_URL_REFUSED, f"{field} names an invalid object key")
+    return key
+
+
+def is_safe_object_key(key: str) -> bool:
+    if not key or len(key) > 1024 or not OBJECT_KEY.fullmatch(key):
+        return False
+    return all(segment not in ("", ".", "..") for segment in key.split("/"))
+
+
+class ImageIntake:
+    """Turns the image fields of a validated request model into one stored object key."""
+
+    def __init__(self, store: ObjectStoreLike, bucket: str, max_bytes: int) -> None:
+        self.store = store
+        self.bucket = bucket
+        self.max_bytes = max_bytes
+
+    def key_of(self, model: Any, prefix: str = "image", required: bool = True) -> str | None:
+        upload = getattr(model, f"{prefix}_file", None)
+        text = getattr(model, f"{prefix}_base64", None)
+        url = getattr(model, f"{prefix}_url", None)
+        given = [value for value in (upload, text, url) if value is not None]
+        if len(given) != 1:
+            if not given and not required:
+                return None
+            raise ApiError(
+                ApiErrorCode.IMAGE_SOURCE,
+                f"give exactly one of {prefix}_file, {prefix}_base64 and {prefix}_url",
+            )
+        if upload is not None:
+            return self.put(read_limited(upload.stream, self.max_bytes, f"{prefix}_file"))
+        if text is not None:
+            return self.put(decode_base64_image(text, self.max_bytes, f"{prefix}_base64"))
+        return self.existing(url, f"{prefix}_url")
+
+    def put(self, data: bytes) -> str:
+        if not data:
+            raise ApiError(ApiErrorCode.INVALID_IMAGE, "the image is empty")
+        return self.store.put(data, sniff_content_type(data))
+
+    def existing(self, url: str, field: str = "image_url") -> str:
+        key = object_key_from_url(url, self.bucket, field)
+        if not self.store.exists(key):
+            raise ApiError(ApiErrorCode.IMAGE_URL_NOT_FOUND, f"{field} names no stored object")
+        return key

@@ -1,0 +1,146 @@
+"""The API side of the job contract: create the row, send the task by name, wait (bounded).
+
+- The job id is new, or derived from the client's ``Idempotency-Key`` (scoped to the
+  project), so a retried request finds its first job and sends nothing again.
+- The task is sent by name with ``task_id = job id`` through a producer-only Celery app;
+  the API never imports the tasks.
+- A broker that cannot take the message fails the job row and answers 503 at once.
+- Sync calls poll the row with a short backoff, up to ``jobs.sync_wait_seconds``; after
+  that the caller answers 202 with the job's URL instead of holding the connection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from api.errors import ApiError, ApiErrorCode, job_error
+from workers.contracts import JobErrorCode, JobKind, JobStatus, TaskProducer, dispatch
+
+log = logging.getLogger(__name__)
+
+FIRST_POLL_SECONDS = 0.02
+MAX_POLL_SECONDS = 0.25
+
+
+class JobRow(Protocol):
+    id: str
+    project_id: str
+    kind: str
+    status: str
+    payload: dict[str, Any] | None
+    result: dict[str, Any] | None
+    error_code: str | None
+    error_message: str | None
+
+
+class JobStore(Protocol):
+    def create(
+        self, *, job_id: str, project_id: str, kind: str, payload: dict[str, Any], idempotency_key: str | None
+    ) -> tuple[Any, bool]: ...
+
+    def get(self, job_id: str) -> Any: ...
+
+    def fail(self, job_id: str, code: str, message: str, details: dict[str, Any] | None = None) -> None: ...
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """A job as far as this request knows it: finished (result or error) or still going."""
+
+    job: Any
+    kind: JobKind
+
+    @property
+    def job_id(self) -> str:
+        return str(self.job.id)
+
+    @property
+    def status(self) -> JobStatus:
+        return JobStatus(self.job.status)
+
+    @property
+    def finished(self) -> bool:
+        return self.status.is_final
+
+    @property
+    def result(self) -> dict[str, Any]:
+        return dict(self.job.result or {})
+
+    def error(self) -> ApiError:
+        return job_error(self.job.error_code, self.job.error_message, self.kind, getattr(self.job, "error_details", None))
+
+    def raise_if_failed(self) -> None:
+        if self.status is JobStatus.FAILED:
+            raise self.error()
+
+
+def job_location(project_id: str, job_id: str) -> str:
+    return f"/v1/{project_id}/jobs/{job_id}"
+
+
+class JobGateway:
+    def __init__(self, jobs: JobStore, producer: TaskProducer, sync_wait_seconds: float) -> None:
+        self.jobs = jobs
+        self.producer = producer
+        self.sync_wait_seconds = sync_wait_seconds
+
+    def run(
+        self,
+        project_id: str,
+        kind: JobKind,
+        payload: BaseModel,
+        *,
+        wait: bool = True,
+        idempotency_key: str | None = None,
+    ) -> JobOutcome:
+        job = self.submit(project_id, kind, payload, idempotency_key)
+        if wait and not JobStatus(job.status).is_final:
+            job = self.wait(job.id, self.sync_wait_seconds) or job
+        return JobOutcome(job, kind)
+
+    def submit(self, project_id: str, kind: JobKind, payload: BaseModel, idempotency_key: str | None = None) -> Any:
+        body = payload.model_dump(mode="json")
+        job_id = self.job_id_for(project_id, idempotency_key)
+        job, created = self.jobs.create(
+            job_id=job_id, project_id=project_id, kind=kind.value, payload=body, idempotency_key=idempotency_key
+        )
+        if not created:
+            if job.kind != kind.value or (job.payload is not None and job.payload != body):
+                raise ApiError(ApiErrorCode.IDEMPOTENCY_KEY_REUSED)
+            return job
+        try:
+            dispatch(self.producer, kind, job_id, body)
+        except Exception as unreachable:  # any failure to hand the message over means "not started"
+            log.warning("could not send job %s (%s): %s", job_id, kind.value, unreachable)
+            self.jobs.fail(job_id, JobErrorCode.UNAVAILABLE.value, "the job queue was unreachable; nothing ran")
+            raise ApiError(ApiErrorCode.BROKER_UNAVAILABLE) from unreachable
+        return job
+
+    def wait(self, job_id: str, timeout: float) -> Any:
+        """The job row once final, or its latest state when ``timeout`` runs out."""
+        deadline = time.monotonic() + timeout
+        delay = FIRST_POLL_SECONDS
+        job = self.jobs.get(job_id)
+        while job is not None and not JobStatus(job.status).is_final:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, MAX_POLL_SECONDS)
+            job = self.jobs.get(job_id)
+        return job
+
+    @staticmethod
+    def job_id_for(project_id: str, idempotency_key: str | None) -> str:
+        if idempotency_key is None:
+            return uuid.uuid4().hex
+        # Scoped to the project: the same key in two projects names two jobs, and a job id
+        # reveals nothing about another project's keys.
+        return hashlib.sha256(f"{project_id}\0{idempotency_key}".encode()).hexdigest()[:32]

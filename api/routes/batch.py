@@ -1,0 +1,81 @@
+"""faces/batch: enroll many images as one job with a per-item report."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from typing import Any
+
+from flask import Response, request
+from flask_openapi3 import APIBlueprint
+from flask_openapi3.models import MediaType, Schema
+
+from api.batch import BatchIntake, iter_prefix
+from api.bodies import MULTIPART, body_doc, decode_form_fields, parse_body, validate
+from api.context import current_context
+from api.errors import ApiError, ApiErrorCode
+from api.routes.common import ACCEPTED, idempotency_key, job_response, v1_blueprint
+from api.schemas import BatchForm, BatchJson, FaceSetPath, JobHeaders
+from workers.contracts import EnrollOptions
+
+ZIP_TYPES = ("application/zip", "application/x-zip-compressed")
+
+
+def _batch_body_doc(bp: APIBlueprint) -> dict[str, Any]:
+    doc = body_doc(bp, BatchJson, BatchForm)
+    doc["requestBody"].content["application/zip"] = MediaType(schema=Schema(type="string", format="binary"))
+    return doc
+
+
+def batch_blueprint() -> APIBlueprint:
+    bp = v1_blueprint("v1_batch", "batch", "Batch enrollment as one job with a per-item report")
+
+    @bp.post("/face-sets/<face_set_name>/faces/batch", responses=ACCEPTED, openapi_extensions=_batch_body_doc(bp))
+    def enroll_batch(path: FaceSetPath, header: JobHeaders) -> Response:
+        """Enroll many images: multipart files, a zip archive, or object keys / a prefix.
+
+        Always asynchronous: answers 202 with the job; GET the job for progress and, once
+        done, the report of every input (faces added, or why it was rejected)."""
+        ctx = current_context()
+        settings = ctx.settings
+        face_set = ctx.service.face_set(path.project_id, path.face_set_name)
+        intake = BatchIntake(ctx.store, settings.images.max_bytes, settings.api.max_batch_items)
+        mimetype = request.mimetype
+        if mimetype == MULTIPART or mimetype in ZIP_TYPES:
+            # Images stream to the object store one by one: a large body is fine here.
+            request.max_content_length = settings.api.max_batch_request_bytes
+        if mimetype == MULTIPART:
+            boundary = request.mimetype_params.get("boundary", "").encode("latin-1")
+            if not boundary:
+                raise ApiError(ApiErrorCode.INVALID_BATCH, "the multipart body has no boundary")
+            fields = intake.read_multipart(request.stream, boundary)
+            options: Any = validate(BatchForm, decode_form_fields(BatchForm, fields))
+        elif mimetype in ZIP_TYPES:
+            with tempfile.TemporaryFile() as spool:
+                shutil.copyfileobj(request.stream, spool, 1024 * 1024)
+                spool.seek(0)
+                intake.read_zip(spool)
+            options = BatchForm()
+        else:
+            if (request.content_length or 0) > settings.api.max_request_bytes:
+                raise ApiError(ApiErrorCode.REQUEST_TOO_LARGE)
+            options = parse_body(BatchJson)
+            if (options.image_keys is None) == (options.prefix is None):
+                raise ApiError(ApiErrorCode.INVALID_BATCH, "give exactly one of image_keys and prefix")
+            for key in options.image_keys or iter_prefix(ctx.store, options.prefix):
+                intake.add_key(key)
+        items = intake.manifest(
+            face_set.external_fields or {}, options.external_fields, options.items, options.user_id_from
+        )
+        manifest_key = intake.store_manifest(items)
+        outcome = ctx.service.enroll_batch(
+            path.project_id,
+            face_set,
+            manifest_key,
+            len(items),
+            EnrollOptions(select=options.select, on_duplicate=options.on_duplicate, quality_gate=options.quality_gate),
+            idempotency_key=idempotency_key(header),
+        )
+        return job_response(path.project_id, outcome)
+
+    return bp

@@ -1,0 +1,367 @@
+"""Request and response models of the native API.
+
+These pydantic models are both what requests are validated with and what the OpenAPI
+document is generated from (flask-openapi3), so the two cannot drift. Each endpoint that
+takes an image has a JSON model and a multipart model sharing one base: multipart adds
+the file parts and receives JSON-typed values (external_fields, sort...) as JSON text.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from flask_openapi3.models.file import FileStorage
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from infra.search_filter import FIELD_TYPES, FieldType
+
+NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+EXTERNAL_IMAGE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,36}$"
+ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+
+FaceSetName = Annotated[str, Field(pattern=NAME_PATTERN, description="1-64 of [A-Za-z0-9_-]")]
+ExternalImageId = Annotated[str, Field(pattern=EXTERNAL_IMAGE_ID_PATTERN, description="1-36 of [A-Za-z0-9_-]")]
+UserId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@:-]{1,128}$", description="groups faces of one person")]
+OnDuplicate = Literal["reject", "flag", "allow"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ------------------------------------------------------------------ path and query
+
+
+class ProjectPath(BaseModel):
+    project_id: str = Field(pattern=ID_PATTERN)
+
+
+class FaceSetPath(ProjectPath):
+    face_set_name: str = Field(pattern=ID_PATTERN)
+
+
+class JobPath(ProjectPath):
+    job_id: str = Field(pattern=ID_PATTERN)
+
+
+class AsyncQuery(BaseModel):
+    async_: bool = Field(False, alias="async", description="answer 202 at once with the job (as Prefer: respond-async)")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class JobHeaders(BaseModel):
+    idempotency_key: str | None = Field(
+        None, alias="Idempotency-Key", pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="retrying with the same key returns the same job and starts nothing new",
+    )
+    prefer: str | None = Field(None, alias="Prefer", description="respond-async: answer 202 at once")
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class FaceQuery(BaseModel):
+    face_id: str | None = Field(None, pattern=ID_PATTERN)
+    offset: int = Field(0, ge=0, le=10_000_000)
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class DeleteFacesQuery(AsyncQuery):
+    face_id: str | None = Field(None, pattern=ID_PATTERN)
+    external_image_id: str | None = Field(None, pattern=EXTERNAL_IMAGE_ID_PATTERN)
+    filter: str | None = Field(None, min_length=1, max_length=2048, description="seed filter syntax")
+
+
+# ------------------------------------------------------------------ images
+
+
+class ImageJson(_Strict):
+    image_base64: str | None = Field(None, description="base64 (data: prefix allowed)")
+    image_url: str | None = Field(None, description="/bucket/key of an object in this service's store")
+
+
+class ImageForm(ImageJson):
+    image_file: FileStorage | None = None
+
+
+# ------------------------------------------------------------------ detect / compare
+
+ATTRIBUTE_CODES = {0: "headpose", 1: "gender", 2: "age", 3: "landmarks", 4: "dress", 5: "smile"}
+
+
+class _DetectOptions(BaseModel):
+    attributes: str | None = Field(
+        None, pattern=r"^\s*([0-5]\s*(,\s*[0-5]\s*)*)?$",
+        description="comma-separated: 0 headpose, 1 gender, 2 age, 3 landmarks, 4 dress, 5 smile",
+    )
+
+    def attribute_list(self) -> list[int]:
+        if not self.attributes or not self.attributes.strip():
+            return []
+        return sorted({int(part) for part in self.attributes.split(",")})
+
+
+class DetectJson(ImageJson, _DetectOptions):
+    pass
+
+
+class DetectForm(ImageForm, _DetectOptions):
+    pass
+
+
+class CompareJson(_Strict):
+    image1_base64: str | None = None
+    image1_url: str | None = None
+    image2_base64: str | None = None
+    image2_url: str | None = None
+
+
+class CompareForm(CompareJson):
+    image1_file: FileStorage | None = None
+    image2_file: FileStorage | None = None
+
+
+class BoundingBox(BaseModel):
+    top_left_x: int
+    top_left_y: int
+    width: int
+    height: int
+
+
+class Point(BaseModel):
+    x: float
+    y: float
+
+
+class DetectFace(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    bounding_box: BoundingBox
+    confidence: float | None = None
+    landmarks: list[Point] | None = None
+    attributes: dict[str, Any] | None = None
+
+
+class DetectResponse(BaseModel):
+    faces: list[DetectFace]
+
+
+class CompareResponse(BaseModel):
+    similarity: float = Field(description="0..1, larger is more similar")
+    distance: float | None = None
+    image1_face: DetectFace
+    image2_face: DetectFace
+
+
+# ------------------------------------------------------------------ face sets
+
+
+class FieldSpec(_Strict):
+    type: FieldType = Field(description=f"one of {', '.join(FIELD_TYPES)}")
+
+
+class FaceSetCreate(_Strict):
+    face_set_name: FaceSetName
+    face_set_capacity: int | None = Field(None, ge=1, description="default and maximum come from settings")
+    external_fields: dict[str, FieldSpec] = Field(default_factory=dict)
+
+
+class FaceSetInfo(BaseModel):
+    face_set_id: str
+    face_set_name: str
+    face_number: int
+    face_set_capacity: int
+    create_date: str = Field(description="UTC, YYYY-MM-DD HH:MM:SS")
+    external_fields: dict[str, FieldSpec]
+
+
+class FaceSetInfoResponse(BaseModel):
+    face_set_info: FaceSetInfo
+
+
+class FaceSetListResponse(BaseModel):
+    face_sets_info: list[FaceSetInfo]
+
+
+class FaceSetDeleted(BaseModel):
+    face_set_name: str
+    deleted_faces: int | None = None
+
+
+# ------------------------------------------------------------------ faces
+
+
+class _AddFaceOptions(BaseModel):
+    external_image_id: ExternalImageId | None = None
+    external_fields: dict[str, Any] = Field(default_factory=dict)
+    user_id: UserId | None = None
+    on_duplicate: OnDuplicate = "allow"
+    select: Literal["all", "largest", "single"] = Field("all", description="which detected faces are added")
+    quality_gate: bool = False
+
+
+class AddFaceJson(ImageJson, _AddFaceOptions):
+    pass
+
+
+class AddFaceForm(ImageForm, _AddFaceOptions):
+    pass
+
+
+class FaceSetFace(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    face_id: str
+    external_image_id: str
+    external_fields: dict[str, Any] = Field(default_factory=dict)
+    bounding_box: BoundingBox
+    user_id: str | None = None
+    duplicate_of: dict[str, Any] | None = None
+
+
+class AddFaceResponse(BaseModel):
+    face_set_id: str
+    face_set_name: str
+    faces: list[FaceSetFace]
+
+
+class FaceListResponse(BaseModel):
+    face_set_id: str
+    face_set_name: str
+    faces: list[FaceSetFace]
+    total: int | None = None
+
+
+class FaceUpdate(_Strict):
+    face_id: str = Field(pattern=ID_PATTERN)
+    external_image_id: ExternalImageId | None = None
+    external_fields: dict[str, Any] | None = None
+    user_id: UserId | None = None
+
+
+class FaceUpdated(BaseModel):
+    face_number: int
+    face_set_id: str
+    face_set_name: str
+
+
+class BatchDeleteBody(_Strict):
+    filter: str = Field(min_length=1, max_length=2048, description="seed filter syntax")
+
+
+class FacesDeleted(BaseModel):
+    face_number: int
+    face_set_id: str
+    face_set_name: str
+
+
+# ------------------------------------------------------------------ search
+
+
+class _SearchOptions(BaseModel):
+    face_id: str | None = Field(None, pattern=ID_PATTERN, description="probe with a stored face")
+    top_n: int = Field(10, ge=1, le=1000)
+    threshold: float = Field(0.0, ge=0.0, le=1.0, description="minimum similarity")
+    filter: str | None = Field(None, min_length=1, max_length=2048)
+    sort: list[dict[str, Literal["asc", "desc"]]] = Field(default_factory=list)
+    return_fields: list[str] | None = None
+    all_faces: bool = Field(False, description="search every face of the image, label non-matches unknown")
+    group_by: Literal["face", "person"] = Field("face", description="person: one result per user_id")
+
+    @field_validator("return_fields", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        # The seed documents return_fields as a String while its examples send an array.
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+
+class SearchJson(ImageJson, _SearchOptions):
+    pass
+
+
+class SearchForm(ImageForm, _SearchOptions):
+    pass
+
+
+class SearchFace(FaceSetFace):
+    similarity: float
+    distance: float | None = None
+
+
+class SearchGroup(BaseModel):
+    face: DetectFace | None
+    label: str = Field(description="best match's user_id or external_image_id, or 'unknown'")
+    faces: list[SearchFace]
+
+
+class SearchResponse(BaseModel):
+    faces: list[SearchFace] | None = None
+    results: list[SearchGroup] | None = Field(None, description="only with all_faces=true")
+
+
+# ------------------------------------------------------------------ batch
+
+
+class BatchItemMeta(_Strict):
+    source: str = Field(description="file name, archive member path or object key this entry describes")
+    external_image_id: ExternalImageId | None = None
+    user_id: UserId | None = None
+    external_fields: dict[str, Any] = Field(default_factory=dict)
+
+
+class _BatchOptions(BaseModel):
+    on_duplicate: OnDuplicate = "allow"
+    select: Literal["single", "largest", "all"] = "single"
+    quality_gate: bool = False
+    user_id_from: Literal["none", "folder", "filename"] = Field(
+        "none", description="derive user_id from the archive folder or the file name stem"
+    )
+    external_fields: dict[str, Any] = Field(default_factory=dict, description="applied to every item")
+    items: list[BatchItemMeta] = Field(default_factory=list, description="per-item metadata by source")
+
+
+class BatchJson(_Strict, _BatchOptions):
+    image_keys: list[str] | None = Field(None, max_length=100_000, description="keys in this service's store")
+    prefix: str | None = Field(None, min_length=1, max_length=512, description="enroll every object under it")
+
+
+class BatchForm(_BatchOptions):
+    image_file: list[FileStorage] | None = Field(None, description="repeat the part once per image")
+    archive: FileStorage | None = Field(None, description="a zip of images")
+
+
+# ------------------------------------------------------------------ jobs
+
+
+class JobErrorView(BaseModel):
+    error_code: str
+    error_msg: str
+    error_details: dict[str, Any] | None = None
+
+
+class JobView(BaseModel):
+    job_id: str
+    kind: str
+    status: Literal["pending", "running", "succeeded", "failed"]
+    progress: dict[str, int] | None = None
+    result: dict[str, Any] | None = None
+    error: JobErrorView | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class JobAccepted(BaseModel):
+    job_id: str
+    status: str
+    location: str
+
+
+class ErrorBody(BaseModel):
+    error_code: str = Field(examples=["FRS.0100"])
+    error_msg: str
+    error_details: dict[str, Any] | None = None
+
+
+class HealthResponse(BaseModel):
+    status: str
+    checks: dict[str, str] | None = None

@@ -1,0 +1,285 @@
+"""The face service as HTTP layers see it: one facade for the native API and the dialects.
+
+Everything here speaks project ids, face-set names, object keys and pydantic models, and
+raises ``ApiError``; rendering (field names, status codes) is the caller's. Compute runs
+as jobs through the ``JobGateway``; metadata reads and writes go straight to SQL.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from datetime import UTC, datetime
+from typing import Any
+
+from api.errors import ApiError, ApiErrorCode
+from api.fields import check_known, validate_schema, validate_values
+from api.jobs import JobGateway, JobOutcome
+from infra.search_filter import FilterError, Node, compile_filter, matches, parse_filter
+from infra.settings import Settings
+from workers.contracts import (
+    ComparePayload,
+    DeleteFacesPayload,
+    DeleteFaceSetPayload,
+    DetectPayload,
+    EnrollBatchPayload,
+    EnrollOptions,
+    EnrollPayload,
+    JobKind,
+    SearchPayload,
+)
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+DELETE_SCAN_PAGE = 1000
+
+
+def new_external_image_id() -> str:
+    """The seed generates an 8-letter id when the client gives none."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+
+
+def format_date(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def face_set_info(face_set: Any) -> dict[str, Any]:
+    return {
+        "face_set_id": face_set.id,
+        "face_set_name": face_set.name,
+        "face_number": int(face_set.face_count or 0),
+        "face_set_capacity": int(face_set.capacity),
+        "create_date": format_date(face_set.created_at),
+        "external_fields": dict(face_set.external_fields or {}),
+    }
+
+
+def face_info(face: Any) -> dict[str, Any]:
+    box = face.box
+    rendered: dict[str, Any] = {
+        "face_id": face.face_id,
+        "external_image_id": face.external_image_id,
+        "external_fields": dict(face.external_fields or {}),
+        "bounding_box": {"top_left_x": box.x, "top_left_y": box.y, "width": box.width, "height": box.height},
+    }
+    if face.user_id is not None:
+        rendered["user_id"] = face.user_id
+    return rendered
+
+
+class FaceService:
+    def __init__(self, *, settings: Settings, face_sets: Any, faces: Any, jobs: Any, gateway: JobGateway) -> None:
+        self.settings = settings
+        self.face_sets = face_sets
+        self.faces = faces
+        self.jobs = jobs
+        self.gateway = gateway
+
+    # ------------------------------------------------------------------ face sets
+
+    def create_face_set(
+        self, project_id: str, name: str, capacity: int | None, external_fields: dict[str, Any]
+    ) -> Any:
+        limits = self.settings.api
+        capacity = limits.default_face_set_capacity if capacity is None else capacity
+        if not 1 <= capacity <= limits.max_face_set_capacity:
+            raise ApiError(
+                ApiErrorCode.INVALID_PARAMETER,
+                f"face_set_capacity must be between 1 and {limits.max_face_set_capacity}",
+            )
+        schema = validate_schema(external_fields)
+        if self.face_sets.get_by_name(project_id, name) is not None:
+            raise ApiError(ApiErrorCode.FACE_SET_EXISTS, f"a face set named {name!r} already exists")
+        if self.face_sets.count(project_id) >= limits.max_face_sets_per_project:
+            raise ApiError(
+                ApiErrorCode.FACE_SET_LIMIT, f"a project may hold at most {limits.max_face_sets_per_project} face sets"
+            )
+        created = self.face_sets.create(project_id=project_id, name=name, capacity=capacity, external_fields=schema)
+        if created is None:  # lost a race with a concurrent create of the same name
+            raise ApiError(ApiErrorCode.FACE_SET_EXISTS, f"a face set named {name!r} already exists")
+        return created
+
+    def list_face_sets(self, project_id: str) -> list[Any]:
+        return list(self.face_sets.list(project_id))
+
+    def face_set(self, project_id: str, name: str) -> Any:
+        face_set = self.face_sets.get_by_name(project_id, name)
+        if face_set is None:
+            raise ApiError(ApiErrorCode.FACE_SET_NOT_FOUND, f"face set {name[:64]!r} does not exist")
+        return face_set
+
+    def delete_face_set(self, project_id: str, name: str, *, wait: bool, idempotency_key: str | None) -> JobOutcome:
+        face_set = self.face_set(project_id, name)
+        payload = DeleteFaceSetPayload(project_id=project_id, face_set_id=face_set.id)
+        return self.gateway.run(project_id, JobKind.DELETE_FACE_SET, payload, wait=wait, idempotency_key=idempotency_key)
+
+    # ------------------------------------------------------------------ faces
+
+    def add_faces(
+        self,
+        project_id: str,
+        name: str,
+        image_key: str,
+        *,
+        external_image_id: str | None,
+        external_fields: dict[str, Any],
+        user_id: str | None,
+        options: EnrollOptions,
+        wait: bool,
+        idempotency_key: str | None,
+    ) -> JobOutcome:
+        face_set = self.face_set(project_id, name)
+        payload = EnrollPayload(
+            project_id=project_id,
+            face_set_id=face_set.id,
+            image_key=image_key,
+            external_image_id=external_image_id or new_external_image_id(),
+            external_fields=validate_values(face_set.external_fields or {}, external_fields),
+            user_id=user_id,
+            options=options,
+        )
+        return self.gateway.run(project_id, JobKind.ENROLL, payload, wait=wait, idempotency_key=idempotency_key)
+
+    def face(self, project_id: str, name: str, face_id: str) -> tuple[Any, Any]:
+        face_set = self.face_set(project_id, name)
+        face = self.faces.get(project_id, face_set.id, face_id)
+        if face is None:
+            raise ApiError(ApiErrorCode.FACE_NOT_FOUND, f"face {face_id[:64]!r} is not in this face set")
+        return face_set, face
+
+    def list_faces(self, project_id: str, name: str, offset: int, limit: int) -> tuple[Any, list[Any]]:
+        face_set = self.face_set(project_id, name)
+        return face_set, list(self.faces.list(project_id, face_set.id, offset=offset, limit=limit))
+
+    def update_face(
+        self,
+        project_id: str,
+        name: str,
+        face_id: str,
+        *,
+        external_image_id: str | None,
+        external_fields: dict[str, Any] | None,
+        user_id: str | None,
+    ) -> Any:
+        face_set, _ = self.face(project_id, name, face_id)
+        fields = None
+        if external_fields is not None:
+            fields = validate_values(face_set.external_fields or {}, external_fields)
+        self.faces.update(
+            project_id,
+            face_set.id,
+            face_id,
+            external_image_id=external_image_id,
+            external_fields=fields,
+            user_id=user_id,
+        )
+        return face_set
+
+    def faces_to_delete(
+        self, project_id: str, name: str, *, face_id: str | None, external_image_id: str | None, filter_text: str | None
+    ) -> tuple[Any, list[str]]:
+        given = [value for value in (face_id, external_image_id, filter_text) if value is not None]
+        if len(given) != 1:
+            raise ApiError(ApiErrorCode.INVALID_PARAMETER, "give exactly one of face_id, external_image_id and filter")
+        face_set = self.face_set(project_id, name)
+        if face_id is not None:
+            found = self.faces.get(project_id, face_set.id, face_id)
+            return face_set, [face_id] if found is not None else []
+        if external_image_id is not None:
+            rows = self.faces.find_by_external_image_id(project_id, face_set.id, external_image_id)
+            return face_set, [row.face_id for row in rows]
+        node = self._parse_filter(filter_text or "", face_set.external_fields or {})
+        return face_set, self._matching_face_ids(project_id, face_set.id, node)
+
+    def delete_faces(
+        self, project_id: str, face_set: Any, face_ids: list[str], *, wait: bool, idempotency_key: str | None
+    ) -> JobOutcome:
+        payload = DeleteFacesPayload(project_id=project_id, face_set_id=face_set.id, face_ids=face_ids)
+        return self.gateway.run(project_id, JobKind.DELETE_FACES, payload, wait=wait, idempotency_key=idempotency_key)
+
+    def _matching_face_ids(self, project_id: str, face_set_id: str, node: Node) -> list[str]:
+        # Evaluated row by row with the same semantics as the compiled Milvus filter.
+        selected: list[str] = []
+        offset = 0
+        while True:
+            page = list(self.faces.list(project_id, face_set_id, offset=offset, limit=DELETE_SCAN_PAGE))
+            selected.extend(row.face_id for row in page if matches(node, row.external_fields or {}))
+            if len(page) < DELETE_SCAN_PAGE:
+                return selected
+            offset += DELETE_SCAN_PAGE
+
+    @staticmethod
+    def _parse_filter(text: str, schema: dict[str, Any]) -> Node:
+        try:
+            return parse_filter(text, schema)
+        except FilterError as bad:
+            raise ApiError(ApiErrorCode.INVALID_FILTER, str(bad)) from bad
+
+    # ------------------------------------------------------------------ compute
+
+    def detect(
+        self, project_id: str, image_key: str, attributes: list[int], *, wait: bool, idempotency_key: str | None
+    ) -> JobOutcome:
+        payload = DetectPayload(image_key=image_key, attributes=attributes)
+        return self.gateway.run(project_id, JobKind.DETECT, payload, wait=wait, idempotency_key=idempotency_key)
+
+    def compare(
+        self, project_id: str, image1_key: str, image2_key: str, *, wait: bool, idempotency_key: str | None
+    ) -> JobOutcome:
+        payload = ComparePayload(image1_key=image1_key, image2_key=image2_key)
+        return self.gateway.run(project_id, JobKind.COMPARE, payload, wait=wait, idempotency_key=idempotency_key)
+
+    def search(
+        self,
+        project_id: str,
+        name: str,
+        *,
+        image_key: str | None,
+        face_id: str | None,
+        options: dict[str, Any],
+        wait: bool,
+        idempotency_key: str | None,
+    ) -> JobOutcome:
+        if (image_key is None) == (face_id is None):
+            raise ApiError(ApiErrorCode.IMAGE_SOURCE, "give exactly one of an image and face_id")
+        face_set = self.face_set(project_id, name)
+        schema = face_set.external_fields or {}
+        if options.get("filter"):
+            try:
+                compile_filter(options["filter"], schema)  # refuse bad filters before queueing
+            except FilterError as bad:
+                raise ApiError(ApiErrorCode.INVALID_FILTER, str(bad)) from bad
+        check_known(schema, [name for spec in options.get("sort", []) for name in spec], "sort")
+        check_known(schema, options.get("return_fields") or [], "return_fields")
+        if face_id is not None and self.faces.get(project_id, face_set.id, face_id) is None:
+            raise ApiError(ApiErrorCode.FACE_NOT_FOUND, f"face {face_id[:64]!r} is not in this face set")
+        payload = SearchPayload(
+            project_id=project_id, face_set_id=face_set.id, image_key=image_key, face_id=face_id, **options
+        )
+        return self.gateway.run(project_id, JobKind.SEARCH, payload, wait=wait, idempotency_key=idempotency_key)
+
+    def enroll_batch(
+        self,
+        project_id: str,
+        face_set: Any,
+        manifest_key: str,
+        total: int,
+        options: EnrollOptions,
+        *,
+        idempotency_key: str | None,
+    ) -> JobOutcome:
+        payload = EnrollBatchPayload(
+            project_id=project_id, face_set_id=face_set.id, manifest_key=manifest_key, total=total, options=options
+        )
+        return self.gateway.run(project_id, JobKind.ENROLL_BATCH, payload, wait=False, idempotency_key=idempotency_key)
+
+    # ------------------------------------------------------------------ jobs
+
+    def job(self, project_id: str, job_id: str) -> Any:
+        job = self.jobs.get(job_id)
+        if job is None or job.project_id != project_id:
+            raise ApiError(ApiErrorCode.JOB_NOT_FOUND, f"job {job_id[:64]!r} does not exist")
+        return job
