@@ -1,0 +1,1 @@
+"""FaceFleet command line, Python client and install-time tools."""

@@ -1,0 +1,104 @@
+"""Install-time step: derive dlib's face ResNet as ONNX from the pinned PyPI package.
+
+    python -m facefleet.build_onnx --home .facefleet
+
+writes ``<home>/models/dlib_face_recognition_resnet_model_v1.onnx`` from the ``.dat`` that
+face-recognition-models ships. Nothing is downloaded and nothing is compiled. Running it
+again is a no-op while the file records the same source hash and converter version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnx
+from google.protobuf.message import DecodeError
+
+from pipelines.embedding.dlib_onnx import MODEL_FILENAME
+from pipelines.embedding.dlibconv import (
+    CONVERTER_VERSION,
+    CONVERTER_VERSION_KEY,
+    SOURCE_SHA256_KEY,
+    convert_face_recognition_dat,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    path: Path
+    rebuilt: bool
+
+
+def shipped_dat_path() -> Path:
+    """The ``.dat`` inside the installed face-recognition-models package."""
+    import warnings
+
+    with warnings.catch_warnings():
+        # face_recognition_models imports pkg_resources, which warns on every import.
+        warnings.simplefilter("ignore")
+        import face_recognition_models
+
+    return Path(face_recognition_models.face_recognition_model_location())
+
+
+def onnx_model_path(home: Path) -> Path:
+    return home / "models" / MODEL_FILENAME
+
+
+def _is_current(path: Path, source_sha256: str) -> bool:
+    if not path.is_file():
+        return False
+    try:
+        properties = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+    except (OSError, DecodeError, ValueError):  # a truncated or foreign file is rebuilt, never trusted
+        return False
+    return (
+        properties.get(SOURCE_SHA256_KEY) == source_sha256
+        and properties.get(CONVERTER_VERSION_KEY) == CONVERTER_VERSION
+    )
+
+
+def build_face_recognition_onnx(home: Path, dat_path: Path | None = None, force: bool = False) -> BuildResult:
+    source = dat_path if dat_path is not None else shipped_dat_path()
+    dat_bytes = source.read_bytes()
+    target = onnx_model_path(home)
+    if not force and _is_current(target, hashlib.sha256(dat_bytes).hexdigest()):
+        return BuildResult(target, rebuilt=False)
+
+    model = convert_face_recognition_dat(dat_bytes)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Write beside the target and rename, so a worker never loads a half-written model.
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(model.SerializeToString())
+        os.chmod(temporary, 0o644)  # mkstemp creates 0600; workers may run as another user
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return BuildResult(target, rebuilt=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m facefleet.build_onnx", description=__doc__.split("\n")[1]
+    )
+    parser.add_argument("--home", type=Path, default=Path(".facefleet"), help="FaceFleet home directory")
+    parser.add_argument(
+        "--dat", type=Path, default=None, help="dlib .dat to convert (default: the shipped one)"
+    )
+    parser.add_argument("--force", action="store_true", help="rebuild even if the model is current")
+    arguments = parser.parse_args(argv)
+    result = build_face_recognition_onnx(arguments.home, arguments.dat, arguments.force)
+    print(f"{'wrote' if result.rebuilt else 'up to date'}: {result.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

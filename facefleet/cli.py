@@ -1,0 +1,126 @@
+"""The `facefleet` command: run the service and administer projects and keys."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from infra.settings import Settings
+
+ALL_CPU_QUEUES = (
+    "facefleet.interactive",
+    "facefleet.enroll",
+    "facefleet.batch",
+    "facefleet.liveness",
+    "facefleet.maintenance",
+)
+
+
+@click.group()
+def main() -> None:
+    """FaceFleet: self-hosted face recognition."""
+
+
+@main.command()
+@click.option("--home", type=click.Path(path_type=Path), default=Path(".facefleet"), show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", "worker_count", default=1, show_default=True, type=int, help="worker processes")
+def up(home: Path, host: str, port: int, worker_count: int) -> None:
+    """Run the embedded single-machine service: API, worker and embedded stores, no servers."""
+    from facefleet.embedded import run_embedded
+
+    sys.exit(run_embedded(home=home, host=host, port=port, worker_count=worker_count))
+
+
+@main.command()
+@click.option("--queues", default=",".join(ALL_CPU_QUEUES), show_default=True)
+@click.option("--concurrency", default=1, show_default=True, type=int)
+@click.option("--pool", default="prefork", show_default=True)
+@click.option("--name", default="worker@%h", show_default=True)
+def worker(queues: str, concurrency: int, pool: str, name: str) -> None:
+    """Run a worker consuming the given queues (use facefleet.gpu for a GPU pool)."""
+    from workers.app import app
+
+    app.worker_main(
+        [
+            "worker",
+            f"--queues={queues}",
+            f"--concurrency={concurrency}",
+            f"--pool={pool}",
+            f"--hostname={name}",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+@main.command()
+@click.option("--bind", default="0.0.0.0:8080", show_default=True)
+def api(bind: str) -> None:
+    """Serve the HTTP API under gunicorn (distributed mode)."""
+    from facefleet.serve import serve_api
+
+    serve_api(Settings(), bind=bind)
+
+
+@main.command()
+def migrate() -> None:
+    """Create or upgrade the SQL schema (Alembic)."""
+    from infra.db import migrate as run_migrations
+
+    settings = Settings()
+    run_migrations(settings.database.url)
+    click.echo("database is at the latest revision")
+
+
+@main.group()
+def project() -> None:
+    """Create and list projects."""
+
+
+@project.command("create")
+@click.argument("name")
+def project_create(name: str) -> None:
+    from facefleet.admin import create_project
+
+    created = create_project(Settings(), name)
+    click.echo(f"project_id: {created.project_id}")
+    click.echo(f"api_key:    {created.api_key}   (shown once; store it now)")
+
+
+@project.command("list")
+def project_list() -> None:
+    from facefleet.admin import list_projects
+
+    for entry in list_projects(Settings()):
+        click.echo(f"{entry.project_id}\t{entry.name}")
+
+
+@main.group()
+def key() -> None:
+    """Create and revoke API keys."""
+
+
+@key.command("create")
+@click.argument("project_id")
+def key_create(project_id: str) -> None:
+    from facefleet.admin import create_key
+
+    click.echo(create_key(Settings(), project_id))
+
+
+@key.command("revoke")
+@click.argument("key_id")
+def key_revoke(key_id: str) -> None:
+    from facefleet.admin import revoke_key
+
+    revoke_key(Settings(), key_id)
+    click.echo(f"revoked {key_id}")
+
+
+if __name__ == "__main__":
+    main()

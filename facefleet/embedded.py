@@ -1,0 +1,148 @@
+"""The embedded single-machine mode: `facefleet up` (and `make run`).
+
+One supervisor process starts, with no server to install:
+- the SQLite schema (migrations),
+- one milvus-lite server shared by every worker process (milvus-lite lets only one
+  process open a database file),
+- a Celery worker on the SQL broker transport, consuming every CPU queue,
+- the API under gunicorn,
+and stops them all on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, SecretStr
+
+from facefleet.cli import ALL_CPU_QUEUES
+from infra.settings import Settings
+
+ENV_PREFIX = "FACEFLEET_"
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process read exactly these settings."""
+    return dict(_flatten(ENV_PREFIX, settings))
+
+
+def _flatten(prefix: str, model: BaseModel) -> Iterator[tuple[str, str]]:
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        key = f"{prefix}{name.upper()}"
+        if isinstance(value, BaseModel):
+            yield from _flatten(key + "__", value)
+        elif value is None:
+            continue
+        elif isinstance(value, SecretStr):
+            yield key, value.get_secret_value()
+        elif isinstance(value, (list, dict)):
+            yield key, json.dumps(value)
+        elif isinstance(value, bool):
+            yield key, "true" if value else "false"
+        else:
+            yield key, str(value)
+
+
+def child_env(settings: Settings, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    env.update(settings_env(settings))
+    env.update(extra or {})
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def worker_command(concurrency: int, queues: tuple[str, ...] = ALL_CPU_QUEUES, name: str = "embedded") -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers.app",
+        "worker",
+        f"--queues={','.join(queues)}",
+        f"--concurrency={concurrency}",
+        "--pool=prefork",
+        f"--hostname={name}@%h",
+        "--loglevel=INFO",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+
+
+def prepare_embedded(home: Path, **overrides: Any) -> tuple[Settings, Any]:
+    """Create the data folders, migrate SQLite and start the shared milvus-lite server.
+
+    Returns the settings the children must use and a handle that stops milvus-lite.
+    """
+    from infra.db import migrate
+    from infra.vector_index import start_embedded_milvus
+
+    home = home.resolve()
+    settings = Settings.embedded(home, **overrides)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate(settings.database.url)
+    if "://" in settings.vector_store.uri:
+        return settings, lambda: None  # a Milvus server: nothing to start
+    uri, stopper = start_embedded_milvus(Path(settings.vector_store.uri))
+    settings = settings.model_copy(
+        update={"vector_store": settings.vector_store.model_copy(update={"uri": uri})}
+    )
+    return settings, stopper
+
+
+def run_embedded(home: Path, host: str, port: int, worker_count: int) -> int:
+    from facefleet.admin import ensure_default_project
+
+    settings, milvus = prepare_embedded(home, public_url=f"http://{host}:{port}")
+    env = child_env(settings)
+    children = [
+        subprocess.Popen(worker_command(worker_count), env=env),
+        subprocess.Popen(
+            [sys.executable, "-m", "facefleet.cli", "api", f"--bind={host}:{port}"], env=env
+        ),
+    ]
+    created = ensure_default_project(settings)
+    print(f"\nFaceFleet is running at http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    if created is not None:
+        print(f"  project_id: {created.project_id}")
+        print(f"  api_key:    {created.api_key}   (shown once; create more with `facefleet key create`)")
+    print("Press Ctrl-C to stop.\n", flush=True)
+
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    exit_code = 0
+    try:
+        while not stopping:
+            for child in children:
+                if child.poll() is not None:
+                    print(f"a FaceFleet process exited with {child.returncode}; stopping", file=sys.stderr)
+                    exit_code = child.returncode or 1
+                    stopping = True
+            time.sleep(0.5)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        milvus()
+    return exit_code
