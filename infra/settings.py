@@ -65,7 +65,12 @@ class BrokerSettings(BaseModel):
 class JobSettings(BaseModel):
     sync_wait_seconds: float = 30.0
     result_ttl_seconds: int = 7 * 24 * 3600
-    stale_after_seconds: int = 300
+    # Must exceed the task time limit (celery_config: 660 s): a job still `running` after
+    # this long cannot be alive, so re-sending it can never run it twice at once.
+    stale_after_seconds: int = 720
+    # How often each worker's housekeeper looks for stale jobs (the claim is atomic in SQL,
+    # so several workers doing it is safe).
+    housekeeping_interval_seconds: float = 30.0
     max_retries: int = 5
     retry_backoff_seconds: float = 1.0
     retry_backoff_max_seconds: float = 60.0

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 from infra.celery_config import make_celery
 from infra.settings import Settings
@@ -16,6 +18,7 @@ def create_worker_app(settings: Settings | None = None) -> Celery:
 
 
 app = create_worker_app()
+_housekeeper: Any = None
 
 
 @worker_process_init.connect
@@ -24,3 +27,22 @@ def _fresh_resources_after_fork(**_: object) -> None:
     from workers.runtime import reset_runtime
 
     reset_runtime()
+
+
+@worker_ready.connect
+def _start_housekeeping(**_: object) -> None:
+    """Runs in the worker's main process, which executes no task, so housekeeping never
+    competes with jobs for a pool slot."""
+    global _housekeeper
+    from workers.maintenance import Housekeeper
+    from workers.runtime import get_runtime
+
+    runtime = get_runtime()
+    _housekeeper = Housekeeper(runtime, interval_seconds=runtime.settings.jobs.housekeeping_interval_seconds)
+    _housekeeper.start()
+
+
+@worker_shutdown.connect
+def _stop_housekeeping(**_: object) -> None:
+    if _housekeeper is not None:
+        _housekeeper.stop()

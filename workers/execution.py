@@ -38,7 +38,7 @@ class JobContext:
     runtime: Runtime
 
     def progress(self, done: int, total: int) -> None:
-        self.runtime.jobs.set_progress(self.job_id, done, total)
+        self.runtime.lifecycle.progress(self.job_id, done, total)
 
 
 # A handler returns the job's result, or None when the job completes elsewhere
@@ -63,7 +63,7 @@ def run_job(task: Task, job_id: str, kind: JobKind, raw_payload: dict[str, Any],
         if JobStatus(job.status).is_final:
             log.info("job %s already %s: redelivery is a no-op", job_id, job.status)
             return
-        jobs.mark_running(job_id, worker=task.request.hostname or "worker")
+        runtime.lifecycle.running(job_id, worker=task.request.hostname or "worker")
         payload = PAYLOAD_OF_KIND[kind].model_validate(raw_payload)
         result = handler(JobContext(job_id, kind, runtime), payload)
     except Retry:
@@ -81,7 +81,7 @@ def run_job(task: Task, job_id: str, kind: JobKind, raw_payload: dict[str, Any],
         _fail(runtime, job_id, JobErrorCode.INTERNAL.value, "internal error while processing the job")
     else:
         if result is not None:
-            jobs.succeed(job_id, result)
+            runtime.lifecycle.succeed(job_id, result)
 
 
 def _retry_or_give_up(task: Task, runtime: Runtime, job_id: str, error: Exception) -> None:
@@ -103,7 +103,7 @@ def _retry_or_give_up(task: Task, runtime: Runtime, job_id: str, error: Exceptio
 
 def _fail(runtime: Runtime, job_id: str, code: str, message: str, details: dict[str, Any] | None = None) -> None:
     try:
-        runtime.jobs.fail(job_id, code, message, details)
+        runtime.lifecycle.fail(job_id, code, message, details)
     except DBAPIError:
         # The job row cannot be written: let the broker redeliver rather than lose the outcome.
         log.exception("could not record failure of job %s", job_id)

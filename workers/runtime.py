@@ -63,6 +63,18 @@ class Runtime:
 
         return make_celery(self.settings, main="facefleet.producer")
 
+    @cached_property
+    def events(self) -> Any:
+        from infra.events import event_publisher_from_settings
+
+        return event_publisher_from_settings(self.settings)
+
+    @cached_property
+    def lifecycle(self) -> Any:
+        from workers.lifecycle import JobLifecycle
+
+        return JobLifecycle(self.jobs, self.events, self.producer)
+
     # --- face computation ---------------------------------------------------------------
     @cached_property
     def pipeline(self) -> Any:

@@ -71,7 +71,8 @@ def enroll_chunk(ctx: JobContext, payload: EnrollChunkPayload) -> dict[str, Any]
     for index in range(payload.start, payload.stop):
         report.append(_enroll_item(ctx, payload, index, items[index]))
         ctx.progress(index + 1 - payload.start, payload.stop - payload.start)
-        runtime.jobs.refresh_parent_progress(payload.parent_job_id)
+        runtime.lifecycle.parent_progress(payload.parent_job_id)
+    # A chunk is internal: its row is written without events; the parent's are what clients see.
     runtime.jobs.succeed(ctx.job_id, {"items": report})
     _finish_parent_if_complete(ctx, payload)
     return DEFERRED
@@ -116,7 +117,7 @@ def _finish_parent_if_complete(ctx: JobContext, payload: EnrollChunkPayload) -> 
     if len(chunks) < chunk_count or any(JobStatus(c.status) != JobStatus.SUCCEEDED for c in chunks):
         return
     items = [item for chunk in sorted(chunks, key=lambda c: c.id) for item in (chunk.result or {})["items"]]
-    runtime.jobs.succeed(payload.parent_job_id, summarize(items))
+    runtime.lifecycle.succeed(payload.parent_job_id, summarize(items))
 
 
 def summarize(items: list[dict[str, Any]]) -> dict[str, Any]:

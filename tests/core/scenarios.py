@@ -1,0 +1,131 @@
+"""The end-to-end flows of the queue-driven core, run against each stack flavour."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from sqlalchemy import text
+
+from tests.support.photos import identity_photos
+from workers.contracts import JobKind, dispatch
+
+WOZNIAK = "face_recognition-steve_wozniak"
+ALLEN = "face_recognition-paul_allen"
+GUIDO = "face_recognition-guido_van_rossum"
+
+
+def new_face_set(service: Any) -> str:
+    name = f"set_{uuid.uuid4().hex[:8]}"
+    service.client.create_face_set(name)
+    return name
+
+
+def enroll_then_search_finds_the_face(service: Any) -> None:
+    client = service.client
+    face_set = new_face_set(service)
+    first, second = identity_photos(WOZNIAK)[:2]
+    added = client.add_face(face_set, first, external_image_id="woz-1")
+    assert added.status_code == 200, added.get_json()
+    faces = added.get_json()["faces"]
+    assert len(faces) == 1 and faces[0]["external_image_id"] == "woz-1"
+    face_id = faces[0]["face_id"]
+
+    same_person = client.search(face_set, second, threshold=0.5)["faces"]
+    assert [hit["face_id"] for hit in same_person][:1] == [face_id]
+    assert same_person[0]["similarity"] >= 0.5
+
+    other_person = client.search(face_set, identity_photos(ALLEN)[0], threshold=0.5)["faces"]
+    assert face_id not in [hit["face_id"] for hit in other_person]
+
+
+def delete_then_search_misses(service: Any) -> None:
+    client = service.client
+    face_set = new_face_set(service)
+    photos = identity_photos(GUIDO)
+    face_id = client.add_face(face_set, photos[0]).get_json()["faces"][0]["face_id"]
+    assert [hit["face_id"] for hit in client.search(face_set, photos[1], threshold=0.5)["faces"]] == [face_id]
+
+    deleted = client.ok("DELETE", f"/face-sets/{face_set}/faces", query_string={"face_id": face_id})
+    assert deleted["face_number"] == 1
+    assert client.search(face_set, photos[1], threshold=0.0)["faces"] == []
+    assert client.face_ids(face_set) == []
+
+
+def redelivered_enrollment_is_a_no_op(service: Any) -> None:
+    """Re-sending a finished job does nothing; re-running one whose worker died after
+    writing (row reset to `running`) rewrites the same ids and adds no face."""
+    client, stack = service.client, service.stack
+    face_set = new_face_set(service)
+    response = client.call(
+        "POST",
+        f"/face-sets/{face_set}/faces",
+        data={"image_file": identity_photos(ALLEN)[0].open("rb")},
+        content_type="multipart/form-data",
+        query_string={"async": "true"},
+    )
+    assert response.status_code == 202, response.get_json()
+    job_id = response.get_json()["job_id"]
+    job = client.wait_job(job_id)
+    assert job["status"] == "succeeded", job
+    face_ids = client.face_ids(face_set)
+    assert len(face_ids) == 1
+
+    from infra.celery_config import make_celery
+    from infra.db import Database
+
+    producer = make_celery(stack.settings, main="test.redeliver")
+    database = Database.from_settings(stack.settings.database)
+    payload = _job_payload(database, job_id)
+
+    dispatch(producer, JobKind.ENROLL, job_id, payload)  # finished job: must be ignored
+    with database.engine.begin() as connection:  # as if the worker died after its writes
+        connection.execute(text("UPDATE jobs SET status = 'running' WHERE job_id = :id"), {"id": job_id})
+    dispatch(producer, JobKind.ENROLL, job_id, payload)
+    rerun = client.wait_job(job_id)
+    assert rerun["status"] == "succeeded", rerun
+    assert [face["face_id"] for face in rerun["result"]["faces"]] == face_ids
+    time.sleep(1.0)  # give the first re-send time to (not) act
+    assert client.face_ids(face_set) == face_ids
+    info = client.ok("GET", f"/face-sets/{face_set}")["face_set_info"]
+    assert info["face_number"] == 1
+
+
+def worker_killed_mid_batch_loses_and_duplicates_nothing(service: Any) -> None:
+    client, stack = service.client, service.stack
+    face_set = new_face_set(service)
+    photos = [p for identity in (WOZNIAK, ALLEN, GUIDO) for p in identity_photos(identity)[:4]]
+    accepted = client.enroll_batch(face_set, photos)
+    job_id = accepted["job_id"]
+
+    # Kill the worker while the batch is half done.
+    deadline = time.monotonic() + 120
+    while True:
+        progress = client.job(job_id).get("progress") or {}
+        if progress.get("done", 0) >= 3:
+            break
+        assert time.monotonic() < deadline, "the batch made no progress"
+        time.sleep(0.1)
+    stack.kill_worker(stack.workers[0])
+    assert client.job(job_id)["status"] != "succeeded"
+    stack.start_worker(name="w-after-kill")
+
+    job = client.wait_job(job_id, timeout=240)
+    assert job["status"] == "succeeded", job
+    items = job["result"]["items"]
+    assert len(items) == len(photos)
+    enrolled = [face["face_id"] for item in items for face in item.get("faces", [])]
+    assert len(enrolled) == len(photos) and len(set(enrolled)) == len(photos)
+    assert sorted(client.face_ids(face_set)) == sorted(enrolled)
+    assert client.ok("GET", f"/face-sets/{face_set}")["face_set_info"]["face_number"] == len(photos)
+
+
+def _job_payload(database: Any, job_id: str) -> dict[str, Any]:
+    with database.engine.connect() as connection:
+        payload = connection.execute(text("SELECT payload FROM jobs WHERE job_id = :id"), {"id": job_id}).scalar_one()
+    if isinstance(payload, str):
+        import json
+
+        payload = json.loads(payload)
+    return dict(payload)

@@ -1,0 +1,29 @@
+"""The queue-driven core in embedded mode: SQLite, local objects, milvus-lite and the SQL
+broker transport, with real worker processes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.core import scenarios
+from tests.core.conftest import Service
+
+pytestmark = [pytest.mark.model, pytest.mark.integration]
+
+
+def test_enroll_then_search_finds_the_face(embedded: Service) -> None:
+    scenarios.enroll_then_search_finds_the_face(embedded)
+
+
+def test_delete_then_search_misses(embedded: Service) -> None:
+    scenarios.delete_then_search_misses(embedded)
+
+
+def test_redelivered_enrollment_is_a_no_op(embedded: Service) -> None:
+    scenarios.redelivered_enrollment_is_a_no_op(embedded)
+
+
+@pytest.mark.slow
+def test_worker_killed_mid_batch_loses_and_duplicates_nothing(embedded: Service) -> None:
+    # The SQL transport loses the in-flight message on kill -9: the stale-job sweep re-sends it.
+    scenarios.worker_killed_mid_batch_loses_and_duplicates_nothing(embedded)

@@ -1,0 +1,93 @@
+"""Job state transitions, each followed by its event (and, when final, its webhook).
+
+Every transition a worker makes goes through here, so the jobs table, the
+``facefleet.events`` exchange and callbacks can never disagree about what happened.
+The row is written first: it is the source of truth, and publishing is best effort
+(``infra.events`` never raises), so a broken event bus cannot fail a job.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from infra.events import EventPublisher, JobEvent, JobState
+from workers.contracts import JobKind, QueueName
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_TASK = "facefleet.deliver_webhook"
+# Chunks of a batch are an implementation detail: clients see the batch job's events.
+INTERNAL_KINDS = frozenset({JobKind.ENROLL_CHUNK.value})
+
+
+class JobLifecycle:
+    def __init__(self, jobs: Any, events: EventPublisher, producer: Any) -> None:
+        self.jobs = jobs
+        self.events = events
+        self.producer = producer
+
+    def running(self, job_id: str, worker: str) -> None:
+        self.jobs.mark_running(job_id, worker=worker)
+        self._publish(job_id, JobState.RUNNING)
+
+    def progress(self, job_id: str, done: int, total: int) -> None:
+        self.jobs.set_progress(job_id, done, total)
+        self._publish(job_id, JobState.PROGRESS, progress=(done, total))
+
+    def parent_progress(self, parent_job_id: str) -> None:
+        self.jobs.refresh_parent_progress(parent_job_id)
+        job = self.jobs.get(parent_job_id)
+        if job is not None and job.progress_total:
+            self._emit(job, JobState.PROGRESS, progress=(job.progress_done, job.progress_total))
+
+    def succeed(self, job_id: str, result: dict[str, Any]) -> None:
+        self.jobs.succeed(job_id, result)
+        self._finished(job_id, JobState.SUCCEEDED)
+
+    def fail(self, job_id: str, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        self.jobs.fail(job_id, code, message, details)
+        self._finished(job_id, JobState.FAILED)
+
+    def _finished(self, job_id: str, state: JobState) -> None:
+        job = self.jobs.get(job_id)
+        if job is None:
+            return
+        self._emit(job, state)
+        if getattr(job, "callback_url", None):
+            try:
+                self.producer.send_task(
+                    WEBHOOK_TASK, args=[job_id], queue=QueueName.MAINTENANCE.value, priority=3
+                )
+            except Exception:  # the job itself is done; a lost callback is recorded as undelivered
+                log.exception("could not enqueue the webhook of job %s", job_id)
+
+    def _publish(self, job_id: str, state: JobState, progress: tuple[int, int] | None = None) -> None:
+        job = self.jobs.get(job_id)
+        if job is not None:
+            self._emit(job, state, progress)
+
+    def _emit(self, job: Any, state: JobState, progress: tuple[int, int] | None = None) -> None:
+        if job.kind in INTERNAL_KINDS:
+            return
+        self.events.publish(final_event(job, state, progress))
+
+
+def final_event(job: Any, state: JobState | None = None, progress: tuple[int, int] | None = None) -> JobEvent:
+    """The event describing ``job`` now (its final state unless ``state`` says otherwise)."""
+    state = state or JobState(job.status)
+    error = (job.error_code, job.error_message or "") if state is JobState.FAILED and job.error_code else None
+    return JobEvent.create(
+        job.id,
+        job.project_id,
+        job.kind,
+        state,
+        progress=progress,
+        error=error,
+        result=job.result if state is JobState.SUCCEEDED else None,
+        timestamps={
+            "created_at": getattr(job, "created_at", None),
+            "started_at": getattr(job, "started_at", None),
+            "finished_at": getattr(job, "finished_at", None),
+        },
+    )
