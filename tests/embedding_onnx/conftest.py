@@ -14,15 +14,25 @@ import pytest
 from facefleet.build_onnx import build_face_recognition_onnx, shipped_dat_path
 
 FACES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "faces"
-IDENTITIES_PER_TEST = 6
-IMAGES_PER_IDENTITY = 3
+SAME_PAIRS = 12
+DIFFERENT_PAIRS = 12
 MAX_SIDE = 640
+
+
+@dataclass(frozen=True)
+class ChipPair:
+    first: int
+    second: int
+    same: bool
 
 
 @dataclass(frozen=True)
 class RealChips:
     chips: npt.NDArray[np.uint8]
+    paths: list[str]
     identities: list[str]
+    pairs: list[ChipPair]
+    """Rows of pairs.csv whose two images both gave a face, as indexes into ``chips``."""
 
 
 def _load_rgb(path: Path) -> npt.NDArray[np.uint8]:
@@ -34,6 +44,20 @@ def _load_rgb(path: Path) -> npt.NDArray[np.uint8]:
         # Detection cost grows with pixels; chips from 640 px images are as real as any.
         upright.thumbnail((MAX_SIDE, MAX_SIDE))
         return np.asarray(upright)
+
+
+def _evenly_spaced(rows: list[dict[str, str]], count: int) -> list[dict[str, str]]:
+    """A deterministic spread over the file, so every source group is represented."""
+    step = max(1, len(rows) // count)
+    return rows[::step][:count]
+
+
+def _pairs_subset() -> list[dict[str, str]]:
+    with (FACES / "pairs.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    same = [row for row in rows if row["same"] == "1"]
+    different = [row for row in rows if row["same"] == "0"]
+    return _evenly_spaced(same, SAME_PAIRS) + _evenly_spaced(different, DIFFERENT_PAIRS)
 
 
 @pytest.fixture(scope="session")
@@ -58,32 +82,35 @@ def dlib_models() -> tuple[object, object, object]:
 
 @pytest.fixture(scope="session")
 def real_chips(dlib_models: tuple[object, object, object]) -> RealChips:
-    """dlib 5-point chips (150 px, padding 0.25) of the largest face in real photos of a few
-    people, made exactly as the dlib pipeline makes them."""
+    """dlib 5-point chips (150 px, padding 0.25) of the largest face of every image in a
+    spread of pairs.csv rows, made exactly as the dlib pipeline makes them."""
     import dlib
 
     if not FACES.is_dir():
         pytest.fail(f"test data missing: {FACES}")
     detector, predictor, _ = dlib_models
-    by_identity: dict[str, list[str]] = {}
     with (FACES / "identities.csv").open() as handle:
-        for row in csv.DictReader(handle):
-            by_identity.setdefault(row["identity"], []).append(row["path"])
-    chosen = sorted(by_identity, key=lambda name: (-len(by_identity[name]), name))[:IDENTITIES_PER_TEST]
+        identity_of = {row["path"]: row["identity"] for row in csv.DictReader(handle)}
+    rows = _pairs_subset()
+    index_of: dict[str, int] = {}
     chips: list[npt.NDArray[np.uint8]] = []
-    identities: list[str] = []
-    for identity in chosen:
-        for relative in sorted(by_identity[identity])[:IMAGES_PER_IDENTITY]:
-            image = _load_rgb(FACES / relative)
-            faces = detector(image, 1)  # type: ignore[operator]
-            if not faces:
-                continue
-            largest = max(faces, key=lambda rect: rect.area())
-            shape = predictor(image, largest)  # type: ignore[operator]
-            chips.append(np.asarray(dlib.get_face_chip(image, shape, size=150, padding=0.25)))
-            identities.append(identity)
-    assert len(chips) >= IDENTITIES_PER_TEST * 2, "too few faces found to compare engines"
-    return RealChips(np.stack(chips), identities)
+    for relative in sorted({row["path_a"] for row in rows} | {row["path_b"] for row in rows}):
+        image = _load_rgb(FACES / relative)
+        faces = detector(image, 1)  # type: ignore[operator]
+        if not faces:
+            continue  # a detection miss is the detector's business, not the descriptor's
+        largest = max(faces, key=lambda rect: rect.area())
+        shape = predictor(image, largest)  # type: ignore[operator]
+        index_of[relative] = len(chips)
+        chips.append(np.asarray(dlib.get_face_chip(image, shape, size=150, padding=0.25)))
+    pairs = [
+        ChipPair(index_of[row["path_a"]], index_of[row["path_b"]], row["same"] == "1")
+        for row in rows
+        if row["path_a"] in index_of and row["path_b"] in index_of
+    ]
+    assert len(pairs) >= (SAME_PAIRS + DIFFERENT_PAIRS) * 2 // 3, "too few faces found to compare engines"
+    paths = sorted(index_of, key=index_of.__getitem__)
+    return RealChips(np.stack(chips), paths, [identity_of.get(path, path) for path in paths], pairs)
 
 
 @pytest.fixture(scope="session")

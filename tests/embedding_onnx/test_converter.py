@@ -8,7 +8,7 @@ from pathlib import Path
 import onnx
 import pytest
 
-from facefleet.build_onnx import build_face_recognition_onnx, shipped_dat_path
+from facefleet.build_onnx import build_face_recognition_onnx, main, shipped_dat_path
 from pipelines.embedding.dlibconv import CONVERTER_VERSION_KEY, DlibFormatError, convert_face_recognition_dat
 from pipelines.embedding.dlibconv.stream import DlibStream
 
@@ -47,7 +47,7 @@ def test_a_truncated_model_file_is_rejected() -> None:
 @pytest.mark.model
 def test_build_is_idempotent_and_repairs_stale_or_broken_files(tmp_path: Path) -> None:
     first = build_face_recognition_onnx(tmp_path)
-    assert first.rebuilt and first.path == tmp_path / "models" / "dlib_face_recognition_resnet_model_v1.onnx"
+    assert first.rebuilt and first.path == tmp_path / "models" / "dlib_resnet_v1.onnx"
     written = first.path.stat().st_mtime_ns
     assert not build_face_recognition_onnx(tmp_path).rebuilt
     assert first.path.stat().st_mtime_ns == written
@@ -61,3 +61,17 @@ def test_build_is_idempotent_and_repairs_stale_or_broken_files(tmp_path: Path) -
     assert build_face_recognition_onnx(tmp_path).rebuilt
     onnx.checker.check_model(str(first.path))
     assert list(first.path.parent.iterdir()) == [first.path]  # no temporary file left behind
+
+
+@pytest.mark.model
+def test_cli_writes_the_requested_file_and_is_a_no_op_the_second_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "nested" / "resnet.onnx"
+    assert main(["--out", str(target)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote: {target}"
+    onnx.checker.check_model(str(target))
+    assert main(["--out", str(target)]) == 0
+    assert capsys.readouterr().out.strip() == f"up to date: {target}"
+    assert main(["--home", str(tmp_path / "home")]) == 0
+    assert (tmp_path / "home" / "models" / "dlib_resnet_v1.onnx").is_file()

@@ -19,7 +19,10 @@ MATCH_DISTANCE = 0.6
 
 def _pairwise_distances(vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
     as_double = vectors.astype(np.float64)
-    return np.linalg.norm(as_double[:, None, :] - as_double[None, :, :], axis=-1)
+    distances: npt.NDArray[np.float64] = np.linalg.norm(
+        as_double[:, None, :] - as_double[None, :, :], axis=-1
+    )
+    return distances
 
 
 @pytest.fixture(scope="module")
@@ -49,6 +52,23 @@ def test_pairwise_distances_and_match_decisions_are_unchanged(
     off_diagonal = ~np.eye(len(same_person), dtype=bool)
     assert (onnx_distances[same_person & off_diagonal] < MATCH_DISTANCE).any()
     assert (onnx_distances[~same_person] >= MATCH_DISTANCE).any()
+
+
+def test_pairs_csv_decisions_are_unchanged(
+    onnx_descriptors: npt.NDArray[np.float32],
+    dlib_descriptors: npt.NDArray[np.float32],
+    real_chips: RealChips,
+) -> None:
+    def decisions(vectors: npt.NDArray[np.float32]) -> list[bool]:
+        distances = _pairwise_distances(vectors)
+        return [bool(distances[pair.first, pair.second] < MATCH_DISTANCE) for pair in real_chips.pairs]
+
+    labels = [pair.same for pair in real_chips.pairs]
+    assert any(labels) and not all(labels), "the subset must hold genuine and impostor pairs"
+    dlib_decisions = decisions(dlib_descriptors)
+    assert decisions(onnx_descriptors) == dlib_decisions
+    # Sanity check that the subset exercises the threshold: dlib gets most pairs right.
+    assert np.mean(np.equal(dlib_decisions, labels)) >= 0.75
 
 
 def test_a_batch_gives_the_vectors_of_single_chip_calls(onnx_model_path: Path, real_chips: RealChips) -> None:

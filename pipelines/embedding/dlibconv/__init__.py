@@ -1,6 +1,6 @@
 """Convert dlib's ``dlib_face_recognition_resnet_model_v1.dat`` to ONNX in pure Python.
 
-See docs/ONNX_ENGINE.md for why the weights are read with our own reader of dlib's
+See docs/ONNX.md for why the weights are read with our own reader of dlib's
 serialization format rather than through a C++ program linked against libdlib.
 """
 
@@ -15,7 +15,7 @@ from pipelines.embedding.dlibconv.network import DlibNetwork, face_recognition_r
 from pipelines.embedding.dlibconv.onnx_graph import INPUT_NAME, OUTPUT_NAME, build_onnx_model
 from pipelines.embedding.dlibconv.stream import DlibFormatError
 
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"
 """Bump when the produced graph changes, so installed models are rebuilt."""
 
 SOURCE_SHA256_KEY = "facefleet.source_sha256"

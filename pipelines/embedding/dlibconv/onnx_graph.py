@@ -74,14 +74,17 @@ def _pooled(size: int, kernel: int, stride: int, padding: int = 0) -> int:
 
 def _emit_input(builder: _GraphBuilder, network: DlibNetwork) -> _Value:
     spec = network.input
-    as_float = builder.node("Cast", [INPUT_NAME], "as_float", to=TensorProto.FLOAT)
-    means = builder.constant("rgb_means", np.asarray(spec.rgb_means, np.float32))
+    # Transpose the uint8 chips first: per-channel arithmetic on NCHW runs over long
+    # contiguous planes, where NHWC's innermost axis of 3 made the broadcast Sub cost
+    # ~6% of the whole network. The arithmetic itself is unchanged.
+    nchw = builder.node("Transpose", [INPUT_NAME], "nchw", perm=[0, 3, 1, 2])
+    as_float = builder.node("Cast", [nchw], "as_float", to=TensorProto.FLOAT)
+    means = builder.constant("rgb_means", np.asarray(spec.rgb_means, np.float32).reshape(1, 3, 1, 1))
     centered = builder.node("Sub", [as_float, means], "centered")
     # 1/256 is exact in float32, so this equals dlib's division by 256.
     scale = builder.constant("input_scale", np.asarray(1.0 / 256.0, np.float32))
     scaled = builder.node("Mul", [centered, scale], "scaled")
-    nchw = builder.node("Transpose", [scaled], "nchw", perm=[0, 3, 1, 2])
-    return _Value(nchw, 3, spec.rows, spec.columns)
+    return _Value(scaled, 3, spec.rows, spec.columns)
 
 
 def _emit_conv(builder: _GraphBuilder, layer: Con, value: _Value) -> _Value:
