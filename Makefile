@@ -5,8 +5,9 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.facefleet-installed
 MODELS := .facefleet/models/.ready
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test lint bench bench-accuracy bench-throughput bench-enroll bench-analysis clean
+.PHONY: install system-deps run test lint bench bench-accuracy bench-throughput bench-enroll bench-analysis clean
 
 install: $(STAMP) $(MODELS)
 
@@ -24,7 +25,12 @@ $(MODELS): $(STAMP)
 run: install
 	$(VENV)/bin/facefleet up
 
-test: install
+# tests/deploy validates docker-compose.yml with Debian's docker-compose (no engine needed).
+system-deps:
+	@command -v docker-compose >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq docker-compose >/dev/null; }
+
+test: install system-deps
 	$(PY) -m pytest
 
 lint: install
