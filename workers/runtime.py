@@ -34,6 +34,12 @@ class Runtime:
         return JobRepo(self.database, ttl_seconds=self.settings.jobs.result_ttl_seconds)
 
     @cached_property
+    def projects(self) -> Any:
+        from infra.db.repositories import ProjectRepo
+
+        return ProjectRepo(self.database)
+
+    @cached_property
     def face_sets(self) -> Any:
         from infra.db.repositories import FaceSetRepo
 

@@ -9,6 +9,9 @@ from celery import Task
 from workers.app import app
 from workers.contracts import JobKind, task_name
 from workers.execution import Handler, run_job
+from workers.lifecycle import WEBHOOK_TASK
+from workers.runtime import get_runtime
+from workers.webhooks import deliver_job_webhook
 from workers.services import HANDLERS
 
 
@@ -22,3 +25,8 @@ def _register(kind: JobKind, handler: Handler) -> Task:
 
 
 TASKS: dict[JobKind, Task] = {kind: _register(kind, handler) for kind, handler in HANDLERS.items()}
+
+
+@app.task(name=WEBHOOK_TASK, acks_late=True, reject_on_worker_lost=True)
+def deliver_webhook_task(job_id: str) -> None:
+    deliver_job_webhook(get_runtime(), job_id)
