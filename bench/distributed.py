@@ -267,14 +267,10 @@ def measure(
     return Run(workers=workers, images=len(images), seconds=seconds, failed_jobs=failed)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--images", type=int, default=48)
-    parser.add_argument("--warmup", type=int, default=3, help="warm-up images per worker")
-    args = parser.parse_args(argv)
-    chosen = single_face_images(args.images + args.warmup)
-    warmup, images = chosen[: args.warmup], chosen[args.warmup :]
-
+@contextmanager
+def distributed_service() -> Iterator[tuple[Client, Processes]]:
+    """RabbitMQ, PostgreSQL, Milvus and S3 engines, migrated, with a project and the API up;
+    workers are started by the caller through the returned ``Processes``."""
     with ExitStack() as stack:
         home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="facefleet-bench-")))
         bucket = "facefleet-bench"
@@ -293,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
                     "bucket": bucket,
                 },
                 "models": {"home": REPO_ROOT / ".facefleet"},
-                "api": {"gunicorn_workers": 2},
+                "api": {"gunicorn_workers": 1},
             }
         )
         env = child_env(settings)
@@ -305,8 +301,18 @@ def main(argv: list[str] | None = None) -> int:
         processes.start("api", "api", "--bind", f"127.0.0.1:{port}")
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: requests.get(f"{base}/healthz", timeout=2).ok, "API")
-        client = Client(base=base, project_id=project_id, api_key=api_key)
+        yield Client(base=base, project_id=project_id, api_key=api_key), processes
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--images", type=int, default=48)
+    parser.add_argument("--warmup", type=int, default=3, help="warm-up images per worker")
+    args = parser.parse_args(argv)
+    chosen = single_face_images(args.images + args.warmup)
+    warmup, images = chosen[: args.warmup], chosen[args.warmup :]
+
+    with distributed_service() as (client, processes):
         runs = [measure(client, processes, images, warmup, workers) for workers in (1, 2)]
 
     report = {

@@ -1,0 +1,74 @@
+"""Enrollment through the queue versus the raw pipeline, measured in one run.
+
+1. raw: this process decodes, detects and embeds every image in a loop (one core);
+2. queued: the same images go through the HTTP API → RabbitMQ → worker processes →
+   S3, Milvus and PostgreSQL, with 1 and then 2 worker processes.
+
+The queue path's cost is ``1 - queued_1_worker / raw``: the share of the per-core rate
+lost to the API, the broker and three stores. The target is at most 10 %.
+
+    .venv/bin/python -m bench.enroll --images 48
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from bench.common import machine_description
+from bench.distributed import REPO_ROOT, distributed_service, measure, single_face_images
+
+RESULTS = REPO_ROOT / "bench" / "results" / "enroll.json"
+
+
+def raw_rate(images: list[Path], warmup: list[Path]) -> float:
+    """Images per second of decode + detect + align + embed in this process."""
+    from infra.settings import Settings
+    from pipelines.image import decode_image
+    from workers.models import build_pipeline
+
+    pipeline = build_pipeline(Settings.model_validate({"models": {"home": REPO_ROOT / ".facefleet"}}))
+    for image in warmup:
+        pipeline.process(decode_image(image.read_bytes()), embed=True)
+    started = time.perf_counter()
+    for image in images:
+        pipeline.process(decode_image(image.read_bytes()), embed=True)
+    return len(images) / (time.perf_counter() - started)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--images", type=int, default=48)
+    parser.add_argument("--warmup", type=int, default=3)
+    args = parser.parse_args(argv)
+    chosen = single_face_images(args.images + args.warmup)
+    warmup, images = chosen[: args.warmup], chosen[args.warmup :]
+
+    raw = raw_rate(images, warmup)
+    with distributed_service() as (client, processes):
+        runs = [measure(client, processes, images, warmup, workers) for workers in (1, 2)]
+
+    one, two = runs
+    report = {
+        "machine": machine_description(),
+        "command": "python -m bench.enroll " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "images": len(images),
+        "raw_images_per_second": round(raw, 3),
+        "runs": [{**asdict(run), "images_per_second": round(run.images_per_second, 3)} for run in runs],
+        "queue_cost_one_worker": round(1 - one.images_per_second / raw, 3),
+        "ratio_2_over_1": round(two.images_per_second / one.images_per_second, 3),
+        "cpu_count": os.cpu_count(),
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
