@@ -1,0 +1,123 @@
+"""The SQL engine and sessions: SQLite (embedded) or PostgreSQL (distributed) from one URL.
+
+SQLite connections get WAL (readers never block the writer), a busy timeout (writers
+queue instead of failing with "database is locked") and foreign keys. SQLAlchemy emits
+BEGIN itself instead of the sqlite3 module, so a write that must reserve capacity can
+ask for ``BEGIN IMMEDIATE``: it takes the write lock before its first read, which makes
+"check, then insert" race-free across processes. PostgreSQL gets the same guarantee
+from ``SELECT ... FOR UPDATE`` in the repositories.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from infra.settings import DatabaseSettings
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option read by the "begin" hook: which BEGIN a SQLite transaction uses.
+SQLITE_BEGIN_OPTION = "facefleet_sqlite_begin"
+
+
+def is_sqlite_url(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def ensure_sqlite_directory(url: str) -> None:
+    """SQLite creates the file but not its folder; the default URL is relative."""
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_database_engine(
+    url: str, *, pool_size: int = 10, pool_pre_ping: bool = True, echo: bool = False
+) -> Engine:
+    if not is_sqlite_url(url):
+        return create_engine(url, pool_size=pool_size, pool_pre_ping=pool_pre_ping, echo=echo)
+    ensure_sqlite_directory(url)
+    engine = create_engine(url, pool_pre_ping=pool_pre_ping, echo=echo)
+    event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "begin", _begin_sqlite_transaction)
+    return engine
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # Hand transaction control to SQLAlchemy (see _begin_sqlite_transaction).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")  # durable with WAL except on power loss
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _begin_sqlite_transaction(connection: Connection) -> None:
+    mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+class Database:
+    """An engine plus a session factory; repositories open one short session per call."""
+
+    def __init__(
+        self, url: str, *, pool_size: int = 10, pool_pre_ping: bool = True, echo: bool = False
+    ) -> None:
+        self.url = url
+        self.engine = create_database_engine(url, pool_size=pool_size, pool_pre_ping=pool_pre_ping, echo=echo)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def from_settings(cls, settings: DatabaseSettings) -> Database:
+        return cls(
+            settings.url,
+            pool_size=settings.pool_size,
+            pool_pre_ping=settings.pool_pre_ping,
+            echo=settings.echo,
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed when the block ends, rolled back when it raises."""
+        with self._transaction(immediate=False) as session:
+            yield session
+
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """A transaction that holds the database's write lock from its start on SQLite.
+
+        Use it for read-check-write sequences; on PostgreSQL it is a plain transaction
+        and the caller locks the rows it checks with ``with_for_update()``.
+        """
+        with self._transaction(immediate=True) as session:
+            yield session
+
+    @contextmanager
+    def _transaction(self, *, immediate: bool) -> Iterator[Session]:
+        with self.sessions() as session:
+            if immediate and self.is_sqlite:
+                # Procuring the connection begins the transaction with this option set.
+                session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,101 @@
+"""Face sets: named libraries of faces with a capacity and a typed custom-field schema."""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from infra.db.batching import new_id
+from infra.db.database import Database
+from infra.db.models import Face, FaceSet, Person, utc_now
+from infra.db.rows import FaceRow, FaceSetRow
+
+
+def lock_face_set(session: Session, project_id: str, face_set_id: str) -> FaceSet | None:
+    """The face set, locked until the transaction ends: every write that changes its
+    faces goes through here, so face_count and capacity checks never race.
+    (SQLite: the caller's write_session already holds the database's write lock.)"""
+    return session.scalars(
+        select(FaceSet).where(FaceSet.id == face_set_id, FaceSet.project_id == project_id).with_for_update()
+    ).one_or_none()
+
+
+class FaceSetRepo:
+    def __init__(self, database: Database) -> None:
+        self.db = database
+
+    def create(
+        self, *, project_id: str, name: str, capacity: int, external_fields: dict[str, Any] | None = None
+    ) -> FaceSetRow | None:
+        """The new face set, or None when the project already has one of that name."""
+        face_set = FaceSet(
+            id=new_id(),
+            project_id=project_id,
+            name=name,
+            capacity=capacity,
+            external_fields=dict(external_fields or {}),
+            face_count=0,
+            created_at=utc_now(),
+        )
+        try:
+            with self.db.session() as session:
+                session.add(face_set)
+                session.flush()
+                created = FaceSetRow.of(face_set)
+        except IntegrityError:
+            return None
+        return created
+
+    def get(self, project_id: str, face_set_id: str) -> FaceSetRow | None:
+        with self.db.session() as session:
+            face_set = session.scalars(
+                select(FaceSet).where(FaceSet.id == face_set_id, FaceSet.project_id == project_id)
+            ).one_or_none()
+            return FaceSetRow.of(face_set) if face_set is not None else None
+
+    def get_by_name(self, project_id: str, name: str) -> FaceSetRow | None:
+        with self.db.session() as session:
+            face_set = session.scalars(
+                select(FaceSet).where(FaceSet.project_id == project_id, FaceSet.name == name)
+            ).one_or_none()
+            return FaceSetRow.of(face_set) if face_set is not None else None
+
+    def list(self, project_id: str) -> builtins.list[FaceSetRow]:
+        with self.db.session() as session:
+            face_sets = session.scalars(
+                select(FaceSet)
+                .where(FaceSet.project_id == project_id)
+                .order_by(FaceSet.created_at, FaceSet.name)
+            )
+            return [FaceSetRow.of(f) for f in face_sets]
+
+    def count(self, project_id: str) -> int:
+        with self.db.session() as session:
+            return int(
+                session.scalar(
+                    select(func.count()).select_from(FaceSet).where(FaceSet.project_id == project_id)
+                )
+                or 0
+            )
+
+    def delete_with_faces(self, project_id: str, face_set_id: str) -> builtins.list[FaceRow]:
+        """Delete the face set, its faces and persons in one transaction; returns the faces
+        that were removed (their vectors and images are the caller's to remove). A face
+        set that is already gone returns [] so a redelivered delete is a no-op."""
+        with self.db.write_session() as session:
+            face_set = lock_face_set(session, project_id, face_set_id)
+            if face_set is None:
+                return []
+            faces = [
+                FaceRow.of(f) for f in session.scalars(select(Face).where(Face.face_set_id == face_set_id))
+            ]
+            # Explicit deletes rather than ON DELETE CASCADE: SQLite enforces it only with
+            # the foreign_keys pragma, and this must not depend on how a connection was made.
+            session.execute(delete(Face).where(Face.face_set_id == face_set_id))
+            session.execute(delete(Person).where(Person.face_set_id == face_set_id))
+            session.execute(delete(FaceSet).where(FaceSet.id == face_set_id))
+            return faces

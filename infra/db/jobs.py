@@ -1,0 +1,266 @@
+"""Job rows: the durable side of the job contract (``workers.execution``, ``api.jobs``).
+
+Status moves pending → running → succeeded | failed. The first final outcome wins: a
+late ``succeed``/``fail`` of a job that is already final changes nothing, so redelivered
+or duplicated work cannot overwrite what a client may have read. Rows expire
+``ttl_seconds`` after they finish (or after creation while they never do).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
+
+from infra.db.batching import affected_rows, batched, unique_in_order
+from infra.db.database import Database
+from infra.db.models import Job, utc_now
+from infra.db.rows import JobRow
+
+PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
+ACTIVE = (PENDING, RUNNING)
+DEFAULT_TTL_SECONDS = 7 * 24 * 3600
+STALE_CLAIM_LIMIT = 500
+
+
+class JobRepo:
+    def __init__(self, database: Database, ttl_seconds: int = DEFAULT_TTL_SECONDS) -> None:
+        self.db = database
+        self.ttl = timedelta(seconds=ttl_seconds)
+
+    # ------------------------------------------------------------------ creation
+
+    def create(
+        self,
+        *,
+        job_id: str,
+        project_id: str,
+        kind: str,
+        payload: dict[str, Any] | None,
+        idempotency_key: str | None = None,
+        parent_job_id: str | None = None,
+        callback_url: str | None = None,
+    ) -> tuple[JobRow, bool]:
+        """(the job, True) when this call created it; (the existing job, False) when the
+        id or the project's idempotency key was taken already."""
+        created = self._insert_if_absent(
+            id=job_id,
+            project_id=project_id,
+            kind=kind,
+            payload=payload,
+            idempotency_key=idempotency_key,
+            parent_job_id=parent_job_id,
+            callback_url=callback_url,
+        )
+        job = self.get(job_id)
+        if job is None and idempotency_key is not None:
+            job = self._by_idempotency_key(project_id, idempotency_key)
+        if job is None:  # purged between the insert and the read: not worth a retry loop
+            raise LookupError(f"job {job_id} vanished right after it was created")
+        return job, created
+
+    def create_child(
+        self,
+        *,
+        job_id: str,
+        project_id: str,
+        kind: str,
+        payload: dict[str, Any],
+        parent_job_id: str | None = None,
+    ) -> bool:
+        """Create a sub-job of a batch; False when it exists already (a redelivered parent).
+
+        The parent is ``parent_job_id`` or else ``payload["parent_job_id"]``.
+        """
+        parent = parent_job_id or payload.get("parent_job_id")
+        return self._insert_if_absent(
+            id=job_id,
+            project_id=project_id,
+            kind=kind,
+            payload=payload,
+            idempotency_key=None,
+            parent_job_id=str(parent) if parent is not None else None,
+            callback_url=None,
+        )
+
+    def _insert_if_absent(self, **values: Any) -> bool:
+        now = utc_now()
+        values.update(
+            status=PENDING,
+            progress_done=0,
+            attempts=0,
+            created_at=now,
+            updated_at=now,
+            heartbeat_at=now,
+            expires_at=now + self.ttl,
+        )
+        insert = postgresql.insert if self.db.engine.dialect.name == "postgresql" else sqlite.insert
+        # RETURNING tells whether the row was inserted: ORM-level inserts report no rowcount.
+        statement = insert(Job).values(**values).on_conflict_do_nothing().returning(Job.id)
+        with self.db.session() as session:
+            return session.execute(statement).first() is not None
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, job_id: str) -> JobRow | None:
+        with self.db.session() as session:
+            job = session.get(Job, job_id)
+            return JobRow.of(job) if job is not None else None
+
+    def get_many(self, job_ids: Iterable[str]) -> list[JobRow]:
+        """The jobs that exist among ``job_ids``, ordered by id."""
+        rows: list[JobRow] = []
+        with self.db.session() as session:
+            for chunk in batched(unique_in_order(job_ids)):
+                rows.extend(JobRow.of(job) for job in session.scalars(select(Job).where(Job.id.in_(chunk))))
+        return sorted(rows, key=lambda row: row.id)
+
+    def children(self, parent_job_id: str) -> list[JobRow]:
+        with self.db.session() as session:
+            jobs = session.scalars(select(Job).where(Job.parent_job_id == parent_job_id).order_by(Job.id))
+            return [JobRow.of(job) for job in jobs]
+
+    def _by_idempotency_key(self, project_id: str, key: str) -> JobRow | None:
+        with self.db.session() as session:
+            job = session.scalars(
+                select(Job).where(Job.project_id == project_id, Job.idempotency_key == key)
+            ).one_or_none()
+            return JobRow.of(job) if job is not None else None
+
+    # ------------------------------------------------------------------ transitions
+
+    def mark_running(self, job_id: str, worker: str) -> bool:
+        """Record that ``worker`` started (or restarted) the job; False when it is final."""
+        now = utc_now()
+        return self._update_active(
+            job_id,
+            status=RUNNING,
+            worker=worker,
+            started_at=now,
+            heartbeat_at=now,
+            attempts=Job.attempts + 1,
+        )
+
+    def heartbeat(self, job_id: str) -> bool:
+        return self._update_active(job_id, heartbeat_at=utc_now())
+
+    def set_progress(self, job_id: str, done: int, total: int) -> bool:
+        return self._update_active(job_id, progress_done=done, progress_total=total, heartbeat_at=utc_now())
+
+    def refresh_parent_progress(self, parent_job_id: str) -> bool:
+        """Set a batch's progress to the sum of its sub-jobs' progress (one statement, so
+        concurrent chunks never lose each other's counts). Also keeps the parent alive
+        for ``claim_stale`` while its chunks work."""
+        child = aliased(Job)
+        done = (
+            select(func.coalesce(func.sum(child.progress_done), 0))
+            .where(child.parent_job_id == parent_job_id)
+            .scalar_subquery()
+        )
+        return self._update_active(parent_job_id, progress_done=done, heartbeat_at=utc_now())
+
+    def succeed(self, job_id: str, result: dict[str, Any]) -> bool:
+        """Store the result; False when the job was already final (first outcome wins)."""
+        now = utc_now()
+        return self._update_active(
+            job_id,
+            status=SUCCEEDED,
+            result=result,
+            progress_done=func.coalesce(Job.progress_total, Job.progress_done),
+            finished_at=now,
+            expires_at=now + self.ttl,
+        )
+
+    def fail(self, job_id: str, code: str, message: str, details: dict[str, Any] | None = None) -> bool:
+        """Store a structured error; False when the job was already final."""
+        now = utc_now()
+        return self._update_active(
+            job_id,
+            status=FAILED,
+            error_code=code,
+            error_message=message,
+            error_details=details,
+            finished_at=now,
+            expires_at=now + self.ttl,
+        )
+
+    def _update_active(self, job_id: str, **values: Any) -> bool:
+        values.setdefault("updated_at", utc_now())
+        with self.db.session() as session:
+            result = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status.in_(ACTIVE))
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(affected_rows(result))
+
+    # ------------------------------------------------------------------ housekeeping
+
+    def claim_stale(self, cutoff: datetime, limit: int = STALE_CLAIM_LIMIT) -> list[JobRow]:
+        """Claim jobs to send again: running ones whose worker stopped beating before
+        ``cutoff`` (killed), and pending ones last sent before it (message lost).
+
+        Each claimed job is set back to pending with a fresh heartbeat, so it is claimed
+        again only if another stale period passes; concurrent callers never claim the
+        same job (row locks skipped on PostgreSQL, the write lock on SQLite).
+        """
+        now = utc_now()
+        last_sign = func.coalesce(Job.heartbeat_at, Job.started_at, Job.created_at)
+        stale = or_(
+            and_(Job.status == RUNNING, last_sign < cutoff),
+            and_(Job.status == PENDING, func.coalesce(Job.heartbeat_at, Job.created_at) < cutoff),
+        )
+        with self.db.write_session() as session:
+            jobs = list(
+                session.scalars(
+                    select(Job)
+                    .where(stale)
+                    .order_by(Job.created_at)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            for job in jobs:
+                job.status = PENDING
+                job.worker = None
+                job.heartbeat_at = now
+                job.updated_at = now
+            session.flush()
+            return [JobRow.of(job) for job in jobs]
+
+    def purge_expired(self, now: datetime | None = None) -> int:
+        """Delete the jobs whose expiry passed; returns how many."""
+        with self.db.session() as session:
+            result = session.execute(
+                delete(Job)
+                .where(Job.expires_at < (now or utc_now()))
+                .execution_options(synchronize_session=False)
+            )
+            return affected_rows(result)
+
+    def referenced_keys(self, keys: Iterable[str]) -> set[str]:
+        """The object keys that a job still to run (pending or running) names in its payload:
+        reconciliation must not delete an image a queued job is about to read."""
+        wanted = set(keys)
+        if not wanted:
+            return set()
+        used: set[str] = set()
+        with self.db.session() as session:
+            for payload in session.scalars(select(Job.payload).where(Job.status.in_(ACTIVE))):
+                used.update(_strings_in(payload) & wanted)
+        return used
+
+
+def _strings_in(value: Any) -> set[str]:
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, dict):
+        return {found for item in value.values() for found in _strings_in(item)}
+    if isinstance(value, list):
+        return {found for item in value for found in _strings_in(item)}
+    return set()

@@ -1,0 +1,182 @@
+"""The SQL schema as typed ORM classes. Alembic migrations create it; tests compare the two.
+
+Ids are strings chosen by the application (random for projects, face sets and keys;
+deterministic for faces and jobs) so that a retried write finds what its first try wrote.
+``project_id`` columns are not foreign keys: tools and workers create face sets and jobs
+for a project id the API has already authenticated, and a project row is only what the
+API authenticates against.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID_LENGTH = 64
+NAME_LENGTH = 255
+KEY_LENGTH = 512
+
+JsonColumn = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime(), dict[str, Any]: JsonColumn}
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    # Signs this project's webhook calls (infra.webhooks).
+    webhook_secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    # sha256 of the secret part only: the raw key is shown once and never stored.
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    revoked_at: Mapped[datetime | None]
+
+
+class FaceSet(Base):
+    __tablename__ = "face_sets"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_face_sets_project_id_name"),)
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    capacity: Mapped[int] = mapped_column(Integer)
+    # The typed custom-field schema: {field name: {"type": ...}}.
+    external_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Kept in the same transaction as every face insert/delete; capacity checks read it.
+    face_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class Person(Base):
+    """A user id grouping several faces of one face set."""
+
+    __tablename__ = "persons"
+    __table_args__ = (UniqueConstraint("face_set_id", "user_id", name="uq_persons_face_set_id_user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    face_set_id: Mapped[str] = mapped_column(ForeignKey("face_sets.id", ondelete="CASCADE"))
+    user_id: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    name: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class Face(Base):
+    __tablename__ = "faces"
+    __table_args__ = (
+        Index("ix_faces_face_set_id_created_at", "face_set_id", "created_at"),
+        Index("ix_faces_face_set_id_external_image_id", "face_set_id", "external_image_id"),
+        Index("ix_faces_face_set_id_user_id", "face_set_id", "user_id"),
+    )
+
+    face_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    face_set_id: Mapped[str] = mapped_column(ForeignKey("face_sets.id", ondelete="CASCADE"))
+    external_image_id: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    external_fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    user_id: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    box_x: Mapped[int] = mapped_column(Integer)
+    box_y: Mapped[int] = mapped_column(Integer)
+    box_width: Mapped[int] = mapped_column(Integer)
+    box_height: Mapped[int] = mapped_column(Integer)
+    confidence: Mapped[float | None] = mapped_column(Float)
+    image_key: Mapped[str] = mapped_column(String(KEY_LENGTH), index=True)
+    crop_key: Mapped[str | None] = mapped_column(String(KEY_LENGTH), index=True)
+    # Vectors of different models are never comparable: each face says which made it.
+    model_id: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("project_id", "idempotency_key", name="uq_jobs_project_id_idempotency_key"),
+        Index("ix_jobs_status_heartbeat_at", "status", "heartbeat_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    payload: Mapped[dict[str, Any] | None]
+    result: Mapped[dict[str, Any] | None]
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_details: Mapped[dict[str, Any] | None]
+    progress_done: Mapped[int] = mapped_column(Integer, default=0)
+    progress_total: Mapped[int | None] = mapped_column(Integer)
+    parent_job_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    worker: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    callback_url: Mapped[str | None] = mapped_column(String(2048))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    # Last sign of life of the worker running it, or when it was last (re)sent.
+    heartbeat_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)
