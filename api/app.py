@@ -33,6 +33,7 @@ from infra.settings import Settings
 log = logging.getLogger(__name__)
 
 API_VERSION = "1.0.0"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 SECURITY_SCHEMES = {"token": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"}}
 _STATUS_CODES: dict[int, ApiErrorCode] = {
     400: ApiErrorCode.INVALID_PARAMETER,
@@ -96,6 +97,9 @@ def _register_dialects(app: OpenAPI) -> None:
 
 
 def _validation_error_response(error: ValidationError) -> Response:
+    locations = {str(item["loc"][0]) for item in error.errors(include_url=False) if item["loc"]}
+    if IDEMPOTENCY_HEADER.lower() in {location.lower() for location in locations}:
+        return ApiError(ApiErrorCode.IDEMPOTENCY_KEY_INVALID).response()
     return ApiError(ApiErrorCode.INVALID_PARAMETER, describe_validation_error(error)).response()
 
 

@@ -28,7 +28,13 @@ from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDeco
 
 from api.errors import ApiError, ApiErrorCode
 from api.fields import validate_values
-from api.images import ObjectStoreLike, is_safe_object_key, sniff_content_type
+from api.images import (
+    ObjectStoreLike,
+    is_readable_by,
+    is_safe_object_key,
+    project_upload_prefix,
+    sniff_content_type,
+)
 from api.schemas import EXTERNAL_IMAGE_ID_PATTERN, BatchItemMeta
 from api.services import new_external_image_id
 from workers.contracts import BatchItem, JobErrorCode
@@ -53,6 +59,7 @@ class BatchIntake:
     store: ObjectStoreLike
     max_image_bytes: int
     max_items: int
+    project_id: str | None = None
     entries: list[_Entry] = field(default_factory=list)
 
     # ------------------------------------------------------------------ sources
@@ -69,10 +76,13 @@ class BatchIntake:
 
     def add_key(self, key: str) -> None:
         self._check_count()
-        if is_safe_object_key(key):
-            self.entries.append(_Entry(key, image_key=key))
-        else:
+        if not is_safe_object_key(key):
             self.entries.append(_Entry(key[:200], rejected=JobErrorCode.INVALID_ARGUMENT.value))
+        elif not is_readable_by(key, self.project_id):
+            # Another project's object reads exactly like a missing one.
+            self.entries.append(_Entry(key, rejected=JobErrorCode.INVALID_IMAGE.value))
+        else:
+            self.entries.append(_Entry(key, image_key=key))
 
     def read_multipart(self, stream: IO[bytes], boundary: bytes) -> dict[str, str]:
         """Store every image part; returns the (small) non-file fields."""
@@ -91,7 +101,7 @@ class BatchIntake:
                     part, oversize = event, False
                     buffer.clear()
                     if isinstance(event, File) and event.name == ARCHIVE_PART:
-                        spool = tempfile.TemporaryFile()
+                        spool = tempfile.TemporaryFile()  # noqa: SIM115  # closed in _end_part
                 elif isinstance(event, Data) and part is not None:
                     if spool is not None:
                         spool.write(event.data)
@@ -194,10 +204,13 @@ class BatchIntake:
         return self.store.put(body, "application/json")
 
 
-def iter_prefix(store: Any, prefix: str) -> Iterator[str]:
-    if not is_safe_object_key(prefix.rstrip("/") or "x"):
-        raise ApiError(ApiErrorCode.INVALID_BATCH, "prefix is not a valid object key prefix")
-    yield from store.list(prefix)
+def iter_prefix(store: Any, prefix: str, project_id: str) -> Iterator[str]:
+    """Keys under ``prefix``, which must lie in the project's own upload area: listing
+    the shared content-addressed area would enumerate every project's images."""
+    own = project_upload_prefix(project_id)
+    if not is_safe_object_key(prefix.rstrip("/") or "x") or not (prefix.rstrip("/") + "/").startswith(own):
+        raise ApiError(ApiErrorCode.INVALID_BATCH, f"prefix must be a valid object key prefix under {own}")
+    yield from store.list_keys(prefix.rstrip("/"))
 
 
 def _derived_user_id(source: str, user_id_from: str) -> str | None:

@@ -5,6 +5,13 @@ stores the bytes once under their content hash and hands the key to the worker, 
 decodes. ``image_url`` is never fetched: it may only name an object of our own bucket as
 ``/bucket/key`` (the seed's OBS form), so it cannot be turned into a server-side request
 to an arbitrary host.
+
+The store is shared by every project, so a key is readable by a project only when it is
+- content-addressed (``images/<sha256>``): naming it takes knowing the image's hash, which
+  takes having the image; or
+- under the project's own upload prefix, ``projects/<project_id>/``.
+Anything else (another project's uploads, manifests listed by prefix...) answers as if it
+did not exist to this project.
 """
 
 from __future__ import annotations
@@ -14,10 +21,13 @@ import binascii
 import re
 from typing import IO, Any, Protocol
 
+from flask import g, has_request_context
+
 from api.errors import ApiError, ApiErrorCode
+from infra.object_store import validate_key
 
 DATA_URL_PREFIX = re.compile(r"^data:[\w.+-]+/[\w.+-]+(;[\w=.+-]+)*;base64,", re.IGNORECASE)
-OBJECT_KEY = re.compile(r"^[A-Za-z0-9!_.*'()@=+,-]+(/[A-Za-z0-9!_.*'()@=+, -]+)*$")
+CONTENT_ADDRESSED_KEY = re.compile(r"^images/[0-9a-f]{64}$")
 _MAGIC: tuple[tuple[bytes, int, str], ...] = (
     (b"\xff\xd8\xff", 0, "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
@@ -87,9 +97,32 @@ def object_key_from_url(url: str, bucket: str, field: str = "image_url") -> str:
 
 
 def is_safe_object_key(key: str) -> bool:
-    if not key or len(key) > 1024 or not OBJECT_KEY.fullmatch(key):
+    """The object store's own key rule: no empty, dot or dot-dot segments, no odd bytes."""
+    try:
+        validate_key(key)
+    except ValueError:
         return False
-    return all(segment not in ("", ".", "..") for segment in key.split("/"))
+    return True
+
+
+def project_upload_prefix(project_id: str) -> str:
+    return f"projects/{project_id}/"
+
+
+def is_readable_by(key: str, project_id: str | None) -> bool:
+    if not is_safe_object_key(key):
+        return False
+    if CONTENT_ADDRESSED_KEY.fullmatch(key):
+        return True
+    return project_id is not None and key.startswith(project_upload_prefix(project_id))
+
+
+def request_project_id() -> str | None:
+    """The authenticated project of the current request, when there is one."""
+    if not has_request_context():
+        return None
+    project_id = g.get("project_id")
+    return str(project_id) if project_id is not None else None
 
 
 class ImageIntake:
@@ -123,8 +156,8 @@ class ImageIntake:
             raise ApiError(ApiErrorCode.INVALID_IMAGE, "the image is empty")
         return self.store.put(data, sniff_content_type(data))
 
-    def existing(self, url: str, field: str = "image_url") -> str:
+    def existing(self, url: str, field: str = "image_url", project_id: str | None = None) -> str:
         key = object_key_from_url(url, self.bucket, field)
-        if not self.store.exists(key):
+        if not is_readable_by(key, project_id or request_project_id()) or not self.store.exists(key):
             raise ApiError(ApiErrorCode.IMAGE_URL_NOT_FOUND, f"{field} names no stored object")
         return key

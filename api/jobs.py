@@ -56,6 +56,9 @@ class JobOutcome:
 
     job: Any
     kind: JobKind
+    # The client asked for 202 + job (Prefer: respond-async / ?async=true): answered so
+    # even when an idempotent retry finds the job already finished.
+    asynchronous: bool = False
 
     @property
     def job_id(self) -> str:
@@ -103,7 +106,7 @@ class JobGateway:
         job = self.submit(project_id, kind, payload, idempotency_key)
         if wait and not JobStatus(job.status).is_final:
             job = self.wait(job.id, self.sync_wait_seconds) or job
-        return JobOutcome(job, kind)
+        return JobOutcome(job, kind, asynchronous=not wait)
 
     def submit(self, project_id: str, kind: JobKind, payload: BaseModel, idempotency_key: str | None = None) -> Any:
         body = payload.model_dump(mode="json")

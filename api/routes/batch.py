@@ -39,7 +39,7 @@ def batch_blueprint() -> APIBlueprint:
         ctx = current_context()
         settings = ctx.settings
         face_set = ctx.service.face_set(path.project_id, path.face_set_name)
-        intake = BatchIntake(ctx.store, settings.images.max_bytes, settings.api.max_batch_items)
+        intake = BatchIntake(ctx.store, settings.images.max_bytes, settings.api.max_batch_items, path.project_id)
         mimetype = request.mimetype
         if mimetype == MULTIPART or mimetype in ZIP_TYPES:
             # Images stream to the object store one by one: a large body is fine here.
@@ -62,7 +62,7 @@ def batch_blueprint() -> APIBlueprint:
             options = parse_body(BatchJson)
             if (options.image_keys is None) == (options.prefix is None):
                 raise ApiError(ApiErrorCode.INVALID_BATCH, "give exactly one of image_keys and prefix")
-            for key in options.image_keys or iter_prefix(ctx.store, options.prefix):
+            for key in options.image_keys or iter_prefix(ctx.store, options.prefix, path.project_id):
                 intake.add_key(key)
         items = intake.manifest(
             face_set.external_fields or {}, options.external_fields, options.items, options.user_id_from

@@ -54,8 +54,9 @@ def accepted(project_id: str, outcome: JobOutcome) -> Response:
 def job_response(
     project_id: str, outcome: JobOutcome, render: Callable[[dict[str, Any]], Any] = lambda result: result
 ) -> Response:
-    """200 with the rendered result, the job's error, or 202 while it is still running."""
-    if not outcome.finished:
+    """200 with the rendered result or the job's error; 202 while it is still running or
+    when the client asked for an asynchronous answer."""
+    if outcome.asynchronous or not outcome.finished:
         record_job(current_app, outcome.kind.value, "accepted")
         return accepted(project_id, outcome)
     record_job(current_app, outcome.kind.value, outcome.status.value)
