@@ -188,6 +188,17 @@ class JobRepo:
             expires_at=now + self.ttl,
         )
 
+    def record_webhook(self, job_id: str, report: dict[str, Any]) -> bool:
+        """Store the delivery report of the job's callback (the job is final by then)."""
+        with self.db.session() as session:
+            result = session.execute(
+                update(Job)
+                .where(Job.id == job_id)
+                .values(webhook=report, updated_at=utc_now())
+                .execution_options(synchronize_session=False)
+            )
+            return bool(affected_rows(result))
+
     def _update_active(self, job_id: str, **values: Any) -> bool:
         values.setdefault("updated_at", utc_now())
         with self.db.session() as session:

@@ -173,6 +173,8 @@ class Job(Base):
     worker: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     callback_url: Mapped[str | None] = mapped_column(String(2048))
+    # The delivery report of the job's signed callback (workers.webhooks).
+    webhook: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now)
     started_at: Mapped[datetime | None]

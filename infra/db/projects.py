@@ -67,6 +67,11 @@ class ProjectRepo:
             project = session.scalars(select(Project).where(Project.name == name)).one_or_none()
             return ProjectRow.of(project) if project is not None else None
 
+    def webhook_secret(self, project_id: str) -> str | None:
+        """The key that signs this project's webhook calls; None for an unknown project."""
+        with self.db.session() as session:
+            return session.scalar(select(Project.webhook_secret).where(Project.id == project_id))
+
     def list(self) -> builtins.list[ProjectRow]:
         with self.db.session() as session:
             return [

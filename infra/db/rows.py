@@ -168,6 +168,7 @@ class JobRow:
     worker: str | None
     attempts: int
     callback_url: str | None
+    webhook: dict[str, Any] | None
     created_at: datetime
     updated_at: datetime
     started_at: datetime | None
@@ -202,6 +203,7 @@ class JobRow:
             worker=model.worker,
             attempts=model.attempts,
             callback_url=model.callback_url,
+            webhook=model.webhook,
             created_at=model.created_at,
             updated_at=model.updated_at,
             started_at=model.started_at,

@@ -185,6 +185,8 @@ def test_project_create_get_list_and_duplicate_name(repos: Repos) -> None:
     assert project.id == repos.project_id and project.name == name
     assert project.created_at.tzinfo is not None
     assert len(project.webhook_secret) == 64
+    assert repos.projects.webhook_secret(project.id) == project.webhook_secret
+    assert repos.projects.webhook_secret("no-such-project") is None
     assert repos.projects.get_by_name(name) == project
     assert project in repos.projects.list()
     with pytest.raises(DuplicateName):
@@ -454,6 +456,23 @@ def test_job_lifecycle_and_first_outcome_wins(repos: Repos) -> None:
         {"image": "image1"},
     )
     assert repos.jobs.get("no-such-job") is None
+
+
+def test_job_keeps_its_callback_url_and_webhook_report(repos: Repos) -> None:
+    jid = job_id()
+    job, _ = repos.jobs.create(
+        job_id=jid,
+        project_id=repos.project_id,
+        kind="detect",
+        payload={},
+        idempotency_key=None,
+        callback_url="https://example.com/hook",
+    )
+    assert (job.callback_url, job.webhook) == ("https://example.com/hook", None)
+    repos.jobs.succeed(jid, {"faces": []})
+    assert repos.jobs.record_webhook(jid, {"delivered": True, "attempts": [{"status": 200}]})
+    stored = repos.jobs.get(jid)
+    assert stored is not None and stored.webhook == {"delivered": True, "attempts": [{"status": 200}]}
 
 
 def test_job_create_honours_the_idempotency_key_per_project(repos: Repos) -> None:

@@ -126,6 +126,7 @@ def upgrade() -> None:
         sa.Column("worker", NAME, nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("callback_url", sa.String(length=2048), nullable=True),
+        sa.Column("webhook", JSON, nullable=True),
         timestamp("created_at"),
         timestamp("updated_at"),
         timestamp("started_at", nullable=True),
