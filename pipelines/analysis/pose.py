@@ -95,7 +95,7 @@ def estimate_head_pose(points: Landmarks68, image_width: int, image_height: int)
     if not ok:
         return HeadPose(0.0, 0.0, 0.0)
     rotation, _ = cv2.Rodrigues(rotation_vector)
-    return _aflw_angles(rotation)
+    return _aflw_angles(np.asarray(rotation, dtype=np.float64))
 
 
 def _aflw_angles(rotation: npt.NDArray[np.float64]) -> HeadPose:

@@ -15,7 +15,13 @@ import cv2
 import numpy as np
 
 from pipelines.analysis.landmarks import Landmarks68
-from pipelines.analysis.pose import DirectionBounds, FaceDirection, HeadPose, estimate_head_pose, face_direction
+from pipelines.analysis.pose import (
+    DirectionBounds,
+    FaceDirection,
+    HeadPose,
+    estimate_head_pose,
+    face_direction,
+)
 from pipelines.types import BoundingBox, RGBImage
 
 NORMALISED_FACE_SIDE: Final = 128
@@ -99,7 +105,7 @@ def measure_quality(
     image: RGBImage,
     box: BoundingBox,
     landmarks: Landmarks68,
-    direction_bounds: DirectionBounds = DirectionBounds(),
+    direction_bounds: DirectionBounds | None = None,
 ) -> FaceQuality:
     height, width = image.shape[:2]
     pose = estimate_head_pose(landmarks, width, height)
@@ -108,7 +114,7 @@ def measure_quality(
         brightness=brightness(image, box),
         face_size=min(box.width, box.height),
         pose=pose,
-        direction=face_direction(pose, direction_bounds),
+        direction=face_direction(pose, direction_bounds or DirectionBounds()),
     )
 
 
