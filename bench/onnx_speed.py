@@ -9,7 +9,9 @@ intra-op threads and batches of 1, 8 and 32. The same run checks that the vector
     .venv/bin/python -m bench.onnx_speed [--chips 32] [--repeats 5] [--json bench/results/onnx_speed.json]
 
 The machine is shared: every figure is the median of ``--repeats`` passes over all chips,
-and the load average before and after is printed with the table.
+and the load average before and after is printed with the table. Speed-ups are against
+dlib-bin's faster mode, by wall time and by CPU time (which onnxruntime's spinning
+pool threads inflate at 2 threads).
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import FACES, REPO, machine_description, progress
+import numpy as np
 
-import numpy as np  # noqa: E402  (after bench.common pins thread counts)
+from bench.common import FACES, REPO, machine_description, progress
 
 Array = np.ndarray[Any, Any]
 MAX_SIDE = 640
@@ -43,6 +45,7 @@ class Row:
     wall_ms_per_face: float
     cpu_ms_per_face: float
     speedup_vs_dlib: float = 0.0
+    cpu_speedup_vs_dlib: float = 0.0
 
 
 def load_rgb(path: Path) -> Array:
@@ -134,7 +137,10 @@ def main() -> None:
         progress(f"dlib-bin, batch {batch}")
         wall, cpu = timed(in_batches(dlib_describe, chips, batch), count, args.dlib_repeats)
         rows.append(Row("dlib-bin", 1, batch, wall, cpu))
-    dlib_baseline = rows[0].wall_ms_per_face  # one chip per call, as the pipeline used it
+    # dlib's better mode is the baseline, so the speed-up is never flattered. CPU time is
+    # the fairer measure on a shared host: it leaves out the time other processes hold the core.
+    dlib_wall = min(r.wall_ms_per_face for r in rows)
+    dlib_cpu = min(r.cpu_ms_per_face for r in rows)
 
     worst_difference = 0.0
     for threads in (1, 2):
@@ -145,7 +151,15 @@ def main() -> None:
             wall, cpu = timed(in_batches(backend.describe, chips, batch), count, args.repeats)
             rows.append(Row("onnxruntime", threads, batch, wall, cpu))
     rows = [
-        Row(r.engine, r.threads, r.batch, r.wall_ms_per_face, r.cpu_ms_per_face, dlib_baseline / r.wall_ms_per_face)
+        Row(
+            r.engine,
+            r.threads,
+            r.batch,
+            r.wall_ms_per_face,
+            r.cpu_ms_per_face,
+            dlib_wall / r.wall_ms_per_face,
+            dlib_cpu / r.cpu_ms_per_face,
+        )
         for r in rows
     ]
     load_after = os.getloadavg()
@@ -160,12 +174,12 @@ def main() -> None:
         f"max |onnx - dlib| per dimension: {worst_difference:.2e}\n"
     )
     print(header)
-    print("| engine | threads | batch | wall ms/face | CPU ms/face | speed-up vs dlib batch 1 |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| engine | threads | batch | wall ms/face | CPU ms/face | wall speed-up | CPU speed-up |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(
             f"| {r.engine} | {r.threads} | {r.batch} | {r.wall_ms_per_face:.2f} | "
-            f"{r.cpu_ms_per_face:.2f} | {r.speedup_vs_dlib:.1f}x |"
+            f"{r.cpu_ms_per_face:.2f} | {r.speedup_vs_dlib:.1f}x | {r.cpu_speedup_vs_dlib:.1f}x |"
         )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(
