@@ -10,6 +10,8 @@ from ``SELECT ... FOR UPDATE`` in the repositories.
 
 from __future__ import annotations
 
+import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,6 +69,20 @@ def _begin_sqlite_transaction(connection: Connection) -> None:
     connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _forget_connections_after_fork(engine: Engine) -> None:
+    """A forked child (Celery prefork, gunicorn) must not share its parent's sockets or
+    SQLite handles: it drops the inherited pool without closing it (closing would end
+    the parent's connections too) and opens its own (SQLAlchemy's pooling guidance)."""
+    reference = weakref.ref(engine)
+
+    def after_fork_in_child() -> None:
+        inherited = reference()
+        if inherited is not None:
+            inherited.dispose(close=False)
+
+    os.register_at_fork(after_in_child=after_fork_in_child)
+
+
 class Database:
     """An engine plus a session factory; repositories open one short session per call."""
 
@@ -76,6 +92,7 @@ class Database:
         self.url = url
         self.engine = create_database_engine(url, pool_size=pool_size, pool_pre_ping=pool_pre_ping, echo=echo)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        _forget_connections_after_fork(self.engine)
 
     @classmethod
     def from_settings(cls, settings: DatabaseSettings) -> Database:

@@ -8,6 +8,7 @@ whose assertions only look at their own jobs).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -597,3 +598,25 @@ def test_rows_are_detached_snapshots(repos: Repos) -> None:
             session.scalar(select(Base.metadata.tables["faces"].c.face_id).where(text("face_id = 'snap'")))
             is None
         )
+
+
+def test_a_forked_child_opens_its_own_connections(database: Database) -> None:
+    with database.session() as session:
+        session.execute(text("SELECT 1"))  # the parent's pool now holds a connection
+    parent_pool = database.engine.pool
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        try:
+            with database.session() as session:
+                ok = session.execute(text("SELECT 1")).scalar() == 1
+            fresh_pool = database.engine.pool is not parent_pool
+            os.write(write, b"ok" if ok and fresh_pool else b"bad")
+        finally:
+            os._exit(0)
+    os.close(write)
+    _, status = os.waitpid(child, 0)
+    assert os.read(read, 8) == b"ok" and status == 0
+    os.close(read)
+    with database.session() as session:  # the parent's connections still work
+        assert session.execute(text("SELECT 1")).scalar() == 1
