@@ -35,6 +35,19 @@ def preferred_providers(available: Sequence[str] | None = None) -> list[str]:
     return [CPU_PROVIDER]
 
 
+ProviderSpec = str | tuple[str, dict[str, str]]
+
+# TF32 (on by default in onnxruntime's CUDA provider, used by Ampere and later GPUs) rounds
+# convolution inputs to 10 mantissa bits: descriptors would drift ~1e-3 from dlib's and stop
+# being interchangeable with stored vectors. Full float32 keeps the GPU within ~1e-6.
+CUDA_OPTIONS: dict[str, str] = {"use_tf32": "0"}
+
+
+def configured_providers(providers: Sequence[str]) -> list[ProviderSpec]:
+    """Provider names as onnxruntime takes them, with the options equality depends on."""
+    return [(name, dict(CUDA_OPTIONS)) if name == CUDA_PROVIDER else name for name in providers]
+
+
 class OnnxDescriptorBackend:
     """``DescriptorBackend`` computing dlib-resnet-v1 descriptors with onnxruntime.
 
@@ -67,7 +80,9 @@ class OnnxDescriptorBackend:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         chosen = list(providers) if providers is not None else preferred_providers()
-        self._session = ort.InferenceSession(str(path), sess_options=options, providers=chosen)
+        self._session = ort.InferenceSession(
+            str(path), sess_options=options, providers=configured_providers(chosen)
+        )
         self._max_batch = max_batch
         self.intra_op_threads = intra_op_threads
 
@@ -75,6 +90,11 @@ class OnnxDescriptorBackend:
     def providers(self) -> list[str]:
         """Execution providers the session actually uses, best first."""
         return list(self._session.get_providers())
+
+    @property
+    def provider_options(self) -> dict[str, dict[str, str]]:
+        """The options each provider runs with, as onnxruntime reports them."""
+        return {name: dict(values) for name, values in self._session.get_provider_options().items()}
 
     def describe(self, chips: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         if chips.dtype != np.uint8 or chips.ndim != 4 or chips.shape[1:] != (CHIP_SIZE, CHIP_SIZE, 3):

@@ -13,6 +13,7 @@ from pipelines.embedding.dlib_onnx import (
     CPU_PROVIDER,
     CUDA_PROVIDER,
     OnnxDescriptorBackend,
+    configured_providers,
     preferred_providers,
 )
 
@@ -23,6 +24,14 @@ def test_cuda_is_preferred_when_onnxruntime_offers_it_with_cpu_behind() -> None:
     offered = ["TensorrtExecutionProvider", CUDA_PROVIDER, CPU_PROVIDER]
     assert preferred_providers(offered) == [CUDA_PROVIDER, CPU_PROVIDER]
     assert preferred_providers([CPU_PROVIDER]) == [CPU_PROVIDER]
+
+
+def test_cuda_runs_in_full_float32_so_vectors_stay_dlibs() -> None:
+    assert configured_providers([CUDA_PROVIDER, CPU_PROVIDER]) == [
+        (CUDA_PROVIDER, {"use_tf32": "0"}),
+        CPU_PROVIDER,
+    ]
+    assert configured_providers([CPU_PROVIDER]) == [CPU_PROVIDER]
 
 
 def test_a_missing_model_names_the_command_that_builds_it(tmp_path: Path) -> None:
@@ -50,5 +59,7 @@ def test_a_gpu_configuration_still_runs_where_cuda_is_absent(onnx_model_path: Pa
         backend = OnnxDescriptorBackend(onnx_model_path, providers=[CUDA_PROVIDER, CPU_PROVIDER])
     assert backend.providers[-1] == CPU_PROVIDER
     assert backend.providers[0] == (CUDA_PROVIDER if CUDA_PRESENT else CPU_PROVIDER)
+    if CUDA_PRESENT:
+        assert backend.provider_options[CUDA_PROVIDER]["use_tf32"] == "0"
     descriptors = backend.describe(np.full((2, 150, 150, 3), 128, np.uint8))
     assert descriptors.shape == (2, 128) and np.isfinite(descriptors).all()
