@@ -84,9 +84,12 @@ def decode_image(data: bytes, limits: ImageLimits) -> DecodedImage:
     return DecodedImage(pixels=pixels, format=fmt, width=width, height=height)
 
 
-def decode_base64(text: str) -> bytes:
+def decode_base64(text: str, max_bytes: int | None = None) -> bytes:
     """Bytes of a base64 image, given bare or as a ``data:`` URL; URL-safe alphabet and
-    missing padding are accepted because clients produce both."""
+    missing padding are accepted because clients produce both.
+
+    With ``max_bytes``, a payload whose decoded size would exceed it is refused
+    (``image_too_large``) from its length alone, before anything is decoded."""
     payload = text.strip()
     match = _DATA_URL.match(payload)
     if match:
@@ -96,6 +99,11 @@ def decode_base64(text: str) -> bytes:
     payload = re.sub(r"\s+", "", payload)
     if not payload:
         raise ImageError("the base64 image is empty", ErrorCode.INVALID_IMAGE)
+    decoded_size = len(payload.rstrip("=")) * 3 // 4
+    if max_bytes is not None and decoded_size > max_bytes:
+        raise ImageError(
+            f"the image has {decoded_size} bytes; the limit is {max_bytes}", ErrorCode.IMAGE_TOO_LARGE
+        )
     if "-" in payload or "_" in payload:
         payload = payload.replace("-", "+").replace("_", "/")
     payload += "=" * (-len(payload) % 4)

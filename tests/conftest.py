@@ -9,6 +9,7 @@ a missing service never turns into a silent skip.
 - ``milvus_server_uri``: a real Milvus standalone from the ``milvus`` PyPI package.
 - ``milvus_lite_uri``: milvus-lite started once through ``start_embedded_milvus``.
 - ``rabbitmq_url``: the local RabbitMQ in a fresh vhost, deleted at the end.
+- ``faces_dir``: the shared real-photo set ``../shared/data/faces`` (read only, never copied).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+FACES_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "faces"
 POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 RABBITMQ_HOST = "127.0.0.1:5672"
 
@@ -130,3 +132,12 @@ def rabbitmq_url() -> Iterator[str]:
         yield url
     finally:
         _rabbitmqctl("delete_vhost", vhost)
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    """``../shared/data/faces`` beside the repository; fails loudly when it is missing."""
+    folder = FACES_DIR.resolve()
+    if not (folder / "pairs.csv").is_file():
+        pytest.fail(f"the shared face photos must be at {folder} (see its MANIFEST.md)")
+    return folder
