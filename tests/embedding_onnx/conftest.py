@@ -35,7 +35,7 @@ class RealChips:
     """Rows of pairs.csv whose two images both gave a face, as indexes into ``chips``."""
 
 
-def _load_rgb(path: Path) -> npt.NDArray[np.uint8]:
+def load_rgb(path: Path) -> npt.NDArray[np.uint8]:
     # Pillow rather than dlib's loader: some photos are WebP inside a .jpg name.
     from PIL import Image, ImageOps
 
@@ -95,7 +95,7 @@ def real_chips(dlib_models: tuple[object, object, object]) -> RealChips:
     index_of: dict[str, int] = {}
     chips: list[npt.NDArray[np.uint8]] = []
     for relative in sorted({row["path_a"] for row in rows} | {row["path_b"] for row in rows}):
-        image = _load_rgb(FACES / relative)
+        image = load_rgb(FACES / relative)
         faces = detector(image, 1)  # type: ignore[operator]
         if not faces:
             continue  # a detection miss is the detector's business, not the descriptor's
