@@ -65,7 +65,10 @@ class FaceRepo:
         faces do not fit (nothing is added), ``DuplicateFaceId`` when an id belongs to
         another face set.
         """
-        wanted = list({face.face_id: face for face in reversed(faces)}.values())[::-1]
+        first_of_each: dict[str, NewFace] = {}
+        for face in faces:
+            first_of_each.setdefault(face.face_id, face)
+        wanted = list(first_of_each.values())
         if not wanted:
             return []
         with self.db.write_session() as session:

@@ -270,6 +270,11 @@ def test_add_faces_stores_rows_and_a_redelivery_adds_nothing(repos: Repos) -> No
     ]
     assert repos.faces.add_faces(project_id=repos.project_id, face_set_id=face_set_id, faces=faces) == []
     assert face_count(repos, face_set_id) == 2
+    # An id repeated within one call is one face, stored as first given.
+    twice = [new_face("f3", image="first"), new_face("f4"), new_face("f3", image="second")]
+    assert repos.faces.add_faces(repos.project_id, face_set_id, twice) == ["f3", "f4"]
+    assert repos.faces.get(repos.project_id, face_set_id, "f3").external_image_id == "first"  # type: ignore[union-attr]
+    assert face_count(repos, face_set_id) == 4
 
     row = repos.faces.get(repos.project_id, face_set_id, "f1")
     assert row is not None
@@ -288,7 +293,11 @@ def test_add_faces_stores_rows_and_a_redelivery_adds_nothing(repos: Repos) -> No
     assert row.confidence == pytest.approx(0.97)
     assert set(repos.faces.get_many(repos.project_id, face_set_id, ["f1", "f2", "zz"])) == {"f1", "f2"}
     assert [p.user_id for p in repos.faces.persons(repos.project_id, face_set_id)] == ["alice"]
-    assert [f.face_id for f in repos.faces.list(repos.project_id, face_set_id, offset=1, limit=5)] == ["f2"]
+    assert [f.face_id for f in repos.faces.list(repos.project_id, face_set_id)] == ["f1", "f2", "f3", "f4"]
+    assert [f.face_id for f in repos.faces.list(repos.project_id, face_set_id, offset=1, limit=2)] == [
+        "f2",
+        "f3",
+    ]
     assert repos.faces.get(repos.project_id, face_set_id, "missing") is None
 
 
