@@ -75,3 +75,12 @@ def test_cli_writes_the_requested_file_and_is_a_no_op_the_second_time(
     assert capsys.readouterr().out.strip() == f"up to date: {target}"
     assert main(["--home", str(tmp_path / "home")]) == 0
     assert (tmp_path / "home" / "models" / "dlib_resnet_v1.onnx").is_file()
+
+
+def test_the_install_step_writes_where_workers_load_from(tmp_path: Path) -> None:
+    from facefleet.build_onnx import onnx_model_path
+    from infra.settings import Settings
+    from workers.models import onnx_model_path as worker_model_path
+
+    settings = Settings.model_validate({"models": {"home": tmp_path}})
+    assert worker_model_path(settings) == onnx_model_path(tmp_path)
