@@ -87,7 +87,9 @@ class PipelineSettings(BaseModel):
     detector: str = "hog"
     fallback_detector: str | None = None
     embedding_model: str = "dlib-resnet-v1"
-    embedding_backend: str = "dlib"
+    # "onnx": dlib's ResNet on onnxruntime, the same vectors ~20x faster (docs/ONNX.md);
+    # "dlib": dlib-bin's own network, the reference.
+    embedding_backend: str = "onnx"
     min_face_size: int = 20
     match_distance: float = 0.6
     onnx_threads: int = 1
