@@ -118,7 +118,8 @@ def key_create(project_id: str) -> None:
 def key_revoke(key_id: str) -> None:
     from facefleet.admin import revoke_key
 
-    revoke_key(Settings(), key_id)
+    if not revoke_key(Settings(), key_id):
+        raise click.ClickException(f"no active key {key_id}")
     click.echo(f"revoked {key_id}")
 
 

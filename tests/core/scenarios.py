@@ -81,7 +81,7 @@ def redelivered_enrollment_is_a_no_op(service: Any) -> None:
 
     dispatch(producer, JobKind.ENROLL, job_id, payload)  # finished job: must be ignored
     with database.engine.begin() as connection:  # as if the worker died after its writes
-        connection.execute(text("UPDATE jobs SET status = 'running' WHERE job_id = :id"), {"id": job_id})
+        connection.execute(text("UPDATE jobs SET status = 'running' WHERE id = :id"), {"id": job_id})
     dispatch(producer, JobKind.ENROLL, job_id, payload)
     rerun = client.wait_job(job_id)
     assert rerun["status"] == "succeeded", rerun
@@ -123,7 +123,7 @@ def worker_killed_mid_batch_loses_and_duplicates_nothing(service: Any) -> None:
 
 def _job_payload(database: Any, job_id: str) -> dict[str, Any]:
     with database.engine.connect() as connection:
-        payload = connection.execute(text("SELECT payload FROM jobs WHERE job_id = :id"), {"id": job_id}).scalar_one()
+        payload = connection.execute(text("SELECT payload FROM jobs WHERE id = :id"), {"id": job_id}).scalar_one()
     if isinstance(payload, str):
         import json
 
