@@ -1,0 +1,259 @@
+"""What every dialect shares: one failure vocabulary, jobs run to the end, image intake,
+numeric ids and view wrapping.
+
+A dialect never renders FaceFleet's own ``FRS.xxxx`` errors: every failure (a service
+``ApiError``, a failed job, a job still running at the sync deadline, an unexpected bug)
+becomes a ``Failure`` with one of the stable ``Reason`` strings below, and each dialect
+maps reasons to its document's codes.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from flask import Response, g
+from pydantic import BaseModel
+from werkzeug.datastructures import FileStorage
+
+from api.context import current_context
+from api.errors import ApiError, ApiErrorCode
+from api.images import decode_base64_image, read_limited
+from api.jobs import JobOutcome
+from workers.contracts import JobErrorCode, JobKind, JobStatus
+
+log = logging.getLogger(__name__)
+
+SCAN_PAGE = 1000
+
+
+class Reason(StrEnum):
+    """Why a dialect request failed; a superset of ``JobErrorCode`` values."""
+
+    MISSING_ARGUMENT = "missing_argument"
+    BAD_ARGUMENT = "bad_argument"
+    EMPTY_IMAGE = "empty_image"
+    INVALID_IMAGE = JobErrorCode.INVALID_IMAGE.value
+    UNSUPPORTED_FORMAT = JobErrorCode.UNSUPPORTED_FORMAT.value
+    IMAGE_TOO_LARGE = JobErrorCode.IMAGE_TOO_LARGE.value
+    IMAGE_TOO_SMALL = JobErrorCode.IMAGE_TOO_SMALL.value
+    NO_FACE = JobErrorCode.NO_FACE.value
+    MULTIPLE_FACES = JobErrorCode.MULTIPLE_FACES.value
+    LOW_QUALITY = JobErrorCode.LOW_QUALITY.value
+    INVALID_VIDEO = JobErrorCode.INVALID_VIDEO.value
+    DUPLICATE_FACE = JobErrorCode.DUPLICATE_FACE.value
+    FACE_SET_FULL = JobErrorCode.FACE_SET_FULL.value
+    FACE_SET_NOT_FOUND = JobErrorCode.FACE_SET_NOT_FOUND.value
+    FACE_NOT_FOUND = JobErrorCode.FACE_NOT_FOUND.value
+    UNAVAILABLE = JobErrorCode.UNAVAILABLE.value
+    TIMEOUT = "timeout"
+    INTERNAL = JobErrorCode.INTERNAL.value
+
+
+IMAGE_REASONS = frozenset(
+    {Reason.EMPTY_IMAGE, Reason.INVALID_IMAGE, Reason.UNSUPPORTED_FORMAT, Reason.IMAGE_TOO_LARGE, Reason.IMAGE_TOO_SMALL}
+)
+
+
+@dataclass
+class Failure(Exception):
+    reason: Reason
+    message: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    argument: str | None = None  # the request parameter at fault, when there is one
+
+    def __str__(self) -> str:
+        return f"{self.reason.value}: {self.message}"
+
+
+_API_REASONS: dict[ApiErrorCode, Reason] = {
+    ApiErrorCode.INVALID_IMAGE: Reason.INVALID_IMAGE,
+    ApiErrorCode.INVALID_BASE64: Reason.INVALID_IMAGE,
+    ApiErrorCode.IMAGE_SOURCE: Reason.MISSING_ARGUMENT,
+    ApiErrorCode.IMAGE_TOO_LARGE: Reason.IMAGE_TOO_LARGE,
+    ApiErrorCode.UNSUPPORTED_FORMAT: Reason.UNSUPPORTED_FORMAT,
+    ApiErrorCode.IMAGE_TOO_SMALL: Reason.IMAGE_TOO_SMALL,
+    ApiErrorCode.NO_FACE: Reason.NO_FACE,
+    ApiErrorCode.NO_FACE_TO_ADD: Reason.NO_FACE,
+    ApiErrorCode.MULTIPLE_FACES: Reason.MULTIPLE_FACES,
+    ApiErrorCode.LOW_QUALITY: Reason.LOW_QUALITY,
+    ApiErrorCode.INVALID_VIDEO: Reason.INVALID_VIDEO,
+    ApiErrorCode.DUPLICATE_FACE: Reason.DUPLICATE_FACE,
+    ApiErrorCode.FACE_SET_FULL: Reason.FACE_SET_FULL,
+    ApiErrorCode.FACE_SET_NOT_FOUND: Reason.FACE_SET_NOT_FOUND,
+    ApiErrorCode.FACE_NOT_FOUND: Reason.FACE_NOT_FOUND,
+    ApiErrorCode.BROKER_UNAVAILABLE: Reason.UNAVAILABLE,
+    ApiErrorCode.STORAGE_UNAVAILABLE: Reason.UNAVAILABLE,
+    ApiErrorCode.INTERNAL: Reason.INTERNAL,
+}
+
+
+def failure_of(error: Exception) -> Failure:
+    """Any exception raised while serving a dialect request, as a ``Failure``."""
+    if isinstance(error, Failure):
+        return error
+    if isinstance(error, ApiError):
+        reason = _API_REASONS.get(error.code)
+        if reason is None:
+            reason = Reason.INTERNAL if error.status >= 500 else Reason.BAD_ARGUMENT
+        return Failure(reason, error.message, dict(error.details))
+    log.exception("unexpected error in a dialect request")
+    return Failure(Reason.INTERNAL, "internal error")
+
+
+def dialect_view(render_failure: Callable[[Failure], Response]) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """Wrap a view so that nothing but the dialect's own error format ever leaves it."""
+
+    def decorate(view: Callable[..., Response]) -> Callable[..., Response]:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Response:
+            try:
+                return view(*args, **kwargs)
+            except Exception as error:  # noqa: BLE001  # every failure is rendered in the dialect's shape
+                return render_failure(failure_of(error))
+
+        return wrapped
+
+    return decorate
+
+
+def bind_project(project_id: str) -> None:
+    """Marks the request as acting for ``project_id`` (what native auth sets too)."""
+    g.project_id = project_id
+
+
+# ---------------------------------------------------------------------------- jobs
+
+
+def _failure_of_job(outcome: JobOutcome) -> Failure:
+    job = outcome.job
+    try:
+        reason = Reason(job.error_code or "")
+    except ValueError:
+        reason = Reason.INTERNAL
+    return Failure(reason, job.error_message or "", dict(getattr(job, "error_details", None) or {}))
+
+
+def finish(outcome: JobOutcome) -> dict[str, Any]:
+    """The job's result, or a ``Failure`` for a failed job or one still running."""
+    if not outcome.finished:
+        raise Failure(Reason.TIMEOUT, f"job {outcome.job_id} is still {outcome.status.value}")
+    if outcome.status is JobStatus.FAILED:
+        raise _failure_of_job(outcome)
+    return outcome.result
+
+
+def run_job(project_id: str, kind: JobKind, payload: BaseModel) -> dict[str, Any]:
+    return finish(current_context().gateway.run(project_id, kind, payload, wait=True))
+
+
+def run_jobs(project_id: str, kind: JobKind, payloads: list[BaseModel]) -> list[dict[str, Any]]:
+    """Send every job first and then wait for each, so they run side by side."""
+    gateway = current_context().gateway
+    jobs = [gateway.submit(project_id, kind, payload) for payload in payloads]
+    results = []
+    for job in jobs:
+        final = gateway.wait(job.id, gateway.sync_wait_seconds) or job
+        results.append(finish(JobOutcome(final, kind)))
+    return results
+
+
+# ---------------------------------------------------------------------------- inputs
+
+
+def store_upload(upload: FileStorage | None, argument: str) -> str:
+    """Store an uploaded file once; its object key."""
+    if upload is None:
+        raise Failure(Reason.MISSING_ARGUMENT, f"{argument} is required", argument=argument)
+    intake = current_context().intake
+    data = read_limited(upload.stream, intake.max_bytes, argument)
+    if not data:
+        raise Failure(Reason.EMPTY_IMAGE, f"{argument} is empty", argument=argument)
+    return intake.put(data)
+
+
+def store_base64(text: str | None, argument: str) -> str:
+    if text is None or not text.strip():
+        raise Failure(Reason.MISSING_ARGUMENT, f"{argument} is required", argument=argument)
+    intake = current_context().intake
+    try:
+        data = decode_base64_image(text, intake.max_bytes, argument)
+    except ApiError as bad:
+        reason = Reason.IMAGE_TOO_LARGE if bad.code is ApiErrorCode.IMAGE_TOO_LARGE else Reason.INVALID_IMAGE
+        raise Failure(reason, bad.message, argument=argument) from bad
+    return intake.put(data)
+
+
+def file_extension(upload: FileStorage) -> str:
+    name = upload.filename or ""
+    return name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
+# ---------------------------------------------------------------------------- faces
+
+
+def new_numeric_id(project_id: str, face_set_id: str, upper: int) -> int:
+    """A random id in [1, upper) that no face of the set uses as its external_image_id
+    (dialects whose documents number faces keep that number there)."""
+    faces = current_context().faces
+    while True:
+        candidate = secrets.randbelow(upper - 1) + 1
+        if not faces.find_by_external_image_id(project_id, face_set_id, str(candidate)):
+            return candidate
+
+
+def all_faces(project_id: str, face_set_id: str) -> Iterator[Any]:
+    faces = current_context().faces
+    offset = 0
+    while True:
+        page = list(faces.list(project_id, face_set_id, offset=offset, limit=SCAN_PAGE))
+        yield from page
+        if len(page) < SCAN_PAGE:
+            return
+        offset += SCAN_PAGE
+
+
+def faces_of_user(project_id: str, face_set_id: str, user_id: str) -> list[Any]:
+    """The faces one user id owns. Uses the repository's indexed lookup when it has one,
+    otherwise scans the set page by page."""
+    faces = current_context().faces
+    finder = getattr(faces, "find_by_user_id", None)
+    if callable(finder):
+        return list(finder(project_id, face_set_id, user_id))
+    return [face for face in all_faces(project_id, face_set_id) if face.user_id == user_id]
+
+
+def ensure_face_set(project_id: str, name: str) -> Any:
+    """The named face set, created on first use (dialects have no create call)."""
+    service = current_context().service
+    existing = service.face_sets.get_by_name(project_id, name)
+    if existing is not None:
+        return existing
+    try:
+        return service.create_face_set(project_id, name, None, {})
+    except ApiError as raced:
+        if raced.code is ApiErrorCode.FACE_SET_EXISTS:
+            return service.face_set(project_id, name)
+        raise
+
+
+def delete_face_ids(project_id: str, face_set: Any, face_ids: list[str]) -> int:
+    if not face_ids:
+        return 0
+    outcome = current_context().service.delete_faces(project_id, face_set, face_ids, wait=True, idempotency_key=None)
+    return int(finish(outcome).get("deleted", 0))
+
+
+def form_value(values: Any, name: str) -> str | None:
+    """A parameter as the dialect clients send it (form body, also on GET/DELETE, or the
+    query string); blank counts as absent."""
+    value = values.get(name)
+    if value is None:
+        return None
+    value = str(value)
+    return value if value.strip() else None

@@ -1,0 +1,69 @@
+"""Dialect of seed 000 (FaceRecognition_api.py): ``POST /get_face_descriptor``.
+
+The document has no auth, so the dialect is off unless ``dialects.d000_project_id`` binds
+it to one project; its jobs run (and are accounted) in that project. The descriptor is the
+project's embedding (dlib ResNet by default, the same 128 floats ``face_recognition``
+returns), one list per detected face, as ``face_recognition.face_encodings`` does.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from api.dialects.common import (
+    IMAGE_REASONS,
+    Failure,
+    Reason,
+    bind_project,
+    dialect_view,
+    file_extension,
+    run_job,
+    store_upload,
+)
+from workers.contracts import EmbedPayload, JobKind
+
+ALLOWED_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "bmp"})
+NO_FACE_MESSAGE = "未检测到人脸"
+MESSAGES: dict[Reason, str] = {
+    Reason.MISSING_ARGUMENT: "未上传文件",
+    Reason.UNSUPPORTED_FORMAT: "不支持的文件格式，仅支持jpg、jpeg、png、bmp",
+    Reason.EMPTY_IMAGE: "图片文件为空",
+    Reason.INVALID_IMAGE: "图片文件无效或无法加载",
+    Reason.IMAGE_TOO_LARGE: "图片文件过大",
+    Reason.IMAGE_TOO_SMALL: "图片尺寸过小",
+    Reason.NO_FACE: NO_FACE_MESSAGE,
+}
+
+
+def render_failure(failure: Failure) -> Response:
+    """``{"error": "..."}``. No face is the document's normal failure answer (200); a
+    request that carries no usable image is a client error (400); the rest are ours."""
+    message = MESSAGES.get(failure.reason, "服务内部错误")
+    response = jsonify({"error": message})
+    if failure.reason is Reason.NO_FACE:
+        response.status_code = 200
+    elif failure.reason is Reason.MISSING_ARGUMENT or failure.reason in IMAGE_REASONS:
+        response.status_code = 400
+    else:
+        response.status_code = 503 if failure.reason in (Reason.UNAVAILABLE, Reason.TIMEOUT) else 500
+    return response
+
+
+def blueprint(project_id: str) -> Blueprint:
+    bp = Blueprint("dialect_000", __name__)
+
+    @bp.post("/get_face_descriptor")
+    @dialect_view(render_failure)
+    def get_face_descriptor() -> Response:
+        bind_project(project_id)
+        upload = request.files.get("file")
+        if upload is not None and upload.filename and file_extension(upload) not in ALLOWED_EXTENSIONS:
+            raise Failure(Reason.UNSUPPORTED_FORMAT, "extension not allowed", argument="file")
+        image_key = store_upload(upload, "file")
+        result = run_job(project_id, JobKind.EMBED, EmbedPayload(image_key=image_key, select="all"))
+        descriptors = [face["embedding"] for face in result.get("faces", []) if face.get("embedding")]
+        if not descriptors:
+            raise Failure(Reason.NO_FACE)
+        return jsonify({"face_descriptor": descriptors, "success": True})
+
+    return bp

@@ -1,0 +1,274 @@
+"""Dialect of seed 001: ``/api/face``, ``/api/singleface``, ``/api/similarity``,
+``/api/detection``, ``/api/match`` and ``/api/living``, with ``msg_code`` 1-8.
+
+Mapping (docs/DIALECTS.md):
+- An external app ``Apid`` is the FaceFleet project named ``d001-app-<Apid>``; ``Kvalue``
+  is an API key of that project. Unknown app -> 3, any other key -> 2, so an app's key can
+  never reach another app's data.
+- The app's faces live in its face set ``d001``. ``Fid`` is a number kept as the face's
+  ``external_image_id``; ``Fname`` is the face's ``user_id``.
+- Parameters are read from the form body on every method (the document's clients send
+  ``requests.get(url, data=...)``), then from the query string.
+- Every answer is HTTP 200; the outcome is ``msg_code``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from api.context import current_context
+from api.dialects.common import (
+    IMAGE_REASONS,
+    Failure,
+    Reason,
+    all_faces,
+    bind_project,
+    delete_face_ids,
+    dialect_view,
+    ensure_face_set,
+    finish,
+    form_value,
+    new_numeric_id,
+    run_job,
+    run_jobs,
+    store_base64,
+)
+from workers.contracts import ComparePayload, DetectPayload, EnrollOptions, JobKind, LivenessPayload
+
+PROJECT_NAME_PREFIX = "d001-app-"
+FACE_SET_NAME = "d001"
+MAX_FID = 2**31  # the original numbered faces with a database auto-increment
+DEFAULT_THRESHOLD = 0.6
+ACTIONS = {"1": "blink", "2": "mouth_open"}
+
+OK = 1
+WRONG_KEY = 2
+NO_APP = 3
+BAD_IMAGE = 4
+NO_FACE = 5
+MULTIPLE_FACES = 6
+NO_SUCH_FACE = 7
+BAD_VIDEO = 8
+
+_CODE_OF_REASON: dict[Reason, int] = {
+    Reason.NO_FACE: NO_FACE,
+    Reason.MULTIPLE_FACES: MULTIPLE_FACES,
+    Reason.FACE_NOT_FOUND: NO_SUCH_FACE,
+    Reason.INVALID_VIDEO: BAD_VIDEO,
+}
+
+
+class Refused(Failure):
+    """An answer the table names directly (2, 3, 7)."""
+
+    def __init__(self, msg_code: int) -> None:
+        super().__init__(Reason.BAD_ARGUMENT, f"msg_code {msg_code}")
+        self.msg_code = msg_code
+
+
+def render_failure(failure: Failure) -> Response:
+    if isinstance(failure, Refused):
+        return jsonify({"msg_code": failure.msg_code})
+    code = _CODE_OF_REASON.get(failure.reason)
+    if code is None:
+        if failure.reason in IMAGE_REASONS or failure.reason is Reason.BAD_ARGUMENT:
+            code = BAD_IMAGE
+        elif failure.reason is Reason.MISSING_ARGUMENT:
+            code = NO_SUCH_FACE if failure.argument == "Fid" else BAD_IMAGE
+        else:
+            # The table has no code for our own failures: answer a real 5xx, never a code
+            # that would blame the client's input.
+            response = jsonify({"msg_code": 0, "error": failure.reason.value})
+            response.status_code = 503 if failure.reason in (Reason.UNAVAILABLE, Reason.TIMEOUT) else 500
+            return response
+    return jsonify({"msg_code": code})
+
+
+def _params() -> Any:
+    return request.form if request.form else request.values
+
+
+def _authenticate(params: Any) -> tuple[str, int]:
+    """(project id, Apid) of the request's app; ``Refused`` with 3 or 2 otherwise."""
+    apid_text = form_value(params, "Apid")
+    if apid_text is None or not apid_text.strip().isdigit():
+        raise Refused(NO_APP)
+    apid = int(apid_text)
+    ctx = current_context()
+    project = ctx.projects.get_by_name(f"{PROJECT_NAME_PREFIX}{apid}")
+    if project is None:
+        raise Refused(NO_APP)
+    token = form_value(params, "Kvalue")
+    key = ctx.api_keys.authenticate(token) if token and len(token) <= 512 else None
+    if key is None or key.project_id != project.id:
+        raise Refused(WRONG_KEY)
+    bind_project(project.id)
+    return project.id, apid
+
+
+def _face_by_fid(project_id: str, face_set: Any, fid_text: str | None) -> Any:
+    if fid_text is None or not fid_text.strip().isdigit():
+        raise Refused(NO_SUCH_FACE)
+    rows = current_context().faces.find_by_external_image_id(project_id, face_set.id, str(int(fid_text)))
+    if not rows:
+        raise Refused(NO_SUCH_FACE)
+    return rows[0]
+
+
+def _threshold(params: Any) -> float:
+    text = form_value(params, "Threshold")
+    if text is None:
+        return DEFAULT_THRESHOLD
+    try:
+        value = float(text)
+    except ValueError as bad:
+        raise Failure(Reason.BAD_ARGUMENT, "Threshold must be a number", argument="Threshold") from bad
+    if not 0.0 <= value <= 1.0:
+        raise Failure(Reason.BAD_ARGUMENT, "Threshold must be within [0, 1]", argument="Threshold")
+    return value
+
+
+def _enroll(project_id: str, image_key: str, fid: int, name: str) -> list[dict[str, Any]]:
+    outcome = current_context().service.add_faces(
+        project_id,
+        FACE_SET_NAME,
+        image_key,
+        external_image_id=str(fid),
+        external_fields={},
+        user_id=name,
+        options=EnrollOptions(select="single"),
+        wait=True,
+        idempotency_key=None,
+    )
+    faces: list[dict[str, Any]] = finish(outcome).get("faces", [])
+    return faces
+
+
+def _face_json(face: Any) -> dict[str, Any]:
+    return {"Fid": int(face.external_image_id), "Fname": face.user_id or ""}
+
+
+def blueprint() -> Blueprint:
+    bp = Blueprint("dialect_001", __name__)
+
+    @bp.route("/api/face", methods=["GET", "POST", "PUT", "DELETE"])
+    @dialect_view(render_failure)
+    def face() -> Response:
+        params = _params()
+        project_id, apid = _authenticate(params)
+        face_set = ensure_face_set(project_id, FACE_SET_NAME)
+        if request.method == "GET":
+            faces = [
+                {**_face_json(row), "Apid": apid}
+                for row in all_faces(project_id, face_set.id)
+                if row.external_image_id.isdigit()
+            ]
+            return jsonify({"msg_code": OK, "faces": faces})
+        if request.method == "POST":
+            image_key = store_base64(form_value(params, "Fimg"), "Fimg")
+            name = form_value(params, "Fname") or str(int(time.time()))
+            fid = new_numeric_id(project_id, face_set.id, MAX_FID)
+            _enroll(project_id, image_key, fid, name)
+            return jsonify({"msg_code": OK, "Fid": fid, "Fname": name})
+        row = _face_by_fid(project_id, face_set, form_value(params, "Fid"))
+        fid = int(row.external_image_id)
+        if request.method == "DELETE":
+            delete_face_ids(project_id, face_set, [row.face_id])
+            return jsonify({"msg_code": OK, "Fid": fid, "Fname": row.user_id or ""})
+        # PUT: a new image replaces the face (same Fid); a new name renames it.
+        name = form_value(params, "Fname") or row.user_id or ""
+        image_text = form_value(params, "Fimg")
+        if image_text is not None:
+            image_key = store_base64(image_text, "Fimg")
+            _enroll(project_id, image_key, fid, name)  # the old face stays until this succeeds
+            delete_face_ids(project_id, face_set, [row.face_id])
+        elif name != row.user_id:
+            current_context().service.update_face(
+                project_id, FACE_SET_NAME, row.face_id, external_image_id=None, external_fields=None, user_id=name
+            )
+        return jsonify({"msg_code": OK, "Fid": fid, "Fname": name})
+
+    @bp.get("/api/singleface")
+    @dialect_view(render_failure)
+    def single_face() -> Response:
+        params = _params()
+        project_id, _ = _authenticate(params)
+        face_set = ensure_face_set(project_id, FACE_SET_NAME)
+        row = _face_by_fid(project_id, face_set, form_value(params, "Fid"))
+        return jsonify({"msg_code": OK, **_face_json(row)})
+
+    @bp.route("/api/similarity", methods=["GET", "POST"])
+    @dialect_view(render_failure)
+    def similarity() -> Response:
+        params = _params()
+        project_id, _ = _authenticate(params)
+        keys: list[str] = []
+        while form_value(params, f"Fimg{len(keys) + 1}") is not None:
+            keys.append(store_base64(form_value(params, f"Fimg{len(keys) + 1}"), f"Fimg{len(keys) + 1}"))
+        if not keys:
+            raise Failure(Reason.MISSING_ARGUMENT, "Fimg1 is required", argument="Fimg1")
+        payloads = [ComparePayload(image1_key=keys[0], image2_key=other) for other in keys[1:]]
+        results = run_jobs(project_id, JobKind.COMPARE, list(payloads))
+        return jsonify({"msg_code": OK, "similarity": [float(result["similarity"]) for result in results]})
+
+    @bp.route("/api/detection", methods=["GET", "POST"])
+    @dialect_view(render_failure)
+    def detection() -> Response:
+        params = _params()
+        project_id, _ = _authenticate(params)
+        image_key = store_base64(form_value(params, "Fimg"), "Fimg")
+        faces = run_job(project_id, JobKind.DETECT, DetectPayload(image_key=image_key)).get("faces", [])
+        if not faces:
+            raise Failure(Reason.NO_FACE)
+        locations = []
+        for found in faces:
+            box = found["bounding_box"]
+            left, top = box["top_left_x"], box["top_left_y"]
+            # face_recognition's (top, right, bottom, left), as the document's example shows
+            locations.append([top, left + box["width"], top + box["height"], left])
+        return jsonify({"msg_code": OK, "location": locations})
+
+    @bp.route("/api/match", methods=["GET", "POST"])
+    @dialect_view(render_failure)
+    def match() -> Response:
+        params = _params()
+        project_id, _ = _authenticate(params)
+        face_set = ensure_face_set(project_id, FACE_SET_NAME)
+        row = _face_by_fid(project_id, face_set, form_value(params, "Fid"))
+        threshold = _threshold(params)
+        probe_key = store_base64(form_value(params, "Fimg"), "Fimg")
+        # The stored face was enrolled alone in its image, so its image's largest face is it.
+        result = run_job(project_id, JobKind.COMPARE, ComparePayload(image1_key=row.image_key, image2_key=probe_key))
+        return jsonify({"msg_code": OK, "match": float(result["distance"]) <= threshold})
+
+    @bp.route("/api/living", methods=["POST"])
+    @dialect_view(render_failure)
+    def living() -> Response:
+        params = _params()
+        project_id, _ = _authenticate(params)
+        face_set = ensure_face_set(project_id, FACE_SET_NAME)
+        row = _face_by_fid(project_id, face_set, form_value(params, "Fid"))
+        action = ACTIONS.get((form_value(params, "Action") or "1").strip())
+        if action is None:
+            raise Failure(Reason.BAD_ARGUMENT, "Action must be 1 (blink) or 2 (open mouth)", argument="Action")
+        threshold = _threshold(params)
+        try:
+            video_key = store_base64(form_value(params, "Fvideo"), "Fvideo")
+        except Failure as bad:
+            raise Failure(Reason.INVALID_VIDEO, bad.message, argument="Fvideo") from bad
+        payload = LivenessPayload(
+            project_id=project_id,
+            video_key=video_key,
+            actions=[action],  # type: ignore[list-item]
+            reference_face_id=row.face_id,
+            match_distance=threshold,
+        )
+        result = run_job(project_id, JobKind.LIVENESS, payload)
+        real = result.get("real", result.get("live", result.get("is_live", False)))
+        return jsonify({"msg_code": OK, "match": bool(result.get("match", False)), "real": bool(real)})
+
+    return bp
+

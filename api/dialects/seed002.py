@@ -1,0 +1,296 @@
+"""Dialect of seed 002 (Facenet web API): ``/detect``, ``/search``, ``/addface``,
+``/removeface``, error codes 1001-1007.
+
+No auth in the document: off unless ``dialects.d002_project_id`` binds it to a project;
+its face set is ``dialects.d002_face_set`` (created on first use).
+
+face_token
+    24 characters: 22 random ones naming the job that saw the face (its idempotency key,
+    so the job row in SQL is the "temporary store", shared by every API process and
+    expiring after ``dialects.d002_token_ttl_seconds``) and 2 that number the face in that
+    job's result. ``/addface`` stores the face with the token as its ``external_image_id``
+    (and ``face_name`` as its ``user_id``), so a saved token never expires.
+Spelling
+    The document spells the flag ``sucess``, the add answer's name ``face_neme`` and the
+    original server sent ``threshlod``. Answers carry both spellings of each
+    (``sucess`` + ``success`` ...), so clients reading either keep working.
+Status
+    Every answer is HTTP 200, errors included, as the original server answered;
+    ``error_code`` is a string ("1002"), as it sent it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from api.context import current_context
+from api.dialects.common import (
+    IMAGE_REASONS,
+    Failure,
+    Reason,
+    bind_project,
+    delete_face_ids,
+    dialect_view,
+    ensure_face_set,
+    file_extension,
+    finish,
+    form_value,
+    store_upload,
+)
+from infra.settings import DialectSettings
+from workers.contracts import DetectPayload, EnrollOptions, JobKind, JobStatus
+
+ALPHABET = string.ascii_letters + string.digits
+JOB_PART = 22
+ALLOWED_EXTENSIONS = frozenset({"jpg", "jpeg", "png"})
+SEARCH_TOP_N = 1000  # "every face under the threshold"; the worker caps candidates at 1000
+IDEMPOTENCY_PREFIX = "d002:"
+
+ERRORS = {
+    "1001": "BAD_ARGUMENTS",
+    "1002": "MISSING_ARGUMENTS",
+    "1003": "INTERNAL_ERROR",
+    "1004": "FIlE_ERROR",
+    "1005": "UPLOAD_ERROR",
+    "1006": "FACE_TOKEN_ERROR",
+    "1007": "FACE_INFO_ERROR",
+}
+_CODE_OF_REASON: dict[Reason, str] = {
+    Reason.BAD_ARGUMENT: "1001",
+    Reason.MISSING_ARGUMENT: "1002",
+    Reason.EMPTY_IMAGE: "1005",
+    Reason.FACE_NOT_FOUND: "1006",
+    Reason.NO_FACE: "1007",
+}
+
+
+def render_failure(failure: Failure) -> Response:
+    code = _CODE_OF_REASON.get(failure.reason)
+    if code is None:
+        code = "1004" if failure.reason in IMAGE_REASONS else "1003"
+    return jsonify({"sucess": False, "success": False, "error_code": code, "error_msg": ERRORS[code]})
+
+
+def _ok(**fields: Any) -> Response:
+    return jsonify({"sucess": True, "success": True, **fields})
+
+
+def _base62(number: int) -> str:
+    return ALPHABET[number // len(ALPHABET)] + ALPHABET[number % len(ALPHABET)]
+
+
+def _index_of(text: str) -> int | None:
+    try:
+        return ALPHABET.index(text[0]) * len(ALPHABET) + ALPHABET.index(text[1])
+    except ValueError:
+        return None
+
+
+def _faces_of_result(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The faces a token-issuing job saw, in token order: a detect job's faces, or the
+    probes of a search over every face."""
+    if "results" in result:
+        return [entry["face"] for entry in result["results"] if entry.get("face")]
+    return list(result.get("faces", []))
+
+
+class TokenStore:
+    def __init__(self, project_id: str, settings: DialectSettings) -> None:
+        self.project_id = project_id
+        self.ttl_seconds = settings.d002_token_ttl_seconds
+
+    @staticmethod
+    def new_job_part() -> str:
+        return "".join(secrets.choice(ALPHABET) for _ in range(JOB_PART))
+
+    @staticmethod
+    def idempotency_key(job_part: str) -> str:
+        return IDEMPOTENCY_PREFIX + job_part
+
+    @staticmethod
+    def token(job_part: str, index: int) -> str:
+        return job_part + _base62(index)
+
+    def resolve(self, token: str) -> tuple[str, dict[str, Any], int]:
+        """(image key, bounding box, faces in that image) of a temporary token."""
+        unknown = Failure(Reason.FACE_NOT_FOUND, "unknown or expired face_token")
+        index = _index_of(token[JOB_PART:]) if len(token) == JOB_PART + 2 else None
+        if index is None or not token.isalnum():
+            raise unknown
+        ctx = current_context()
+        job = ctx.jobs.get(ctx.gateway.job_id_for(self.project_id, self.idempotency_key(token[:JOB_PART])))
+        if job is None or job.project_id != self.project_id or job.status != JobStatus.SUCCEEDED.value:
+            raise unknown
+        created = job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=UTC)
+        if (datetime.now(UTC) - created).total_seconds() > self.ttl_seconds:
+            raise unknown
+        faces = _faces_of_result(job.result or {})
+        if index >= len(faces) or not (job.payload or {}).get("image_key"):
+            raise unknown
+        return str(job.payload["image_key"]), faces[index]["bounding_box"], len(faces)
+
+
+def _nearest(boxes: list[dict[str, Any]], wanted: dict[str, Any]) -> int:
+    keys = ("top_left_x", "top_left_y", "width", "height")
+    return min(range(len(boxes)), key=lambda i: sum(abs(boxes[i][k] - wanted[k]) for k in keys))
+
+
+def _threshold(values: Any) -> tuple[str, float]:
+    text = form_value(values, "threshold")
+    if text is None:
+        raise Failure(Reason.MISSING_ARGUMENT, "threshold is required", argument="threshold")
+    try:
+        return text, float(text)
+    except ValueError as bad:
+        raise Failure(Reason.BAD_ARGUMENT, "threshold must be a number", argument="threshold") from bad
+
+
+def _store_image() -> str:
+    upload = request.files.get("image_file")
+    if upload is not None and upload.filename and file_extension(upload) not in ALLOWED_EXTENSIONS:
+        raise Failure(Reason.UNSUPPORTED_FORMAT, "only JPG and PNG files", argument="image_file")
+    return store_upload(upload, "image_file")
+
+
+def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
+    bp = Blueprint("dialect_002", __name__)
+    tokens = TokenStore(project_id, settings)
+    face_set_name = settings.d002_face_set
+
+    def stored(token: str) -> list[Any]:
+        face_set = ensure_face_set(project_id, face_set_name)
+        return list(current_context().faces.find_by_external_image_id(project_id, face_set.id, token))
+
+    def search(image_key: str | None, face_id: str | None, job_part: str | None) -> dict[str, Any]:
+        options = {"top_n": SEARCH_TOP_N, "threshold": 0.0, "all_faces": image_key is not None}
+        outcome = current_context().service.search(
+            project_id,
+            face_set_name,
+            image_key=image_key,
+            face_id=face_id,
+            options=options,
+            wait=True,
+            idempotency_key=tokens.idempotency_key(job_part) if job_part else None,
+        )
+        return finish(outcome)
+
+    def cmp_result(matches: list[dict[str, Any]], probe_token: str, threshold: float) -> list[dict[str, Any]]:
+        return [
+            {"face_token": match["external_image_id"], "distant": match["distance"], "face_name": match.get("user_id", "")}
+            for match in matches
+            if match["distance"] <= threshold and match["external_image_id"] != probe_token
+        ]
+
+    @bp.post("/detect")
+    @dialect_view(render_failure)
+    def detect() -> Response:
+        bind_project(project_id)
+        image_key = _store_image()
+        job_part = tokens.new_job_part()
+        outcome = current_context().gateway.run(
+            project_id,
+            JobKind.DETECT,
+            DetectPayload(image_key=image_key),
+            wait=True,
+            idempotency_key=tokens.idempotency_key(job_part),
+        )
+        faces = []
+        for index, found in enumerate(_faces_of_result(finish(outcome))):
+            box = found["bounding_box"]
+            token = tokens.token(job_part, index)
+            x, y = box["top_left_x"], box["top_left_y"]
+            faces.append(
+                {
+                    "face_token": token,
+                    "face_name": f"{token}.jpg",
+                    "top_left": [x, y],
+                    "bottom_right": [x + box["width"], y + box["height"]],
+                }
+            )
+        return _ok(face_num=len(faces), faces=faces)
+
+    @bp.route("/search", methods=["GET", "POST"])
+    @dialect_view(render_failure)
+    def search_faces() -> Response:
+        bind_project(project_id)
+        ensure_face_set(project_id, face_set_name)
+        if request.method == "POST":
+            threshold_text, threshold = _threshold(request.form)
+            image_key = _store_image()
+            job_part = tokens.new_job_part()
+            probes = search(image_key, None, job_part)["results"]
+            largest = max(
+                range(len(probes)),
+                key=lambda i: probes[i]["face"]["bounding_box"]["width"] * probes[i]["face"]["bounding_box"]["height"],
+            )
+            probe_token = tokens.token(job_part, largest)
+            matches = probes[largest]["faces"]
+        else:
+            probe_token = form_value(request.args, "face_token") or ""
+            if not probe_token:
+                raise Failure(Reason.MISSING_ARGUMENT, "face_token is required", argument="face_token")
+            threshold_text, threshold = _threshold(request.args)
+            saved = stored(probe_token)
+            if saved:
+                matches = search(None, saved[0].face_id, None)["faces"]
+            else:
+                image_key, box, _ = tokens.resolve(probe_token)
+                probes = search(image_key, None, None)["results"]
+                chosen = _nearest([probe["face"]["bounding_box"] for probe in probes], box)
+                matches = probes[chosen]["faces"]
+        return _ok(
+            face_token=probe_token,
+            threshold=threshold_text,
+            threshlod=threshold_text,
+            cmp_result=cmp_result(matches, probe_token, threshold),
+        )
+
+    @bp.get("/addface")
+    @dialect_view(render_failure)
+    def add_face() -> Response:
+        bind_project(project_id)
+        token = form_value(request.args, "face_token")
+        if token is None:
+            raise Failure(Reason.MISSING_ARGUMENT, "face_token is required", argument="face_token")
+        name = form_value(request.args, "face_name") or "unknown"
+        if stored(token):  # already saved: adding again changes nothing
+            return _ok(face_token=token, face_neme=name, face_name=name)
+        image_key, box, face_count = tokens.resolve(token)
+        outcome = current_context().service.add_faces(
+            project_id,
+            face_set_name,
+            image_key,
+            external_image_id=token,
+            external_fields={},
+            user_id=name,
+            # One face in the image: enroll just it. Several: enroll all, keep the token's.
+            options=EnrollOptions(select="largest" if face_count == 1 else "all"),
+            wait=True,
+            idempotency_key=None,
+        )
+        enrolled = finish(outcome).get("faces", [])
+        if len(enrolled) > 1:
+            keep = _nearest([face["bounding_box"] for face in enrolled], box)
+            extra = [face["face_id"] for i, face in enumerate(enrolled) if i != keep]
+            delete_face_ids(project_id, ensure_face_set(project_id, face_set_name), extra)
+        return _ok(face_token=token, face_neme=name, face_name=name)
+
+    @bp.get("/removeface")
+    @dialect_view(render_failure)
+    def remove_face() -> Response:
+        bind_project(project_id)
+        token = form_value(request.args, "face_token")
+        if token is None:
+            raise Failure(Reason.MISSING_ARGUMENT, "face_token is required", argument="face_token")
+        rows = stored(token)
+        if not rows:
+            raise Failure(Reason.FACE_NOT_FOUND, "face_token is not in the face set")
+        delete_face_ids(project_id, ensure_face_set(project_id, face_set_name), [row.face_id for row in rows])
+        return _ok(face_token=token)
+
+    return bp

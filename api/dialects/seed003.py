@@ -1,0 +1,418 @@
+"""Dialect of seed 003 (``/cv/face/*`` gateway): register, update, delete, search, check,
+recognise (1:N) and compare (1:1), status codes 200 and 40201-40318.
+
+Mapping (docs/DIALECTS.md):
+- ``X-GW-Authorization`` carries a FaceFleet API key (a ``Bearer `` prefix is accepted);
+  its project is the tenant. Each ``app_id`` is that project's face set ``d003-<app_id>``,
+  created by the first ``face_register``, so libraries are isolated per app and per project.
+- A face's numeric ``face_id`` is kept as its ``external_image_id``; ``user_id`` is the
+  face's ``user_id`` (one user may own several faces).
+- Documented outcomes are HTTP 200 with ``code``; only our own failures (queue or store
+  down, bug) are 5xx, still in the ``{"code", "message"}`` shape.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from api.context import current_context
+from api.dialects.common import (
+    Failure,
+    Reason,
+    bind_project,
+    delete_face_ids,
+    ensure_face_set,
+    faces_of_user,
+    failure_of,
+    finish,
+    new_numeric_id,
+    run_job,
+    run_jobs,
+)
+from workers.contracts import ComparePayload, DetectPayload, EnrollOptions, JobKind
+
+FACE_SET_PREFIX = "d003-"
+MAX_IMAGE_BYTES = 4 * 1024 * 1024  # the document's limit
+MAX_PARAM_LENGTH = 128
+MAX_FACE_NUMBER = 2**53  # exact in every JSON reader
+OK_MESSAGE = "success"
+MESSAGES = {
+    40201: "Not enough param",
+    40202: "param too long",
+    40203: "invalid param",
+    40300: "Empty image",
+    40301: "Image darkness error",
+    40302: "Image quality error",
+    40303: "Image bright error",
+    40304: "No face",
+    40305: "Face direction match error",
+    40306: "More than one face",
+    40307: "app_id error",
+    40308: "Input image error",
+    40309: "user_id image not registed",
+    40310: "user_id error",
+    40311: "Not single face",
+    40312: "Database has no similar face",
+    40313: "Delete faceid failed",
+    40314: "Detect face failed",
+    40315: "Database has same face",
+    40316: "Dababase has no appid",
+    40317: "Dababase has no userid",
+    40318: "Faceid error",
+}
+# check_result -> status code of a refused face
+CODE_OF_CHECK = {10: 40304, 20: 40302, 30: 40303, 31: 40301, 40: 40305, 50: 40314}
+CHECK_OF_ISSUE = {"blurry": 20, "bright": 30, "dark": 31, "wrong_direction": 40}
+MISSING_CODES = {"image": 40300, "app_id": 40307, "user_id": 40310, "face_id": 40318}
+
+
+class Status(Failure):
+    """A documented non-200 outcome, with the fields the endpoint answers beside it."""
+
+    def __init__(self, code: int, **fields: Any) -> None:
+        super().__init__(Reason.BAD_ARGUMENT, MESSAGES[code])
+        self.code = code
+        self.fields = fields
+
+
+def _status_of(failure: Failure) -> tuple[int, int, dict[str, Any]]:
+    """(HTTP status, code, extra fields) of any failure."""
+    if isinstance(failure, Status):
+        return 200, failure.code, failure.fields
+    reason = failure.reason
+    if reason is Reason.MISSING_ARGUMENT:
+        return 200, MISSING_CODES.get(failure.argument or "", 40201), {}
+    if reason is Reason.EMPTY_IMAGE:
+        return 200, 40300, {}
+    if reason in (Reason.INVALID_IMAGE, Reason.UNSUPPORTED_FORMAT, Reason.IMAGE_TOO_LARGE, Reason.IMAGE_TOO_SMALL):
+        return 200, 40308, {}
+    if reason is Reason.NO_FACE:
+        return 200, 40304, {"check_result": 10}
+    if reason is Reason.MULTIPLE_FACES:
+        return 200, 40306, {"check_result": 50}
+    if reason is Reason.LOW_QUALITY:
+        issues = failure.details.get("reasons", [])
+        check = next((CHECK_OF_ISSUE[i] for i in issues if i in CHECK_OF_ISSUE), 50)
+        return 200, CODE_OF_CHECK[check], {"check_result": check}
+    if reason is Reason.DUPLICATE_FACE:
+        return 200, 40315, {}
+    if reason is Reason.FACE_SET_NOT_FOUND:
+        return 200, 40316, {}
+    if reason is Reason.BAD_ARGUMENT:
+        return 200, 40203, {}
+    return (503 if reason in (Reason.UNAVAILABLE, Reason.TIMEOUT) else 500), 40314, {}
+
+
+def _view(**failure_fields: Any) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """Renders failures with the endpoint's own fields (``face_id: -1``...) filled in."""
+
+    def decorate(view: Callable[..., Response]) -> Callable[..., Response]:
+        @functools.wraps(view)
+        def wrapped(*args: Any) -> Response:
+            try:
+                return view(*args)
+            except Exception as error:  # noqa: BLE001  # every failure answers in the document's shape
+                status, code, fields = _status_of(failure_of(error))
+                response = jsonify({"code": code, "message": MESSAGES[code], **failure_fields, **fields})
+                response.status_code = status
+                return response
+
+        return wrapped
+
+    return decorate
+
+
+def _ok(**fields: Any) -> Response:
+    return jsonify({"code": 200, "message": OK_MESSAGE, **fields})
+
+
+# ---------------------------------------------------------------------------- inputs
+
+
+class Unauthorized(Exception):
+    """No valid key: answered by the gateway itself (401), before any documented code."""
+
+
+def _authenticate() -> str:
+    token = request.headers.get("X-GW-Authorization", "").strip()
+    if token.lower().startswith("bearer "):
+        token = token[7:].strip()
+    key = current_context().api_keys.authenticate(token) if token and len(token) <= 512 else None
+    if key is None:
+        raise Unauthorized
+    bind_project(key.project_id)
+    return str(key.project_id)
+
+
+def _param(name: str, required: bool = True) -> str | None:
+    value = request.form.get(name)
+    if value is None or not value.strip():
+        if required:
+            raise Failure(Reason.MISSING_ARGUMENT, f"{name} is required", argument=name)
+        return None
+    value = value.strip()
+    if len(value) > MAX_PARAM_LENGTH:
+        raise Status(40202)
+    return value
+
+
+def _image(name: str, required: bool = True) -> str | None:
+    upload = request.files.get(name)
+    if upload is None:
+        text = request.form.get(name)  # "二进制数据流" sent as a plain form field
+        data = text.encode("latin-1", errors="ignore") if text else b""
+        if not data and not required:
+            return None
+    else:
+        data = upload.stream.read(MAX_IMAGE_BYTES + 1)
+    if not data:
+        raise Failure(Reason.EMPTY_IMAGE, f"{name} is empty", argument="image")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise Failure(Reason.IMAGE_TOO_LARGE, f"{name} is larger than 4 MB")
+    return current_context().intake.put(data)
+
+
+def _direction() -> int | None:
+    text = _param("face_direction", required=False)
+    if text is None:
+        return None
+    if text not in {"0", "1", "2", "3", "4"}:
+        raise Status(40203)
+    return int(text)
+
+
+def _face_number(value: str) -> int | str:
+    return int(value) if value.isdigit() else value
+
+
+def _app(project_id: str, create: bool = False) -> Any:
+    name = FACE_SET_PREFIX + (_param("app_id") or "")
+    if create:
+        return ensure_face_set(project_id, name)
+    face_set = current_context().service.face_sets.get_by_name(project_id, name)
+    if face_set is None:
+        raise Failure(Reason.FACE_SET_NOT_FOUND, "unknown app_id")
+    return face_set
+
+
+# ---------------------------------------------------------------------------- checks
+
+
+def _quality_of(face: dict[str, Any]) -> tuple[int, int | None]:
+    """(check_result, measured direction code) of a detected face; (0, None) when the
+    worker gave no quality measures."""
+    quality = face.get("quality") if isinstance(face.get("quality"), dict) else face
+    check = int(quality.get("check_result", 0) or 0)
+    direction = quality.get("direction_code")
+    return check, int(direction) if direction is not None else None
+
+
+def _detect(project_id: str, image_key: str) -> list[dict[str, Any]]:
+    """Faces with quality measures, best first. Falls back to plain detection when the
+    workers cannot measure quality, so the gate degrades instead of every call failing."""
+    try:
+        result = run_job(project_id, JobKind.DETECT, DetectPayload(image_key=image_key, quality=True))
+    except Failure as failed:
+        if failed.reason is not Reason.INTERNAL:
+            raise
+        result = run_job(project_id, JobKind.DETECT, DetectPayload(image_key=image_key))
+    faces: list[dict[str, Any]] = result.get("faces", [])
+    return faces
+
+
+def _checked_single_face(project_id: str, image_key: str, direction: int | None) -> None:
+    """The enrollment gate: exactly one face, good quality, the requested direction."""
+    faces = _detect(project_id, image_key)
+    if not faces:
+        raise Status(40304, check_result=10)
+    if len(faces) > 1:
+        raise Status(40306, check_result=50)
+    check, measured = _quality_of(faces[0])
+    if check == 0 and direction is not None and measured is not None and measured != direction:
+        check = 40
+    if check == 40 and direction is None:
+        check = 0  # a direction mismatch only counts when the client asked for one
+    if check != 0:
+        raise Status(CODE_OF_CHECK.get(check, 40314), check_result=check)
+
+
+def _same_face(project_id: str, face_set: Any, image_key: str, user_id: str, replacing: str | None) -> None:
+    """40315 when the app already holds this face: the same photo for this user, or the
+    same person under another user id (one user may own several faces of themselves)."""
+    for row in faces_of_user(project_id, face_set.id, user_id):
+        if row.image_key == image_key and row.face_id != replacing:
+            raise Status(40315, face_id=_face_number(row.external_image_id), check_result=50)
+    if not face_set.face_count:
+        return
+    outcome = current_context().service.search(
+        project_id, face_set.name, image_key=image_key, face_id=None,
+        options={"top_n": 1, "threshold": 0.0}, wait=True, idempotency_key=None,
+    )
+    best = finish(outcome).get("faces", [])
+    match_distance = current_context().settings.pipeline.match_distance
+    if best and best[0]["distance"] <= match_distance and best[0].get("user_id") != user_id:
+        raise Status(40315, face_id=_face_number(best[0]["external_image_id"]), check_result=50)
+
+
+def _enroll(project_id: str, face_set: Any, image_key: str, number: str, user_id: str) -> None:
+    outcome = current_context().service.add_faces(
+        project_id, face_set.name, image_key, external_image_id=number, external_fields={},
+        user_id=user_id, options=EnrollOptions(select="single"), wait=True, idempotency_key=None,
+    )
+    finish(outcome)
+
+
+def _face_row(project_id: str, face_set: Any, code: int) -> Any:
+    number = _param("face_id", required=False)
+    if number is None:
+        raise Status(40318)
+    rows = current_context().faces.find_by_external_image_id(project_id, face_set.id, number)
+    if not rows:
+        raise Status(code)
+    return rows[0]
+
+
+# ---------------------------------------------------------------------------- routes
+
+
+def blueprint() -> Blueprint:
+    bp = Blueprint("dialect_003", __name__, url_prefix="/cv/face")
+
+    @bp.errorhandler(Unauthorized)
+    def _unauthorized(_: Unauthorized) -> Response:
+        response = jsonify({"code": 401, "message": "X-GW-Authorization is missing or invalid"})
+        response.status_code = 401
+        return response
+
+    def authenticated(view: Callable[..., Response]) -> Callable[..., Response]:
+        @functools.wraps(view)
+        def wrapped() -> Response:
+            return view(_authenticate())
+
+        return wrapped
+
+    @bp.post("/face_register")
+    @authenticated
+    @_view(check_result=50, register_result=50, face_id=-1)
+    def face_register(project_id: str) -> Response:
+        face_set = _app(project_id, create=True)
+        user_id = _param("user_id")
+        assert user_id is not None
+        direction = _direction()
+        image_key = _image("image")
+        assert image_key is not None
+        _checked_single_face(project_id, image_key, direction)
+        _same_face(project_id, face_set, image_key, user_id, replacing=None)
+        number = new_numeric_id(project_id, face_set.id, MAX_FACE_NUMBER)
+        _enroll(project_id, face_set, image_key, str(number), user_id)
+        return _ok(check_result=0, register_result=0, face_id=number)
+
+    @bp.post("/face_update")
+    @authenticated
+    @_view(check_result=50, register_result=50, face_id=-1)
+    def face_update(project_id: str) -> Response:
+        face_set = _app(project_id)
+        row = _face_row(project_id, face_set, 40318)
+        number = _face_number(row.external_image_id)
+        image_key = _image("image", required=False)
+        if image_key is None:  # the document: no image means delete this face
+            delete_face_ids(project_id, face_set, [row.face_id])
+            return _ok(check_result=0, register_result=0, face_id=number)
+        _checked_single_face(project_id, image_key, _direction())
+        _same_face(project_id, face_set, image_key, row.user_id or "", replacing=row.face_id)
+        _enroll(project_id, face_set, image_key, row.external_image_id, row.user_id or "")
+        delete_face_ids(project_id, face_set, [row.face_id])  # only once the new face is in
+        return _ok(check_result=0, register_result=0, face_id=number)
+
+    @bp.post("/face_delete")
+    @authenticated
+    @_view(face_id=-1)
+    def face_delete(project_id: str) -> Response:
+        face_set = _app(project_id)
+        row = _face_row(project_id, face_set, 40313)
+        if not delete_face_ids(project_id, face_set, [row.face_id]):
+            raise Status(40313)
+        return _ok(face_id=_face_number(row.external_image_id))
+
+    @bp.post("/face_search")
+    @authenticated
+    @_view(result=[])
+    def face_search(project_id: str) -> Response:
+        face_set = _app(project_id)
+        user_id = _param("user_id")
+        assert user_id is not None
+        rows = faces_of_user(project_id, face_set.id, user_id)
+        if not rows:
+            raise Status(40317)
+        return _ok(result=[_face_number(row.external_image_id) for row in rows])
+
+    @bp.post("/face_check")
+    @authenticated
+    @_view(face_num=0, check_result=50, face_information=[])
+    def face_check(project_id: str) -> Response:
+        max_text = _param("max_num", required=False) or "1"
+        if not max_text.isdigit() or not 1 <= int(max_text) <= 100:
+            raise Status(40203)
+        image_key = _image("image")
+        assert image_key is not None
+        faces = _detect(project_id, image_key)
+        if not faces:
+            raise Status(40304, check_result=10)
+        information = []
+        for face in faces[: int(max_text)]:
+            box = face["bounding_box"]
+            x, y = box["top_left_x"], box["top_left_y"]
+            information.append(
+                {
+                    "check_result": _quality_of(face)[0],
+                    "face_location": f"({x},{y}),({x + box['width']},{y + box['height']})",
+                    "face_probability": round(min(1.0, max(0.0, float(face.get("confidence", 1.0)))), 4),
+                    "landmark": [{"x": p["x"], "y": p["y"]} for p in face.get("landmarks", [])],
+                }
+            )
+        return _ok(face_num=len(faces), check_result=information[0]["check_result"], face_information=information)
+
+    @bp.post("/face_recognise")
+    @authenticated
+    @_view(check_result=50, user_id="-1", score=-1)
+    def face_recognise(project_id: str) -> Response:
+        face_set = _app(project_id)
+        image_key = _image("image")
+        outcome = current_context().service.search(
+            project_id, face_set.name, image_key=image_key, face_id=None,
+            options={"top_n": 1, "threshold": 0.0}, wait=True, idempotency_key=None,
+        )
+        best = finish(outcome).get("faces", [])
+        match_distance = current_context().settings.pipeline.match_distance
+        if not best or best[0]["distance"] > match_distance:
+            raise Status(40312, check_result=0)
+        return _ok(check_result=0, user_id=best[0].get("user_id", ""), score=best[0]["similarity"])
+
+    @bp.post("/face_compare")
+    @authenticated
+    @_view(check_result=50, result=-1, score=-1)
+    def face_compare(project_id: str) -> Response:
+        image_key = _image("image")
+        assert image_key is not None
+        other = _image("image_1", required=False)
+        if other is not None:
+            references = [other]
+        else:
+            if _param("app_id", required=False) is None:
+                raise Status(40201)  # neither image_1 nor app_id
+            face_set = _app(project_id)
+            user_id = _param("user_id")
+            assert user_id is not None
+            references = [row.image_key for row in faces_of_user(project_id, face_set.id, user_id)]
+            if not references:
+                raise Status(40309)
+        payloads = [ComparePayload(image1_key=image_key, image2_key=key) for key in references]
+        best = min(run_jobs(project_id, JobKind.COMPARE, list(payloads)), key=lambda r: float(r["distance"]))
+        same = float(best["distance"]) <= current_context().settings.pipeline.match_distance
+        return _ok(check_result=0, result=same, score=round(float(best["similarity"]), 4))
+
+    return bp
