@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ import numpy.typing as npt
 
 INT63_MASK = (1 << 63) - 1
 _NAME_SAFE = re.compile(r"[^A-Za-z0-9_]")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class Consistency(StrEnum):
@@ -53,6 +55,30 @@ def collection_name(prefix: str, model_id: str) -> str:
     if len(name) > 255 or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ValueError(f"cannot derive a collection name from {prefix!r} and {model_id!r}")
     return name
+
+
+def scope_key(project_id: str, face_set_id: str) -> int:
+    """The int64 that stands for one (project, face set) pair inside a collection.
+
+    Searches filter on this integer instead of two strings: an integer comparison needs no
+    quoting, cannot be confused by any character in an id, and is the server's partition
+    key (one face set's vectors sit together). The JSON encoding keeps ("a", "b|c") and
+    ("a|b", "c") apart. A collision needs two of 2**63 values to meet, and destructive
+    operations re-check the strings anyway (``delete_by_face_set``).
+    """
+    encoded = json.dumps([project_id, face_set_id], ensure_ascii=False).encode("utf-8")
+    return int.from_bytes(hashlib.sha256(encoded).digest()[:8], "big") & INT63_MASK
+
+
+def milvus_string_literal(value: str) -> str:
+    """``value`` as a double-quoted Milvus string literal, backslash and quote escaped.
+
+    Milvus reads a raw tab but neither a raw line break nor escapes such as ``\\n``, so
+    other control characters are refused (ids with them are refused at write time too).
+    """
+    if _CONTROL.search(value):
+        raise ValueError(f"{value!r}: ids may not contain control characters")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 @dataclass(frozen=True)

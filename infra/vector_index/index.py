@@ -1,0 +1,453 @@
+"""Face vectors in Milvus: one collection per embedding model, shared by every tenant.
+
+Rows are keyed by ``vector_id(face_id)``, so writing the same face twice overwrites it
+(a redelivered enrollment is a no-op). Each row carries its project and face set, and the
+integer ``scope`` that stands for the pair: every search filters on it, so a face in one
+project can never be returned to another. On a Milvus server ``scope`` is the partition
+key; milvus-lite 2.5 mishandles partition-key filters ("primary_key_offset == -1"), so
+there it is a plain field.
+
+Distances: Milvus's L2 metric returns squared Euclidean distances; ``Hit.distance`` is the
+plain Euclidean distance that the matching thresholds (e.g. dlib's 0.6) are written in.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+from pymilvus import DataType, MilvusClient
+
+from infra.vector_index.errors import translated
+from infra.vector_index.records import (
+    Consistency,
+    INT63_MASK,
+    Hit,
+    IndexConfig,
+    VectorRecord,
+    collection_name,
+    milvus_string_literal,
+    scope_key,
+    vector_id,
+)
+
+if TYPE_CHECKING:
+    from infra.settings import VectorStoreSettings
+
+SERVER_SCHEMES = ("http://", "https://", "tcp://", "grpc://")
+MAX_ID_BYTES = 256
+WRITE_BATCH = 500
+READ_BATCH = 1000
+MAX_TOP_K = 16384
+_DESCRIPTION_PREFIX = "facefleet vectors of embedding model "
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    name: str
+    model_id: str
+    dimension: int
+    partition_key: bool
+
+
+class VectorIndex:
+    """Upsert, delete and search face vectors; see the module docstring for the layout."""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        token: str = "",
+        collection_prefix: str = "facefleet",
+        index: IndexConfig | None = None,
+        timeout_seconds: float = 5.0,
+    ) -> None:
+        self.uri = uri
+        self.prefix = collection_prefix
+        self.is_server = uri.startswith(SERVER_SCHEMES)
+        self.index_config = index or IndexConfig()
+        # pymilvus retries a failing call until this many whole seconds have passed (a
+        # float makes it retry 75 times instead, for minutes): then the worker's own
+        # retry with backoff takes over.
+        self._timeout = max(1, math.ceil(timeout_seconds))
+        self._lock = threading.Lock()
+        self._known: dict[str, CollectionInfo] = {}
+        with translated("connect"):
+            # A private alias: pymilvus shares connections by URI, and close() on a shared
+            # one would cut off every other index object in this process.
+            self._client = MilvusClient(
+                uri=uri, token=token, timeout=self._timeout, alias=f"facefleet-{uuid.uuid4().hex}"
+            )
+
+    @classmethod
+    def from_settings(cls, settings: VectorStoreSettings) -> VectorIndex:
+        return cls(
+            settings.uri,
+            token=settings.token.get_secret_value(),
+            collection_prefix=settings.collection_prefix,
+            index=IndexConfig(
+                index_type=settings.index_type,
+                hnsw_m=settings.hnsw_m,
+                hnsw_ef_construction=settings.hnsw_ef_construction,
+                search_ef=settings.search_ef,
+            ),
+            timeout_seconds=settings.timeout_seconds,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> VectorIndex:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- writes ---------------------------------------------------------------------------
+    def upsert(self, model_id: str, records: Sequence[VectorRecord]) -> None:
+        """Insert or overwrite ``records``; the collection is created on first use."""
+        if not records:
+            return
+        vectors = _as_matrix([record.vector for record in records])
+        collection = self.ensure_collection(model_id, vectors.shape[1])
+        _require_dimension(collection, vectors.shape[1])
+        written_at = int(time.time() * 1000)
+        rows = [_row(record, vector, written_at) for record, vector in zip(records, vectors.tolist(), strict=True)]
+        with translated("upsert"):
+            for start in range(0, len(rows), WRITE_BATCH):
+                batch = rows[start : start + WRITE_BATCH]
+                if collection.partition_key:
+                    # Milvus 2.3's upsert files rows under the wrong partition when the
+                    # collection has a partition key (a filtered search then misses them;
+                    # measured on 2.3.5). Delete-then-insert is right on every version and
+                    # just as idempotent; a search between the two calls may miss the face.
+                    self._client.delete(collection.name, ids=[row["pk"] for row in batch], timeout=self._timeout)
+                    self._client.insert(collection.name, batch, timeout=self._timeout)
+                else:
+                    self._client.upsert(collection.name, batch, timeout=self._timeout)
+
+    def delete(self, model_id: str, face_ids: Iterable[str]) -> None:
+        """Remove these faces' vectors; unknown ids and an absent collection are no-ops."""
+        ids = sorted({vector_id(face_id) for face_id in face_ids})
+        collection = self._collection(model_id)
+        if collection is None or not ids:
+            return
+        with translated("delete"):
+            for start in range(0, len(ids), READ_BATCH):
+                self._client.delete(collection.name, ids=ids[start : start + READ_BATCH], timeout=self._timeout)
+
+    def delete_by_face_set(self, model_id: str | None, project_id: str, face_set_id: str) -> None:
+        """Remove every vector of one face set, in one model's collection or (None) in all."""
+        expr = (
+            f"scope == {scope_key(project_id, face_set_id)}"
+            f" and project_id == {milvus_string_literal(project_id)}"
+            f" and face_set_id == {milvus_string_literal(face_set_id)}"
+        )
+        models = self.collections() if model_id is None else [model_id]
+        for model in models:
+            collection = self._collection(model)
+            if collection is not None:
+                with translated("delete_by_face_set"):
+                    self._client.delete(collection.name, filter=expr, timeout=self._timeout)
+
+    # --- reads ----------------------------------------------------------------------------
+    def search(
+        self,
+        model_id: str,
+        vectors: Sequence[Sequence[float] | npt.NDArray[np.floating[Any]]],
+        top_k: int,
+        project_id: str,
+        face_set_id: str,
+        expr: str | None = None,
+        strong: bool = False,
+        max_distance: float | None = None,
+    ) -> list[list[Hit]]:
+        """The ``top_k`` nearest faces of one face set for each probe, nearest first.
+
+        ``expr`` is a Milvus boolean expression over the row (``fields["age"] > 30``), built
+        from trusted parts or by ``infra.search_filter``. ``strong`` makes writes acknowledged
+        before this call visible (about 200 ms on a server); otherwise Bounded consistency
+        may miss the last ~0.2 s of writes. ``max_distance`` drops hits farther than it.
+        """
+        if not 1 <= top_k <= MAX_TOP_K:
+            raise ValueError(f"top_k must be between 1 and {MAX_TOP_K}, not {top_k}")
+        if len(vectors) == 0:
+            return []
+        probes = _as_matrix(vectors)
+        collection = self._collection(model_id)
+        if collection is None:
+            return [[] for _ in range(len(probes))]
+        _require_dimension(collection, probes.shape[1])
+        scope = f"scope == {scope_key(project_id, face_set_id)}"
+        consistency = Consistency.STRONG if strong else Consistency.BOUNDED
+        with translated("search", user_filter=expr):
+            results = self._client.search(
+                collection.name,
+                data=probes.tolist(),
+                filter=f"{scope} and ({expr})" if expr else scope,
+                limit=top_k,
+                output_fields=["face_id"],
+                search_params=self._search_params(top_k),
+                consistency_level=consistency.value,
+                timeout=self._timeout,
+            )
+        return [_hits(found, max_distance) for found in results]
+
+    def get_vectors(self, model_id: str, face_ids: Iterable[str]) -> dict[str, npt.NDArray[np.float32]]:
+        """The stored vector of each face that has one (read-after-write consistent)."""
+        wanted = {vector_id(face_id): face_id for face_id in face_ids}
+        collection = self._collection(model_id)
+        if collection is None or not wanted:
+            return {}
+        found: dict[str, npt.NDArray[np.float32]] = {}
+        keys = sorted(wanted)
+        with translated("get_vectors"):
+            for start in range(0, len(keys), READ_BATCH):
+                rows = self._client.query(
+                    collection.name,
+                    filter=f"pk in {keys[start : start + READ_BATCH]}",
+                    output_fields=["face_id", "vector"],
+                    consistency_level=Consistency.STRONG.value,
+                    timeout=self._timeout,
+                )
+                for row in rows:
+                    face_id = wanted.get(int(row["pk"]))
+                    if face_id is not None and row["face_id"] == face_id:
+                        found[face_id] = np.asarray(row["vector"], dtype=np.float32)
+        return found
+
+    def iter_face_ids(
+        self, model_id: str, batch_size: int = READ_BATCH, written_before: datetime | None = None
+    ) -> Iterator[list[str]]:
+        """Every face id in one model's collection, in batches of at most ``batch_size``.
+
+        ``written_before`` skips vectors written later, so a sweep for orphans can leave
+        alone an enrollment whose SQL row is about to be committed.
+        """
+        if batch_size < 1:
+            raise ValueError("batch_size must be positive")
+        collection = self._collection(model_id)
+        if collection is None:
+            return
+        age = "" if written_before is None else f" and written_at < {int(written_before.timestamp() * 1000)}"
+        # Keys are sha256-derived, so they spread evenly over [0, 2**63): slicing that range
+        # into pieces expected to hold half a batch each pages through the collection with
+        # plain Strong queries. (pymilvus's query_iterator returned nothing for fresh rows
+        # on Milvus 2.3.5, and "pk > last limit n" relies on an ordering Milvus does not
+        # promise.)
+        slices = max(1, math.ceil(2 * self.count(model_id) / batch_size))
+        width = -(-(INT63_MASK + 1) // slices)
+        for low in range(0, INT63_MASK + 1, width):
+            high = min(low + width - 1, INT63_MASK)
+            with translated("iter_face_ids"):
+                rows = self._client.query(
+                    collection.name,
+                    filter=f"pk >= {low} and pk <= {high}{age}",
+                    output_fields=["face_id"],
+                    consistency_level=Consistency.STRONG.value,
+                    timeout=self._timeout,
+                )
+            face_ids = sorted(str(row["face_id"]) for row in rows)
+            for start in range(0, len(face_ids), batch_size):
+                yield face_ids[start : start + batch_size]
+
+    def collections(self) -> list[str]:
+        """The embedding model ids that have a collection (this prefix only)."""
+        with translated("collections"):
+            names = self._client.list_collections(timeout=self._timeout)
+        models = []
+        for name in sorted(names):
+            if name.startswith(self.prefix + "_"):
+                described = self._describe(name)
+                if described is not None:
+                    models.append(described.model_id)
+        return models
+
+    def count(self, model_id: str) -> int:
+        """Rows in one model's collection (Strong: includes every acknowledged write)."""
+        collection = self._collection(model_id)
+        if collection is None:
+            return 0
+        with translated("count"):
+            rows = self._client.query(
+                collection.name,
+                filter="",
+                output_fields=["count(*)"],
+                consistency_level=Consistency.STRONG.value,
+                timeout=self._timeout,
+            )
+        return int(rows[0]["count(*)"])
+
+    # --- collections ----------------------------------------------------------------------
+    def ensure_collection(self, model_id: str, dimension: int) -> CollectionInfo:
+        """The collection of ``model_id``, created with ``dimension`` if it does not exist."""
+        existing = self._collection(model_id)
+        if existing is not None:
+            return existing
+        name = collection_name(self.prefix, model_id)
+        partition_key = self.is_server and self.index_config.partition_key
+        with translated("create_collection"):
+            try:
+                self._client.create_collection(
+                    name,
+                    schema=_schema(model_id, dimension, partition_key),
+                    index_params=self._index_params(),
+                    consistency_level=Consistency.BOUNDED.value,
+                    timeout=self._timeout,
+                )
+            except Exception:
+                # Another worker may have created it first; anything else re-raises.
+                if self._collection(model_id) is None:
+                    raise
+        created = self._collection(model_id)
+        if created is None:
+            raise RuntimeError(f"collection {name} was created but cannot be described")
+        return created
+
+    def drop_collection(self, model_id: str) -> None:
+        """Remove one model's collection and every vector in it (a model retired)."""
+        name = collection_name(self.prefix, model_id)
+        with self._lock:
+            self._known.pop(name, None)
+        with translated("drop_collection"):
+            if self._client.has_collection(name, timeout=self._timeout):
+                self._client.drop_collection(name, timeout=self._timeout)
+
+    def _collection(self, model_id: str) -> CollectionInfo | None:
+        name = collection_name(self.prefix, model_id)
+        with self._lock:
+            known = self._known.get(name)
+        if known is not None:
+            return known
+        described = self._describe(name)
+        if described is None:
+            return None
+        if described.model_id != model_id:
+            raise ValueError(f"collection {name} belongs to model {described.model_id!r}, not {model_id!r}")
+        with translated("load_collection"):
+            # A server forgets what was loaded when it restarts; loading twice is a no-op.
+            self._client.load_collection(name, timeout=self._timeout)
+        with self._lock:
+            self._known[name] = described
+        return described
+
+    def _describe(self, name: str) -> CollectionInfo | None:
+        with translated("describe_collection"):
+            if not self._client.has_collection(name, timeout=self._timeout):
+                return None
+            info = self._client.describe_collection(name, timeout=self._timeout)
+        description = str(info.get("description", ""))
+        if not description.startswith(_DESCRIPTION_PREFIX):
+            return None  # not ours, although it shares the prefix
+        fields = {field["name"]: field for field in info["fields"]}
+        return CollectionInfo(
+            name=name,
+            model_id=json.loads(description[len(_DESCRIPTION_PREFIX) :]),
+            dimension=int(fields["vector"]["params"]["dim"]),
+            partition_key=bool(fields["scope"].get("is_partition_key", False)),
+        )
+
+    def _index_params(self) -> Any:
+        params = self._client.prepare_index_params()
+        config = self.index_config
+        if not self.is_server:
+            params.add_index("vector", index_type="FLAT", metric_type="L2")
+        elif config.index_type.upper() == "HNSW":
+            params.add_index(
+                "vector",
+                index_type="HNSW",
+                metric_type="L2",
+                params={"M": config.hnsw_m, "efConstruction": config.hnsw_ef_construction},
+            )
+        else:
+            params.add_index("vector", index_type=config.index_type.upper(), metric_type="L2")
+        return params
+
+    def _search_params(self, top_k: int) -> dict[str, Any]:
+        if self.is_server and self.index_config.index_type.upper() == "HNSW":
+            # HNSW needs ef >= k; recall@10 >= 0.99 took ef ~1536 at M=32 (GUIDE.md).
+            return {"metric_type": "L2", "params": {"ef": max(self.index_config.search_ef, top_k)}}
+        return {"metric_type": "L2", "params": {}}
+
+
+# --- helpers ----------------------------------------------------------------------------------
+def _schema(model_id: str, dimension: int, partition_key: bool) -> Any:
+    schema = MilvusClient.create_schema(
+        auto_id=False,
+        enable_dynamic_field=False,
+        description=_DESCRIPTION_PREFIX + json.dumps(model_id),
+    )
+    schema.add_field("pk", DataType.INT64, is_primary=True)
+    schema.add_field("face_id", DataType.VARCHAR, max_length=MAX_ID_BYTES)
+    schema.add_field("project_id", DataType.VARCHAR, max_length=MAX_ID_BYTES)
+    schema.add_field("face_set_id", DataType.VARCHAR, max_length=MAX_ID_BYTES)
+    schema.add_field("scope", DataType.INT64, is_partition_key=partition_key)
+    schema.add_field("user_id", DataType.VARCHAR, max_length=MAX_ID_BYTES)
+    schema.add_field("written_at", DataType.INT64)
+    schema.add_field("fields", DataType.JSON)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
+    return schema
+
+
+def _row(record: VectorRecord, vector: list[float], written_at: int) -> dict[str, Any]:
+    for label, value in (
+        ("face_id", record.face_id),
+        ("project_id", record.project_id),
+        ("face_set_id", record.face_set_id),
+        ("user_id", record.user_id or ""),
+    ):
+        milvus_string_literal(value)  # refuses control characters, so every id stays filterable
+        if len(value.encode("utf-8")) > MAX_ID_BYTES:
+            raise ValueError(f"{label} is longer than {MAX_ID_BYTES} bytes: {value[:40]!r}...")
+    if not record.face_id or not record.project_id or not record.face_set_id:
+        raise ValueError(f"face, project and face set ids must not be empty: {record!r}")
+    return {
+        "pk": vector_id(record.face_id),
+        "face_id": record.face_id,
+        "project_id": record.project_id,
+        "face_set_id": record.face_set_id,
+        "scope": scope_key(record.project_id, record.face_set_id),
+        "user_id": record.user_id or "",
+        "written_at": written_at,
+        "fields": dict(record.fields),
+        "vector": vector,
+    }
+
+
+def _as_matrix(vectors: Sequence[Sequence[float] | npt.NDArray[np.floating[Any]]]) -> npt.NDArray[np.float32]:
+    try:
+        matrix = np.asarray([np.asarray(vector, dtype=np.float32).ravel() for vector in vectors])
+    except ValueError as uneven:
+        raise ValueError("vectors of different lengths") from uneven
+    if matrix.ndim != 2 or matrix.shape[1] == 0:
+        raise ValueError(f"expected a list of non-empty vectors, got shape {matrix.shape}")
+    if not np.all(np.isfinite(matrix)):
+        raise ValueError("vectors must not contain NaN or infinity")
+    return matrix
+
+
+def _require_dimension(collection: CollectionInfo, dimension: int) -> None:
+    if dimension != collection.dimension:
+        raise ValueError(
+            f"{collection.model_id} vectors have {collection.dimension} dimensions, not {dimension}"
+        )
+
+
+def _hits(found: Iterable[dict[str, Any]], max_distance: float | None) -> list[Hit]:
+    hits = [
+        Hit(face_id=str(hit["entity"]["face_id"]), distance=math.sqrt(max(0.0, float(hit["distance"]))))
+        for hit in found
+    ]
+    hits.sort(key=lambda hit: hit.distance)
+    if max_distance is not None:
+        hits = [hit for hit in hits if hit.distance <= max_distance]
+    return hits
