@@ -287,6 +287,22 @@ class VectorIndex:
             )
         return int(rows[0]["count(*)"])
 
+    def flush(self, model_id: str) -> None:
+        """Seal what was written so a server indexes it (it brute-forces unsealed rows)."""
+        collection = self._collection(model_id)
+        if collection is not None:
+            with translated("flush"):
+                self._client.flush(collection.name, timeout=self._timeout)
+
+    def indexed_rows(self, model_id: str) -> int:
+        """How many rows the vector index covers so far (milvus-lite reports 0 for FLAT)."""
+        collection = self._collection(model_id)
+        if collection is None:
+            return 0
+        with translated("describe_index"):
+            described = self._client.describe_index(collection.name, "vector", timeout=self._timeout)
+        return int(described.get("indexed_rows", 0)) if described else 0
+
     # --- collections ----------------------------------------------------------------------
     def ensure_collection(self, model_id: str, dimension: int) -> CollectionInfo:
         """The collection of ``model_id``, created with ``dimension`` if it does not exist."""
