@@ -96,7 +96,7 @@ def worker_killed_mid_batch_loses_and_duplicates_nothing(service: Any) -> None:
     client, stack = service.client, service.stack
     face_set = new_face_set(service)
     photos = [p for identity in (WOZNIAK, ALLEN, GUIDO) for p in identity_photos(identity)[:4]]
-    accepted = client.enroll_batch(face_set, photos)
+    accepted = client.enroll_batch(face_set, photos, select="largest")
     job_id = accepted["job_id"]
 
     # Kill the worker while the batch is half done.
@@ -116,7 +116,8 @@ def worker_killed_mid_batch_loses_and_duplicates_nothing(service: Any) -> None:
     items = job["result"]["items"]
     assert len(items) == len(photos)
     enrolled = [face["face_id"] for item in items for face in item.get("faces", [])]
-    assert len(enrolled) == len(photos) and len(set(enrolled)) == len(photos)
+    assert [item["status"] for item in items] == ["added"] * len(photos), items
+    assert len(enrolled) == len(photos) and len(set(enrolled)) == len(photos), items
     assert sorted(client.face_ids(face_set)) == sorted(enrolled)
     assert client.ok("GET", f"/face-sets/{face_set}")["face_set_info"]["face_number"] == len(photos)
 
