@@ -62,7 +62,12 @@ def batch_blueprint() -> APIBlueprint:
             options = parse_body(BatchJson)
             if (options.image_keys is None) == (options.prefix is None):
                 raise ApiError(ApiErrorCode.INVALID_BATCH, "give exactly one of image_keys and prefix")
-            for key in options.image_keys or iter_prefix(ctx.store, options.prefix, path.project_id):
+            keys = (
+                options.image_keys
+                if options.image_keys is not None
+                else iter_prefix(ctx.store, options.prefix or "", path.project_id)
+            )
+            for key in keys:
                 intake.add_key(key)
         items = intake.manifest(
             face_set.external_fields or {}, options.external_fields, options.items, options.user_id_from

@@ -1,0 +1,112 @@
+"""face-sets: create with a typed schema, list, get, delete with everything in it, limits."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.api.conftest import ApiStack, error_of, unique
+from tests.api.photos import GUIDO, OBAMA_SMALL, WOZNIAK
+from tests.support.client import ProjectClient
+
+pytestmark = [pytest.mark.integration, pytest.mark.model]
+
+SCHEMA = {"timestamp": {"type": "long"}, "id": {"type": "string"}, "number": {"type": "integer"}}
+
+
+def test_create_get_and_list_follow_the_seed(client: ProjectClient) -> None:
+    name = unique()
+    created = client.create_face_set(name, face_set_capacity=30000, external_fields=SCHEMA)["face_set_info"]
+    assert created["face_set_name"] == name
+    assert created["face_number"] == 0
+    assert created["face_set_capacity"] == 30000
+    assert created["external_fields"] == SCHEMA
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", created["create_date"])
+    assert created["face_set_id"]
+
+    assert client.ok("GET", f"/face-sets/{name}")["face_set_info"] == created
+    listed = client.ok("GET", "/face-sets")["face_sets_info"]
+    assert created in listed
+
+
+def test_default_capacity_comes_from_settings(api: ApiStack, client: ProjectClient) -> None:
+    info = client.create_face_set(unique())["face_set_info"]
+    assert info["face_set_capacity"] == api.settings.api.default_face_set_capacity
+    assert info["external_fields"] == {}
+
+
+def test_create_refuses_invalid_requests(api: ApiStack, client: ProjectClient) -> None:
+    name = unique()
+    client.create_face_set(name)
+    error_of(client.call("POST", "/face-sets", json={"face_set_name": name}), 400, "FRS.0201")
+    error_of(client.call("POST", "/face-sets", json={}), 400, "FRS.0100")
+    error_of(client.call("POST", "/face-sets", json={"face_set_name": "bad name!"}), 400, "FRS.0100")
+    error_of(client.call("POST", "/face-sets", json={"face_set_name": unique(), "face_set_capacity": 0}), 400, "FRS.0100")
+    too_big = api.settings.api.max_face_set_capacity + 1
+    error_of(client.call("POST", "/face-sets", json={"face_set_name": unique(), "face_set_capacity": too_big}), 400, "FRS.0100")
+    for fields, code in (
+        ({"vector": {"type": "string"}}, "FRS.0121"),  # reserved by the seed
+        ({"external_image_id": {"type": "string"}}, "FRS.0121"),
+        ({"x" * 37: {"type": "string"}}, "FRS.0121"),  # keys are 1-36 characters
+        ({"ok": {"type": "uuid"}}, "FRS.0100"),  # not a field type
+    ):
+        response = client.call("POST", "/face-sets", json={"face_set_name": unique(), "external_fields": fields})
+        error_of(response, 400, code)
+    error_of(client.call("GET", "/face-sets/no_such_set"), 404, "FRS.0210")
+
+
+def test_the_number_of_face_sets_is_a_setting(api: ApiStack) -> None:
+    from api.app import create_app
+
+    limited = api.settings.model_copy(
+        update={"api": api.settings.api.model_copy(update={"max_face_sets_per_project": 2})}
+    )
+    client = api.new_client(create_app(limited))
+    client.create_face_set(unique())
+    client.create_face_set(unique())
+    error_of(client.call("POST", "/face-sets", json={"face_set_name": unique()}), 400, "FRS.0202")
+
+
+def test_capacity_is_enforced(client: ProjectClient) -> None:
+    name = unique()
+    client.create_face_set(name, face_set_capacity=1)
+    assert client.add_face(name, WOZNIAK).status_code == 200
+    error_of(client.add_face(name, GUIDO), 400, "FRS.0203")
+    assert client.ok("GET", f"/face-sets/{name}")["face_set_info"]["face_number"] == 1
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="workers/services/delete.py calls index.delete_by_face_set(model_id, face_set_id) but "
+    "infra VectorIndex.delete_by_face_set takes (model_id, project_id, face_set_id): the job fails (FRS.0018)",
+)
+def test_delete_removes_the_set_its_faces_and_vectors(client: ProjectClient) -> None:
+    name = unique()
+    client.create_face_set(name)
+    face_id = client.add_face(name, OBAMA_SMALL).get_json()["faces"][0]["face_id"]
+    deleted = client.ok("DELETE", f"/face-sets/{name}")
+    assert deleted == {"face_set_name": name, "deleted_faces": 1}
+    error_of(client.call("GET", f"/face-sets/{name}"), 404, "FRS.0210")
+    error_of(client.call("GET", f"/face-sets/{name}/faces", query_string={"face_id": face_id}), 404, "FRS.0210")
+    assert name not in [info["face_set_name"] for info in client.ok("GET", "/face-sets")["face_sets_info"]]
+    error_of(client.call("DELETE", f"/face-sets/{name}"), 404, "FRS.0210")
+
+    # A new set with the same name starts empty: no vector of the old one leaks into it.
+    client.create_face_set(name)
+    assert client.search(name, OBAMA_SMALL)["faces"] == []
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="workers/services/delete.py calls index.delete_by_face_set(model_id, face_set_id) but "
+    "infra VectorIndex.delete_by_face_set takes (model_id, project_id, face_set_id): the job fails (FRS.0018)",
+)
+def test_delete_async_returns_a_job(client: ProjectClient) -> None:
+    name = unique()
+    client.create_face_set(name)
+    accepted = client.call("DELETE", f"/face-sets/{name}", headers={"Prefer": "respond-async"})
+    assert accepted.status_code == 202
+    job = client.wait_job(accepted.get_json()["job_id"])
+    assert job["status"] == "succeeded" and job["kind"] == "delete_face_set"
+    error_of(client.call("GET", f"/face-sets/{name}"), 404, "FRS.0210")
