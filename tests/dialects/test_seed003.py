@@ -1,0 +1,146 @@
+"""Seed 003: ``/cv/face/*`` multipart calls with ``X-GW-Authorization``, answers
+``{"code", "message", ...}`` with codes 200 and 40201-40318."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from api.dialects.seed003 import CODE_OF_CHECK, MESSAGES, _quality_of
+from tests.dialects.conftest import (
+    CLAPTON,
+    HOPKINS,
+    NO_FACE,
+    NOT_AN_IMAGE,
+    ROB,
+    TWO_PEOPLE,
+    DialectService,
+    Tenant,
+    photo,
+)
+
+pytestmark = [pytest.mark.model, pytest.mark.integration]
+
+
+def call(dialects: DialectService, endpoint: str, tenant: Tenant | None, **fields: Any) -> dict[str, Any]:
+    form: dict[str, Any] = {}
+    for name, value in fields.items():
+        if isinstance(value, Path):
+            form[name] = (io.BytesIO(value.read_bytes()), value.name)
+        elif isinstance(value, bytes):
+            form[name] = (io.BytesIO(value), "image.jpg")
+        else:
+            form[name] = value
+    headers = {"X-GW-Authorization": tenant.api_key} if tenant is not None else {}
+    response = dialects.http.post(f"/cv/face/{endpoint}", data=form, headers=headers, content_type="multipart/form-data")
+    body: dict[str, Any] = response.get_json()
+    assert response.status_code == (200 if tenant is not None else 401), body
+    assert body["message"] == ("success" if body["code"] == 200 else MESSAGES.get(body["code"], body["message"]))
+    return body
+
+
+def test_register_search_recognise_compare_update_delete(dialects: DialectService) -> None:
+    a = dialects.tenant_a
+    rob = call(dialects, "face_register", a, image=photo(ROB, 0), app_id="gate", user_id="u-rob", face_direction="")
+    assert rob["code"] == 200 and rob["check_result"] == 0 and rob["register_result"] == 0
+    assert isinstance(rob["face_id"], int) and rob["face_id"] > 0
+    same_photo = call(dialects, "face_register", a, image=photo(ROB, 0), app_id="gate", user_id="u-rob")
+    assert same_photo["code"] == 40315 and same_photo["face_id"] == rob["face_id"]
+    second = call(dialects, "face_register", a, image=photo(ROB, 1), app_id="gate", user_id="u-rob")
+    assert second["code"] == 200 and second["face_id"] != rob["face_id"]  # one user, several faces
+    impostor = call(dialects, "face_register", a, image=photo(ROB, 1), app_id="gate", user_id="u-other")
+    assert impostor["code"] == 40315 and impostor["face_id"] in (rob["face_id"], second["face_id"])
+    hop = call(dialects, "face_register", a, image=photo(HOPKINS, 0), app_id="gate", user_id="u-hop")
+    assert hop["code"] == 200
+
+    found = call(dialects, "face_search", a, app_id="gate", user_id="u-rob")
+    assert found["code"] == 200 and sorted(found["result"]) == sorted([rob["face_id"], second["face_id"]])
+    assert call(dialects, "face_search", a, app_id="gate", user_id="nobody") == {
+        "code": 40317, "message": "Dababase has no userid", "result": []
+    }
+
+    recognised = call(dialects, "face_recognise", a, image=photo(HOPKINS, 1), app_id="gate")
+    assert recognised["code"] == 200 and recognised["check_result"] == 0 and recognised["user_id"] == "u-hop"
+    assert 0 < recognised["score"] <= 1
+    stranger = call(dialects, "face_recognise", a, image=CLAPTON, app_id="gate")
+    assert (stranger["code"], stranger["user_id"], stranger["score"]) == (40312, "-1", -1)
+
+    pair = call(dialects, "face_compare", a, image=photo(HOPKINS, 1), image_1=photo(HOPKINS, 0))
+    assert pair["code"] == 200 and pair["result"] is True and pair["check_result"] == 0
+    other = call(dialects, "face_compare", a, image=photo(HOPKINS, 1), image_1=photo(ROB, 0))
+    assert other["result"] is False and other["score"] < pair["score"]
+    by_user = call(dialects, "face_compare", a, image=photo(ROB, 1), app_id="gate", user_id="u-rob")
+    assert by_user["code"] == 200 and by_user["result"] is True
+
+    updated = call(dialects, "face_update", a, image=photo(HOPKINS, 1), app_id="gate", face_id=str(hop["face_id"]))
+    assert updated["code"] == 200 and updated["face_id"] == hop["face_id"]
+    assert call(dialects, "face_search", a, app_id="gate", user_id="u-hop")["result"] == [hop["face_id"]]
+    removed = call(dialects, "face_update", a, app_id="gate", face_id=str(hop["face_id"]))  # no image: delete
+    assert removed["code"] == 200
+    assert call(dialects, "face_search", a, app_id="gate", user_id="u-hop")["code"] == 40317
+
+    deleted = call(dialects, "face_delete", a, app_id="gate", face_id=str(second["face_id"]))
+    assert deleted == {"code": 200, "message": "success", "face_id": second["face_id"]}
+    again = call(dialects, "face_delete", a, app_id="gate", face_id=str(second["face_id"]))
+    assert again == {"code": 40313, "message": "Delete faceid failed", "face_id": -1}
+
+    # Another tenant's app of the same name is another library.
+    b = dialects.tenant_b
+    assert call(dialects, "face_search", b, app_id="gate", user_id="u-rob")["code"] == 40316
+    assert call(dialects, "face_register", b, image=CLAPTON, app_id="gate", user_id="eric")["code"] == 200
+    assert call(dialects, "face_recognise", b, image=photo(ROB, 1), app_id="gate")["code"] == 40312
+
+
+def test_face_check_locations_probability_landmarks(dialects: DialectService) -> None:
+    a = dialects.tenant_a
+    one = call(dialects, "face_check", a, image=TWO_PEOPLE)
+    assert one["code"] == 200 and one["face_num"] == 2 and len(one["face_information"]) == 1
+    both = call(dialects, "face_check", a, image=TWO_PEOPLE, max_num="5")["face_information"]
+    assert len(both) == 2
+    for face in both:
+        assert set(face) == {"check_result", "face_location", "face_probability", "landmark"}
+        assert face["face_location"].startswith("(") and face["face_location"].count(",") == 3
+        assert 0 <= face["face_probability"] <= 1
+        assert face["landmark"] and {"x", "y"} == set(face["landmark"][0])
+    assert call(dialects, "face_check", a, image=NO_FACE) == {
+        "code": 40304, "message": "No face", "face_num": 0, "check_result": 10, "face_information": []
+    }
+    assert call(dialects, "face_check", a, image=TWO_PEOPLE, max_num="0")["code"] == 40203
+
+
+def test_documented_error_codes(dialects: DialectService) -> None:
+    a = dialects.tenant_a
+    register = {"image": photo(ROB, 0), "app_id": "errors", "user_id": "someone"}
+
+    def code(endpoint: str, **fields: Any) -> int:
+        return int(call(dialects, endpoint, a, **fields)["code"])
+
+    assert code("face_register", **{**register, "app_id": ""}) == 40307
+    assert code("face_register", image=photo(ROB, 0), app_id="errors") == 40310
+    assert code("face_register", app_id="errors", user_id="someone") == 40300
+    assert code("face_register", **{**register, "image": b""}) == 40300
+    assert code("face_register", **{**register, "image": NOT_AN_IMAGE}) == 40308
+    assert code("face_register", **{**register, "user_id": "u" * 200}) == 40202
+    assert code("face_register", **{**register, "face_direction": "9"}) == 40203
+    assert code("face_register", **{**register, "image": TWO_PEOPLE}) == 40306
+    no_face = call(dialects, "face_register", a, **{**register, "image": NO_FACE})
+    assert (no_face["code"], no_face["check_result"], no_face["face_id"]) == (40304, 10, -1)
+    assert code("face_recognise", image=photo(ROB, 0), app_id="never-registered") == 40316
+    assert code("face_delete", app_id="errors") == 40318
+    assert code("face_update", app_id="errors", face_id="424242") == 40318
+    assert code("face_compare", image=photo(ROB, 0)) == 40201
+    assert code("face_compare", image=photo(ROB, 0), app_id="errors") == 40310
+    assert code("face_compare", image=photo(ROB, 0), app_id="errors", user_id="nobody") == 40309
+    unauthorized = call(dialects, "face_check", None, image=photo(ROB, 0))
+    assert unauthorized["code"] == 401
+
+
+def test_quality_measures_map_to_check_result_and_status() -> None:
+    """The worker's per-face quality (``quality.check_result`` / ``direction_code``) is read
+    as the document's check_result and its status code."""
+    assert _quality_of({"quality": {"check_result": 20, "direction_code": 0}}) == (20, 0)
+    assert _quality_of({"bounding_box": {}}) == (0, None)
+    assert CODE_OF_CHECK == {10: 40304, 20: 40302, 30: 40303, 31: 40301, 40: 40305, 50: 40314}
