@@ -39,7 +39,9 @@ def enroll_batch(ctx: JobContext, payload: EnrollBatchPayload) -> dict[str, Any]
     if payload.total == 0:
         return summarize([])
     size = max(1, runtime.settings.jobs.batch_chunk_size)
-    ctx.progress(0, payload.total)
+    job = runtime.jobs.get(ctx.job_id)
+    if job is None or not job.progress_total:  # a re-sent parent keeps the progress it has
+        ctx.progress(0, payload.total)
     starts = range(0, payload.total, size)
     for index, start in enumerate(starts):
         chunk = EnrollChunkPayload(
@@ -58,6 +60,7 @@ def enroll_batch(ctx: JobContext, payload: EnrollBatchPayload) -> dict[str, Any]
             project_id=payload.project_id,
             kind=JobKind.ENROLL_CHUNK.value,
             payload=chunk.model_dump(mode="json"),
+            parent_job_id=ctx.job_id,
         )
         if created:
             dispatch(runtime.producer, JobKind.ENROLL_CHUNK, job_id, chunk.model_dump(mode="json"))

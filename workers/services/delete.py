@@ -28,8 +28,9 @@ def delete_faces(ctx: JobContext, payload: DeleteFacesPayload) -> dict[str, Any]
 def delete_face_set(ctx: JobContext, payload: DeleteFaceSetPayload) -> dict[str, Any]:
     runtime = ctx.runtime
     removed = runtime.face_sets.delete_with_faces(payload.project_id, payload.face_set_id)
-    for model_id in {row.model_id for row in removed} | {runtime.pipeline.model_id}:
-        runtime.index.delete_by_face_set(model_id, payload.face_set_id)
+    # Every collection, not only the models of the removed rows: vectors written by a crashed
+    # enrollment have no row, and must go with their face set too.
+    runtime.index.delete_by_face_set(None, payload.project_id, payload.face_set_id)
     purge_unreferenced_objects(ctx, _object_keys(removed))
     return {"face_set_id": payload.face_set_id, "deleted_faces": len(removed)}
 
