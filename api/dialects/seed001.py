@@ -147,6 +147,15 @@ def _enroll(project_id: str, image_key: str, fid: int, name: str) -> list[dict[s
     return faces
 
 
+def _liveness_match(result: dict[str, Any]) -> bool:
+    """``pipelines.liveness`` reports the reference match as ``{"matched": ..., "min_frames":
+    ...}`` (the document's "closer than the threshold for 36 frames or more")."""
+    match = result.get("match")
+    if isinstance(match, dict):
+        return bool(match.get("matched", False))
+    return bool(match)
+
+
 def _face_json(face: Any) -> dict[str, Any]:
     return {"Fid": int(face.external_image_id), "Fname": face.user_id or ""}
 
@@ -267,8 +276,7 @@ def blueprint() -> Blueprint:
             match_distance=threshold,
         )
         result = run_job(project_id, JobKind.LIVENESS, payload)
-        real = result.get("real", result.get("live", result.get("is_live", False)))
-        return jsonify({"msg_code": OK, "match": bool(result.get("match", False)), "real": bool(real)})
+        return jsonify({"msg_code": OK, "match": _liveness_match(result), "real": bool(result.get("alive", False))})
 
     return bp
 
