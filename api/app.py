@@ -26,6 +26,7 @@ from api.bodies import describe_validation_error
 from api.context import ApiContext, build_context
 from api.errors import ApiError, ApiErrorCode
 from api.routes import register_v1
+from api.routes.fleet import install_fleet_signals
 from api.routes.ops import ops_blueprint
 from infra.errors import TransientInfraError
 from infra.settings import Settings
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None, context: ApiContext | None = No
 
     register_v1(app)
     app.register_api(ops_blueprint())
+    install_fleet_signals(app, app.extensions["facefleet"])
     _register_dialects(app)
 
     app.add_url_rule("/v1/openapi.json", "openapi_v1", lambda: jsonify(app.api_doc))

@@ -15,6 +15,13 @@ TOKEN_HEADER = "X-Auth-Token"
 MAX_TOKEN_LENGTH = 512
 
 
+def authenticate_key() -> None:
+    """Any valid key: for fleet-wide, tenant-free endpoints such as queue signals."""
+    token = request.headers.get(TOKEN_HEADER, "")
+    if not token or len(token) > MAX_TOKEN_LENGTH or current_context().api_keys.authenticate(token) is None:
+        raise ApiError(ApiErrorCode.AUTH_TOKEN_ABNORMAL)
+
+
 def authenticate_project_request() -> None:
     token = request.headers.get(TOKEN_HEADER, "")
     if not token:

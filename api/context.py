@@ -31,12 +31,19 @@ class ApiContext:
     jobs: Any
     store: Any
     producer: Any
+    events: Any = None
     gateway: JobGateway = field(init=False)
     intake: ImageIntake = field(init=False)
     service: FaceService = field(init=False)
 
     def __post_init__(self) -> None:
-        self.gateway = JobGateway(self.jobs, self.producer, self.settings.jobs.sync_wait_seconds)
+        self.gateway = JobGateway(
+            self.jobs,
+            self.producer,
+            self.settings.jobs.sync_wait_seconds,
+            events=self.events,
+            webhooks=self.settings.webhooks,
+        )
         self.intake = ImageIntake(self.store, self.settings.object_store.bucket, self.settings.images.max_bytes)
         self.service = FaceService(
             settings=self.settings,
@@ -50,6 +57,7 @@ class ApiContext:
 def build_context(settings: Settings) -> ApiContext:
     from infra.celery_config import make_celery
     from infra.db import Database
+    from infra.events import event_publisher_from_settings
     from infra.db.repositories import ApiKeyRepo, FaceRepo, FaceSetRepo, JobRepo, ProjectRepo
     from infra.object_store import object_store_from_settings
 
@@ -64,6 +72,7 @@ def build_context(settings: Settings) -> ApiContext:
         jobs=JobRepo(database, ttl_seconds=settings.jobs.result_ttl_seconds),
         store=object_store_from_settings(settings.object_store),
         producer=make_celery(settings, main="facefleet.api"),
+        events=event_publisher_from_settings(settings),
     )
 
 

@@ -54,6 +54,9 @@ class ApiErrorCode(Enum):
     IDEMPOTENCY_KEY_REUSED = ErrorSpec(
         "FRS.0131", 400, "This Idempotency-Key was already used for a different request."
     )
+    CALLBACK_URL_REFUSED = ErrorSpec(
+        "FRS.0132", 400, "The callback URL is not allowed (scheme, host or address not on the allow-list)."
+    )
     # --- face sets and faces ---
     FACE_SET_EXISTS = ErrorSpec("FRS.0201", 400, "A face set with this name already exists.")
     FACE_SET_LIMIT = ErrorSpec("FRS.0202", 400, "The project holds the maximum number of face sets.")

@@ -18,13 +18,18 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from flask import has_request_context, request
 from pydantic import BaseModel
 
 from api.errors import ApiError, ApiErrorCode, job_error
+from infra.events import EventPublisher, JobEvent, JobState
+from infra.settings import WebhookSettings
+from infra.webhooks import CallbackUrlRejected, validate_callback_url
 from workers.contracts import JobErrorCode, JobKind, JobStatus, TaskProducer, dispatch
 
 log = logging.getLogger(__name__)
 
+CALLBACK_HEADER = "X-Callback-Url"
 FIRST_POLL_SECONDS = 0.02
 MAX_POLL_SECONDS = 0.25
 
@@ -88,11 +93,38 @@ def job_location(project_id: str, job_id: str) -> str:
     return f"/v1/{project_id}/jobs/{job_id}"
 
 
+def requested_callback_url() -> str | None:
+    """The callback a client asked for on this request: the ``X-Callback-Url`` header or
+    the ``callback_url`` query parameter, on any endpoint that creates a job."""
+    if not has_request_context():
+        return None
+    return request.headers.get(CALLBACK_HEADER) or request.args.get("callback_url") or None
+
+
 class JobGateway:
-    def __init__(self, jobs: JobStore, producer: TaskProducer, sync_wait_seconds: float) -> None:
+    def __init__(
+        self,
+        jobs: JobStore,
+        producer: TaskProducer,
+        sync_wait_seconds: float,
+        events: EventPublisher | None = None,
+        webhooks: WebhookSettings | None = None,
+    ) -> None:
         self.jobs = jobs
         self.producer = producer
         self.sync_wait_seconds = sync_wait_seconds
+        self.events = events
+        self.webhooks = webhooks or WebhookSettings()
+
+    def checked_callback_url(self, url: str | None) -> str | None:
+        """Refused at submit time, before anything runs: a callback must not be a way to
+        make this service call hosts on its own network (SSRF)."""
+        if url is None:
+            return None
+        try:
+            return validate_callback_url(url, self.webhooks)
+        except CallbackUrlRejected as refused:
+            raise ApiError(ApiErrorCode.CALLBACK_URL_REFUSED, f"callback_url refused: {refused.message}") from refused
 
     def run(
         self,
@@ -110,9 +142,15 @@ class JobGateway:
 
     def submit(self, project_id: str, kind: JobKind, payload: BaseModel, idempotency_key: str | None = None) -> Any:
         body = payload.model_dump(mode="json")
+        callback_url = self.checked_callback_url(requested_callback_url())
         job_id = self.job_id_for(project_id, idempotency_key)
         job, created = self.jobs.create(
-            job_id=job_id, project_id=project_id, kind=kind.value, payload=body, idempotency_key=idempotency_key
+            job_id=job_id,
+            project_id=project_id,
+            kind=kind.value,
+            payload=body,
+            idempotency_key=idempotency_key,
+            callback_url=callback_url,
         )
         if not created:
             if job.kind != kind.value or (job.payload is not None and job.payload != body):
@@ -124,6 +162,10 @@ class JobGateway:
             log.warning("could not send job %s (%s): %s", job_id, kind.value, unreachable)
             self.jobs.fail(job_id, JobErrorCode.UNAVAILABLE.value, "the job queue was unreachable; nothing ran")
             raise ApiError(ApiErrorCode.BROKER_UNAVAILABLE) from unreachable
+        if self.events is not None:
+            self.events.publish(
+                JobEvent.create(job_id, project_id, kind.value, JobState.ACCEPTED, timestamps={"created_at": job.created_at})
+            )
         return job
 
     def wait(self, job_id: str, timeout: float) -> Any:

@@ -9,10 +9,10 @@ or duplicated work cannot overwrite what a client may have read. Rows expire
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
@@ -254,6 +254,20 @@ class JobRepo:
             )
             return affected_rows(result)
 
+    def active_by_kind(self) -> dict[str, tuple[int, datetime | None]]:
+        """For each job kind with unfinished jobs: (running count, oldest pending creation).
+        The embedded mode's stand-in for broker queue signals."""
+        running = func.sum(case((Job.status == RUNNING, 1), else_=0))
+        oldest_pending = func.min(case((Job.status == PENDING, Job.created_at), else_=None))
+        with self.db.session() as session:
+            rows = session.execute(
+                select(Job.kind, running, oldest_pending).where(Job.status.in_(ACTIVE)).group_by(Job.kind)
+            )
+            return {
+                str(kind): (int(count or 0), _as_utc(oldest) if oldest is not None else None)
+                for kind, count, oldest in rows
+            }
+
     def referenced_keys(self, keys: Iterable[str]) -> set[str]:
         """The object keys that a job still to run (pending or running) names in its payload:
         reconciliation must not delete an image a queued job is about to read."""
@@ -265,6 +279,14 @@ class JobRepo:
             for payload in session.scalars(select(Job.payload).where(Job.status.in_(ACTIVE))):
                 used.update(_strings_in(payload) & wanted)
         return used
+
+
+def _as_utc(value: Any) -> datetime:
+    # Aggregates bypass the column's UTC type decorator: SQLite returns text, PostgreSQL
+    # an aware datetime.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _strings_in(value: Any) -> set[str]:
