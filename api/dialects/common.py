@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -156,9 +157,10 @@ def run_jobs(project_id: str, kind: JobKind, payloads: list[BaseModel]) -> list[
     """Send every job first and then wait for each, so they run side by side."""
     gateway = current_context().gateway
     jobs = [gateway.submit(project_id, kind, payload) for payload in payloads]
+    deadline = time.monotonic() + gateway.sync_wait_seconds  # one bounded wait for them all
     results = []
     for job in jobs:
-        final = gateway.wait(job.id, gateway.sync_wait_seconds) or job
+        final = gateway.wait(job.id, max(0.0, deadline - time.monotonic())) or job
         results.append(finish(JobOutcome(final, kind)))
     return results
 

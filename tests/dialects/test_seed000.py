@@ -52,3 +52,13 @@ def test_bad_inputs_answer_an_error_in_the_same_shape(dialects: DialectService) 
         assert response.status_code == 400
         body = response.get_json()
         assert list(body) == ["error"] and body["error"]
+
+
+def test_off_unless_bound_to_a_project(dialects: DialectService) -> None:
+    from api.app import create_app
+
+    unbound = create_app(dialects.stack.settings).test_client()  # no dialects.d000_project_id
+    response = unbound.post(
+        "/get_face_descriptor", data={"file": (io.BytesIO(b"x"), "a.jpg")}, content_type="multipart/form-data"
+    )
+    assert response.status_code == 404

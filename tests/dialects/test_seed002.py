@@ -104,3 +104,18 @@ def test_documented_error_codes(dialects: DialectService) -> None:
     unknown = {"face_token": "nope", "threshold": "0.6"}
     error(dialects.http.get("/search", query_string=unknown), "1006", "FACE_TOKEN_ERROR")
     error(upload(dialects, "/search", NO_FACE, threshold="0.6"), "1007", "FACE_INFO_ERROR")
+
+
+def test_temporary_tokens_expire_and_the_dialect_is_off_unless_bound(dialects: DialectService) -> None:
+    from api.app import create_app
+
+    expiring = dialects.settings.dialects.model_copy(update={"d002_token_ttl_seconds": 0})
+    app = create_app(dialects.settings.model_copy(update={"dialects": expiring}))
+    http = app.test_client()
+    body = ok(http.post("/detect", data={"image_file": (io.BytesIO(photo(HOPKINS, 1).read_bytes()), "h.jpg")},
+                        content_type="multipart/form-data"))
+    token = body["faces"][0]["face_token"]
+    error(http.get("/addface", query_string={"face_token": token}), "1006", "FACE_TOKEN_ERROR")
+
+    unbound = create_app(dialects.stack.settings).test_client()  # no dialects.d002_project_id
+    assert unbound.get("/addface", query_string={"face_token": token}).status_code == 404
