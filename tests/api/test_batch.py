@@ -22,9 +22,11 @@ import pytest
 
 from tests.api.conftest import ApiStack, error_of, unique
 from tests.api.photos import (
+    ALLEN,
     CORRUPT,
     GUIDO,
     OBAMA,
+    OBAMA_240,
     OBAMA_SMALL,
     TWO_PEOPLE,
     WOZNIAK,
@@ -183,6 +185,25 @@ def test_batch_of_object_keys_and_of_a_prefix(api: ApiStack, client: ProjectClie
     error_of(client.call("POST", path, json={"image_keys": []}), 400, "FRS.0123")
     error_of(client.call("POST", path, data=b"not a zip", content_type="application/zip"), 400, "FRS.0123")
     error_of(client.call("POST", "/face-sets/no_such_set/faces/batch", json={"image_keys": [woz_key]}), 404, "FRS.0210")
+
+
+def test_batch_duplicate_check_flags_or_rejects_per_item(client: ProjectClient) -> None:
+    name = unique("dups")
+    client.create_face_set(name)
+    original = client.add_face(name, OBAMA).get_json()["faces"][0]["face_id"]
+    for on_duplicate, photos, expected in (
+        ("flag", [OBAMA_SMALL, GUIDO], [("duplicate", None), ("added", None)]),
+        ("reject", [OBAMA_240, ALLEN], [("rejected", "duplicate_face"), ("added", None)]),
+    ):
+        accepted = client.enroll_batch(name, photos, on_duplicate=on_duplicate)
+        job = client.wait_job(accepted["job_id"], timeout=180)
+        items = job["result"]["items"]
+        assert [(item["status"], item.get("reason")) for item in items] == expected, items
+        if on_duplicate == "flag":
+            assert items[0]["faces"][0]["duplicate_of"]["face_id"] == original
+            assert job["result"]["duplicates"] == 1
+        else:
+            assert items[0]["details"]["duplicates"][0]["face_id"] == original
 
 
 def test_big_batch_is_accepted_and_reports_progress(client: ProjectClient, big_batch: BigBatch) -> None:

@@ -182,3 +182,16 @@ def _b64_bytes(data: bytes) -> str:
     import base64
 
     return base64.b64encode(data).decode()
+
+
+def test_sync_call_past_the_bounded_wait_answers_202(api: ApiStack) -> None:
+    from api.app import create_app
+
+    impatient = api.settings.model_copy(
+        update={"jobs": api.settings.jobs.model_copy(update={"sync_wait_seconds": 0.0})}
+    )
+    client = api.new_client(create_app(impatient))
+    response = client.call("POST", "/face-detect", json={"image_base64": b64(OBAMA_SMALL)})
+    assert response.status_code == 202, response.get_json()
+    assert response.headers["Location"] == f"/v1/{client.project_id}/jobs/{response.get_json()['job_id']}"
+    assert len(client.wait_job(response.get_json()["job_id"])["result"]["faces"]) == 1

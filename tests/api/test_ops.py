@@ -9,6 +9,7 @@ import pytest
 
 from api.errors import all_codes
 from tests.api.conftest import ApiStack, error_of
+from tests.api.photos import OBAMA_SMALL, b64
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
 
@@ -48,12 +49,15 @@ def test_readyz_answers_503_naming_an_unreachable_vector_store(api: ApiStack) ->
     assert body["checks"]["sql"] == "ok"
 
 
-def test_metrics_count_requests_by_route_template(api: ApiStack) -> None:
+def test_metrics_count_requests_and_jobs(api: ApiStack) -> None:
     client = api.client
     client.call("GET", "/face-sets")
+    client.ok("POST", "/face-detect", json={"image_base64": b64(OBAMA_SMALL)})
     text = client.http.get("/metrics").get_data(as_text=True)
     assert "facefleet_http_requests_total" in text
     assert 'route="/v1/<project_id>/face-sets"' in text
+    assert 'facefleet_api_jobs_total{kind="detect",outcome="succeeded"}' in text
+    assert "facefleet_http_request_seconds_bucket" in text
     assert client.project_id not in text  # templates, never concrete ids
 
 
