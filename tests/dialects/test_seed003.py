@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from api.dialects.seed003 import CODE_OF_CHECK, MESSAGES, _quality_of
+from api.dialects.seed003 import _quality_of
+from api.dialects.seed003_codes import CODE_OF_CHECK, MESSAGES
 from tests.dialects.conftest import (
     CLAPTON,
     HOPKINS,
