@@ -30,6 +30,11 @@ the time."""
 
 DEFAULT_EMBEDDER: Final = DLIB_RESNET_ID
 
+DEFAULT_DETECTION_MAX_SIDE: Final = 1600
+"""Photos whose longer side exceeds this are detected on a scaled-down copy (faces from
+~40 px of the copy up; alignment and embedding still use every original pixel). HOG's time
+grows with the pixel count, and the shared pair photos go up to 36 megapixels."""
+
 
 def _deepface(model_name: str, deepface_home: Path, detector_backend: str = "skip") -> DeepFaceEmbedder:
     return DeepFaceEmbedder(model_name, deepface_home, detector_backend)
@@ -74,6 +79,7 @@ def build_pipeline(
     backend_options: Mapping[str, Any] | None = None,
     deepface_home: Path | None = None,
     min_face_size: int = 20,
+    detection_max_side: int | None = DEFAULT_DETECTION_MAX_SIDE,
     registry: Registry | None = None,
 ) -> FacePipeline:
     """Validates every name at once (``UnknownModelError``) and loads no model."""
@@ -85,4 +91,6 @@ def build_pipeline(
         if deepface_home is None:
             raise ValueError(f"{embedding_model} needs deepface_home (the folder holding .deepface/weights)")
         embedder = registry.embedder(embedding_model, deepface_home=deepface_home)
-    return FacePipeline(build_detector(registry, detector, fallback_detector), embedder, min_face_size)
+    return FacePipeline(
+        build_detector(registry, detector, fallback_detector), embedder, min_face_size, detection_max_side
+    )
