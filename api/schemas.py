@@ -348,6 +348,8 @@ class JobView(BaseModel):
     error: JobErrorView | None = None
     created_at: str | None = None
     updated_at: str | None = None
+    callback_url: str | None = None
+    webhook: dict[str, Any] | None = Field(None, description="delivery report of the callback, once sent")
 
 
 class JobAccepted(BaseModel):

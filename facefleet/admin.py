@@ -19,6 +19,7 @@ class CreatedProject:
     project_id: str
     name: str
     api_key: str
+    webhook_secret: str
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,9 @@ def create_project(settings: Settings, name: str) -> CreatedProject:
         issued = ApiKeyRepo(database).create(project.id, label="created with the project")
     finally:
         database.dispose()
-    return CreatedProject(project_id=project.id, name=project.name, api_key=issued.key)
+    return CreatedProject(
+        project_id=project.id, name=project.name, api_key=issued.key, webhook_secret=project.webhook_secret
+    )
 
 
 def ensure_default_project(settings: Settings) -> CreatedProject | None:

@@ -90,6 +90,7 @@ def project_create(name: str) -> None:
     created = create_project(Settings(), name)
     click.echo(f"project_id: {created.project_id}")
     click.echo(f"api_key:    {created.api_key}   (shown once; store it now)")
+    click.echo(f"webhook_secret: {created.webhook_secret}   (verifies X-FaceFleet-Signature on callbacks)")
 
 
 @project.command("list")

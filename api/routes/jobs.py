@@ -29,6 +29,10 @@ def job_view(job: Any) -> dict[str, Any]:
         view["result"] = job.result
     elif job.status == "failed":
         view["error"] = job_error(job.error_code, job.error_message, job.kind, getattr(job, "error_details", None)).body()
+    if getattr(job, "callback_url", None):
+        view["callback_url"] = job.callback_url
+        # Every delivery attempt to the callback, once the final state was sent.
+        view["webhook"] = getattr(job, "webhook", None)
     return view
 
 
