@@ -160,6 +160,16 @@ def _detect(project_id: str, image_key: str) -> list[dict[str, Any]]:
     return faces
 
 
+def check_result_of(face: dict[str, Any], direction: int | None) -> int:
+    """The document's check_result for one detected face and the requested direction."""
+    check, measured = _quality_of(face)
+    if check == 0 and direction is not None and measured is not None and measured != direction:
+        check = 40
+    if check == 40 and direction is None:
+        check = 0  # a direction mismatch only counts when the client asked for one
+    return check
+
+
 def _checked_single_face(project_id: str, image_key: str, direction: int | None) -> None:
     """The enrollment gate: exactly one face, good quality, the requested direction."""
     faces = _detect(project_id, image_key)
@@ -167,11 +177,7 @@ def _checked_single_face(project_id: str, image_key: str, direction: int | None)
         raise Status(40304, check_result=10)
     if len(faces) > 1:
         raise Status(40306, check_result=50)
-    check, measured = _quality_of(faces[0])
-    if check == 0 and direction is not None and measured is not None and measured != direction:
-        check = 40
-    if check == 40 and direction is None:
-        check = 0  # a direction mismatch only counts when the client asked for one
+    check = check_result_of(faces[0], direction)
     if check != 0:
         raise Status(CODE_OF_CHECK.get(check, 40314), check_result=check)
 

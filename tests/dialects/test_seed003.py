@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from api.dialects.seed003 import _quality_of
-from api.dialects.seed003_codes import CODE_OF_CHECK, MESSAGES
+from api.dialects.seed003_codes import MESSAGES
 from tests.dialects.conftest import (
     CLAPTON,
     HOPKINS,
@@ -138,10 +137,3 @@ def test_documented_error_codes(dialects: DialectService) -> None:
     unauthorized = call(dialects, "face_check", None, image=photo(ROB, 0))
     assert unauthorized["code"] == 401
 
-
-def test_quality_measures_map_to_check_result_and_status() -> None:
-    """The worker's per-face quality (``quality.check_result`` / ``direction_code``) is read
-    as the document's check_result and its status code."""
-    assert _quality_of({"quality": {"check_result": 20, "direction_code": 0}}) == (20, 0)
-    assert _quality_of({"bounding_box": {}}) == (0, None)
-    assert CODE_OF_CHECK == {10: 40304, 20: 40302, 30: 40303, 31: 40301, 40: 40305, 50: 40314}
