@@ -15,6 +15,7 @@ from PIL import Image
 
 from pipelines.catalog import build_pipeline
 from pipelines.compare import DEFAULT_MATCH_DISTANCE, distance_to_similarity, euclidean_distance
+from pipelines.embedding.deepface_models import WEIGHT_FILES, available_models, weights_dir
 from pipelines.embedding.dlib_resnet import CHIP_SIZE, DlibChipAligner
 from pipelines.engine import FacePipeline, largest_face
 from pipelines.types import DecodedImage
@@ -181,3 +182,23 @@ def test_accuracy_at_the_documented_threshold(pair_distances: tuple[np.ndarray, 
     assert np.sum(~np.isfinite(distances)) <= 2  # failures to detect
     similarities = [distance_to_similarity(float(d)) for d in distances[np.isfinite(distances)]]
     assert all(0.0 <= s <= 1.0 for s in similarities)
+
+
+def test_deepface_dlib_runs_offline_from_linked_dlib_weights(
+    tmp_path: Path, default_pipeline: FacePipeline, load_photo: Callable[[str], DecodedImage]
+) -> None:
+    """Installation links dlib's .dat into deepface's weights folder; with only that link,
+    ``deepface-Dlib`` builds without any download and gives its own 128-d vectors."""
+    weights = weights_dir(tmp_path)
+    weights.mkdir(parents=True)
+    (weights / WEIGHT_FILES["Dlib"]).symlink_to(face_recognition_models.face_recognition_model_location())
+    assert available_models(tmp_path) == ["Dlib"]
+    embedder = build_pipeline(embedding_model="deepface-Dlib", deepface_home=tmp_path).embedder
+    image = load_photo("face_recognition-obama/obama.jpg")
+    faces = default_pipeline.detect(image)
+
+    [embedding] = embedder.embed(image.pixels, faces)
+
+    assert embedding.model_id == "deepface-Dlib" and embedding.vector.shape == (128,)
+    assert np.all(np.isfinite(embedding.vector))
+    assert sorted(p.name for p in weights.iterdir()) == [WEIGHT_FILES["Dlib"]]  # nothing downloaded
