@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pipelines.analysis.landmarks import LandmarkPredictor
+from pipelines.analysis.landmarks import HogFaceDetector, LandmarkPredictor
 from pipelines.catalog import build_pipeline
 from pipelines.embedding.base import Embedder
 from pipelines.errors import ErrorCode, MultipleFacesError, NoFaceError
@@ -50,6 +51,9 @@ def marks(name: str, column: str) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in json.loads(row[column] or "[]")]
 
 
+TrackOf = Callable[[str], FaceTrack]
+
+
 @pytest.fixture(scope="session")
 def checker(predictor: LandmarkPredictor) -> LivenessChecker:
     return LivenessChecker(predictor=predictor)
@@ -61,7 +65,7 @@ def embedder() -> Embedder:
 
 
 @pytest.fixture(scope="session")
-def track_of(checker: LivenessChecker) -> object:
+def track_of(checker: LivenessChecker) -> TrackOf:
     @cache
     def track(name: str) -> FaceTrack:
         return checker.track(decode_video((VIDEOS / name).read_bytes(), checker.settings.video))
@@ -75,10 +79,10 @@ def frame_ranges(track: FaceTrack, action: Action, checker: LivenessChecker) -> 
     return [(indices[e.first_sample], indices[e.last_sample] + track.video.stride - 1) for e in events]
 
 
-def test_blinks_are_found_where_marked(track_of: object, checker: LivenessChecker) -> None:
+def test_blinks_are_found_where_marked(track_of: TrackOf, checker: LivenessChecker) -> None:
     found, missed = 0, []
     for name in BLINK_CLIPS:
-        detected = frame_ranges(track_of(name), Action.BLINK, checker)  # type: ignore[operator]
+        detected = frame_ranges(track_of(name), Action.BLINK, checker)
         for first, last in marks(name, "auto_blink_events"):
             if any(a <= last + BLINK_TOLERANCE and b >= first - BLINK_TOLERANCE for a, b in detected):
                 found += 1
@@ -91,28 +95,28 @@ def test_blinks_are_found_where_marked(track_of: object, checker: LivenessChecke
 
 @pytest.mark.parametrize("name", MOUTH_CLIPS)
 def test_mouth_open_clips_pass_the_mouth_action(
-    track_of: object, checker: LivenessChecker, name: str
+    track_of: TrackOf, checker: LivenessChecker, name: str
 ) -> None:
-    result = checker.evaluate(track_of(name), [Action.OPEN_MOUTH])  # type: ignore[operator]
+    result = checker.evaluate(track_of(name), [Action.OPEN_MOUTH])
     assert result.alive
     (verdict,) = result.actions
     assert verdict.passed and verdict.confidence > 0.5
     assert verdict.first_frame is not None and verdict.last_frame is not None
     # One of the detected openings overlaps one of the marked ones.
-    detected = frame_ranges(track_of(name), Action.OPEN_MOUTH, checker)  # type: ignore[operator]
+    detected = frame_ranges(track_of(name), Action.OPEN_MOUTH, checker)
     marked = marks(name, "auto_mouth_open_events")
     assert any(a <= d + 3 and b >= c - 3 for a, b in detected for c, d in marked), (detected, marked)
 
 
-def test_smiling_without_opening_the_mouth_fails_it(track_of: object, checker: LivenessChecker) -> None:
+def test_smiling_without_opening_the_mouth_fails_it(track_of: TrackOf, checker: LivenessChecker) -> None:
     # d0: a smile (teeth apart a little), no marked mouth opening.
-    result = checker.evaluate(track_of("liveportrait/d0.mp4"), [Action.OPEN_MOUTH, Action.TURN_LEFT])  # type: ignore[operator]
+    result = checker.evaluate(track_of("liveportrait/d0.mp4"), [Action.OPEN_MOUTH, Action.TURN_LEFT])
     assert not result.alive
     assert [v.passed for v in result.actions] == [False, False]
 
 
-def test_head_turns_and_order(track_of: object, checker: LivenessChecker) -> None:
-    d3 = track_of("liveportrait/d3.mp4")  # type: ignore[operator]
+def test_head_turns_and_order(track_of: TrackOf, checker: LivenessChecker) -> None:
+    d3 = track_of("liveportrait/d3.mp4")
     # The woman of d3 turns to her own left (frames ~146-180) and opens her mouth at the end.
     in_order = checker.evaluate(d3, [Action.TURN_LEFT, Action.OPEN_MOUTH])
     assert in_order.alive
@@ -123,12 +127,14 @@ def test_head_turns_and_order(track_of: object, checker: LivenessChecker) -> Non
     assert (
         not reversed_order.alive and reversed_order.actions[0].passed and not reversed_order.actions[1].passed
     )
-    katie = checker.evaluate(track_of("sadtalker/WDA_KatieHill_000.mp4"), [Action.TURN_RIGHT])  # type: ignore[operator]
+    katie = checker.evaluate(track_of("sadtalker/WDA_KatieHill_000.mp4"), [Action.TURN_RIGHT])
     assert katie.alive
 
 
-def test_result_is_json_ready_with_a_decodable_best_frame(track_of: object, checker: LivenessChecker) -> None:
-    track = track_of("liveportrait/d0.mp4")  # type: ignore[operator]
+def test_result_is_json_ready_with_a_decodable_best_frame(
+    track_of: TrackOf, checker: LivenessChecker
+) -> None:
+    track = track_of("liveportrait/d0.mp4")
     result = checker.evaluate(track, [Action.BLINK])
     payload = json.loads(json.dumps(result.to_dict()))
     assert payload["alive"] is True and payload["actions"][0]["action"] == "blink"
@@ -142,10 +148,10 @@ def test_result_is_json_ready_with_a_decodable_best_frame(track_of: object, chec
 
 
 def test_same_person_and_reference_match(
-    track_of: object, checker: LivenessChecker, embedder: Embedder
+    track_of: TrackOf, checker: LivenessChecker, embedder: Embedder
 ) -> None:
-    katie = track_of("sadtalker/WDA_KatieHill_000.mp4")  # type: ignore[operator]
-    other = track_of("sadtalker/WDA_AlexandriaOcasioCortez_000.mp4")  # type: ignore[operator]
+    katie = track_of("sadtalker/WDA_KatieHill_000.mp4")
+    other = track_of("sadtalker/WDA_AlexandriaOcasioCortez_000.mp4")
     own_reference = _embedding_of(katie, 0, embedder)
     result = checker.evaluate(katie, [Action.BLINK], own_reference, embedder)
     assert result.alive and result.same_person is True
@@ -155,10 +161,10 @@ def test_same_person_and_reference_match(
 
 
 def test_face_swap_mid_clip_is_not_alive(
-    track_of: object, checker: LivenessChecker, embedder: Embedder
+    track_of: TrackOf, checker: LivenessChecker, embedder: Embedder
 ) -> None:
-    katie = track_of("sadtalker/WDA_KatieHill_000.mp4").video  # type: ignore[operator]
-    other = track_of("sadtalker/WDA_AlexandriaOcasioCortez_000.mp4").video  # type: ignore[operator]
+    katie = track_of("sadtalker/WDA_KatieHill_000.mp4").video
+    other = track_of("sadtalker/WDA_AlexandriaOcasioCortez_000.mp4").video
     half = len(katie.frames) // 2
     frames = katie.frames[:half] + other.frames[half:]
     spliced = DecodedVideo(frames, katie.frame_indices, katie.fps, katie.total_frames, "frames")
@@ -177,9 +183,9 @@ def _embedding_of(track: FaceTrack, sample: int, embedder: Embedder) -> np.ndarr
 
 
 @pytest.fixture(scope="session")
-def portrait_frame(detector: object) -> RGBImage:
+def portrait_frame(detector: HogFaceDetector) -> RGBImage:
     image = load_rgb(FACES / "compreface-B" / "007_B.jpg")
-    face = largest_face(detector, image)  # type: ignore[arg-type]
+    face = largest_face(detector, image)
     assert face is not None
     return _around(image, face.box.x, face.box.y, face.box.width, face.box.height, 480, 480)
 
@@ -210,10 +216,10 @@ def test_clip_without_a_large_face_is_no_face(checker: LivenessChecker) -> None:
 
 
 def test_clip_with_two_faces_is_multiple_faces(
-    tmp_path: Path, checker: LivenessChecker, detector: object, portrait_frame: RGBImage
+    tmp_path: Path, checker: LivenessChecker, detector: HogFaceDetector, portrait_frame: RGBImage
 ) -> None:
     image = load_rgb(FACES / "compreface-C" / "009_C.jpg")
-    face = largest_face(detector, image)  # type: ignore[arg-type]
+    face = largest_face(detector, image)
     assert face is not None
     second = _around(image, face.box.x, face.box.y, face.box.width, face.box.height, 480, 480)
     pair = np.ascontiguousarray(np.concatenate([portrait_frame, second], axis=1))

@@ -39,10 +39,15 @@ def test_real_clip_is_sampled_and_scaled() -> None:
     assert all(frame.shape == (256, 256, 3) and frame.dtype == np.uint8 for frame in video.frames)
 
 
-def test_avi_written_by_opencv_decodes(tmp_path: Path) -> None:
-    data = write_clip(tmp_path / "clip.avi", gradient_frames(30), fps=15.0, fourcc="MJPG")
+@pytest.mark.parametrize(
+    ("suffix", "fourcc", "container"),
+    [(".avi", "MJPG", "avi"), (".webm", "VP80", "webm"), (".mov", "mp4v", "mp4")],
+)
+def test_every_accepted_container_decodes(tmp_path: Path, suffix: str, fourcc: str, container: str) -> None:
+    data = write_clip(tmp_path / f"clip{suffix}", gradient_frames(30), fps=15.0, fourcc=fourcc)
     video = decode_video(data)
-    assert video.container == "avi" and video.stride == 1 and len(video.frames) == 30
+    assert video.container == container and video.stride == 1
+    assert len(video.frames) == 30 and video.duration_s == pytest.approx(2.0)
 
 
 @pytest.mark.parametrize(
