@@ -76,11 +76,6 @@ def test_capacity_is_enforced(client: ProjectClient) -> None:
     assert client.ok("GET", f"/face-sets/{name}")["face_set_info"]["face_number"] == 1
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="workers/services/delete.py calls index.delete_by_face_set(model_id, face_set_id) but "
-    "infra VectorIndex.delete_by_face_set takes (model_id, project_id, face_set_id): the job fails (FRS.0018)",
-)
 def test_delete_removes_the_set_its_faces_and_vectors(client: ProjectClient) -> None:
     name = unique()
     client.create_face_set(name)
@@ -97,11 +92,6 @@ def test_delete_removes_the_set_its_faces_and_vectors(client: ProjectClient) -> 
     assert client.search(name, OBAMA_SMALL)["faces"] == []
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="workers/services/delete.py calls index.delete_by_face_set(model_id, face_set_id) but "
-    "infra VectorIndex.delete_by_face_set takes (model_id, project_id, face_set_id): the job fails (FRS.0018)",
-)
 def test_delete_async_returns_a_job(client: ProjectClient) -> None:
     name = unique()
     client.create_face_set(name)

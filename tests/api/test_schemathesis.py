@@ -20,11 +20,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.model]
 EXAMPLES_PER_OPERATION_AND_MODE = 10
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="workers/services/delete.py calls index.delete_by_face_set(model_id, face_set_id) but "
-    "infra VectorIndex.delete_by_face_set takes (model_id, project_id, face_set_id): the job fails (FRS.0018)",
-)
 def test_generated_requests_never_get_a_server_error(api: ApiStack) -> None:
     from api.app import create_app
 
