@@ -9,12 +9,14 @@ are two projects whose API keys go in ``X-GW-Authorization``.
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
 from infra.settings import DialectSettings, JobSettings, Settings
 from tests.support.photos import FACES, identity_photos
@@ -51,6 +53,7 @@ class DialectService:
     stack: Stack
     settings: Settings
     http: FlaskClient
+    url: str  # the app served over real HTTP, for the documents' own `requests` calls
     d000: Tenant
     d002: Tenant
     app7: Tenant
@@ -85,7 +88,17 @@ def dialects(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DialectServic
             }
         )
         app = create_app(settings)
-        yield DialectService(stack, settings, app.test_client(), d000, d002, app7, app8, tenant_a, tenant_b)
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        serving = threading.Thread(target=server.serve_forever, name="dialect-http", daemon=True)
+        serving.start()
+        url = f"http://127.0.0.1:{server.server_port}"
+        try:
+            yield DialectService(
+                stack, settings, app.test_client(), url, d000, d002, app7, app8, tenant_a, tenant_b
+            )
+        finally:
+            server.shutdown()
+            serving.join(timeout=10)
         # Nothing of this throwaway stack needs a graceful stop, and a warm worker shutdown
         # costs ~20 s (stack.stop's grace period).
         for worker in list(stack.workers):
