@@ -19,14 +19,15 @@ from infra.search_filter import FilterError, Node, compile_filter, matches, pars
 from infra.settings import Settings
 from workers.contracts import (
     ComparePayload,
-    DeleteFacesPayload,
     DeleteFaceSetPayload,
+    DeleteFacesPayload,
     DetectPayload,
     EnrollBatchPayload,
     EnrollOptions,
     EnrollPayload,
     JobKind,
     SearchPayload,
+    UpdateFacePayload,
 )
 
 _ID_ALPHABET = string.ascii_letters + string.digits
@@ -168,14 +169,17 @@ class FaceService:
         fields = None
         if external_fields is not None:
             fields = validate_values(face_set.external_fields or {}, external_fields)
-        self.faces.update(
-            project_id,
-            face_set.id,
-            face_id,
+        # A job, not a direct SQL write: search filters read the copy of these values kept
+        # beside the vector, and the worker rewrites both.
+        payload = UpdateFacePayload(
+            project_id=project_id,
+            face_set_id=face_set.id,
+            face_id=face_id,
             external_image_id=external_image_id,
             external_fields=fields,
             user_id=user_id,
         )
+        self.gateway.run(project_id, JobKind.UPDATE_FACE, payload, wait=True).raise_if_failed()
         return face_set
 
     def faces_to_delete(

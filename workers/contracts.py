@@ -22,6 +22,7 @@ class JobKind(StrEnum):
     ENROLL_BATCH = "enroll_batch"
     ENROLL_CHUNK = "enroll_chunk"
     SEARCH = "search"
+    UPDATE_FACE = "update_face"
     DELETE_FACES = "delete_faces"
     DELETE_FACE_SET = "delete_face_set"
     LIVENESS = "liveness"
@@ -58,6 +59,7 @@ QUEUE_OF_KIND: dict[JobKind, QueueName] = {
     JobKind.COMPARE: QueueName.INTERACTIVE,
     JobKind.EMBED: QueueName.INTERACTIVE,
     JobKind.SEARCH: QueueName.INTERACTIVE,
+    JobKind.UPDATE_FACE: QueueName.INTERACTIVE,
     JobKind.ENROLL: QueueName.ENROLL,
     JobKind.ENROLL_BATCH: QueueName.BATCH,
     JobKind.ENROLL_CHUNK: QueueName.BATCH,
@@ -185,6 +187,17 @@ class SearchPayload(_Payload):
     group_by: Literal["face", "person"] = "face"
 
 
+class UpdateFacePayload(_Payload):
+    """New values (already validated against the face set's schema); None keeps a value."""
+
+    project_id: str
+    face_set_id: str
+    face_id: str
+    external_image_id: str | None = None
+    external_fields: dict[str, Any] | None = None
+    user_id: str | None = None
+
+
 class DeleteFacesPayload(_Payload):
     project_id: str
     face_set_id: str
@@ -216,6 +229,7 @@ PAYLOAD_OF_KIND: dict[JobKind, type[_Payload]] = {
     JobKind.ENROLL_BATCH: EnrollBatchPayload,
     JobKind.ENROLL_CHUNK: EnrollChunkPayload,
     JobKind.SEARCH: SearchPayload,
+    JobKind.UPDATE_FACE: UpdateFacePayload,
     JobKind.DELETE_FACES: DeleteFacesPayload,
     JobKind.DELETE_FACE_SET: DeleteFaceSetPayload,
     JobKind.LIVENESS: LivenessPayload,

@@ -130,3 +130,19 @@ def _job_payload(database: Any, job_id: str) -> dict[str, Any]:
 
         payload = json.loads(payload)
     return dict(payload)
+
+
+def updated_fields_are_what_filtered_search_sees(service: Any) -> None:
+    client = service.client
+    face_set = f"set_{uuid.uuid4().hex[:8]}"
+    client.create_face_set(face_set, external_fields={"site": {"type": "string"}})
+    photos = identity_photos(WOZNIAK)
+    added = client.add_face(face_set, photos[0], external_fields={"site": "north"})
+    assert added.status_code == 200, added.get_json()
+    face_id = added.get_json()["faces"][0]["face_id"]
+    assert [h["face_id"] for h in client.search(face_set, photos[1], filter="site:north")["faces"]] == [face_id]
+
+    client.ok("PUT", f"/face-sets/{face_set}/faces", json={"face_id": face_id, "external_fields": {"site": "south"}})
+    assert client.search(face_set, photos[1], filter="site:north")["faces"] == []
+    moved = client.search(face_set, photos[1], filter="site:south")["faces"]
+    assert [h["face_id"] for h in moved] == [face_id] and moved[0]["external_fields"] == {"site": "south"}

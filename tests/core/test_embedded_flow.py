@@ -27,3 +27,7 @@ def test_redelivered_enrollment_is_a_no_op(embedded: Service) -> None:
 def test_worker_killed_mid_batch_loses_and_duplicates_nothing(embedded: Service) -> None:
     # The SQL transport loses the in-flight message on kill -9: the stale-job sweep re-sends it.
     scenarios.worker_killed_mid_batch_loses_and_duplicates_nothing(embedded)
+
+
+def test_updated_fields_are_what_filtered_search_sees(embedded: Service) -> None:
+    scenarios.updated_fields_are_what_filtered_search_sees(embedded)

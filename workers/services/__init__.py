@@ -9,6 +9,7 @@ from workers.services.batch import enroll_batch, enroll_chunk
 from workers.services.delete import delete_face_set, delete_faces
 from workers.services.enroll import enroll
 from workers.services.search import search
+from workers.services.update import update_face
 
 HANDLERS: dict[JobKind, Handler] = {
     JobKind.DETECT: detect,
@@ -18,6 +19,7 @@ HANDLERS: dict[JobKind, Handler] = {
     JobKind.ENROLL_BATCH: enroll_batch,
     JobKind.ENROLL_CHUNK: enroll_chunk,
     JobKind.SEARCH: search,
+    JobKind.UPDATE_FACE: update_face,
     JobKind.DELETE_FACES: delete_faces,
     JobKind.DELETE_FACE_SET: delete_face_set,
 }
