@@ -191,7 +191,7 @@ def test_empty_face_set_returns_no_hits(client: ProjectClient) -> None:
 
 
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,
     reason="PUT faces updates SQL only; the vector record keeps the old fields, which the search "
     "filter is compiled against (needs a worker-side re-upsert of the record's metadata)",
 )
