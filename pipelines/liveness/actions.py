@@ -6,7 +6,8 @@ detector compares the signal with the subject's own baseline in the same clip.
 
 Directions follow ``pipelines.analysis.pose``: yaw > 0 turns the nose to the image's left,
 which is the subject's own right in an unmirrored video. ``TURN_LEFT`` is the subject's
-own left (yaw decreasing). Clients whose camera app mirrors recordings must swap them.
+own left (yaw decreasing); ``ActionThresholds.mirrored_video`` swaps them for mirrored
+recordings.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ class ActionThresholds:
     """The first second of face frames gives the resting yaw and pitch."""
     min_pose_samples: int = 2
     """Consecutive samples beyond a pose threshold (one-sample spikes are landmark noise)."""
+    mirrored_video: bool = False
+    """The client's camera mirrored the recording (some front-camera apps do): the
+    subject's own left then appears as a turn to their right, so the turns swap."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,8 @@ def find_events(track: FaceTrack, action: Action, thresholds: ActionThresholds) 
         return _mouth_openings(track.series("mar"), thresholds)
     if action in (Action.TURN_LEFT, Action.TURN_RIGHT):
         sign = -1.0 if action is Action.TURN_LEFT else 1.0
+        if thresholds.mirrored_video:
+            sign = -sign
         return _excursions(
             action, sign * track.series("yaw"), fps, thresholds.turn_degrees, thresholds, False
         )

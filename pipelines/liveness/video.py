@@ -6,7 +6,7 @@ disk. Checks run in order, each before the work it protects:
 
 1. byte size, before anything is parsed;
 2. the container's magic bytes (MP4/MOV ``ftyp``, AVI ``RIFF....AVI``, WebM/Matroska EBML);
-3. duration from the header (frame count / fps), before frames are decoded, and again from
+3. frame size and duration from the header (frame count / fps), before frames are decoded, and again from
    the frames actually decoded (headers can lie, and WebM often has no frame count).
 
 Frames are sampled to at most ``limits.sample_fps`` and scaled so that their longer side is
@@ -55,6 +55,9 @@ class VideoLimits:
     """Frames analysed per second at most. Blinks last 100-400 ms, so 15 fps still sees
     every blink in two or more frames; 10 fps loses the shortest ones."""
     max_side: int = 640
+    max_pixels: int = 3840 * 2160
+    """Per frame, checked from the header before decoding: a decoded 8K frame costs
+    ~100 MB and its decode time is paid even though frames are scaled down after."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +118,14 @@ def decode_video(data: bytes, limits: VideoLimits | None = None) -> DecodedVideo
         fps = float(capture.get(cv2.CAP_PROP_FPS))
         if not math.isfinite(fps) or fps <= 0 or fps > 240:
             fps = _FALLBACK_FPS
+        frame_pixels = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)) * int(
+            capture.get(cv2.CAP_PROP_FRAME_HEIGHT)
+        )
+        if frame_pixels > limits.max_pixels:
+            raise VideoRejected(
+                f"the video's frames have {frame_pixels} pixels; the limit is {limits.max_pixels}",
+                VideoProblem.TOO_LARGE,
+            )
         header_frames = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
         if header_frames > 0:
             _check_duration(header_frames / fps, limits)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -127,8 +128,16 @@ def test_head_turns_and_order(track_of: TrackOf, checker: LivenessChecker) -> No
     assert (
         not reversed_order.alive and reversed_order.actions[0].passed and not reversed_order.actions[1].passed
     )
-    katie = checker.evaluate(track_of("sadtalker/WDA_KatieHill_000.mp4"), [Action.TURN_RIGHT])
+    katie_track = track_of("sadtalker/WDA_KatieHill_000.mp4")
+    katie = checker.evaluate(katie_track, [Action.TURN_RIGHT])
     assert katie.alive
+    # A mirrored recording swaps the turns: d3's turn to her own left reads as a right turn.
+    mirrored = LivenessChecker(
+        checker.finder,
+        checker.predictor,
+        replace(checker.settings, actions=replace(checker.settings.actions, mirrored_video=True)),
+    )
+    assert mirrored.evaluate(d3, [Action.TURN_RIGHT]).actions[0].first_frame == first.first_frame
 
 
 def test_result_is_json_ready_with_a_decodable_best_frame(

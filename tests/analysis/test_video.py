@@ -70,6 +70,10 @@ def test_size_limit_is_checked_before_parsing() -> None:
     assert rejected(D0.read_bytes(), VideoLimits(max_bytes=1000)) == VideoProblem.TOO_LARGE
 
 
+def test_frame_size_limit_is_checked_from_the_header() -> None:
+    assert rejected(D0.read_bytes(), VideoLimits(max_pixels=500 * 500)) == VideoProblem.TOO_LARGE
+
+
 def test_too_long_real_clip() -> None:
     # d9 lasts 19.6 s; the header alone rejects it, before any frame is decoded.
     assert rejected((VIDEOS / "liveportrait" / "d9.mp4").read_bytes()) == VideoProblem.TOO_LONG
