@@ -34,6 +34,7 @@ from api.dialects.common import (
     run_jobs,
 )
 from api.dialects.seed003_codes import CODE_OF_CHECK, MESSAGES, Status, status_of
+from api.images import decode_base64_image
 from workers.contracts import ComparePayload, DetectPayload, EnrollOptions, JobKind
 
 FACE_SET_PREFIX = "d003-"
@@ -97,14 +98,18 @@ def _param(name: str, required: bool = True) -> str | None:
 
 
 def _image(name: str, required: bool = True) -> str | None:
+    """A multipart file part; a plain form field is read as base64 (binary bytes cannot
+    survive a text field), so text that is not base64 is an input image error (40308)."""
     upload = request.files.get(name)
-    if upload is None:
-        text = request.form.get(name)  # "二进制数据流" sent as a plain form field
-        data = text.encode("latin-1", errors="ignore") if text else b""
-        if not data and not required:
-            return None
-    else:
+    if upload is not None:
         data = upload.stream.read(MAX_IMAGE_BYTES + 1)
+    else:
+        text = request.form.get(name, "")
+        if not text.strip():
+            if not required:
+                return None
+            raise Failure(Reason.MISSING_ARGUMENT, f"{name} is required", argument="image")
+        data = decode_base64_image(text, MAX_IMAGE_BYTES, name)  # ApiError -> 40308
     if not data:
         raise Failure(Reason.EMPTY_IMAGE, f"{name} is empty", argument="image")
     if len(data) > MAX_IMAGE_BYTES:

@@ -142,3 +142,12 @@ def test_documented_error_codes(dialects: DialectService) -> None:
     unauthorized = call(dialects, "face_check", None, image=photo(ROB, 0))
     assert unauthorized["code"] == 401
 
+
+
+def test_image_as_a_base64_form_field_is_accepted(dialects: DialectService) -> None:
+    import base64
+
+    text = base64.b64encode(photo(HOPKINS, 0).read_bytes()).decode()
+    checked = call(dialects, "face_check", dialects.tenant_a, image=text)
+    assert checked["code"] == 200 and checked["face_num"] == 1
+    assert call(dialects, "face_check", dialects.tenant_a, image="not base64 %%%")["code"] == 40308
