@@ -16,6 +16,7 @@ from api.images import ImageIntake
 from api.jobs import JobGateway
 from api.services import FaceService
 from infra.settings import Settings
+from workers.contracts import GpuRouting
 
 CONTEXT_KEY = "facefleet"
 
@@ -43,6 +44,7 @@ class ApiContext:
             self.settings.jobs.sync_wait_seconds,
             events=self.events,
             webhooks=self.settings.webhooks,
+            gpu=GpuRouting(self.settings),
         )
         self.intake = ImageIntake(self.store, self.settings.object_store.bucket, self.settings.images.max_bytes)
         self.service = FaceService(
@@ -57,8 +59,8 @@ class ApiContext:
 def build_context(settings: Settings) -> ApiContext:
     from infra.celery_config import make_celery
     from infra.db import Database
-    from infra.events import event_publisher_from_settings
     from infra.db.repositories import ApiKeyRepo, FaceRepo, FaceSetRepo, JobRepo, ProjectRepo
+    from infra.events import event_publisher_from_settings
     from infra.object_store import object_store_from_settings
 
     database = Database.from_settings(settings.database)

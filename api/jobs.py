@@ -25,7 +25,7 @@ from api.errors import ApiError, ApiErrorCode, job_error
 from infra.events import EventPublisher, JobEvent, JobState
 from infra.settings import WebhookSettings
 from infra.webhooks import CallbackUrlRejected, validate_callback_url
-from workers.contracts import JobErrorCode, JobKind, JobStatus, TaskProducer, dispatch
+from workers.contracts import GpuRouting, JobErrorCode, JobKind, JobStatus, TaskProducer, dispatch
 
 log = logging.getLogger(__name__)
 
@@ -109,12 +109,14 @@ class JobGateway:
         sync_wait_seconds: float,
         events: EventPublisher | None = None,
         webhooks: WebhookSettings | None = None,
+        gpu: GpuRouting | None = None,
     ) -> None:
         self.jobs = jobs
         self.producer = producer
         self.sync_wait_seconds = sync_wait_seconds
         self.events = events
         self.webhooks = webhooks or WebhookSettings()
+        self.gpu = gpu
 
     def checked_callback_url(self, url: str | None) -> str | None:
         """Refused at submit time, before anything runs: a callback must not be a way to
@@ -157,7 +159,7 @@ class JobGateway:
                 raise ApiError(ApiErrorCode.IDEMPOTENCY_KEY_REUSED)
             return job
         try:
-            dispatch(self.producer, kind, job_id, body)
+            dispatch(self.producer, kind, job_id, body, self.gpu is not None and self.gpu.available())
         except Exception as unreachable:  # any failure to hand the message over means "not started"
             log.warning("could not send job %s (%s): %s", job_id, kind.value, unreachable)
             self.jobs.fail(job_id, JobErrorCode.UNAVAILABLE.value, "the job queue was unreachable; nothing ran")

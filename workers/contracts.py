@@ -13,6 +13,9 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from infra.gpu_pool import GpuPoolProbe
+from infra.settings import PipelineSettings, Settings
+
 
 class JobKind(StrEnum):
     DETECT = "detect"
@@ -67,6 +70,44 @@ QUEUE_OF_KIND: dict[JobKind, QueueName] = {
     JobKind.DELETE_FACES: QueueName.MAINTENANCE,
     JobKind.DELETE_FACE_SET: QueueName.MAINTENANCE,
 }
+
+# Jobs whose work is model inference: with a GPU-capable pipeline, a GPU pool serves them faster.
+GPU_WORTHY_KINDS = frozenset(
+    {JobKind.DETECT, JobKind.COMPARE, JobKind.EMBED, JobKind.ENROLL, JobKind.ENROLL_CHUNK, JobKind.SEARCH}
+)
+
+
+GPU_DETECTORS = frozenset({"mtcnn"})
+
+
+def pipeline_uses_gpu(pipeline: PipelineSettings) -> bool:
+    """TensorFlow models (deepface embedders, mtcnn) and onnxruntime with CUDA use a GPU;
+    dlib-bin is a CPU build (docs/OPERATIONS.md, "What runs on the GPU")."""
+    return (
+        pipeline.detector in GPU_DETECTORS
+        or pipeline.fallback_detector in GPU_DETECTORS
+        or pipeline.embedding_model.startswith("deepface-")
+        or pipeline.embedding_backend == "onnx"
+    )
+
+
+class GpuRouting:
+    """Whether to send GPU-worthy jobs to the GPU queue now: only when routing is switched
+    on (``pipeline.gpu_pool``), the pipeline can use a GPU, and a GPU pool consumes."""
+
+    def __init__(self, settings: Settings) -> None:
+        wanted = settings.pipeline.gpu_pool and pipeline_uses_gpu(settings.pipeline)
+        self._probe = GpuPoolProbe(settings.broker.url, QueueName.GPU.value) if wanted else None
+
+    def available(self) -> bool:
+        return self._probe is not None and self._probe.available()
+
+
+def queue_for(kind: JobKind, gpu_pool_available: bool = False) -> QueueName:
+    if gpu_pool_available and kind in GPU_WORTHY_KINDS:
+        return QueueName.GPU
+    return QUEUE_OF_KIND[kind]
+
 
 # Interactive calls jump ahead of queued bulk work on brokers that honour priorities.
 PRIORITY_OF_QUEUE: dict[QueueName, int] = {
@@ -247,10 +288,12 @@ class TaskProducer(Protocol):
     ) -> Any: ...
 
 
-def dispatch(producer: TaskProducer, kind: JobKind, job_id: str, payload: dict[str, Any]) -> None:
+def dispatch(
+    producer: TaskProducer, kind: JobKind, job_id: str, payload: dict[str, Any], gpu_pool_available: bool = False
+) -> None:
     """Send one job's task: the job id doubles as the Celery task id, so a job is
     traceable end to end and a re-send of the same job is recognisable."""
-    queue = QUEUE_OF_KIND[kind]
+    queue = queue_for(kind, gpu_pool_available)
     producer.send_task(
         task_name(kind),
         args=[job_id, payload],

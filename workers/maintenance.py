@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from workers.contracts import JobKind, dispatch
+from workers.contracts import JobKind
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ def requeue_stale_jobs(runtime: Runtime) -> list[str]:
     cutoff = datetime.now(UTC) - timedelta(seconds=runtime.settings.jobs.stale_after_seconds)
     requeued = []
     for job in runtime.jobs.claim_stale(cutoff):
-        dispatch(runtime.producer, JobKind(job.kind), job.id, job.payload)
+        runtime.dispatch(JobKind(job.kind), job.id, job.payload)
         requeued.append(job.id)
     if requeued:
         log.warning("re-enqueued %d stale jobs: %s", len(requeued), ", ".join(requeued[:10]))

@@ -70,6 +70,18 @@ class Runtime:
         return make_celery(self.settings, main="facefleet.producer")
 
     @cached_property
+    def gpu_routing(self) -> Any:
+        from workers.contracts import GpuRouting
+
+        return GpuRouting(self.settings)
+
+    def dispatch(self, kind: Any, job_id: str, payload: dict[str, Any]) -> None:
+        """Send a job from a worker (batch chunks, re-sends), routed like the API routes."""
+        from workers.contracts import dispatch
+
+        dispatch(self.producer, kind, job_id, payload, self.gpu_routing.available())
+
+    @cached_property
     def events(self) -> Any:
         from infra.events import event_publisher_from_settings
 

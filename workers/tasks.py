@@ -11,8 +11,8 @@ from workers.contracts import JobKind, task_name
 from workers.execution import Handler, run_job
 from workers.lifecycle import WEBHOOK_TASK
 from workers.runtime import get_runtime
-from workers.webhooks import deliver_job_webhook
 from workers.services import HANDLERS
+from workers.webhooks import deliver_job_webhook
 
 
 def _register(kind: JobKind, handler: Handler) -> Task:

@@ -20,7 +20,6 @@ from workers.contracts import (
     EnrollChunkPayload,
     JobKind,
     JobStatus,
-    dispatch,
 )
 from workers.errors import JobFailure
 from workers.execution import JobContext
@@ -63,7 +62,7 @@ def enroll_batch(ctx: JobContext, payload: EnrollBatchPayload) -> dict[str, Any]
             parent_job_id=ctx.job_id,
         )
         if created:
-            dispatch(runtime.producer, JobKind.ENROLL_CHUNK, job_id, chunk.model_dump(mode="json"))
+            runtime.dispatch(JobKind.ENROLL_CHUNK, job_id, chunk.model_dump(mode="json"))
     return DEFERRED
 
 
