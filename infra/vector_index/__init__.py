@@ -21,7 +21,8 @@ from infra.vector_index.records import (
 
 if TYPE_CHECKING:
     from infra.vector_index.errors import InvalidVectorFilter
-    from infra.vector_index.index import CollectionInfo, VectorIndex
+    from infra.vector_index.index import VectorIndex
+    from infra.vector_index.rows import CollectionInfo
 
 __all__ = [
     "CollectionInfo",
@@ -39,7 +40,7 @@ __all__ = [
 
 _LAZY = {
     "VectorIndex": "infra.vector_index.index",
-    "CollectionInfo": "infra.vector_index.index",
+    "CollectionInfo": "infra.vector_index.rows",
     "InvalidVectorFilter": "infra.vector_index.errors",
 }
 

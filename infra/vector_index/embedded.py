@@ -37,7 +37,7 @@ def start_embedded_milvus(path: Path | str) -> tuple[str, Callable[[], None]]:
             client.list_collections()
             client.close()
             break
-        except Exception:
+        except Exception:  # noqa: BLE001 - any failure means "not up yet" until the deadline
             if time.monotonic() > deadline:
                 server.stop()
                 raise RuntimeError(f"milvus-lite on {db_file} did not answer within {STARTUP_TIMEOUT_SECONDS} s")

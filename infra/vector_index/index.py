@@ -19,18 +19,18 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 import numpy.typing as npt
-from pymilvus import DataType, MilvusClient
+from pymilvus import MilvusClient
+from pymilvus.exceptions import MilvusException
 
 from infra.vector_index.errors import translated
 from infra.vector_index.records import (
-    Consistency,
     INT63_MASK,
+    Consistency,
     Hit,
     IndexConfig,
     VectorRecord,
@@ -39,24 +39,23 @@ from infra.vector_index.records import (
     scope_key,
     vector_id,
 )
+from infra.vector_index.rows import (
+    DESCRIPTION_PREFIX,
+    CollectionInfo,
+    as_matrix,
+    hits_from,
+    require_dimension,
+    row_for,
+    schema_for,
+)
 
 if TYPE_CHECKING:
     from infra.settings import VectorStoreSettings
 
 SERVER_SCHEMES = ("http://", "https://", "tcp://", "grpc://")
-MAX_ID_BYTES = 256
 WRITE_BATCH = 500
 READ_BATCH = 1000
 MAX_TOP_K = 16384
-_DESCRIPTION_PREFIX = "facefleet vectors of embedding model "
-
-
-@dataclass(frozen=True)
-class CollectionInfo:
-    name: str
-    model_id: str
-    dimension: int
-    partition_key: bool
 
 
 class VectorIndex:
@@ -106,7 +105,7 @@ class VectorIndex:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> VectorIndex:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -117,11 +116,11 @@ class VectorIndex:
         """Insert or overwrite ``records``; the collection is created on first use."""
         if not records:
             return
-        vectors = _as_matrix([record.vector for record in records])
+        vectors = as_matrix([record.vector for record in records])
         collection = self.ensure_collection(model_id, vectors.shape[1])
-        _require_dimension(collection, vectors.shape[1])
+        require_dimension(collection, vectors.shape[1])
         written_at = int(time.time() * 1000)
-        rows = [_row(record, vector, written_at) for record, vector in zip(records, vectors.tolist(), strict=True)]
+        rows = [row_for(record, vector, written_at) for record, vector in zip(records, vectors.tolist(), strict=True)]
         with translated("upsert"):
             for start in range(0, len(rows), WRITE_BATCH):
                 batch = rows[start : start + WRITE_BATCH]
@@ -182,11 +181,11 @@ class VectorIndex:
             raise ValueError(f"top_k must be between 1 and {MAX_TOP_K}, not {top_k}")
         if len(vectors) == 0:
             return []
-        probes = _as_matrix(vectors)
+        probes = as_matrix(vectors)
         collection = self._collection(model_id)
         if collection is None:
             return [[] for _ in range(len(probes))]
-        _require_dimension(collection, probes.shape[1])
+        require_dimension(collection, probes.shape[1])
         scope = f"scope == {scope_key(project_id, face_set_id)}"
         consistency = Consistency.STRONG if strong else Consistency.BOUNDED
         with translated("search", user_filter=expr):
@@ -200,7 +199,7 @@ class VectorIndex:
                 consistency_level=consistency.value,
                 timeout=self._timeout,
             )
-        return [_hits(found, max_distance) for found in results]
+        return [hits_from(found, max_distance) for found in results]
 
     def get_vectors(self, model_id: str, face_ids: Iterable[str]) -> dict[str, npt.NDArray[np.float32]]:
         """The stored vector of each face that has one (read-after-write consistent)."""
@@ -315,12 +314,12 @@ class VectorIndex:
             try:
                 self._client.create_collection(
                     name,
-                    schema=_schema(model_id, dimension, partition_key),
+                    schema=schema_for(model_id, dimension, partition_key),
                     index_params=self._index_params(),
                     consistency_level=Consistency.BOUNDED.value,
                     timeout=self._timeout,
                 )
-            except Exception:
+            except MilvusException:
                 # Another worker may have created it first; anything else re-raises.
                 if self._collection(model_id) is None:
                     raise
@@ -362,12 +361,12 @@ class VectorIndex:
                 return None
             info = self._client.describe_collection(name, timeout=self._timeout)
         description = str(info.get("description", ""))
-        if not description.startswith(_DESCRIPTION_PREFIX):
+        if not description.startswith(DESCRIPTION_PREFIX):
             return None  # not ours, although it shares the prefix
         fields = {field["name"]: field for field in info["fields"]}
         return CollectionInfo(
             name=name,
-            model_id=json.loads(description[len(_DESCRIPTION_PREFIX) :]),
+            model_id=json.loads(description[len(DESCRIPTION_PREFIX) :]),
             dimension=int(fields["vector"]["params"]["dim"]),
             partition_key=bool(fields["scope"].get("is_partition_key", False)),
         )
@@ -393,77 +392,3 @@ class VectorIndex:
             # HNSW needs ef >= k; recall@10 >= 0.99 took ef ~1536 at M=32 (GUIDE.md).
             return {"metric_type": "L2", "params": {"ef": max(self.index_config.search_ef, top_k)}}
         return {"metric_type": "L2", "params": {}}
-
-
-# --- helpers ----------------------------------------------------------------------------------
-def _schema(model_id: str, dimension: int, partition_key: bool) -> Any:
-    schema = MilvusClient.create_schema(
-        auto_id=False,
-        enable_dynamic_field=False,
-        description=_DESCRIPTION_PREFIX + json.dumps(model_id),
-    )
-    schema.add_field("pk", DataType.INT64, is_primary=True)
-    schema.add_field("face_id", DataType.VARCHAR, max_length=MAX_ID_BYTES)
-    schema.add_field("project_id", DataType.VARCHAR, max_length=MAX_ID_BYTES)
-    schema.add_field("face_set_id", DataType.VARCHAR, max_length=MAX_ID_BYTES)
-    schema.add_field("scope", DataType.INT64, is_partition_key=partition_key)
-    schema.add_field("user_id", DataType.VARCHAR, max_length=MAX_ID_BYTES)
-    schema.add_field("written_at", DataType.INT64)
-    schema.add_field("fields", DataType.JSON)
-    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
-    return schema
-
-
-def _row(record: VectorRecord, vector: list[float], written_at: int) -> dict[str, Any]:
-    for label, value in (
-        ("face_id", record.face_id),
-        ("project_id", record.project_id),
-        ("face_set_id", record.face_set_id),
-        ("user_id", record.user_id or ""),
-    ):
-        milvus_string_literal(value)  # refuses control characters, so every id stays filterable
-        if len(value.encode("utf-8")) > MAX_ID_BYTES:
-            raise ValueError(f"{label} is longer than {MAX_ID_BYTES} bytes: {value[:40]!r}...")
-    if not record.face_id or not record.project_id or not record.face_set_id:
-        raise ValueError(f"face, project and face set ids must not be empty: {record!r}")
-    return {
-        "pk": vector_id(record.face_id),
-        "face_id": record.face_id,
-        "project_id": record.project_id,
-        "face_set_id": record.face_set_id,
-        "scope": scope_key(record.project_id, record.face_set_id),
-        "user_id": record.user_id or "",
-        "written_at": written_at,
-        "fields": dict(record.fields),
-        "vector": vector,
-    }
-
-
-def _as_matrix(vectors: Sequence[Sequence[float] | npt.NDArray[np.floating[Any]]]) -> npt.NDArray[np.float32]:
-    try:
-        matrix = np.asarray([np.asarray(vector, dtype=np.float32).ravel() for vector in vectors])
-    except ValueError as uneven:
-        raise ValueError("vectors of different lengths") from uneven
-    if matrix.ndim != 2 or matrix.shape[1] == 0:
-        raise ValueError(f"expected a list of non-empty vectors, got shape {matrix.shape}")
-    if not np.all(np.isfinite(matrix)):
-        raise ValueError("vectors must not contain NaN or infinity")
-    return matrix
-
-
-def _require_dimension(collection: CollectionInfo, dimension: int) -> None:
-    if dimension != collection.dimension:
-        raise ValueError(
-            f"{collection.model_id} vectors have {collection.dimension} dimensions, not {dimension}"
-        )
-
-
-def _hits(found: Iterable[dict[str, Any]], max_distance: float | None) -> list[Hit]:
-    hits = [
-        Hit(face_id=str(hit["entity"]["face_id"]), distance=math.sqrt(max(0.0, float(hit["distance"]))))
-        for hit in found
-    ]
-    hits.sort(key=lambda hit: hit.distance)
-    if max_distance is not None:
-        hits = [hit for hit in hits if hit.distance <= max_distance]
-    return hits

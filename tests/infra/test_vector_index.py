@@ -34,7 +34,7 @@ def server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         server = milvus_server(tmp_path_factory.mktemp("milvus-server"))
         uri = server.__enter__()
-    except Exception as error:
+    except (RuntimeError, OSError) as error:  # TimeoutError is an OSError
         pytest.fail(f"the Milvus server from the `milvus` package did not start: {error}")
     try:
         yield uri
