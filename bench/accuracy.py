@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import FACES, REPO, Pair, ReferenceDlibLoop, load_pairs, machine_description, pair_images
-from bench.common import progress, quiet_stderr
+from bench.common import pin_to_one_core, progress, quiet_stderr
 
 import numpy as np  # noqa: E402  (after bench.common pins thread counts)
 
@@ -91,6 +91,16 @@ def evaluate(system: str, pairs: list[Pair], vectors: dict[str, Vector | None], 
     )
 
 
+def sweep(dist: np.ndarray[Any, Any], same: np.ndarray[Any, Any]) -> list[tuple[float, float, float, float]]:
+    """(threshold, accuracy, FAR, FRR) for distance thresholds 0.40 to 0.70."""
+    rows = []
+    for threshold in np.round(np.arange(0.40, 0.701, 0.02), 2):
+        accept = dist <= threshold
+        rows.append((float(threshold), float(np.mean(accept == same)), float(np.mean(accept[~same])),
+                     float(np.mean(~accept[same]))))
+    return rows
+
+
 def fit_logistic(dist: np.ndarray[Any, Any], same: np.ndarray[Any, Any]) -> tuple[float, float]:
     """P(same | d) = 1 / (1 + exp(k (d - m))), fitted by Newton's method (two parameters,
     no library in the environment offers it). Returns (midpoint m, steepness k)."""
@@ -112,6 +122,7 @@ def main() -> None:
     parser.add_argument("--detectors", default="", help="extra FaceFleet detectors to evaluate, comma-separated")
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "accuracy.json")
     args = parser.parse_args()
+    cpu = pin_to_one_core()
 
     from pipelines.catalog import DEFAULT_DETECTOR, build_pipeline
     from pipelines.compare import DEFAULT_MATCH_DISTANCE
@@ -156,7 +167,7 @@ def main() -> None:
 
     assert default_dist is not None
     midpoint, steepness = fit_logistic(*default_dist)
-    print(f"machine: {machine_description()}")
+    print(f"machine: {machine_description()}; pinned to CPU {cpu}")
     print(f"pairs: {len(pairs)} ({int(sum(p.same for p in pairs))} same), images: {len(images)}, "
           f"threads pinned to 1, default match distance {DEFAULT_MATCH_DISTANCE}\n")
     print("| system | accuracy @default | FAR @default | FRR @default | best threshold | accuracy @best "
@@ -167,11 +178,17 @@ def main() -> None:
               f"| {r.best_threshold:.3f} | {r.best_accuracy:.4f} | {r.tar_at_far_1e2:.4f} | {r.tar_at_far_1e3:.4f} "
               f"| {len(r.failed_images)} | {r.ms_per_image:.0f} |")
     print(f"\nlogistic fit of P(same | distance) for the default: midpoint {midpoint:.4f}, steepness {steepness:.3f}")
+    print("\nthreshold sweep (default pipeline):\n\n| distance | accuracy | FAR | FRR |\n|---|---|---|---|")
+    for row in sweep(*default_dist):
+        print(f"| {row[0]:.2f} | {row[1]:.4f} | {row[2]:.4f} | {row[3]:.4f} |")
     for r in reports:
         if r.failed_images:
             print(f"no face ({r.system}): {', '.join(r.failed_images)}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"machine": machine_description(), "reports": [asdict(r) for r in reports],
+                                     "sweep": sweep(*default_dist),
+                                     "default_distances": [None if not np.isfinite(d) else float(d)
+                                                           for d in default_dist[0]],
                                      "calibration": {"midpoint": midpoint, "steepness": steepness}}, indent=2))
 
 
