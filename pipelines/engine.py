@@ -59,7 +59,6 @@ class FacePipeline:
         embeddings = self.embedder.embed(pixels, faces)
         return [FaceResult(face, embedding) for face, embedding in zip(faces, embeddings, strict=True)]
 
-
     def _detect_scaled(self, pixels: RGBImage) -> list[DetectedFace]:
         height, width = pixels.shape[:2]
         longest = max(height, width)
@@ -68,7 +67,10 @@ class FacePipeline:
         scale = self.detection_max_side / longest
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         small = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
-        return [_rescaled(face, width / size[0], height / size[1], width, height) for face in self.detector.detect(small)]
+        return [
+            _rescaled(face, width / size[0], height / size[1], width, height)
+            for face in self.detector.detect(small)
+        ]
 
 
 def _rescaled(face: DetectedFace, sx: float, sy: float, width: int, height: int) -> DetectedFace:

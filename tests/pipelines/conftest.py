@@ -14,13 +14,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
 os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-from pipelines.catalog import build_pipeline  # noqa: E402
-from pipelines.engine import FacePipeline, largest_face  # noqa: E402
-from pipelines.image import ImageLimits, decode_image  # noqa: E402
-from pipelines.types import DecodedImage  # noqa: E402
+from pipelines.catalog import build_pipeline
+from pipelines.engine import FacePipeline, largest_face
+from pipelines.image import ImageLimits, decode_image
+from pipelines.types import DecodedImage
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,11 @@ from pipelines.image import ImageLimits, decode_image
 
 FACES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "faces"
 GOLDEN = Path(__file__).resolve().parent / "golden" / "dlib_resnet_v1.json"
-PHOTOS = ("face_recognition-obama/obama.jpg", "openface-adams/adams.jpg", "lfw-Anthony_Hopkins/Anthony_Hopkins_0001.jpg")
+PHOTOS = (
+    "face_recognition-obama/obama.jpg",
+    "openface-adams/adams.jpg",
+    "lfw-Anthony_Hopkins/Anthony_Hopkins_0001.jpg",
+)
 
 
 def main() -> None:
@@ -32,7 +36,9 @@ def main() -> None:
                 "vector": [round(float(v), 7) for v in result.embedding.vector],
             }
         )
-    GOLDEN.write_text(json.dumps({"pipeline": "default (build_pipeline())", "faces": entries}, indent=1) + "\n")
+    GOLDEN.write_text(
+        json.dumps({"pipeline": "default (build_pipeline())", "faces": entries}, indent=1) + "\n"
+    )
 
 
 if __name__ == "__main__":

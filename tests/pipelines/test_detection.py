@@ -18,14 +18,20 @@ from pipelines.types import DecodedImage, DetectedFace
 
 pytestmark = pytest.mark.model
 
-FACE_COUNTS = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "faces" / "_misc" / "face_counts.csv"
+FACE_COUNTS = (
+    Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "faces" / "_misc" / "face_counts.csv"
+)
 
 
 def documented_counts() -> list[tuple[str, int]]:
     with FACE_COUNTS.resolve().open() as handle:
         rows = list(csv.DictReader(handle))
     # Documented zeros are the no_face photos, tested on their own below.
-    return [(row["path"], int(row["n_faces_documented"])) for row in rows if row["n_faces_documented"] not in ("", "0")]
+    return [
+        (row["path"], int(row["n_faces_documented"]))
+        for row in rows
+        if row["n_faces_documented"] not in ("", "0")
+    ]
 
 
 def no_face_photos() -> list[str]:

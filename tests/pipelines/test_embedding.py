@@ -19,7 +19,6 @@ from pipelines.embedding.deepface_models import WEIGHT_FILES, available_models, 
 from pipelines.embedding.dlib_resnet import CHIP_SIZE, DlibChipAligner
 from pipelines.engine import FacePipeline, largest_face
 from pipelines.types import DecodedImage
-
 from tests.pipelines.conftest import Pair
 
 pytestmark = pytest.mark.model
@@ -90,7 +89,9 @@ def test_golden_embeddings(default_pipeline: FacePipeline, load_photo: Callable[
         box = result.face.box
         assert [box.x, box.y, box.width, box.height] == entry["box"], entry["photo"]
         assert result.embedding.model_id == entry["model_id"]
-        assert np.allclose(result.embedding.vector, np.asarray(entry["vector"], np.float32), atol=1e-4, rtol=0)
+        assert np.allclose(
+            result.embedding.vector, np.asarray(entry["vector"], np.float32), atol=1e-4, rtol=0
+        )
 
 
 def test_all_faces_of_a_photo_are_embedded_in_one_batch(

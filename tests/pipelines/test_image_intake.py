@@ -67,7 +67,9 @@ def assert_rejected(data: bytes, code: ErrorCode, limits: ImageLimits = LIMITS) 
         ("WEBP", {"lossless": True}, "webp"),
     ],
 )
-def test_each_accepted_format_decodes_to_8bit_rgb(fmt: str, options: dict[str, object], expected_format: str) -> None:
+def test_each_accepted_format_decodes_to_8bit_rgb(
+    fmt: str, options: dict[str, object], expected_format: str
+) -> None:
     decoded = decode_image(encode(two_tone(), fmt, **options), LIMITS)
 
     assert decoded.format == expected_format
@@ -129,7 +131,9 @@ def test_base64_over_the_byte_limit_is_refused_before_decoding() -> None:
         (8, (32, 64), (56, 16)),  # rotated 90 counter-clockwise: red at the bottom
     ],
 )
-def test_exif_orientation_is_applied(orientation: int, expected_size: tuple[int, int], red_at: tuple[int, int]) -> None:
+def test_exif_orientation_is_applied(
+    orientation: int, expected_size: tuple[int, int], red_at: tuple[int, int]
+) -> None:
     exif = Image.Exif()
     exif[EXIF_ORIENTATION_TAG] = orientation
     data = encode(two_tone(), "JPEG", quality=95, exif=exif)
@@ -280,7 +284,11 @@ def test_corrupted_images_raise_only_typed_errors(seed: int, flips: list[tuple[i
     try:
         decoded = decode_image(bytes(data), LIMITS)
     except PipelineError as error:
-        assert error.code in {ErrorCode.INVALID_IMAGE, ErrorCode.UNSUPPORTED_FORMAT, ErrorCode.IMAGE_TOO_LARGE,
-                              ErrorCode.IMAGE_TOO_SMALL}
+        assert error.code in {
+            ErrorCode.INVALID_IMAGE,
+            ErrorCode.UNSUPPORTED_FORMAT,
+            ErrorCode.IMAGE_TOO_LARGE,
+            ErrorCode.IMAGE_TOO_SMALL,
+        }
     else:
         assert decoded.pixels.dtype == np.uint8 and decoded.pixels.shape[2] == 3
