@@ -99,13 +99,16 @@ class PipelineSettings(BaseModel):
 
 
 class QualityGateSettings(BaseModel):
+    """Enrollment quality gate limits; defaults measured on the shared photos (docs/ANALYSIS.md)."""
+
     enabled: bool = False
-    min_sharpness: float = 40.0
-    min_brightness: float = 40.0
-    max_brightness: float = 220.0
+    min_sharpness: float = 25.0
+    min_brightness: float = 50.0
+    max_brightness: float = 210.0
     min_face_size: int = 60
     max_abs_yaw: float = 45.0
     max_abs_pitch: float = 35.0
+    max_abs_roll: float = 45.0
 
 
 class ApiSettings(BaseModel):

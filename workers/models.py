@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from infra.settings import Settings
+from pipelines.analysis import SEED_ATTRIBUTE_CODES, Attribute, FaceAnalyzer, QualityGate, QualityThresholds
 from pipelines.catalog import build_pipeline as build_face_pipeline
 from pipelines.engine import FacePipeline
+from pipelines.liveness import LivenessChecker
+from pipelines.types import DecodedImage, DetectedFace
 
 ONNX_MODEL_FILE = "dlib_resnet_v1.onnx"
 
@@ -40,3 +44,50 @@ def build_pipeline(settings: Settings) -> FacePipeline:
         deepface_home=deepface_home(settings),
         min_face_size=config.min_face_size,
     )
+
+
+# --- analysis (issue 6) ---------------------------------------------------------------
+
+Analyzer = Callable[[DecodedImage, DetectedFace, Sequence[int], bool], dict[str, Any]]
+QualityCheck = Callable[[DecodedImage, DetectedFace], list[str]]
+
+
+def quality_thresholds(settings: Settings) -> QualityThresholds:
+    gate = settings.quality
+    return QualityThresholds(
+        min_sharpness=gate.min_sharpness,
+        min_brightness=gate.min_brightness,
+        max_brightness=gate.max_brightness,
+        min_face_size=gate.min_face_size,
+        max_abs_yaw=gate.max_abs_yaw,
+        max_abs_pitch=gate.max_abs_pitch,
+        max_abs_roll=gate.max_abs_roll,
+    )
+
+
+def build_analyzer(settings: Settings) -> Analyzer:
+    """Seed attribute codes (0-5) and/or quality → the face's analysis as JSON."""
+    analyzer = FaceAnalyzer(thresholds=quality_thresholds(settings))
+
+    def analyze(image: DecodedImage, face: DetectedFace, codes: Sequence[int], quality: bool) -> dict[str, Any]:
+        wanted = {SEED_ATTRIBUTE_CODES[code] for code in codes if code in SEED_ATTRIBUTE_CODES}
+        if quality:
+            wanted.add(Attribute.QUALITY)
+        analysis = analyzer.analyze(image.pixels, [face], wanted)[0].to_dict()
+        analysis.pop("box", None)  # the face JSON already carries its bounding box
+        return {"attributes": analysis} if analysis else {}
+
+    return analyze
+
+
+def build_quality_gate(settings: Settings) -> QualityCheck:
+    gate = QualityGate(quality_thresholds(settings))
+
+    def check(image: DecodedImage, face: DetectedFace) -> list[str]:
+        return [str(issue) for issue in gate.check(image.pixels, face)]
+
+    return check
+
+
+def build_liveness_checker(settings: Settings) -> LivenessChecker:
+    return LivenessChecker()

@@ -123,6 +123,12 @@ class Runtime:
         return build_analyzer(self.settings)
 
     @cached_property
+    def liveness_checker(self) -> Any:
+        from workers.models import build_liveness_checker
+
+        return build_liveness_checker(self.settings)
+
+    @cached_property
     def quality_gate(self) -> Any:
         from workers.models import build_quality_gate
 

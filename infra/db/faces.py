@@ -213,6 +213,22 @@ class FaceRepo:
             )
             return [FaceRow.of(face) for face in faces]
 
+    def find_by_user_id(self, project_id: str, face_set_id: str, user_id: str) -> builtins.list[FaceRow]:
+        """Every face of one person (user id) in a face set."""
+        with self.db.session() as session:
+            faces = session.scalars(
+                select(Face)
+                .where(Face.project_id == project_id, Face.face_set_id == face_set_id, Face.user_id == user_id)
+                .order_by(Face.created_at, Face.face_id)
+            )
+            return [FaceRow.of(face) for face in faces]
+
+    def find_by_face_id(self, project_id: str, face_id: str) -> builtins.list[FaceRow]:
+        """The face with this id in any face set of the project (at most one row)."""
+        with self.db.session() as session:
+            faces = session.scalars(select(Face).where(Face.project_id == project_id, Face.face_id == face_id))
+            return [FaceRow.of(face) for face in faces]
+
     def persons(self, project_id: str, face_set_id: str) -> builtins.list[PersonRow]:
         with self.db.session() as session:
             persons = session.scalars(

@@ -8,6 +8,7 @@ from workers.services.analyze import compare, detect, embed
 from workers.services.batch import enroll_batch, enroll_chunk
 from workers.services.delete import delete_face_set, delete_faces
 from workers.services.enroll import enroll
+from workers.services.liveness import liveness
 from workers.services.search import search
 from workers.services.update import update_face
 
@@ -20,6 +21,7 @@ HANDLERS: dict[JobKind, Handler] = {
     JobKind.ENROLL_CHUNK: enroll_chunk,
     JobKind.SEARCH: search,
     JobKind.UPDATE_FACE: update_face,
+    JobKind.LIVENESS: liveness,
     JobKind.DELETE_FACES: delete_faces,
     JobKind.DELETE_FACE_SET: delete_face_set,
 }

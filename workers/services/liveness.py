@@ -1,0 +1,76 @@
+"""Cooperative video liveness (seed 001 ``/api/living``, FRS live-detect) as a job.
+
+The video is read from the object store, checked for the requested actions by one and
+the same face, and optionally matched against a stored face or a reference photo. The
+best frame is stored as a JPEG next to the video, so the result stays small.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from infra.errors import ObjectNotFound
+from pipelines.liveness import Action, LivenessChecker, VideoRejected
+from workers.contracts import JobErrorCode, LivenessPayload
+from workers.errors import JobFailure
+from workers.execution import JobContext
+from workers.services.common import largest, load_image
+
+# The job contract's action names → the pipeline's.
+ACTIONS = {
+    "blink": Action.BLINK,
+    "mouth_open": Action.OPEN_MOUTH,
+    "turn_left": Action.TURN_LEFT,
+    "turn_right": Action.TURN_RIGHT,
+    "nod": Action.NOD,
+}
+
+
+def liveness(ctx: JobContext, payload: LivenessPayload) -> dict[str, Any]:
+    runtime = ctx.runtime
+    try:
+        video = runtime.store.get(payload.video_key)
+    except ObjectNotFound as missing:
+        raise JobFailure(JobErrorCode.INVALID_VIDEO, "the video of this job is no longer stored") from missing
+    reference = _reference_vector(ctx, payload)
+    checker = runtime.liveness_checker
+    if payload.match_distance is not None:  # same loaded models, the caller's threshold
+        checker = LivenessChecker(
+            checker.finder,
+            checker.predictor,
+            dataclasses.replace(checker.settings, match_distance=payload.match_distance),
+        )
+    try:
+        result = checker.check(
+            video,
+            [ACTIONS[name] for name in payload.actions],
+            reference_embedding=reference,
+            embedder=runtime.pipeline.embedder,
+        )
+    except VideoRejected as rejected:
+        raise JobFailure(JobErrorCode.INVALID_VIDEO, rejected.message, {"reason": str(rejected.reason)}) from rejected
+    body = result.to_dict(include_image=False)
+    body["best_frame"]["image_key"] = runtime.store.put(result.best_frame_jpeg, "image/jpeg", prefix="liveness")
+    return body
+
+
+def _reference_vector(ctx: JobContext, payload: LivenessPayload) -> np.ndarray | None:
+    runtime = ctx.runtime
+    if payload.reference_face_id is not None:
+        rows = runtime.faces.find_by_face_id(payload.project_id, payload.reference_face_id)
+        if not rows:
+            raise JobFailure(JobErrorCode.FACE_NOT_FOUND, f"face {payload.reference_face_id} does not exist")
+        row = rows[0]
+        vectors = runtime.index.get_vectors(row.model_id, [row.face_id])
+        if row.face_id not in vectors:
+            raise JobFailure(JobErrorCode.FACE_NOT_FOUND, f"face {payload.reference_face_id} has no stored vector")
+        return vectors[row.face_id]
+    if payload.reference_image_key is not None:
+        image = load_image(ctx, payload.reference_image_key)
+        reference = largest(runtime.pipeline.process(image, embed=True))
+        assert reference.embedding is not None
+        return reference.embedding.vector
+    return None
