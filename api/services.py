@@ -165,6 +165,32 @@ class FaceService:
         external_fields: dict[str, Any] | None,
         user_id: str | None,
     ) -> Any:
+        """The face set, once the face is updated (raises the job's error if it failed)."""
+        face_set, outcome = self.update_face_job(
+            project_id,
+            name,
+            face_id,
+            external_image_id=external_image_id,
+            external_fields=external_fields,
+            user_id=user_id,
+            wait=True,
+            idempotency_key=None,
+        )
+        outcome.raise_if_failed()
+        return face_set
+
+    def update_face_job(
+        self,
+        project_id: str,
+        name: str,
+        face_id: str,
+        *,
+        external_image_id: str | None,
+        external_fields: dict[str, Any] | None,
+        user_id: str | None,
+        wait: bool,
+        idempotency_key: str | None,
+    ) -> tuple[Any, JobOutcome]:
         face_set, _ = self.face(project_id, name, face_id)
         fields = None
         if external_fields is not None:
@@ -179,8 +205,10 @@ class FaceService:
             external_fields=fields,
             user_id=user_id,
         )
-        self.gateway.run(project_id, JobKind.UPDATE_FACE, payload, wait=True).raise_if_failed()
-        return face_set
+        outcome = self.gateway.run(
+            project_id, JobKind.UPDATE_FACE, payload, wait=wait, idempotency_key=idempotency_key
+        )
+        return face_set, outcome
 
     def faces_to_delete(
         self, project_id: str, name: str, *, face_id: str | None, external_image_id: str | None, filter_text: str | None

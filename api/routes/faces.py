@@ -20,8 +20,8 @@ from api.schemas import (
     DeleteFacesQuery,
     FaceListResponse,
     FaceQuery,
-    FaceSetPath,
     FacesDeleted,
+    FaceSetPath,
     FaceUpdate,
     FaceUpdated,
     JobHeaders,
@@ -85,20 +85,27 @@ def faces_blueprint() -> APIBlueprint:
             }
         )
 
-    @bp.put("/face-sets/<face_set_name>/faces", responses={200: FaceUpdated})
-    def update_face(path: FaceSetPath, body: FaceUpdate) -> Response:
-        """Update a face's external_image_id, external_fields or user_id."""
+    @bp.put("/face-sets/<face_set_name>/faces", responses={200: FaceUpdated, **ACCEPTED})
+    def update_face(path: FaceSetPath, query: AsyncQuery, header: JobHeaders, body: FaceUpdate) -> Response:
+        """Update a face's external_image_id, external_fields or user_id (and the copy of
+        them the search filter reads, beside the vector)."""
         if body.external_image_id is None and body.external_fields is None and body.user_id is None:
             raise ApiError(ApiErrorCode.INVALID_PARAMETER, "nothing to update")
-        face_set = current_context().service.update_face(
+        face_set, outcome = current_context().service.update_face_job(
             path.project_id,
             path.face_set_name,
             body.face_id,
             external_image_id=body.external_image_id,
             external_fields=body.external_fields,
             user_id=body.user_id,
+            wait=not wants_async(query, header),
+            idempotency_key=idempotency_key(header),
         )
-        return jsonify({"face_number": 1, "face_set_id": face_set.id, "face_set_name": face_set.name})
+        return job_response(
+            path.project_id,
+            outcome,
+            lambda _: {"face_number": 1, "face_set_id": face_set.id, "face_set_name": face_set.name},
+        )
 
     @bp.delete("/face-sets/<face_set_name>/faces", responses={200: FacesDeleted, **ACCEPTED})
     def delete_faces(path: FaceSetPath, query: DeleteFacesQuery, header: JobHeaders) -> Response:

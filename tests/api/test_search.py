@@ -190,11 +190,6 @@ def test_empty_face_set_returns_no_hits(client: ProjectClient) -> None:
     assert client.search(name, TWO_PEOPLE) == {"faces": []}
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="PUT faces updates SQL only; the vector record keeps the old fields, which the search "
-    "filter is compiled against (needs a worker-side re-upsert of the record's metadata)",
-)
 def test_filter_sees_fields_changed_by_an_update(client: ProjectClient) -> None:
     name = unique()
     client.create_face_set(name, external_fields=SCHEMA)
@@ -202,3 +197,12 @@ def test_filter_sees_fields_changed_by_an_update(client: ProjectClient) -> None:
     client.ok("PUT", f"/face-sets/{name}/faces", json={"face_id": face_id, "external_fields": {"id": "after"}})
     assert _ids(client.search(name, GUIDO, filter='id:"after"')) == [face_id]
     assert _ids(client.search(name, GUIDO, filter='id:"before"')) == []
+
+    accepted = client.call(
+        "PUT", f"/face-sets/{name}/faces", json={"face_id": face_id, "external_fields": {"id": "later"}},
+        headers={"Prefer": "respond-async"},
+    )
+    assert accepted.status_code == 202, accepted.get_json()
+    job = client.wait_job(accepted.get_json()["job_id"])
+    assert job["kind"] == "update_face" and job["status"] == "succeeded"
+    assert _ids(client.search(name, GUIDO, filter='id:"later"')) == [face_id]
