@@ -61,18 +61,18 @@ class Stack:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
+        # SIGTERM to the main process only: it stops its pool children itself (a signal to
+        # the whole group kills them mid-shutdown). What is left after the grace is killed.
         for process in self.workers:
             if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    continue
-        deadline = time.monotonic() + 20
+                process.terminate()
+        deadline = time.monotonic() + 10
         for process in self.workers:
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                self.kill_worker(process)
+                pass
+            self.kill_worker(process)
         self.workers.clear()
         if self._stop_milvus is not None:
             self._stop_milvus()
