@@ -156,7 +156,14 @@ def _generic(status: int, error: HTTPException) -> Response:
 def _rate_limit_key() -> str:
     """Per API key without a database read (limits run before authentication): the
     token's hash; anonymous requests share their address's bucket."""
-    token = request.headers.get("X-Auth-Token")
+    # Native and dialect credentials alike: every client key gets its own bucket.
+    token = (
+        request.headers.get("X-Auth-Token")
+        or request.headers.get("X-GW-Authorization")
+        # Seed 001 sends its key as a form field; only its paths are parsed early, since
+        # reading the form would consume the streamed body of a batch upload.
+        or (request.values.get("Kvalue") if request.path.startswith("/api/") else None)
+    )
     if token:
         return "key:" + hashlib.sha256(token.encode()).hexdigest()[:32]
     return "addr:" + (request.remote_addr or "unknown")
@@ -168,7 +175,9 @@ def _install_rate_limits(app: OpenAPI, settings: Settings) -> None:
         _rate_limit_key,
         app=app,
         default_limits=[f"{limit}/minute"] if limit > 0 else [],
-        default_limits_exempt_when=lambda: not request.path.startswith("/v1/") or request.path == "/v1/openapi.json",
+        # Every API path, native and dialect; operations and documentation are exempt.
+        default_limits_exempt_when=lambda: request.path in ("/v1/openapi.json", "/healthz", "/readyz", "/metrics")
+        or request.path.startswith(("/docs", "/static")),
         headers_enabled=True,
         storage_uri="memory://",
         # A broken limiter storage must not take the API down with it.

@@ -169,6 +169,9 @@ FaceSelection = Literal["all", "largest", "single"]
 
 class EnrollOptions(_Payload):
     select: FaceSelection = "all"
+    # (x, y, width, height) of a face the client saw earlier (seed 002's face_token): only
+    # the detected face nearest this box is enrolled.
+    box: tuple[int, int, int, int] | None = None
     on_duplicate: OnDuplicate = "allow"
     quality_gate: bool = False
     save_crop: bool = True

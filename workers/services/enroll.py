@@ -138,6 +138,14 @@ def enroll_image(
 def _select(results: list[FaceResult], options: EnrollOptions) -> list[FaceResult]:
     if not results:
         raise JobFailure(JobErrorCode.NO_FACE, "no face was detected in the image")
+    if options.box is not None:
+        x, y, width, height = options.box
+
+        def offset(result: FaceResult) -> int:
+            box = result.face.box
+            return abs(box.x - x) + abs(box.y - y) + abs(box.width - width) + abs(box.height - height)
+
+        return [min(results, key=offset)]
     if options.select == "largest":
         return [max(results, key=lambda r: r.face.box.area)]
     if options.select == "single" and len(results) > 1:
