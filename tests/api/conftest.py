@@ -1,4 +1,4 @@
-"""One real FaceFleet stack for every API test of the session.
+"""One real FaceFleet stack for every API test.
 
 Starting a worker and loading its models costs seconds, so the stack (embedded flavour:
 SQLite, local object store, milvus-lite, SQL broker, one real Celery worker process) is
@@ -67,7 +67,9 @@ def new_project(settings: Settings, name: str) -> tuple[str, str]:
     return created.project_id, created.api_key
 
 
-@pytest.fixture(scope="session")
+# Package scope: started once for all of tests/api, and stopped when its last test ends
+# rather than idling through the rest of the suite.
+@pytest.fixture(scope="package")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiStack]:
     from api.app import create_app
 

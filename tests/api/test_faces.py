@@ -191,11 +191,6 @@ def test_add_async_with_idempotency_key_enrolls_once(client: ProjectClient, face
     assert client.face_ids(face_set) == [face["face_id"] for face in job["result"]["faces"]]
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="workers.models has no build_quality_gate yet (workers.runtime imports it): "
-    "quality_gate=true fails as an internal error until the lead adds it",
-)
 def test_quality_gate_refuses_a_blurred_face(client: ProjectClient, face_set: str) -> None:
     blurred = misc("attributes", "inspireface__blur.jpg")
     body = error_of(client.add_face(face_set, blurred, quality_gate="true"), 400, "FRS.0114")
