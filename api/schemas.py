@@ -133,12 +133,40 @@ class Point(BaseModel):
     y: float
 
 
+class HeadPose(BaseModel):
+    pitch_angle: float | None = None
+    roll_angle: float | None = None
+    yaw_angle: float | None = None
+
+
+class Dress(BaseModel):
+    glass: str | None = None
+    hat: str | None = None
+
+
+class DetectAttributes(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    headpose: HeadPose | None = None
+    gender: str | None = None
+    age: int | None = None
+    smile: str | None = None
+    dress: Dress | None = None
+
+
+class ContourPoints(BaseModel):
+    point: list[Point]
+
+
 class DetectFace(BaseModel):
     model_config = ConfigDict(extra="allow")
     bounding_box: BoundingBox
     confidence: float | None = None
-    landmarks: list[Point] | None = None
-    attributes: dict[str, Any] | None = None
+    landmarks: list[Point] | None = Field(None, description="the detector's 5 alignment points")
+    attributes: DetectAttributes | None = Field(None, description="as requested with `attributes`, seed field names")
+    landmark: dict[str, ContourPoints] | None = Field(None, description="attribute 3: 68-point contours by group")
+    attributes_detail: dict[str, Any] | None = Field(
+        None, description="the full analysis: each estimate with its confidence and reliability"
+    )
 
 
 class DetectResponse(BaseModel):

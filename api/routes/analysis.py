@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Response
 from flask_openapi3 import APIBlueprint
 
+from api.attributes import seed_face
 from api.bodies import body_doc, parse_body
 from api.context import current_context
 from api.routes.common import ACCEPTED, idempotency_key, job_response, v1_blueprint, wants_async
@@ -42,7 +43,9 @@ def analysis_blueprint() -> APIBlueprint:
             wait=not wants_async(query, header),
             idempotency_key=idempotency_key(header),
         )
-        return job_response(path.project_id, outcome, lambda result: {"faces": result.get("faces", [])})
+        return job_response(
+            path.project_id, outcome, lambda result: {"faces": [seed_face(face) for face in result.get("faces", [])]}
+        )
 
     @bp.post(
         "/face-compare",

@@ -65,16 +65,24 @@ def test_detect_group_photo_and_empty_photo(client: ProjectClient) -> None:
     assert empty == {"faces": []}
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="workers.models has no build_analyzer/build_quality_gate yet (workers.runtime imports them): "
-    "detect with attributes fails as an internal error until the lead adds them",
-)
-def test_detect_with_attributes(client: ProjectClient) -> None:
-    body = client.ok("POST", "/face-detect", json={"image_base64": b64(OBAMA), "attributes": "0,3,5"})
-    attributes = body["faces"][0]["attributes"]
-    assert {"headpose", "smile"} <= set(attributes)
-    assert {"pitch_angle", "roll_angle", "yaw_angle"} <= set(attributes["headpose"])
+def test_detect_with_attributes_in_the_seed_shape(client: ProjectClient) -> None:
+    body = client.ok("POST", "/face-detect", json={"image_base64": b64(OBAMA), "attributes": "0,1,2,3,4,5"})
+    [face] = body["faces"]
+    attributes = face["attributes"]
+    assert set(attributes["headpose"]) == {"pitch_angle", "roll_angle", "yaw_angle"}
+    assert all(abs(angle) < 30 for angle in attributes["headpose"].values())  # a frontal portrait
+    assert attributes["gender"] == "male"
+    assert 20 <= attributes["age"] <= 80
+    assert attributes["smile"] in ("yes", "no")
+    assert set(attributes["dress"]) == {"glass", "hat"}
+    contours = face["landmark"]
+    assert "eyebrow_contour" in contours and len(contours["eyebrow_contour"]["point"]) >= 5
+    assert face["attributes_detail"]["gender"]["reliability"]
+
+    only_pose = client.ok("POST", "/face-detect", json={"image_base64": b64(OBAMA), "attributes": "0"})["faces"][0]
+    assert set(only_pose["attributes"]) == {"headpose"}
+    assert "landmark" not in only_pose
+    assert "attributes" not in client.ok("POST", "/face-detect", json={"image_base64": b64(OBAMA)})["faces"][0]
 
 
 def test_detect_rejects_bad_input_in_the_error_format(client: ProjectClient) -> None:
