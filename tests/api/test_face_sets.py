@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import re
+import uuid
+from pathlib import Path
 
 import pytest
 
@@ -76,12 +81,18 @@ def test_capacity_is_enforced(client: ProjectClient) -> None:
     assert client.ok("GET", f"/face-sets/{name}")["face_set_info"]["face_number"] == 1
 
 
-def test_delete_removes_the_set_its_faces_and_vectors(client: ProjectClient) -> None:
+def test_delete_removes_the_set_its_faces_images_and_vectors(api: ApiStack, client: ProjectClient) -> None:
     name = unique()
     client.create_face_set(name)
-    face_id = client.add_face(name, OBAMA_SMALL).get_json()["faces"][0]["face_id"]
+    photo = _unique_copy(OBAMA_SMALL)  # an image no other test stores (objects are shared by content)
+    image_key = f"images/{hashlib.sha256(photo).hexdigest()}"
+    added = client.ok("POST", f"/face-sets/{name}/faces", json={"image_base64": base64.b64encode(photo).decode()})
+    face_id = added["faces"][0]["face_id"]
+    store = api.store()
+    assert store.exists(image_key)
     deleted = client.ok("DELETE", f"/face-sets/{name}")
     assert deleted == {"face_set_name": name, "deleted_faces": 1}
+    assert not store.exists(image_key)
     error_of(client.call("GET", f"/face-sets/{name}"), 404, "FRS.0210")
     error_of(client.call("GET", f"/face-sets/{name}/faces", query_string={"face_id": face_id}), 404, "FRS.0210")
     assert name not in [info["face_set_name"] for info in client.ok("GET", "/face-sets")["face_sets_info"]]
@@ -100,3 +111,12 @@ def test_delete_async_returns_a_job(client: ProjectClient) -> None:
     job = client.wait_job(accepted.get_json()["job_id"])
     assert job["status"] == "succeeded" and job["kind"] == "delete_face_set"
     error_of(client.call("GET", f"/face-sets/{name}"), 404, "FRS.0210")
+
+
+def _unique_copy(photo: Path) -> bytes:
+    from PIL import Image
+
+    with Image.open(photo) as image:
+        buffer = io.BytesIO()
+        image.convert("RGB").save(buffer, format="JPEG", quality=95, comment=uuid.uuid4().bytes)
+        return buffer.getvalue()
