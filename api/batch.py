@@ -172,14 +172,26 @@ class BatchIntake:
             raise ApiError(ApiErrorCode.INVALID_BATCH, "the batch names no image")
         common = validate_values(schema, common_fields)
         meta = {item.source: item for item in items}
-        return [self._item(entry, schema, common, meta.get(entry.source), user_id_from) for entry in self.entries]
+        return [
+            self._item(index, entry, schema, common, meta.get(entry.source), user_id_from)
+            for index, entry in enumerate(self.entries)
+        ]
 
     def _item(
-        self, entry: _Entry, schema: dict[str, Any], common: dict[str, Any], meta: BatchItemMeta | None, user_id_from: str
+        self,
+        index: int,
+        entry: _Entry,
+        schema: dict[str, Any],
+        common: dict[str, Any],
+        meta: BatchItemMeta | None,
+        user_id_from: str,
     ) -> BatchItem:
         stem = PurePosixPath(entry.source).stem
+        # Derived, not random: the same upload builds the same manifest, so a retry with
+        # the same Idempotency-Key finds its first job.
+        generated = new_external_image_id(f"{index}\0{entry.source}\0{entry.image_key or entry.rejected}")
         external_image_id = (meta.external_image_id if meta else None) or (
-            stem if _EXTERNAL_ID.fullmatch(stem) else new_external_image_id()
+            stem if _EXTERNAL_ID.fullmatch(stem) else generated
         )
         user_id = meta.user_id if meta and meta.user_id else _derived_user_id(entry.source, user_id_from)
         rejected = entry.rejected

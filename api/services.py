@@ -7,6 +7,7 @@ as jobs through the ``JobGateway``; metadata reads and writes go straight to SQL
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import string
 from datetime import UTC, datetime
@@ -34,9 +35,18 @@ _ID_ALPHABET = string.ascii_letters + string.digits
 DELETE_SCAN_PAGE = 1000
 
 
-def new_external_image_id() -> str:
-    """The seed generates an 8-letter id when the client gives none."""
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+def new_external_image_id(seed: str | None = None) -> str:
+    """The seed generates an 8-letter id when the client gives none. With a ``seed`` (an
+    Idempotency-Key, a batch item's identity) the id is derived from it, so a retried
+    request builds the same job payload and finds its first job."""
+    if seed is None:
+        return "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
+    number = int.from_bytes(hashlib.sha256(seed.encode()).digest()[:8], "big")
+    letters = []
+    for _ in range(8):
+        number, index = divmod(number, len(_ID_ALPHABET))
+        letters.append(_ID_ALPHABET[index])
+    return "".join(letters)
 
 
 def format_date(value: datetime | None) -> str:
@@ -137,7 +147,8 @@ class FaceService:
             project_id=project_id,
             face_set_id=face_set.id,
             image_key=image_key,
-            external_image_id=external_image_id or new_external_image_id(),
+            external_image_id=external_image_id
+            or new_external_image_id(f"{project_id}\0{idempotency_key}" if idempotency_key else None),
             external_fields=validate_values(face_set.external_fields or {}, external_fields),
             user_id=user_id,
             options=options,

@@ -206,6 +206,25 @@ def test_batch_duplicate_check_flags_or_rejects_per_item(client: ProjectClient) 
             assert items[0]["details"]["duplicates"][0]["face_id"] == original
 
 
+def test_batch_retry_with_idempotency_key_returns_the_same_job(client: ProjectClient) -> None:
+    name = unique("retry")
+    client.create_face_set(name)
+
+    def upload() -> Any:
+        form = {"image_file": [(io.BytesIO(OBAMA_SMALL.read_bytes()), "my photo.jpg")]}  # no valid id in the name
+        return client.call(
+            "POST", f"/face-sets/{name}/faces/batch", data=form, content_type="multipart/form-data",
+            headers={"Idempotency-Key": f"batch-{name}"},
+        )
+
+    first, retry = upload(), upload()
+    assert first.status_code == retry.status_code == 202, retry.get_json()
+    assert first.get_json()["job_id"] == retry.get_json()["job_id"]
+    job = client.wait_job(first.get_json()["job_id"], timeout=180)
+    assert job["result"]["added"] == 1
+    assert len(client.face_ids(name)) == 1
+
+
 def test_big_batch_is_accepted_and_reports_progress(client: ProjectClient, big_batch: BigBatch) -> None:
     job = client.job(big_batch.job_id)
     assert job["kind"] == "enroll_batch"

@@ -198,3 +198,15 @@ def test_quality_gate_refuses_a_blurred_face(client: ProjectClient, face_set: st
     sharp = client.add_face(face_set, OBAMA, quality_gate="true")
     assert sharp.status_code == 200, sharp.get_json()
     assert len(client.face_ids(face_set)) == 1
+
+
+def test_retry_without_external_image_id_finds_the_first_job(client: ProjectClient, face_set: str) -> None:
+    """The generated external_image_id derives from the Idempotency-Key: a retry builds the
+    same request, so it is recognised instead of refused as a different one."""
+    headers = {"Idempotency-Key": f"noid-{face_set}"}
+    body = {"image_base64": b64(KIT)}
+    first = client.call("POST", f"/face-sets/{face_set}/faces", json=body, headers=headers)
+    retry = client.call("POST", f"/face-sets/{face_set}/faces", json=body, headers=headers)
+    assert first.status_code == retry.status_code == 200, retry.get_json()
+    assert first.get_json() == retry.get_json()
+    assert len(client.face_ids(face_set)) == 1
