@@ -29,15 +29,15 @@ RESULTS = REPO_ROOT / "bench" / "results" / "enroll.json"
 def raw_rate(images: list[Path], warmup: list[Path]) -> float:
     """Images per second of decode + detect + align + embed in this process."""
     from infra.settings import Settings
-    from pipelines.image import decode_image
+    from pipelines.image import ImageLimits, decode_image
     from workers.models import build_pipeline
 
     pipeline = build_pipeline(Settings.model_validate({"models": {"home": REPO_ROOT / ".facefleet"}}))
     for image in warmup:
-        pipeline.process(decode_image(image.read_bytes()), embed=True)
+        pipeline.process(decode_image(image.read_bytes(), ImageLimits()), embed=True)
     started = time.perf_counter()
     for image in images:
-        pipeline.process(decode_image(image.read_bytes()), embed=True)
+        pipeline.process(decode_image(image.read_bytes(), ImageLimits()), embed=True)
     return len(images) / (time.perf_counter() - started)
 
 

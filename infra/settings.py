@@ -91,7 +91,8 @@ class PipelineSettings(BaseModel):
     # "dlib": dlib-bin's own network, the reference.
     embedding_backend: str = "onnx"
     min_face_size: int = 20
-    match_distance: float = 0.6
+    # pipelines.compare.DEFAULT_MATCH_DISTANCE: the equal-error threshold on the shared pairs.
+    match_distance: float = 0.58
     onnx_threads: int = 1
     # True only while a worker pool consumes facefleet.gpu: GPU-worthy jobs (TensorFlow
     # deepface models, mtcnn, ONNX on CUDA) are then routed there instead of the CPU queues.
