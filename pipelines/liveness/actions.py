@@ -35,9 +35,11 @@ SEED_ACTION_CODES: dict[int, Action] = {1: Action.BLINK, 2: Action.OPEN_MOUTH}
 
 @dataclass(frozen=True, slots=True)
 class ActionThresholds:
-    blink_ratio: float = 0.72
+    blink_ratio: float = 0.58
     """Eyes count as closed below this fraction of the open-eye level (the rolling 80th
-    percentile of the eye aspect ratio over ``baseline_seconds``)."""
+    percentile of the eye aspect ratio over ``baseline_seconds``). On the shared clips,
+    0.55-0.60 find 21 of 24 marked blinks with 26-30 detections; 0.72 found 16 with 50
+    (landmark jitter on small faces and squints) - docs/ANALYSIS.md, "Blink threshold"."""
     blink_max_seconds: float = 0.8
     """A longer closure is a squint or eyes kept shut, not a blink."""
     baseline_seconds: float = 3.0
