@@ -9,6 +9,7 @@ from api.routes.batch import batch_blueprint
 from api.routes.face_sets import face_sets_blueprint
 from api.routes.faces import faces_blueprint
 from api.routes.jobs import jobs_blueprint
+from api.routes.liveness import liveness_blueprint
 
 
 def register_v1(app: OpenAPI) -> None:
@@ -18,5 +19,6 @@ def register_v1(app: OpenAPI) -> None:
         faces_blueprint(),
         batch_blueprint(),
         jobs_blueprint(),
+        liveness_blueprint(),
     ):
         app.register_api(blueprint)

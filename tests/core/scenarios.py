@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from tests.support.photos import identity_photos
+from tests.support.photos import FACES, identity_photos
 from workers.contracts import JobKind, dispatch
 
 WOZNIAK = "face_recognition-steve_wozniak"
@@ -146,3 +146,49 @@ def updated_fields_are_what_filtered_search_sees(service: Any) -> None:
     assert client.search(face_set, photos[1], filter="site:north")["faces"] == []
     moved = client.search(face_set, photos[1], filter="site:south")["faces"]
     assert [h["face_id"] for h in moved] == [face_id] and moved[0]["external_fields"] == {"site": "south"}
+
+
+VIDEOS = FACES.parent / "videos"
+
+
+def live_detect_passes_a_blinking_face_and_fails_a_still_photo(service: Any, tmp_path: Any) -> None:
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    client = service.client
+    talking = VIDEOS / "sadtalker" / "WDA_AlexandriaOcasioCortez_000.mp4"  # blinks marked in videos.csv
+    response = client.call(
+        "POST",
+        "/live-detect",
+        data={"video_file": (talking.open("rb"), talking.name), "actions": "blink"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["alive"] is True and body["actions"][0]["action"] == "blink" and body["actions"][0]["passed"]
+    assert body["best_frame"]["image_key"]
+
+    # A printed photo held still: the face is there in every frame, but it never blinks.
+    photo = np.asarray(Image.open(identity_photos(WOZNIAK)[1]).convert("RGB"))
+    still = tmp_path / "still.avi"
+    writer = cv2.VideoWriter(str(still), cv2.VideoWriter_fourcc(*"MJPG"), 15, (photo.shape[1], photo.shape[0]))
+    for _ in range(45):
+        writer.write(cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+    writer.release()
+    response = client.call(
+        "POST",
+        "/live-detect",
+        data={"video_file": (still.open("rb"), still.name), "actions": "blink"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["alive"] is False
+
+    not_a_video = client.call(
+        "POST",
+        "/live-detect",
+        data={"video_file": (identity_photos(WOZNIAK)[0].open("rb"), "x.mp4"), "actions": "blink"},
+        content_type="multipart/form-data",
+    )
+    assert not_a_video.status_code == 400 and not_a_video.get_json()["error_code"] == "FRS.0116"

@@ -3,6 +3,8 @@ broker transport, with real worker processes."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.core import scenarios
@@ -31,3 +33,7 @@ def test_worker_killed_mid_batch_loses_and_duplicates_nothing(embedded: Service)
 
 def test_updated_fields_are_what_filtered_search_sees(embedded: Service) -> None:
     scenarios.updated_fields_are_what_filtered_search_sees(embedded)
+
+
+def test_live_detect_passes_a_blinking_face_and_fails_a_still_photo(embedded: Service, tmp_path: Path) -> None:
+    scenarios.live_detect_passes_a_blinking_face_and_fails_a_still_photo(embedded, tmp_path)
