@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from kombu import Exchange, Queue
+from kombu.entity import Exchange, Queue
 
 from infra import sql_transport
 from infra.settings import Settings
@@ -29,9 +29,9 @@ MAX_PRIORITY = 9
 
 
 def _queues() -> list[Queue]:
-    exchange = Exchange("facefleet", type="direct", durable=True)
+    exchange = Exchange("facefleet", type="direct", durable=True)  # type: ignore[no-untyped-call]
     return [
-        Queue(
+        Queue(  # type: ignore[no-untyped-call]
             name,
             exchange,
             routing_key=name,

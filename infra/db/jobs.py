@@ -284,9 +284,8 @@ class JobRepo:
 def _as_utc(value: Any) -> datetime:
     # Aggregates bypass the column's UTC type decorator: SQLite returns text, PostgreSQL
     # an aware datetime.
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _strings_in(value: Any) -> set[str]:
