@@ -180,6 +180,8 @@ def _install_rate_limits(app: OpenAPI, settings: Settings) -> None:
         or request.path.startswith(("/docs", "/static")),
         headers_enabled=True,
         storage_uri="memory://",
+        # A sliding window: no double burst across a window boundary (fixed windows allow one).
+        strategy="moving-window",
         # A broken limiter storage must not take the API down with it.
         swallow_errors=True,
     )
