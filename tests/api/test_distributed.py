@@ -1,0 +1,111 @@
+"""The API on the distributed stores: PostgreSQL, RabbitMQ and an S3 server (moto), with
+one real worker. The same code as the embedded tests; what differs is what these stores
+do differently: JSONB fields, the broker, S3 keys for image_url and prefix listing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.settings import BrokerSettings, DatabaseSettings, ObjectStoreKind, ObjectStoreSettings
+from tests.api.conftest import API_JOBS, ApiStack, error_of, new_project, unique
+from tests.api.photos import GUIDO, OBAMA, OBAMA_240, OBAMA_SMALL, WOZNIAK, b64
+from tests.conftest import S3Server
+from tests.support.client import ProjectClient
+from tests.support.stack import start_stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.model]
+
+
+@pytest.fixture(scope="module")
+def distributed(
+    tmp_path_factory: pytest.TempPathFactory, postgres_url: str, rabbitmq_url: str, s3_server: S3Server
+) -> Iterator[ApiStack]:
+    from api.app import create_app
+
+    home: Path = tmp_path_factory.mktemp("api-distributed")
+    overrides = {
+        "jobs": API_JOBS,
+        "database": DatabaseSettings(url=postgres_url),
+        "broker": BrokerSettings(url=rabbitmq_url),
+        "object_store": ObjectStoreSettings(
+            kind=ObjectStoreKind.S3,
+            endpoint=s3_server.endpoint,
+            access_key=s3_server.access_key,
+            secret_key=s3_server.secret_key,
+            bucket=s3_server.bucket,
+        ),
+    }
+    with start_stack(home, workers=1, **overrides) as stack:
+        app = create_app(stack.settings)
+        first = new_project(stack.settings, "api-distributed")
+        second = new_project(stack.settings, "api-distributed-other")
+        yield ApiStack(
+            stack=stack,
+            app=app,
+            client=ProjectClient(app.test_client(), *first),
+            other=ProjectClient(app.test_client(), *second),
+        )
+
+
+def test_readyz_sees_postgres_rabbitmq_and_s3(distributed: ApiStack) -> None:
+    ready = distributed.client.http.get("/readyz")
+    assert ready.status_code == 200, ready.get_json()
+    assert set(ready.get_json()["checks"].values()) == {"ok"}
+
+
+def test_enroll_search_update_and_delete_on_the_distributed_stores(distributed: ApiStack) -> None:
+    client, other = distributed.client, distributed.other
+    store, bucket = distributed.store(), distributed.settings.object_store.bucket
+    name = unique()
+    client.create_face_set(name, external_fields={"team": {"type": "string"}, "year": {"type": "integer"}})
+
+    upload = store.put(OBAMA.read_bytes(), "image/jpeg", prefix=f"projects/{client.project_id}/uploads")
+    by_url = client.ok(
+        "POST", f"/face-sets/{name}/faces",
+        json={"image_url": f"/{bucket}/{upload}", "external_fields": {"team": "a", "year": 2008}, "user_id": "obama"},
+    )
+    obama = by_url["faces"][0]["face_id"]
+    guido = client.add_face(name, GUIDO, external_fields={"team": "b", "year": 1991}).get_json()["faces"][0]["face_id"]
+
+    hits = client.search(name, OBAMA_SMALL, filter="year:[2000 TO *]")["faces"]
+    assert [hit["face_id"] for hit in hits] == [obama]
+    assert hits[0]["external_fields"] == {"team": "a", "year": 2008}
+    assert [hit["face_id"] for hit in client.search(name, face_id=guido, filter='team:"b"')["faces"]] == [guido]
+
+    client.ok("PUT", f"/face-sets/{name}/faces", json={"face_id": guido, "external_fields": {"team": "a", "year": 1991}})
+    assert {hit["face_id"] for hit in client.search(name, face_id=guido, filter="team:a")["faces"]} == {obama, guido}
+
+    # Another project sees nothing of it, on any path.
+    error_of(other.call("GET", f"/face-sets/{name}"), 404, "FRS.0210")
+    error_of(other.call("POST", "/face-detect", json={"image_url": f"/{bucket}/{upload}"}), 400, "FRS.0105")
+    as_other = {"X-Auth-Token": other.api_key}
+    error_of(client.http.get(f"/v1/{client.project_id}/face-sets/{name}", headers=as_other), 404, "FRS.0200")
+
+    assert client.ok("DELETE", f"/face-sets/{name}/faces", query_string={"filter": "year:1991"})["face_number"] == 1
+    assert client.ok("DELETE", f"/face-sets/{name}") == {"face_set_name": name, "deleted_faces": 1}
+
+
+def test_batch_by_s3_prefix_and_idempotent_retry(distributed: ApiStack) -> None:
+    client, store = distributed.client, distributed.store()
+    name = unique("s3batch")
+    client.create_face_set(name)
+    prefix = f"projects/{client.project_id}/batch-{name}"
+    for photo in (WOZNIAK, GUIDO, OBAMA_240):
+        store.put(photo.read_bytes(), "image/jpeg", prefix=prefix)
+    headers = {"Idempotency-Key": f"s3-{name}"}
+    first = client.call("POST", f"/face-sets/{name}/faces/batch", json={"prefix": prefix}, headers=headers)
+    retry = client.call("POST", f"/face-sets/{name}/faces/batch", json={"prefix": prefix}, headers=headers)
+    assert first.status_code == retry.status_code == 202, retry.get_json()
+    assert first.get_json()["job_id"] == retry.get_json()["job_id"]
+    job = client.wait_job(first.get_json()["job_id"], timeout=180)
+    assert job["status"] == "succeeded", job
+    assert job["result"]["total"] == 3 and job["result"]["added"] == 3
+    assert len(client.face_ids(name)) == 3
+
+    detect = {"image_base64": b64(OBAMA_SMALL)}
+    accepted = client.call("POST", "/face-detect", json=detect, headers={"Prefer": "respond-async"})
+    assert accepted.status_code == 202
+    assert len(client.wait_job(accepted.get_json()["job_id"])["result"]["faces"]) == 1
