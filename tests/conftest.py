@@ -86,19 +86,19 @@ def s3_server() -> Iterator[S3Server]:
 
 @pytest.fixture(scope="session")
 def milvus_server_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Milvus standalone (the ``milvus`` package's embedded binary, ~20 s to start)."""
-    from milvus import MilvusServer
+    """A real Milvus standalone (the ``milvus`` package's binary), on ports of its own so
+    that it runs beside other servers on the machine (tests/support/milvus.py)."""
+    from tests.support.milvus import milvus_server
 
-    server = MilvusServer(data_dir=str(tmp_path_factory.mktemp("milvus-server")))
     try:
-        server.start()  # waits for /healthz; raises if the server does not come up
-    except Exception as error:
-        server.stop()
+        server = milvus_server(tmp_path_factory.mktemp("milvus-server"))
+        uri = server.__enter__()
+    except Exception as error:  # noqa: BLE001 - any start failure fails the tests loudly
         pytest.fail(f"the Milvus standalone server from the `milvus` package did not start: {error}")
     try:
-        yield f"http://127.0.0.1:{server.listen_port}"
+        yield uri
     finally:
-        server.stop()
+        server.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")

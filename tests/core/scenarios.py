@@ -192,3 +192,41 @@ def live_detect_passes_a_blinking_face_and_fails_a_still_photo(service: Any, tmp
         content_type="multipart/form-data",
     )
     assert not_a_video.status_code == 400 and not_a_video.get_json()["error_code"] == "FRS.0116"
+
+
+def reconciliation_removes_what_a_crash_left_and_keeps_live_faces(service: Any) -> None:
+    """A crash between the writes of an enrollment leaves a crop and a vector with no row
+    (the row commit is what makes a face exist). Reconciliation removes exactly those."""
+    from datetime import timedelta
+
+    import numpy as np
+
+    from infra.vector_index import VectorRecord
+    from workers.maintenance import reconcile
+    from workers.runtime import Runtime
+
+    client = service.client
+    face_set = new_face_set(service)
+    live = client.add_face(face_set, identity_photos(GUIDO)[0]).get_json()["faces"][0]["face_id"]
+    face_set_id = client.ok("GET", f"/face-sets/{face_set}")["face_set_info"]["face_set_id"]
+
+    runtime = Runtime(service.stack.settings)
+    model_id = runtime.pipeline.model_id
+    orphan_crop = runtime.store.put(b"crop of a face whose row never committed", "image/jpeg", prefix="crops")
+    vector = np.random.default_rng(7).normal(size=128).astype(np.float32)
+    runtime.index.upsert(
+        model_id,
+        [VectorRecord(face_id="orphan-face", vector=vector / np.linalg.norm(vector),
+                      project_id=client.project_id, face_set_id=face_set_id)],
+    )
+    assert "orphan-face" in runtime.index.get_vectors(model_id, ["orphan-face"])
+
+    report = reconcile(runtime, grace=timedelta(0))
+    assert report.vectors_removed == 1 and report.objects_removed >= 1
+    assert runtime.index.get_vectors(model_id, ["orphan-face"]) == {}
+    assert not runtime.store.exists(orphan_crop)
+    # The enrolled face is untouched: row, vector, image and crop.
+    row = runtime.faces.get(client.project_id, face_set_id, live)
+    assert row is not None and live in runtime.index.get_vectors(model_id, [live])
+    assert runtime.store.exists(row.image_key) and (row.crop_key is None or runtime.store.exists(row.crop_key))
+    assert [h["face_id"] for h in client.search(face_set, identity_photos(GUIDO)[1], threshold=0.5)["faces"]] == [live]

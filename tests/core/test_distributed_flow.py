@@ -27,3 +27,7 @@ def test_redelivered_enrollment_is_a_no_op(distributed: Service) -> None:
 def test_worker_killed_mid_batch_loses_and_duplicates_nothing(distributed: Service) -> None:
     # RabbitMQ redelivers the unacknowledged message (acks_late) to the new worker.
     scenarios.worker_killed_mid_batch_loses_and_duplicates_nothing(distributed)
+
+
+def test_reconciliation_removes_what_a_crash_left_and_keeps_live_faces(distributed: Service) -> None:
+    scenarios.reconciliation_removes_what_a_crash_left_and_keeps_live_faces(distributed)

@@ -37,3 +37,7 @@ def test_updated_fields_are_what_filtered_search_sees(embedded: Service) -> None
 
 def test_live_detect_passes_a_blinking_face_and_fails_a_still_photo(embedded: Service, tmp_path: Path) -> None:
     scenarios.live_detect_passes_a_blinking_face_and_fails_a_still_photo(embedded, tmp_path)
+
+
+def test_reconciliation_removes_what_a_crash_left_and_keeps_live_faces(embedded: Service) -> None:
+    scenarios.reconciliation_removes_what_a_crash_left_and_keeps_live_faces(embedded)
