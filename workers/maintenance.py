@@ -26,8 +26,11 @@ OBJECT_PREFIXES = ("images/", "crops/")
 
 def requeue_stale_jobs(runtime: Runtime) -> list[str]:
     cutoff = datetime.now(UTC) - timedelta(seconds=runtime.settings.jobs.stale_after_seconds)
+    # RabbitMQ keeps a confirmed message until it is acked, so a job waiting in a long queue
+    # is not lost and must not be sent twice; the embedded SQL transport can lose one.
+    durable_broker = runtime.settings.broker.url.startswith(("amqp://", "amqps://", "pyamqp://"))
     requeued = []
-    for job in runtime.jobs.claim_stale(cutoff):
+    for job in runtime.jobs.claim_stale(cutoff, include_pending=not durable_broker):
         runtime.dispatch(JobKind(job.kind), job.id, job.payload)
         requeued.append(job.id)
     if requeued:

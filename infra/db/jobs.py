@@ -212,9 +212,12 @@ class JobRepo:
 
     # ------------------------------------------------------------------ housekeeping
 
-    def claim_stale(self, cutoff: datetime, limit: int = STALE_CLAIM_LIMIT) -> list[JobRow]:
+    def claim_stale(
+        self, cutoff: datetime, limit: int = STALE_CLAIM_LIMIT, include_pending: bool = True
+    ) -> list[JobRow]:
         """Claim jobs to send again: running ones whose worker stopped beating before
-        ``cutoff`` (killed), and pending ones last sent before it (message lost).
+        ``cutoff`` (killed), and, with ``include_pending``, pending ones last sent before it
+        (message lost: only a broker without durable, confirmed queues loses them).
 
         Each claimed job is set back to pending with a fresh heartbeat, so it is claimed
         again only if another stale period passes; concurrent callers never claim the
@@ -222,9 +225,11 @@ class JobRepo:
         """
         now = utc_now()
         last_sign = func.coalesce(Job.heartbeat_at, Job.started_at, Job.created_at)
-        stale = or_(
-            and_(Job.status == RUNNING, last_sign < cutoff),
-            and_(Job.status == PENDING, func.coalesce(Job.heartbeat_at, Job.created_at) < cutoff),
+        stale_running = and_(Job.status == RUNNING, last_sign < cutoff)
+        stale = (
+            or_(stale_running, and_(Job.status == PENDING, func.coalesce(Job.heartbeat_at, Job.created_at) < cutoff))
+            if include_pending
+            else stale_running
         )
         with self.db.write_session() as session:
             jobs = list(
