@@ -169,7 +169,7 @@ def test_same_person_pairs_are_closer_than_different_person_pairs(
     assert np.median(genuine) < DEFAULT_MATCH_DISTANCE < np.median(impostor)
     # Probability that a random same-person pair is closer than a random different-person one.
     ranking = np.mean(genuine[:, None] < impostor[None, :])
-    assert ranking > 0.97
+    assert ranking > 0.99  # measured 0.9998
 
 
 def test_accuracy_at_the_documented_threshold(pair_distances: tuple[np.ndarray, np.ndarray]) -> None:
@@ -177,9 +177,10 @@ def test_accuracy_at_the_documented_threshold(pair_distances: tuple[np.ndarray, 
     distances, same = pair_distances
     accept = distances <= DEFAULT_MATCH_DISTANCE
 
-    assert np.mean(accept == same) >= 0.93
-    assert np.mean(accept[~same]) <= 0.05  # false accepts
-    assert np.mean(~accept[same]) <= 0.10  # false rejects (a photo without a face rejects too)
+    # Measured on this subset: accuracy 0.993, FAR 0, FRR 0.013 (full set: 0.996, 0.002, 0.0075).
+    assert np.mean(accept == same) >= 0.97
+    assert np.mean(accept[~same]) <= 0.02  # false accepts
+    assert np.mean(~accept[same]) <= 0.05  # false rejects (a photo without a face rejects too)
     assert np.sum(~np.isfinite(distances)) <= 2  # failures to detect
     similarities = [distance_to_similarity(float(d)) for d in distances[np.isfinite(distances)]]
     assert all(0.0 <= s <= 1.0 for s in similarities)
