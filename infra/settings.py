@@ -75,6 +75,8 @@ class JobSettings(BaseModel):
     retry_backoff_seconds: float = 1.0
     retry_backoff_max_seconds: float = 60.0
     batch_chunk_size: int = 16
+    # Chunks of one batch waiting in the queue at once (each finished chunk sends the next).
+    batch_chunks_in_flight: int = 4
 
 
 class ImageLimitSettings(BaseModel):
@@ -84,7 +86,8 @@ class ImageLimitSettings(BaseModel):
 
 
 class PipelineSettings(BaseModel):
-    detector: str = "hog"
+    # pipelines.catalog.DEFAULT_DETECTOR: HOG confirmed or completed by BlazeFace (docs/PIPELINE.md).
+    detector: str = "hog+blazeface"
     fallback_detector: str | None = None
     embedding_model: str = "dlib-resnet-v1"
     # "onnx": dlib's ResNet on onnxruntime, the same vectors ~20x faster (docs/ONNX.md);

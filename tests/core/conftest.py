@@ -31,6 +31,7 @@ TEST_JOBS = JobSettings(
     stale_after_seconds=20,
     housekeeping_interval_seconds=1.0,
     batch_chunk_size=3,
+    batch_chunks_in_flight=2,
     sync_wait_seconds=60.0,
     retry_backoff_seconds=0.2,
     retry_backoff_max_seconds=1.0,

@@ -230,3 +230,18 @@ def reconciliation_removes_what_a_crash_left_and_keeps_live_faces(service: Any) 
     assert row is not None and live in runtime.index.get_vectors(model_id, [live])
     assert runtime.store.exists(row.image_key) and (row.crop_key is None or runtime.store.exists(row.crop_key))
     assert [h["face_id"] for h in client.search(face_set, identity_photos(GUIDO)[1], threshold=0.5)["faces"]] == [live]
+
+
+def a_second_batch_is_not_stuck_behind_the_first(service: Any) -> None:
+    """Each batch keeps only a few chunks queued, so a small batch submitted after a big
+    one finishes while the big one is still running (one worker)."""
+    client = service.client
+    big_set, small_set = new_face_set(service), new_face_set(service)
+    big = [p for identity in (WOZNIAK, ALLEN, GUIDO) for p in identity_photos(identity)[:4]]
+    big_job = client.enroll_batch(big_set, big, select="largest")["job_id"]
+    small_job = client.enroll_batch(small_set, identity_photos(WOZNIAK)[:3], select="largest")["job_id"]
+    small = client.wait_job(small_job, timeout=240)
+    assert small["status"] == "succeeded", small
+    assert client.job(big_job)["status"] == "running"
+    big_done = client.wait_job(big_job, timeout=240)
+    assert big_done["status"] == "succeeded" and big_done["result"]["added"] == len(big)

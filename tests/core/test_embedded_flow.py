@@ -41,3 +41,7 @@ def test_live_detect_passes_a_blinking_face_and_fails_a_still_photo(embedded: Se
 
 def test_reconciliation_removes_what_a_crash_left_and_keeps_live_faces(embedded: Service) -> None:
     scenarios.reconciliation_removes_what_a_crash_left_and_keeps_live_faces(embedded)
+
+
+def test_a_second_batch_is_not_stuck_behind_the_first(embedded: Service) -> None:
+    scenarios.a_second_batch_is_not_stuck_behind_the_first(embedded)

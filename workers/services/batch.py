@@ -37,32 +37,11 @@ def enroll_batch(ctx: JobContext, payload: EnrollBatchPayload) -> dict[str, Any]
     runtime = ctx.runtime
     if payload.total == 0:
         return summarize([])
-    size = max(1, runtime.settings.jobs.batch_chunk_size)
     job = runtime.jobs.get(ctx.job_id)
     if job is None or not job.progress_total:  # a re-sent parent keeps the progress it has
         ctx.progress(0, payload.total)
-    starts = range(0, payload.total, size)
-    for index, start in enumerate(starts):
-        chunk = EnrollChunkPayload(
-            parent_job_id=ctx.job_id,
-            project_id=payload.project_id,
-            face_set_id=payload.face_set_id,
-            manifest_key=payload.manifest_key,
-            start=start,
-            stop=min(start + size, payload.total),
-            total=payload.total,
-            options=payload.options,
-        )
-        job_id = chunk_job_id(ctx.job_id, index)
-        created = runtime.jobs.create_child(
-            job_id=job_id,
-            project_id=payload.project_id,
-            kind=JobKind.ENROLL_CHUNK.value,
-            payload=chunk.model_dump(mode="json"),
-            parent_job_id=ctx.job_id,
-        )
-        if created:
-            runtime.dispatch(JobKind.ENROLL_CHUNK, job_id, chunk.model_dump(mode="json"))
+    for index in range(min(_in_flight(ctx), _chunk_count(ctx, payload.total))):
+        _send_chunk(ctx, ctx.job_id, payload, index)
     return DEFERRED
 
 
@@ -74,10 +53,59 @@ def enroll_chunk(ctx: JobContext, payload: EnrollChunkPayload) -> dict[str, Any]
         report.append(_enroll_item(ctx, payload, index, items[index]))
         ctx.progress(index + 1 - payload.start, payload.stop - payload.start)
         runtime.lifecycle.parent_progress(payload.parent_job_id)
+    # The next chunk is sent before this one is marked done: a crash in between makes the
+    # broker redeliver this chunk, which re-sends the next one if it has not started.
+    following = payload.start // _chunk_size(ctx) + _in_flight(ctx)
+    if following < _chunk_count(ctx, payload.total):
+        _send_chunk(ctx, payload.parent_job_id, payload, following)
     # A chunk is internal: its row is written without events; the parent's are what clients see.
     runtime.jobs.succeed(ctx.job_id, {"items": report})
     _finish_parent_if_complete(ctx, payload)
     return DEFERRED
+
+
+def _chunk_size(ctx: JobContext) -> int:
+    return max(1, ctx.runtime.settings.jobs.batch_chunk_size)
+
+
+def _in_flight(ctx: JobContext) -> int:
+    """Chunks of one batch queued at a time. Each finished chunk sends the next, so two
+    batches share the workers instead of the second waiting behind all of the first."""
+    return max(1, ctx.runtime.settings.jobs.batch_chunks_in_flight)
+
+
+def _chunk_count(ctx: JobContext, total: int) -> int:
+    return -(-total // _chunk_size(ctx))
+
+
+def _send_chunk(
+    ctx: JobContext, parent_job_id: str, batch: EnrollBatchPayload | EnrollChunkPayload, index: int
+) -> None:
+    runtime = ctx.runtime
+    start = index * _chunk_size(ctx)
+    chunk = EnrollChunkPayload(
+        parent_job_id=parent_job_id,
+        project_id=batch.project_id,
+        face_set_id=batch.face_set_id,
+        manifest_key=batch.manifest_key,
+        start=start,
+        stop=min(start + _chunk_size(ctx), batch.total),
+        total=batch.total,
+        options=batch.options,
+    )
+    job_id = chunk_job_id(parent_job_id, index)
+    body = chunk.model_dump(mode="json")
+    created = runtime.jobs.create_child(
+        job_id=job_id,
+        project_id=batch.project_id,
+        kind=JobKind.ENROLL_CHUNK.value,
+        payload=body,
+        parent_job_id=parent_job_id,
+    )
+    existing = None if created else runtime.jobs.get(job_id)
+    # Sent again only if it never started: a redelivered sender may have died before sending.
+    if created or (existing is not None and JobStatus(existing.status) is JobStatus.PENDING):
+        runtime.dispatch(JobKind.ENROLL_CHUNK, job_id, body)
 
 
 def read_manifest(ctx: JobContext, key: str) -> list[BatchItem]:
@@ -86,7 +114,11 @@ def read_manifest(ctx: JobContext, key: str) -> list[BatchItem]:
 
 
 def _enroll_item(ctx: JobContext, payload: EnrollChunkPayload, index: int, item: BatchItem) -> dict[str, Any]:
-    entry: dict[str, Any] = {"index": index, "source": item.source, "external_image_id": item.external_image_id}
+    entry: dict[str, Any] = {
+        "index": index,
+        "source": item.source,
+        "external_image_id": item.external_image_id,
+    }
     if item.rejected is not None or item.image_key is None:
         return {**entry, "status": "rejected", "reason": item.rejected or "invalid_image"}
     target = EnrollTarget(
@@ -113,8 +145,7 @@ def _enroll_item(ctx: JobContext, payload: EnrollChunkPayload, index: int, item:
 
 def _finish_parent_if_complete(ctx: JobContext, payload: EnrollChunkPayload) -> None:
     runtime = ctx.runtime
-    size = max(1, runtime.settings.jobs.batch_chunk_size)
-    chunk_count = -(-payload.total // size)
+    chunk_count = _chunk_count(ctx, payload.total)
     chunks = runtime.jobs.get_many([chunk_job_id(payload.parent_job_id, i) for i in range(chunk_count)])
     if len(chunks) < chunk_count or any(JobStatus(c.status) != JobStatus.SUCCEEDED for c in chunks):
         return
