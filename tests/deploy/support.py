@@ -180,9 +180,11 @@ def parse_pip_install(tokens: list[str]) -> PipInstall | None:
 
 def makefile_commands() -> list[list[str]]:
     commands: list[list[str]] = []
-    for line in (REPO_ROOT / "Makefile").read_text().splitlines():
+    # A recipe line ending in a backslash continues on the next line.
+    text = (REPO_ROOT / "Makefile").read_text().replace("\\\n", " ")
+    for line in text.splitlines():
         if line.startswith("\t"):
-            commands.append(shlex.split(line.strip()))
+            commands.append(shlex.split(line.strip().lstrip("@")))
     return commands
 
 

@@ -38,6 +38,7 @@ def test_routing_follows_whether_a_gpu_pool_consumes(amqp_url: str) -> None:
     with Connection(amqp_url) as connection:
         for name in (QueueName.GPU.value, QueueName.INTERACTIVE.value, QueueName.MAINTENANCE.value):
             _queue(name)(connection.default_channel).declare()
+            connection.default_channel.queue_purge(name)  # the vhost is shared with other fleet tests
 
         no_pool = GpuRouting(settings)
         assert no_pool.available() is False
