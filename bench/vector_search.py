@@ -34,6 +34,7 @@ MODEL = "bench-random-128"
 PROJECT = "bench"
 BIG, SMALL = "big", "small"
 INSERT_BATCH = 5000
+SETTLE_S = 30
 
 
 @dataclass
@@ -134,7 +135,11 @@ def run_backend(
         ready_started = time.perf_counter()
         index.flush(MODEL)
         if backend == "server":
-            wait_for(lambda: index.indexed_rows(MODEL) >= len(vectors), what="the HNSW index build")
+            wait_for(lambda: index.index_ready(MODEL), what="the HNSW index build and its loading")
+            # A compaction soon after the first build swaps segments (seen ~90 s in); give the
+            # server time to settle, then require the index to be served again.
+            time.sleep(SETTLE_S)
+            wait_for(lambda: index.index_ready(MODEL), what="the index after compaction")
         ready_s = time.perf_counter() - ready_started
         results = []
         for face_set in (BIG, SMALL):

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -221,10 +222,7 @@ def test_unreachable_store_is_a_transient_error() -> None:
         VectorIndex("http://127.0.0.1:9", timeout_seconds=1)
 
 
-def test_stopped_embedded_server_is_a_transient_error(tmp_path: object) -> None:
-    from pathlib import Path
-
-    assert isinstance(tmp_path, Path)
+def test_stopped_embedded_server_is_a_transient_error(tmp_path: Path) -> None:
     uri, stop = start_embedded_milvus(tmp_path / "m.db")
     index = VectorIndex(uri, collection_prefix="gone", timeout_seconds=1)
     try:
@@ -234,3 +232,10 @@ def test_stopped_embedded_server_is_a_transient_error(tmp_path: object) -> None:
             index.search(MODEL, [unit(0)], 1, P1, SET, strong=True)
     finally:
         index.close()
+
+
+def test_a_file_path_opens_milvus_lite_in_this_process(tmp_path: Path) -> None:
+    """The settings' default URI is a file path (single-process use); its folder may not exist yet."""
+    with VectorIndex(str(tmp_path / "not-yet" / "vectors.db"), collection_prefix="local") as index:
+        index.upsert(MODEL, [record("face", unit(0))])
+        assert [hit.face_id for hit in search(index, unit(0))] == ["face"]
