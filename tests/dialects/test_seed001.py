@@ -115,3 +115,29 @@ def test_documented_error_codes_for_bad_input(dialects: DialectService) -> None:
     assert bad_video == {"msg_code": 8}
     assert call(dialects, "POST", "/api/living", app, Fid=424242, Action=1, Fvideo="AAAA") == {"msg_code": 7}
     assert NOT_AN_IMAGE  # the base64 above encodes text of the same kind
+
+
+def test_living_checks_the_action_and_matches_the_enrolled_face(dialects: DialectService) -> None:
+    import base64
+
+    import cv2
+
+    from tests.support.photos import FACES
+
+    app = dialects.app7
+    video = FACES.parent / "videos" / "sadtalker" / "WDA_AlexandriaOcasioCortez_000.mp4"  # blinks marked
+    capture = cv2.VideoCapture(str(video))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, 100)
+    ok, frame = capture.read()
+    capture.release()
+    assert ok
+    still = cv2.imencode(".jpg", frame)[1].tobytes()
+    fid = call(dialects, "POST", "/api/face", app, Fimg=base64.b64encode(still).decode(), Fname="aoc")["Fid"]
+    clip = base64.b64encode(video.read_bytes()).decode()
+
+    living = call(dialects, "POST", "/api/living", app, Fid=fid, Action=1, Fvideo=clip)
+    assert living == {"msg_code": 1, "match": True, "real": True}
+
+    stranger = call(dialects, "POST", "/api/face", app, Fimg=b64(photo(ROB, 0)), Fname="other")["Fid"]
+    mismatch = call(dialects, "POST", "/api/living", app, Fid=stranger, Action=1, Fvideo=clip)
+    assert mismatch["msg_code"] == 1 and mismatch["match"] is False
