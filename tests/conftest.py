@@ -65,6 +65,18 @@ class S3Server:
     secret_key: str
     bucket: str
 
+    def settings(self) -> object:
+        """The object-store settings that point a FaceFleet stack at this server."""
+        from infra.settings import ObjectStoreKind, ObjectStoreSettings
+
+        return ObjectStoreSettings(
+            kind=ObjectStoreKind.S3,
+            endpoint=self.endpoint,
+            access_key=self.access_key,
+            secret_key=self.secret_key,
+            bucket=self.bucket,
+        )
+
     def store(self, bucket: str | None = None) -> object:
         from infra.object_store import S3ObjectStore
 

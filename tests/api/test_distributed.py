@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.settings import BrokerSettings, DatabaseSettings, ObjectStoreKind, ObjectStoreSettings
+from infra.settings import BrokerSettings, DatabaseSettings
 from tests.api.conftest import API_JOBS, ApiStack, error_of, new_project, unique
 from tests.api.photos import GUIDO, OBAMA, OBAMA_240, OBAMA_SMALL, WOZNIAK, b64
 from tests.conftest import S3Server
@@ -30,13 +30,7 @@ def distributed(
         "jobs": API_JOBS,
         "database": DatabaseSettings(url=postgres_url),
         "broker": BrokerSettings(url=rabbitmq_url),
-        "object_store": ObjectStoreSettings(
-            kind=ObjectStoreKind.S3,
-            endpoint=s3_server.endpoint,
-            access_key=s3_server.access_key,
-            secret_key=s3_server.secret_key,
-            bucket=s3_server.bucket,
-        ),
+        "object_store": s3_server.settings(),
     }
     with start_stack(home, workers=1, **overrides) as stack:
         app = create_app(stack.settings)

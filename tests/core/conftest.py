@@ -16,8 +16,6 @@ from infra.settings import (
     BrokerSettings,
     DatabaseSettings,
     JobSettings,
-    ObjectStoreKind,
-    ObjectStoreSettings,
     Settings,
     VectorStoreSettings,
 )
@@ -74,13 +72,7 @@ def distributed(
         "database": DatabaseSettings(url=postgres_url),
         "broker": BrokerSettings(url=rabbitmq_url),
         "vector_store": VectorStoreSettings(uri=milvus_server_uri, collection_prefix="e2e"),
-        "object_store": ObjectStoreSettings(
-            kind=ObjectStoreKind.S3,
-            endpoint=s3_server.endpoint,
-            access_key=s3_server.access_key,
-            secret_key=s3_server.secret_key,
-            bucket=s3_server.bucket,
-        ),
+        "object_store": s3_server.settings(),
     }
     with start_stack(home, workers=1, **overrides) as stack:
         yield Service(stack, project_client(stack.settings))
