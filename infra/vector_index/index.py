@@ -126,10 +126,12 @@ class VectorIndex:
         if not records:
             return
         vectors = as_matrix([record.vector for record in records])
+        written_at = int(time.time() * 1000)
+        # Rows are built (and validated) before the collection is created, so bad input
+        # leaves nothing behind.
+        rows = [row_for(record, vector, written_at) for record, vector in zip(records, vectors.tolist(), strict=True)]
         collection = self.ensure_collection(model_id, vectors.shape[1])
         require_dimension(collection, vectors.shape[1])
-        written_at = int(time.time() * 1000)
-        rows = [row_for(record, vector, written_at) for record, vector in zip(records, vectors.tolist(), strict=True)]
         with translated("upsert"):
             for start in range(0, len(rows), WRITE_BATCH):
                 batch = rows[start : start + WRITE_BATCH]
