@@ -47,16 +47,18 @@ class ReconcileReport:
 def reconcile(runtime: Runtime, grace: timedelta = timedelta(minutes=10)) -> ReconcileReport:
     """Remove leftovers older than ``grace``: younger ones may belong to work in flight."""
     report = ReconcileReport()
+    cutoff = datetime.now(UTC) - grace
     for model_id in runtime.index.collections():
+        # Only vectors older than the grace: a younger one may belong to an enrollment whose
+        # row is about to commit.
         orphans = [
             face_id
-            for batch in runtime.index.iter_face_ids(model_id)
+            for batch in runtime.index.iter_face_ids(model_id, written_before=cutoff)
             for face_id in runtime.faces.missing_face_ids(batch)
         ]
         if orphans:
             runtime.index.delete(model_id, orphans)
             report.vectors_removed += len(orphans)
-    cutoff = datetime.now(UTC) - grace
     for prefix in OBJECT_PREFIXES:
         candidates = [key for key, modified in runtime.store.list_with_times(prefix) if modified < cutoff]
         in_use = runtime.faces.referenced_keys(candidates) | runtime.jobs.referenced_keys(candidates)

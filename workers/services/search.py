@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from infra.search_filter import FilterError, compile_filter
+from infra.vector_index.errors import InvalidVectorFilter
 from pipelines.compare import distance_to_similarity, similarity_to_distance
 from pipelines.engine import FaceResult
 from workers.contracts import JobErrorCode, SearchPayload
@@ -42,14 +43,17 @@ def search(ctx: JobContext, payload: SearchPayload) -> dict[str, Any]:
         probes = [(r, r.embedding.vector) for r in chosen if r.embedding is not None]
 
     fetch = payload.top_n * (OVERFETCH if payload.group_by == "person" else 1)
-    hits_per_probe = runtime.index.search(
-        runtime.pipeline.model_id,
-        [vector for _, vector in probes],
-        top_k=min(max(fetch, 1), MAX_CANDIDATES),
-        project_id=payload.project_id,
-        face_set_id=payload.face_set_id,
-        expr=expr,
-    )
+    try:
+        hits_per_probe = runtime.index.search(
+            runtime.pipeline.model_id,
+            [vector for _, vector in probes],
+            top_k=min(max(fetch, 1), MAX_CANDIDATES),
+            project_id=payload.project_id,
+            face_set_id=payload.face_set_id,
+            expr=expr,
+        )
+    except InvalidVectorFilter as refused:  # a filter our parser accepts but Milvus cannot run
+        raise JobFailure(JobErrorCode.INVALID_FILTER, str(refused)) from refused
     rows = runtime.faces.get_many(
         payload.project_id,
         payload.face_set_id,
