@@ -268,16 +268,15 @@ def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
             external_image_id=token,
             external_fields={},
             user_id=name,
-            # One face in the image: enroll just it. Several: enroll all, keep the token's.
-            options=EnrollOptions(select="largest" if face_count == 1 else "all"),
+            # Only the token's face, found again by its box, is enrolled.
+            options=EnrollOptions(
+                select="largest" if face_count == 1 else "all",
+                box=(box["top_left_x"], box["top_left_y"], box["width"], box["height"]),
+            ),
             wait=True,
             idempotency_key=None,
         )
-        enrolled = finish(outcome).get("faces", [])
-        if len(enrolled) > 1:
-            keep = _nearest([face["bounding_box"] for face in enrolled], box)
-            extra = [face["face_id"] for i, face in enumerate(enrolled) if i != keep]
-            delete_face_ids(project_id, ensure_face_set(project_id, face_set_name), extra)
+        finish(outcome)
         return _ok(face_token=token, face_neme=name, face_name=name)
 
     @bp.get("/removeface")
