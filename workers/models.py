@@ -75,7 +75,13 @@ def build_analyzer(settings: Settings) -> Analyzer:
             wanted.add(Attribute.QUALITY)
         analysis = analyzer.analyze(image.pixels, [face], wanted)[0].to_dict()
         analysis.pop("box", None)  # the face JSON already carries its bounding box
-        return {"attributes": analysis} if analysis else {}
+        # Quality (sharpness, brightness, direction, check_result) sits beside the seed
+        # attributes, not among them: gates read it without knowing attribute codes.
+        quality = analysis.pop("quality", None)
+        rendered: dict[str, Any] = {"attributes": analysis} if analysis else {}
+        if quality is not None:
+            rendered["quality"] = quality
+        return rendered
 
     return analyze
 

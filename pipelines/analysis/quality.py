@@ -62,6 +62,8 @@ CHECK_RESULT_OF_ISSUE: Final[dict[QualityIssue, int]] = {
     QualityIssue.EXTREME_POSE: 50,
 }
 
+EXPOSURE_ISSUES: Final = frozenset({QualityIssue.DARK, QualityIssue.BRIGHT})
+
 
 @dataclass(frozen=True, slots=True)
 class QualityThresholds:
@@ -147,8 +149,15 @@ def quality_issues(
 
 
 def check_result(issues: list[QualityIssue]) -> int:
-    """Seed 003 ``check_result`` for a detected face: the code of the first issue, 0 if none."""
-    return CHECK_RESULT_OF_ISSUE[issues[0]] if issues else CHECK_RESULT_OK
+    """Seed 003 ``check_result`` for a detected face, 0 if it has no issue.
+
+    Exposure is reported before blur: the sharpness measure (Laplacian variance) falls with
+    contrast, so a dark or washed-out face also reads as blurry, and the exposure is the
+    cause the user can fix."""
+    if not issues:
+        return CHECK_RESULT_OK
+    first = min(issues, key=lambda issue: (issue not in EXPOSURE_ISSUES, issues.index(issue)))
+    return CHECK_RESULT_OF_ISSUE[first]
 
 
 def embedding_quality_score(quality: FaceQuality) -> float:

@@ -151,3 +151,15 @@ def test_image_as_a_base64_form_field_is_accepted(dialects: DialectService) -> N
     checked = call(dialects, "face_check", dialects.tenant_a, image=text)
     assert checked["code"] == 200 and checked["face_num"] == 1
     assert call(dialects, "face_check", dialects.tenant_a, image="not base64 %%%")["code"] == 40308
+
+
+def test_register_refuses_a_dark_photo_with_its_quality_code(dialects: DialectService) -> None:
+    import io
+
+    from PIL import Image, ImageEnhance
+
+    original = Image.open(photo(HOPKINS, 0)).convert("RGB")
+    buffer = io.BytesIO()
+    ImageEnhance.Brightness(original).enhance(0.15).save(buffer, format="JPEG", quality=92)
+    dark = call(dialects, "face_register", dialects.tenant_a, image=buffer.getvalue(), app_id="gate-q", user_id="u-dark")
+    assert (dark["code"], dark["check_result"]) == (40301, 31), dark
