@@ -124,5 +124,13 @@ def key_revoke(key_id: str) -> None:
     click.echo(f"revoked {key_id}")
 
 
+def _register_client_commands() -> None:
+    from facefleet.commands import register
+
+    register(main)
+
+
+_register_client_commands()
+
 if __name__ == "__main__":
     main()

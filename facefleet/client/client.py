@@ -1,0 +1,248 @@
+"""A typed client of the native API v1.
+
+    from facefleet.client import FaceFleet
+    ff = FaceFleet("http://127.0.0.1:8080", project_id, api_key)
+    ff.create_face_set("staff")
+    ff.add_faces("staff", "alice.jpg", user_id="alice")
+    hits = ff.search("staff", camera_frame_as_numpy)["faces"]
+    job = ff.enroll_batch("staff", paths)          # always asynchronous
+    report = job.wait(progress=lambda done, total: print(done, total))
+
+Every call that changes something sends an ``Idempotency-Key`` so the client's own retries
+(connection errors, 429 and 503, with exponential backoff) can never apply it twice.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from facefleet.client.errors import FaceFleetError, JobFailed, JobTimeout, Unavailable, error_from_response
+from facefleet.client.images import ImageInput, image_bytes
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class Job:
+    """An asynchronous job; ``wait`` polls it until it ends."""
+
+    client: FaceFleet
+    job_id: str
+
+    def status(self) -> dict[str, Any]:
+        return self.client.job(self.job_id)
+
+    def wait(self, timeout: float = 3600.0, progress: Progress | None = None, poll: float = 0.5) -> dict[str, Any]:
+        """The job's result once it succeeds; ``JobFailed`` with its code when it fails."""
+        deadline = time.monotonic() + timeout
+        while True:
+            view = self.status()
+            if progress is not None and view.get("progress"):
+                progress(int(view["progress"]["done"]), int(view["progress"]["total"]))
+            if view["status"] == "succeeded":
+                result: dict[str, Any] = view.get("result") or {}
+                return result
+            if view["status"] == "failed":
+                error = view.get("error") or {}
+                raise JobFailed(200, error.get("error_code", "failed"), error.get("error_msg", ""), error.get("error_details"))
+            if time.monotonic() > deadline:
+                raise JobTimeout(0, "job_timeout", f"job {self.job_id} still {view['status']} after {timeout} s")
+            time.sleep(poll)
+
+
+class FaceFleet:
+    def __init__(
+        self,
+        url: str,
+        project_id: str,
+        api_key: str,
+        *,
+        timeout: float = 120.0,
+        retries: int = 4,
+        backoff: float = 0.5,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base = f"{url.rstrip('/')}/v1/{project_id}"
+        self.project_id = project_id
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.http = session or requests.Session()
+        self.http.headers["X-Auth-Token"] = api_key
+
+    # ------------------------------------------------------------------ face sets
+
+    def create_face_set(
+        self, name: str, capacity: int | None = None, external_fields: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """``external_fields`` maps a field name to its type (string, integer, long, float, double, boolean)."""
+        body: dict[str, Any] = {"face_set_name": name}
+        if capacity is not None:
+            body["face_set_capacity"] = capacity
+        if external_fields:
+            body["external_fields"] = {field: {"type": kind} for field, kind in external_fields.items()}
+        return self._call("POST", "/face-sets", json=body)["face_set_info"]
+
+    def face_sets(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/face-sets")["face_sets_info"])
+
+    def face_set(self, name: str) -> dict[str, Any]:
+        return self._call("GET", f"/face-sets/{name}")["face_set_info"]
+
+    def delete_face_set(self, name: str) -> dict[str, Any]:
+        return self._call("DELETE", f"/face-sets/{name}")
+
+    # ------------------------------------------------------------------ faces
+
+    def add_faces(
+        self,
+        face_set: str,
+        image: ImageInput,
+        *,
+        external_image_id: str | None = None,
+        user_id: str | None = None,
+        external_fields: Mapping[str, Any] | None = None,
+        select: str = "all",
+        on_duplicate: str = "allow",
+        quality_gate: bool = False,
+    ) -> dict[str, Any]:
+        fields = _form(
+            external_image_id=external_image_id,
+            user_id=user_id,
+            external_fields=dict(external_fields) if external_fields else None,
+            select=select,
+            on_duplicate=on_duplicate,
+            quality_gate=quality_gate,
+        )
+        return self._call("POST", f"/face-sets/{face_set}/faces", files=_image_file(image), data=fields)
+
+    def face(self, face_set: str, face_id: str) -> dict[str, Any]:
+        faces = self._call("GET", f"/face-sets/{face_set}/faces", params={"face_id": face_id})["faces"]
+        return dict(faces[0])
+
+    def faces(self, face_set: str, offset: int = 0, limit: int = 100) -> dict[str, Any]:
+        return self._call("GET", f"/face-sets/{face_set}/faces", params={"offset": offset, "limit": limit})
+
+    def update_face(self, face_set: str, face_id: str, **changes: Any) -> dict[str, Any]:
+        """``external_image_id``, ``external_fields`` and/or ``user_id``."""
+        return self._call("PUT", f"/face-sets/{face_set}/faces", json={"face_id": face_id, **changes})
+
+    def delete_faces(
+        self,
+        face_set: str,
+        *,
+        face_id: str | None = None,
+        external_image_id: str | None = None,
+        filter: str | None = None,
+    ) -> dict[str, Any]:
+        params = {k: v for k, v in (("face_id", face_id), ("external_image_id", external_image_id), ("filter", filter)) if v}
+        return self._call("DELETE", f"/face-sets/{face_set}/faces", params=params)
+
+    def search(self, face_set: str, image: ImageInput | None = None, *, face_id: str | None = None, **options: Any) -> dict[str, Any]:
+        """1:N search by an image (largest face) or a stored ``face_id``; options: top_n,
+        threshold, filter, sort, return_fields, all_faces, group_by."""
+        path = f"/face-sets/{face_set}/search"
+        if face_id is not None:
+            return self._call("POST", path, json={"face_id": face_id, **options})
+        if image is None:
+            raise ValueError("give an image or face_id")
+        return self._call("POST", path, files=_image_file(image), data=_form(**options))
+
+    # ------------------------------------------------------------------ compute
+
+    def detect(self, image: ImageInput, attributes: Sequence[int] = ()) -> dict[str, Any]:
+        data = _form(attributes=",".join(str(code) for code in attributes) if attributes else None)
+        return self._call("POST", "/face-detect", files=_image_file(image), data=data)
+
+    def compare(self, first: ImageInput, second: ImageInput) -> dict[str, Any]:
+        files = {**_image_file(first, "image1_file"), **_image_file(second, "image2_file")}
+        return self._call("POST", "/face-compare", files=files)
+
+    def live_detect(self, video: bytes, actions: Sequence[str] = ("blink",), **options: Any) -> dict[str, Any]:
+        files = {"video_file": ("video.mp4", video)}
+        return self._call("POST", "/live-detect", files=files, data=_form(actions=",".join(actions), **options))
+
+    # ------------------------------------------------------------------ batches and jobs
+
+    def enroll_batch(
+        self,
+        face_set: str,
+        images: Iterable[tuple[str, bytes]],
+        *,
+        items: Sequence[Mapping[str, Any]] = (),
+        select: str = "single",
+        on_duplicate: str = "allow",
+        idempotency_key: str | None = None,
+    ) -> Job:
+        """Upload ``(file name, bytes)`` pairs as one batch job; ``items`` carry per-file
+        ``source`` (the file name), ``user_id``, ``external_image_id``, ``external_fields``."""
+        files = [("image_file", (name, data)) for name, data in images]
+        data = _form(select=select, on_duplicate=on_duplicate, items=[dict(item) for item in items] or None)
+        body = self._call(
+            "POST", f"/face-sets/{face_set}/faces/batch", files=files, data=data, idempotency_key=idempotency_key
+        )
+        return Job(self, str(body["job_id"]))
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/jobs/{job_id}")
+
+    def submit(self, method: str, path: str, **kwargs: Any) -> Job:
+        """Any job-creating call, asynchronously: answers at once with the job."""
+        headers = {"Prefer": "respond-async", **kwargs.pop("headers", {})}
+        return Job(self, str(self._call(method, path, headers=headers, **kwargs)["job_id"]))
+
+    # ------------------------------------------------------------------ transport
+
+    def _call(self, method: str, path: str, idempotency_key: str | None = None, **kwargs: Any) -> Any:
+        headers = dict(kwargs.pop("headers", {}))
+        if method != "GET":
+            headers.setdefault("Idempotency-Key", idempotency_key or uuid.uuid4().hex)
+        last: Exception | None = None
+        for attempt in range(self.retries + 1):
+            try:
+                response = self.http.request(method, self.base + path, headers=headers, timeout=self.timeout, **kwargs)
+            except (requests.ConnectionError, requests.Timeout) as error:
+                last = Unavailable(0, "connection_failed", str(error))
+            else:
+                if response.status_code < 400:
+                    return response.json()
+                last = error_from_response(response.status_code, _json(response))
+                if response.status_code not in RETRY_STATUSES:
+                    raise last
+            if attempt < self.retries:
+                time.sleep(random.uniform(0, self.backoff * 2**attempt))  # full jitter
+        assert last is not None
+        raise last
+
+
+def _image_file(image: ImageInput, field: str = "image_file") -> dict[str, tuple[str, bytes]]:
+    return {field: image_bytes(image)}
+
+
+def _form(**values: Any) -> dict[str, str]:
+    """Multipart form fields: strings as they are, everything else as JSON."""
+    form: dict[str, str] = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        form[name] = value if isinstance(value, str) else json.dumps(value)
+    return form
+
+
+def _json(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return {"error_msg": response.text[:200]}
+
+
+__all__ = ["FaceFleet", "FaceFleetError", "Job"]
