@@ -107,3 +107,23 @@ def test_sets_and_jobs_commands(service: Service) -> None:
     assert f"deleted {name} (1 faces)" in run(service, "set", "delete", name).output
     failed = CliRunner().invoke(main, ["set", "delete", name], env=service.env)
     assert failed.exit_code != 0 and "FRS.0210" in failed.output
+
+
+@pytest.mark.slow
+def test_enrolling_every_identity_photo_gives_one_face_each(service: Service, tmp_path: Path) -> None:
+    """All 140 identity photos of ../shared/data/faces (identities.csv), one folder per
+    person: each gives exactly one face (the largest), and a second run adds nothing."""
+    from tests.support.photos import FACES
+
+    listed = list(csv.DictReader((FACES / "identities.csv").open()))
+    folder = tmp_path / "all"
+    for row in listed:
+        target = folder / row["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(FACES / row["path"])
+    face_set = f"all_{uuid.uuid4().hex[:6]}"
+    first = run(service, "enroll", str(folder), "--set", face_set, "--batch-size", "16", "--parallel", "2")
+    assert f"files {len(listed)}: added {len(listed)} ({len(listed)} faces)" in first.output, first.output
+    assert _face_count(service, face_set) == len(listed)
+    again = run(service, "enroll", str(folder), "--set", face_set)
+    assert "added 0 (0 faces)" in again.output and _face_count(service, face_set) == len(listed)
