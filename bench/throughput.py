@@ -5,7 +5,7 @@ up to 2280 px) in one process pinned to one CPU, with every thread pool at 1. Ea
 sees the same decoded pixels (decoding is timed once, separately). Models are loaded and
 warmed on one photo before timing.
 
-    .venv/bin/python -m bench.throughput [--detectors hog] [--repeat 1] [--json bench/results/throughput.json]
+    .venv/bin/python -m bench.throughput [--detectors hog,blazeface] [--backends dlib,onnx] [--repeat 1]
 """
 
 from __future__ import annotations
@@ -53,11 +53,15 @@ def summarise(system: str, photos: int, faces: int, detect: float, align: float,
     )
 
 
-def time_facefleet(detector: str, images: list[np.ndarray[Any, Any]], repeat: int) -> StageTimes:
+ONNX_MODEL = REPO / ".facefleet" / "models" / "dlib_resnet_v1.onnx"
+
+
+def time_facefleet(detector: str, images: list[np.ndarray[Any, Any]], repeat: int, backend: str = "dlib") -> StageTimes:
     from pipelines.catalog import build_pipeline
     from pipelines.embedding.dlib_resnet import DlibResnetEmbedder
 
-    pipeline = build_pipeline(detector=detector)
+    options = {"model_path": ONNX_MODEL, "intra_op_threads": 1} if backend == "onnx" else {}
+    pipeline = build_pipeline(detector=detector, embedding_backend=backend, backend_options=options)
     embedder = pipeline.embedder
     assert isinstance(embedder, DlibResnetEmbedder)
     with quiet_stderr():
@@ -77,7 +81,7 @@ def time_facefleet(detector: str, images: list[np.ndarray[Any, Any]], repeat: in
             align += aligned - detected
             embed += embedded - aligned
             faces += len(found)
-    label = f"FaceFleet ({detector})"
+    label = f"FaceFleet ({detector}, {backend})"
     return summarise(label, len(images) * repeat, faces, detect, align, embed)
 
 
@@ -105,6 +109,7 @@ def time_reference(images: list[np.ndarray[Any, Any]], repeat: int) -> StageTime
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--detectors", default="", help="extra FaceFleet detectors, comma-separated")
+    parser.add_argument("--backends", default="dlib,onnx", help="descriptor backends to time each detector with")
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "throughput.json")
     args = parser.parse_args()
@@ -120,8 +125,9 @@ def main() -> None:
 
     results = []
     for detector in [DEFAULT_DETECTOR] + [d for d in args.detectors.split(",") if d and d != DEFAULT_DETECTOR]:
-        results.append(time_facefleet(detector, images, args.repeat))
-        progress(f"done: {results[-1].system}")
+        for backend in [b for b in args.backends.split(",") if b]:
+            results.append(time_facefleet(detector, images, args.repeat, backend))
+            progress(f"done: {results[-1].system}")
     results.append(time_reference(images, args.repeat))
 
     print(f"machine: {machine_description()}; pinned to CPU {cpu}, thread pools at 1")
