@@ -3,8 +3,8 @@
 - Files are identified by the sha256 of their bytes. A state file records every file's
   outcome as soon as its batch finishes, so an interrupted run resumes where it stopped
   and a second run uploads nothing it already did.
-- Batches are uploaded in parallel through the batch endpoint; only the files of the
-  batches in flight are in memory.
+- Batches are uploaded in parallel through the batch endpoint; the multipart body streams
+  each file from disk while it is sent, so no batch is ever held in memory.
 - ``user_id`` defaults to the name of the file's folder (one folder per person).
 """
 
@@ -126,7 +126,7 @@ def enroll_folder(
     select: str = "largest",
     user_id_from: str = "folder",
     max_batches: int | None = None,
-    on_files_done: Callable[[int], None] | None = None,
+    on_files_done: Callable[[int], None] | None = None,  # called from the upload threads
     on_total: Callable[[int], None] | None = None,
 ) -> tuple[Summary, list[FileEntry]]:
     """Enroll every image not yet recorded in ``state``; returns the summary and every file."""
@@ -148,7 +148,7 @@ def enroll_folder(
         planned = planned[:max_batches]
 
     def run(batch: list[FileEntry]) -> dict[str, dict[str, Any]]:
-        uploads = [(entry.upload_name, entry.path.read_bytes()) for entry in batch]
+        uploads = [(entry.upload_name, entry.path) for entry in batch]  # streamed from disk
         items = [
             {"source": entry.upload_name, "external_image_id": entry.external_image_id}
             | ({"user_id": entry.user_id} if entry.user_id else {})
@@ -156,7 +156,19 @@ def enroll_folder(
         ]
         # The key makes a retried upload of the same batch find its first job.
         key = hashlib.sha256(("|".join(e.sha256 for e in batch) + face_set).encode()).hexdigest()[:40]
-        report = client.enroll_batch(face_set, uploads, items=items, select=select, idempotency_key=key).wait()
+        reported = 0
+
+        def job_progress(done: int, total: int) -> None:
+            # The job's own progress moves the bar while the batch is still being processed.
+            nonlocal reported
+            if on_files_done is not None and done > reported:
+                on_files_done(done - reported)
+                reported = done
+
+        job = client.enroll_batch(face_set, uploads, items=items, select=select, idempotency_key=key)
+        report = job.wait(progress=job_progress)
+        if on_files_done is not None and len(batch) > reported:
+            on_files_done(len(batch) - reported)
         by_source = {item["source"]: item for item in report.get("items", [])}
         return {entry.sha256: _outcome(entry, by_source.get(entry.upload_name)) for entry in batch}
 
@@ -170,8 +182,6 @@ def enroll_folder(
                 if outcome["status"] == "rejected":
                     summary.reasons[outcome["reason"]] += 1
                 summary.faces_added += len(outcome["face_ids"]) if outcome["status"] == "added" else 0
-            if on_files_done is not None:
-                on_files_done(len(outcomes))
     return summary, entries
 
 

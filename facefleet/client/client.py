@@ -20,12 +20,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
 
 from facefleet.client.errors import FaceFleetError, JobFailed, JobTimeout, Unavailable, error_from_response
 from facefleet.client.images import ImageInput, image_bytes
+from facefleet.client.multipart import StreamingMultipart
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 Progress = Callable[[int, int], None]
@@ -41,7 +43,9 @@ class Job:
     def status(self) -> dict[str, Any]:
         return self.client.job(self.job_id)
 
-    def wait(self, timeout: float = 3600.0, progress: Progress | None = None, poll: float = 0.5) -> dict[str, Any]:
+    def wait(
+        self, timeout: float = 3600.0, progress: Progress | None = None, poll: float = 0.5
+    ) -> dict[str, Any]:
         """The job's result once it succeeds; ``JobFailed`` with its code when it fails."""
         deadline = time.monotonic() + timeout
         while True:
@@ -53,9 +57,16 @@ class Job:
                 return result
             if view["status"] == "failed":
                 error = view.get("error") or {}
-                raise JobFailed(200, error.get("error_code", "failed"), error.get("error_msg", ""), error.get("error_details"))
+                raise JobFailed(
+                    200,
+                    error.get("error_code", "failed"),
+                    error.get("error_msg", ""),
+                    error.get("error_details"),
+                )
             if time.monotonic() > deadline:
-                raise JobTimeout(0, "job_timeout", f"job {self.job_id} still {view['status']} after {timeout} s")
+                raise JobTimeout(
+                    0, "job_timeout", f"job {self.job_id} still {view['status']} after {timeout} s"
+                )
             time.sleep(poll)
 
 
@@ -90,13 +101,13 @@ class FaceFleet:
             body["face_set_capacity"] = capacity
         if external_fields:
             body["external_fields"] = {field: {"type": kind} for field, kind in external_fields.items()}
-        return self._call("POST", "/face-sets", json=body)["face_set_info"]
+        return dict(self._call("POST", "/face-sets", json=body)["face_set_info"])
 
     def face_sets(self) -> list[dict[str, Any]]:
         return list(self._call("GET", "/face-sets")["face_sets_info"])
 
     def face_set(self, name: str) -> dict[str, Any]:
-        return self._call("GET", f"/face-sets/{name}")["face_set_info"]
+        return dict(self._call("GET", f"/face-sets/{name}")["face_set_info"])
 
     def delete_face_set(self, name: str) -> dict[str, Any]:
         return self._call("DELETE", f"/face-sets/{name}")
@@ -144,10 +155,16 @@ class FaceFleet:
         external_image_id: str | None = None,
         filter: str | None = None,
     ) -> dict[str, Any]:
-        params = {k: v for k, v in (("face_id", face_id), ("external_image_id", external_image_id), ("filter", filter)) if v}
+        params = {
+            k: v
+            for k, v in (("face_id", face_id), ("external_image_id", external_image_id), ("filter", filter))
+            if v
+        }
         return self._call("DELETE", f"/face-sets/{face_set}/faces", params=params)
 
-    def search(self, face_set: str, image: ImageInput | None = None, *, face_id: str | None = None, **options: Any) -> dict[str, Any]:
+    def search(
+        self, face_set: str, image: ImageInput | None = None, *, face_id: str | None = None, **options: Any
+    ) -> dict[str, Any]:
         """1:N search by an image (largest face) or a stored ``face_id``; options: top_n,
         threshold, filter, sort, return_fields, all_faces, group_by."""
         path = f"/face-sets/{face_set}/search"
@@ -167,28 +184,38 @@ class FaceFleet:
         files = {**_image_file(first, "image1_file"), **_image_file(second, "image2_file")}
         return self._call("POST", "/face-compare", files=files)
 
-    def live_detect(self, video: bytes, actions: Sequence[str] = ("blink",), **options: Any) -> dict[str, Any]:
+    def live_detect(
+        self, video: bytes, actions: Sequence[str] = ("blink",), **options: Any
+    ) -> dict[str, Any]:
         files = {"video_file": ("video.mp4", video)}
-        return self._call("POST", "/live-detect", files=files, data=_form(actions=",".join(actions), **options))
+        return self._call(
+            "POST", "/live-detect", files=files, data=_form(actions=",".join(actions), **options)
+        )
 
     # ------------------------------------------------------------------ batches and jobs
 
     def enroll_batch(
         self,
         face_set: str,
-        images: Iterable[tuple[str, bytes]],
+        images: Iterable[tuple[str, bytes | Path]],
         *,
         items: Sequence[Mapping[str, Any]] = (),
         select: str = "single",
         on_duplicate: str = "allow",
         idempotency_key: str | None = None,
     ) -> Job:
-        """Upload ``(file name, bytes)`` pairs as one batch job; ``items`` carry per-file
-        ``source`` (the file name), ``user_id``, ``external_image_id``, ``external_fields``."""
-        files = [("image_file", (name, data)) for name, data in images]
-        data = _form(select=select, on_duplicate=on_duplicate, items=[dict(item) for item in items] or None)
+        """Upload ``(file name, bytes or path)`` pairs as one batch job; ``items`` carry per-file
+        ``source`` (the file name), ``user_id``, ``external_image_id``, ``external_fields``.
+
+        The body streams: files given as paths are read from disk block by block while sent."""
+        fields = _form(select=select, on_duplicate=on_duplicate, items=[dict(item) for item in items] or None)
+        body_stream = StreamingMultipart(fields, [("image_file", name, source) for name, source in images])
         body = self._call(
-            "POST", f"/face-sets/{face_set}/faces/batch", files=files, data=data, idempotency_key=idempotency_key
+            "POST",
+            f"/face-sets/{face_set}/faces/batch",
+            data=body_stream,
+            headers={"Content-Type": body_stream.content_type},
+            idempotency_key=idempotency_key,
         )
         return Job(self, str(body["job_id"]))
 
@@ -202,19 +229,24 @@ class FaceFleet:
 
     # ------------------------------------------------------------------ transport
 
-    def _call(self, method: str, path: str, idempotency_key: str | None = None, **kwargs: Any) -> Any:
+    def _call(
+        self, method: str, path: str, idempotency_key: str | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
         headers = dict(kwargs.pop("headers", {}))
         if method != "GET":
             headers.setdefault("Idempotency-Key", idempotency_key or uuid.uuid4().hex)
         last: Exception | None = None
         for attempt in range(self.retries + 1):
             try:
-                response = self.http.request(method, self.base + path, headers=headers, timeout=self.timeout, **kwargs)
+                response = self.http.request(
+                    method, self.base + path, headers=headers, timeout=self.timeout, **kwargs
+                )
             except (requests.ConnectionError, requests.Timeout) as error:
                 last = Unavailable(0, "connection_failed", str(error))
             else:
                 if response.status_code < 400:
-                    return response.json()
+                    body: dict[str, Any] = response.json()
+                    return body
                 last = error_from_response(response.status_code, _json(response))
                 if response.status_code not in RETRY_STATUSES:
                     raise last

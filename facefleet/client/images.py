@@ -20,15 +20,15 @@ def image_bytes(image: ImageInput) -> tuple[str, bytes]:
 
     if isinstance(image, Image.Image):
         return "image.png", _png(image)
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover - numpy comes with the client's pillow use
-        np = None
-    if np is not None and isinstance(image, np.ndarray):
+    import numpy as np  # a dependency of the project; a client-only install has it with pillow use
+
+    if isinstance(image, np.ndarray):
         if image.dtype != np.uint8:
             raise TypeError("numpy images must be uint8 (H x W x 3 RGB, or H x W grey)")
         return "image.png", _png(Image.fromarray(image))
-    raise TypeError(f"unsupported image type {type(image).__name__}: give a path, bytes, PIL image or numpy array")
+    raise TypeError(
+        f"unsupported image type {type(image).__name__}: give a path, bytes, PIL image or numpy array"
+    )
 
 
 def _png(image: Any) -> bytes:

@@ -22,7 +22,11 @@ class Service:
 
     @property
     def env(self) -> dict[str, str]:
-        return {"FACEFLEET_URL": self.url, "FACEFLEET_PROJECT": self.project_id, "FACEFLEET_API_KEY": self.api_key}
+        return {
+            "FACEFLEET_URL": self.url,
+            "FACEFLEET_PROJECT": self.project_id,
+            "FACEFLEET_API_KEY": self.api_key,
+        }
 
 
 @pytest.fixture(scope="package")

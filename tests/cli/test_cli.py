@@ -70,7 +70,9 @@ def test_enroll_a_folder_then_again_adds_nothing(service: Service, people_folder
 def test_an_interrupted_enrollment_resumes_where_it_stopped(service: Service, people_folder: Path) -> None:
     face_set = f"resume_{uuid.uuid4().hex[:6]}"
     files = _files(people_folder)
-    partial = run(service, "enroll", str(people_folder), "--set", face_set, "--batch-size", "4", "--max-batches", "1")
+    partial = run(
+        service, "enroll", str(people_folder), "--set", face_set, "--batch-size", "4", "--max-batches", "1"
+    )
     assert "stopped early" in partial.output and _face_count(service, face_set) == 4
     rest = run(service, "enroll", str(people_folder), "--set", face_set, "--batch-size", "4")
     assert f"added {len(files) - 4}" in rest.output and "already done 4" in rest.output
@@ -100,7 +102,9 @@ def test_sets_and_jobs_commands(service: Service) -> None:
     run(service, "set", "create", name, "--field", "team:string")
     assert name in run(service, "set", "list").output
     client = FaceFleet(service.url, service.project_id, service.api_key)
-    job = client.enroll_batch(name, [("woz.jpg", identity_photos(PEOPLE[0])[0].read_bytes())], select="largest")
+    job = client.enroll_batch(
+        name, [("woz.jpg", identity_photos(PEOPLE[0])[0].read_bytes())], select="largest"
+    )
     job.wait()
     status = run(service, "job", "status", job.job_id)
     assert "enroll_batch  succeeded  1/1" in status.output
