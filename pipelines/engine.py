@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from pipelines.detection.base import Detector, drop_small_faces
-from pipelines.embedding.base import Embedder
+from pipelines.embedding.base import BatchEmbedder, Embedder
 from pipelines.errors import NoFaceError
 from pipelines.types import BoundingBox, DecodedImage, DetectedFace, Embedding, Point, RGBImage
 
@@ -58,6 +58,28 @@ class FacePipeline:
             return [FaceResult(face) for face in faces]
         embeddings = self.embedder.embed(pixels, faces)
         return [FaceResult(face, embedding) for face, embedding in zip(faces, embeddings, strict=True)]
+
+    def process_many(
+        self, images: Sequence[RGBImage | DecodedImage], embed: bool = True
+    ) -> list[list[FaceResult]]:
+        """``process`` for several images, with every face of every image embedded in one
+        backend call when the embedder offers ``embed_many`` (batched inference is several
+        times cheaper per face than one call per image). Same vectors as ``process``."""
+        pixels = [_pixels(image) for image in images]
+        faces = [self.detect(p) for p in pixels]
+        if not embed or not any(faces):
+            return [[FaceResult(face) for face in found] for found in faces]
+        if isinstance(self.embedder, BatchEmbedder):
+            embeddings = self.embedder.embed_many(pixels, faces)
+        else:
+            embeddings = [
+                self.embedder.embed(image, found) if found else []
+                for image, found in zip(pixels, faces, strict=True)
+            ]
+        return [
+            [FaceResult(face, embedding) for face, embedding in zip(found, vectors, strict=True)]
+            for found, vectors in zip(faces, embeddings, strict=True)
+        ]
 
     def _detect_scaled(self, pixels: RGBImage) -> list[DetectedFace]:
         height, width = pixels.shape[:2]

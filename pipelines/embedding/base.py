@@ -35,3 +35,13 @@ class DescriptorBackend(Protocol):
     name: str
 
     def describe(self, chips: Chips) -> Descriptors: ...
+
+
+@runtime_checkable
+class BatchEmbedder(Embedder, Protocol):
+    """An embedder that also embeds the faces of several images in one batched call;
+    ``faces[i]`` belong to ``images[i]`` and the result keeps that nesting."""
+
+    def embed_many(
+        self, images: Sequence[RGBImage], faces: Sequence[Sequence[DetectedFace]]
+    ) -> list[list[Embedding]]: ...

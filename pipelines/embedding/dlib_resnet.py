@@ -75,6 +75,24 @@ class DlibResnetEmbedder:
         vectors = self.backend.describe(chips)
         return [Embedding(model_id=self.model_id, vector=np.asarray(v, dtype=np.float32)) for v in vectors]
 
+    def embed_many(
+        self, images: Sequence[RGBImage], faces: Sequence[Sequence[DetectedFace]]
+    ) -> list[list[Embedding]]:
+        """The faces of several images in one backend call; ``faces[i]`` belong to ``images[i]``."""
+        per_image = [
+            self.aligner.chips(image, found) for image, found in zip(images, faces, strict=True) if found
+        ]
+        if not per_image:
+            return [[] for _ in faces]
+        vectors = iter(self.backend.describe(np.concatenate(per_image)))
+        return [
+            [
+                Embedding(model_id=self.model_id, vector=np.asarray(next(vectors), dtype=np.float32))
+                for _ in found
+            ]
+            for found in faces
+        ]
+
 
 def _onnx_backend(**options: Any) -> DescriptorBackend:
     # Imported by name so that this module works before (and without) onnxruntime.
