@@ -185,17 +185,19 @@ def enroll(
                 user_id_from=user_id_from,
                 max_batches=max_batches,
                 on_files_done=advance,
-                on_total=lambda total: progress.update(task, total=total),
+                on_total=lambda total: progress.update(task, total=total, visible=total > 0),
             )
     except FaceFleetError as error:
         _fail(error)
     report = report_path or folder / f"facefleet-enroll-{face_set}.csv"
     write_report(report, entries, state)
     result = summary.as_dict()
+    reasons = ", ".join(f"{reason}: {count}" for reason, count in result["rejected_by_reason"].items())
     click.echo(
         f"files {result['files']}: added {result['added']} ({result['faces_added']} faces), "
-        f"duplicates {result['duplicates']}, rejected {result['rejected']} {result['rejected_by_reason'] or ''}, "
-        f"already done {result['already_done']}"
+        f"duplicates {result['duplicates']}, rejected {result['rejected']}"
+        + (f" ({reasons})" if reasons else "")
+        + f", already done {result['already_done']}"
         + ("; stopped early, run again to resume" if summary.interrupted else "")
     )
     click.echo(f"report: {report}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 BOX_COLOUR = (0, 255, 0)
 LANDMARK_COLOUR = (255, 0, 0)
@@ -26,5 +26,12 @@ def draw_faces(image_path: Path, faces: list[dict[str, Any]], out: Path) -> None
             x, y = point["x"], point["y"]
             canvas.ellipse((x - radius, y - radius, x + radius, y + radius), fill=LANDMARK_COLOUR)
         label = f"{number} {face.get('confidence', 0):.2f}"
-        canvas.text((left, max(0, top - 12 - width)), label, fill=BOX_COLOUR)
+        # Labels scale with the image so they stay readable on large photos.
+        font = ImageFont.load_default(size=max(12, round(max(image.size) / 60)))
+        x0, y0, x1, y1 = canvas.textbbox((0, 0), label, font=font)
+        label_top = max(0, top - (y1 - y0) - 2 * width)
+        canvas.rectangle(
+            (left, label_top, left + x1 - x0 + 2 * width, label_top + y1 - y0 + width), fill=BOX_COLOUR
+        )
+        canvas.text((left + width - x0, label_top - y0), label, fill=(0, 0, 0), font=font)
     image.save(out)
