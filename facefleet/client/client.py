@@ -82,7 +82,8 @@ class FaceFleet:
         backoff: float = 0.5,
         session: requests.Session | None = None,
     ) -> None:
-        self.base = f"{url.rstrip('/')}/v1/{project_id}"
+        self.root = url.rstrip("/")
+        self.base = f"{self.root}/v1/{project_id}"
         self.project_id = project_id
         self.timeout = timeout
         self.retries = retries
@@ -218,6 +219,46 @@ class FaceFleet:
             idempotency_key=idempotency_key,
         )
         return Job(self, str(body["job_id"]))
+
+    def enroll_stored(
+        self,
+        face_set: str,
+        *,
+        image_keys: Sequence[str] | None = None,
+        prefix: str | None = None,
+        items: Sequence[Mapping[str, Any]] = (),
+        select: str = "single",
+        on_duplicate: str = "allow",
+        idempotency_key: str | None = None,
+    ) -> Job:
+        """A batch job over images already in the object store: explicit keys or a prefix."""
+        body: dict[str, Any] = {
+            "select": select,
+            "on_duplicate": on_duplicate,
+            "items": [dict(i) for i in items],
+        }
+        body |= {"image_keys": list(image_keys)} if image_keys is not None else {"prefix": prefix}
+        path = f"/face-sets/{face_set}/faces/batch"
+        return Job(self, str(self._call("POST", path, json=body, idempotency_key=idempotency_key)["job_id"]))
+
+    def enroll_archive(
+        self, face_set: str, archive: Path, *, user_id_from: str = "folder", select: str = "single"
+    ) -> Job:
+        """A batch job over a zip of images, streamed from disk; folder names can become user ids."""
+        fields = _form(user_id_from=user_id_from, select=select)
+        body_stream = StreamingMultipart(fields, [("archive", archive.name, archive)])
+        headers = {"Content-Type": body_stream.content_type}
+        body = self._call("POST", f"/face-sets/{face_set}/faces/batch", data=body_stream, headers=headers)
+        return Job(self, str(body["job_id"]))
+
+    def delete_faces_by_filter(self, face_set: str, filter: str) -> dict[str, Any]:
+        return self._call("DELETE", f"/face-sets/{face_set}/faces/batch", json={"filter": filter})
+
+    def health(self) -> dict[str, Any]:
+        """``/healthz`` (the process is up) merged with ``/readyz`` (its stores are reachable)."""
+        alive = self.http.get(f"{self.root}/healthz", timeout=self.timeout)
+        ready = self.http.get(f"{self.root}/readyz", timeout=self.timeout)
+        return {"healthz": alive.status_code, "readyz": ready.status_code, **_json(ready)}
 
     def job(self, job_id: str) -> dict[str, Any]:
         return self._call("GET", f"/jobs/{job_id}")

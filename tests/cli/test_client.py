@@ -103,3 +103,32 @@ def test_streamed_multipart_body_is_exactly_its_declared_length_and_parses(tmp_p
     assert request.form["select"] == "largest"
     assert [u.filename for u in uploads] == ["a.jpg", "b.jpg"]
     assert uploads[0].read() == photo.read_bytes() and uploads[1].read() == b"xyz"
+
+
+@pytest.mark.model
+@pytest.mark.integration
+def test_a_zip_enrolls_with_folder_user_ids_and_a_filter_deletes_by_field(
+    service: Service, tmp_path: Path
+) -> None:
+    import zipfile
+
+    client = FaceFleet(service.url, service.project_id, service.api_key)
+    assert client.health()["readyz"] == 200
+    name = f"zip_{uuid.uuid4().hex[:6]}"
+    client.create_face_set(name, external_fields={"team": "string"})
+    archive = tmp_path / "people.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for photo in identity_photos(WOZ)[:2]:
+            bundle.write(photo, f"woz/{photo.name}")
+    progress: list[tuple[int, int]] = []
+    report = client.enroll_archive(name, archive, select="largest").wait(
+        progress=lambda *p: progress.append(p)
+    )
+    assert [item["status"] for item in report["items"]] == ["added", "added"]
+    assert progress and progress[-1] == (2, 2)
+    assert {face.get("user_id") for face in client.faces(name)["faces"]} == {"woz"}
+
+    client.add_faces(name, identity_photos(WOZ)[2], external_fields={"team": "ops"}, select="largest")
+    assert client.face_set(name)["face_number"] == 3
+    client.delete_faces_by_filter(name, "team:ops")
+    assert client.face_set(name)["face_number"] == 2
