@@ -1,147 +1,235 @@
-"""Faces per second per core for detect + align + embed, against the raw dlib loop.
+"""Embedding engines and the whole pipeline per image, before and after the ONNX engine.
 
-Runs on every photo of ../shared/data/faces/_misc/multi_face (25 photos, 2-24 faces each,
-up to 2280 px) in one process pinned to one CPU, with every thread pool at 1. Each system
-sees the same decoded pixels (decoding is timed once, separately). Models are loaded and
-warmed on one photo before timing.
+One run prints two tables:
 
-    .venv/bin/python -m bench.throughput [--detectors hog,blazeface] [--backends dlib,onnx] [--repeat 1]
+1. **Embedding**: dlib-bin against onnxruntime on the same 32 real aligned chips
+   (``bench.onnx_speed``), onnxruntime at 1 and 2 intra-op threads, both at batches of
+   1, 8 and 32 (dlib-bin runs one thread whatever it is given), with the largest
+   per-dimension difference of the vectors.
+2. **Pipeline per image**: detect + align + embed (decoding excluded: every system gets
+   the same decoded pixels) on identity photos of ../shared/data/faces scaled to 640 px,
+   in one process pinned to one CPU with every thread pool at 1. "before" is HOG
+   (upsample 1) + dlib-bin; "after" is ``catalog.FAST_DETECTOR`` (BlazeFace, HOG as fallback) +
+   onnxruntime; the raw dlib loop (``bench.common.ReferenceDlibLoop``) is the reference.
+   Models are loaded and warmed before timing.
+
+    .venv/bin/python -m bench.throughput [--photos 60] [--json bench/results/throughput.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import FACES, REPO, ReferenceDlibLoop, machine_description, pin_to_one_core, progress
-from bench.common import quiet_stderr
+import numpy as np
 
-import numpy as np  # noqa: E402  (after bench.common pins thread counts)
+from bench.common import (
+    FACES,
+    REPO,
+    ReferenceDlibLoop,
+    machine_description,
+    pin_to_one_core,
+    progress,
+    quiet_stderr,
+)
+from bench.onnx_speed import Row, in_batches, load_rgb, real_chips, timed
 
-PHOTOS = FACES / "_misc" / "multi_face"
+ONNX_MODEL = REPO / ".facefleet" / "models" / "dlib_resnet_v1.onnx"
+Array = np.ndarray[Any, Any]
 
 
 @dataclass
-class StageTimes:
+class PerImage:
     system: str
     photos: int
     faces: int
-    detect_ms_per_photo: float
-    detect_ms_per_face: float
-    align_ms_per_face: float
-    embed_ms_per_face: float
-    total_ms_per_face: float
-    faces_per_second: float
+    detect_ms: float
+    align_ms: float
+    embed_ms: float
+    total_ms: float
 
 
-def summarise(system: str, photos: int, faces: int, detect: float, align: float, embed: float) -> StageTimes:
-    total = detect + align + embed
-    return StageTimes(
-        system=system,
-        photos=photos,
-        faces=faces,
-        detect_ms_per_photo=detect / photos * 1000,
-        detect_ms_per_face=detect / faces * 1000,
-        align_ms_per_face=align / faces * 1000,
-        embed_ms_per_face=embed / faces * 1000,
-        total_ms_per_face=total / faces * 1000,
-        faces_per_second=faces / total,
+def embedding_rows(chip_count: int, repeats: int) -> tuple[list[Row], float]:
+    import dlib
+    import face_recognition_models as frm
+
+    from pipelines.embedding.dlib_onnx import OnnxDescriptorBackend
+
+    chips = real_chips(
+        chip_count,
+        dlib.get_frontal_face_detector(),
+        dlib.shape_predictor(frm.pose_predictor_five_point_model_location()),
     )
+    count = len(chips)
+    recognizer = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
+
+    def dlib_describe(batch: Array) -> Array:
+        vectors = recognizer.compute_face_descriptor(list(batch))
+        return np.asarray([np.asarray(v) for v in vectors], dtype=np.float32)
+
+    reference = dlib_describe(chips)
+    rows: list[Row] = []
+    for batch in (1, 8, 32):
+        progress(f"dlib-bin, batch {batch}")
+        rows.append(Row("dlib-bin", 1, batch, *timed(in_batches(dlib_describe, chips, batch), count, 1)))
+    worst = 0.0
+    for threads in (1, 2):
+        backend = OnnxDescriptorBackend(ONNX_MODEL, intra_op_threads=threads)
+        worst = max(worst, float(np.abs(backend.describe(chips) - reference).max()))
+        for batch in (1, 8, 32):
+            progress(f"onnxruntime, {threads} thread(s), batch {batch}")
+            rows.append(
+                Row(
+                    "onnxruntime",
+                    threads,
+                    batch,
+                    *timed(in_batches(backend.describe, chips, batch), count, repeats),
+                )
+            )
+    dlib_wall = min(r.wall_ms_per_face for r in rows if r.engine == "dlib-bin")
+    dlib_cpu = min(r.cpu_ms_per_face for r in rows if r.engine == "dlib-bin")
+    return [
+        Row(
+            r.engine,
+            r.threads,
+            r.batch,
+            r.wall_ms_per_face,
+            r.cpu_ms_per_face,
+            dlib_wall / r.wall_ms_per_face,
+            dlib_cpu / r.cpu_ms_per_face,
+        )
+        for r in rows
+    ], worst
 
 
-ONNX_MODEL = REPO / ".facefleet" / "models" / "dlib_resnet_v1.onnx"
-
-
-def time_facefleet(detector: str, images: list[np.ndarray[Any, Any]], repeat: int, backend: str = "dlib") -> StageTimes:
+def time_pipeline(
+    label: str, detector: str, fallback: str | None, backend: str, images: list[Array]
+) -> PerImage:
     from pipelines.catalog import build_pipeline
     from pipelines.embedding.dlib_resnet import DlibResnetEmbedder
 
     options = {"model_path": ONNX_MODEL, "intra_op_threads": 1} if backend == "onnx" else {}
-    pipeline = build_pipeline(detector=detector, embedding_backend=backend, backend_options=options)
+    pipeline = build_pipeline(
+        detector=detector, fallback_detector=fallback, embedding_backend=backend, backend_options=options
+    )
     embedder = pipeline.embedder
     assert isinstance(embedder, DlibResnetEmbedder)
     with quiet_stderr():
         pipeline.process(images[0])  # load every model outside the timed loop
     detect = align = embed = 0.0
     faces = 0
-    for _ in range(repeat):
-        for pixels in images:
-            started = time.perf_counter()
-            found = pipeline.detect(pixels)
-            detected = time.perf_counter()
-            chips = embedder.aligner.chips(pixels, found)
-            aligned = time.perf_counter()
+    for pixels in images:
+        started = time.perf_counter()
+        found = pipeline.detect(pixels)
+        detected = time.perf_counter()
+        chips = embedder.aligner.chips(pixels, found)
+        aligned = time.perf_counter()
+        if len(chips):
             embedder.backend.describe(chips)
-            embedded = time.perf_counter()
-            detect += detected - started
-            align += aligned - detected
-            embed += embedded - aligned
-            faces += len(found)
-    label = f"FaceFleet ({detector}, {backend})"
-    return summarise(label, len(images) * repeat, faces, detect, align, embed)
+        embedded = time.perf_counter()
+        detect += detected - started
+        align += aligned - detected
+        embed += embedded - aligned
+        faces += len(found)
+    n = len(images) / 1000
+    name = f"{label}: {detector}{' > ' + fallback if fallback else ''}, {backend}"
+    return PerImage(name, len(images), faces, detect / n, align / n, embed / n, (detect + align + embed) / n)
 
 
-def time_reference(images: list[np.ndarray[Any, Any]], repeat: int) -> StageTimes:
-    """The documented dlib loop: ``detector(img, 1)``, then per face ``shape_predictor`` and
-    ``compute_face_descriptor(img, shape)`` (which aligns and embeds in one call)."""
+def time_reference(images: list[Array]) -> PerImage:
+    """``detector(img, 1)``, then per face ``shape_predictor`` + ``compute_face_descriptor``
+    (which aligns and embeds in one call: its align time is in the embed column)."""
     reference = ReferenceDlibLoop()
     reference.encodings(images[0])
-    detect = align_and_embed = 0.0
+    detect = rest = 0.0
     faces = 0
-    for _ in range(repeat):
-        for pixels in images:
-            started = time.perf_counter()
-            rects = reference.detector(pixels, 1)
-            detected = time.perf_counter()
-            for rect in rects:
-                reference.encoder.compute_face_descriptor(pixels, reference.predictor(pixels, rect), 1)
-            detect += detected - started
-            align_and_embed += time.perf_counter() - detected
-            faces += len(rects)
-    # The reference aligns inside compute_face_descriptor: its align column is folded into embed.
-    return summarise(reference.name, len(images) * repeat, faces, detect, 0.0, align_and_embed)
+    for pixels in images:
+        started = time.perf_counter()
+        rects = reference.detector(pixels, 1)
+        detected = time.perf_counter()
+        for rect in rects:
+            reference.encoder.compute_face_descriptor(pixels, reference.predictor(pixels, rect), 1)
+        detect += detected - started
+        rest += time.perf_counter() - detected
+        faces += len(rects)
+    n = len(images) / 1000
+    return PerImage(
+        "reference dlib loop (hog up1, dlib-bin)",
+        len(images),
+        faces,
+        detect / n,
+        0.0,
+        rest / n,
+        (detect + rest) / n,
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--detectors", default="", help="extra FaceFleet detectors, comma-separated")
-    parser.add_argument("--backends", default="dlib,onnx", help="descriptor backends to time each detector with")
-    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--photos", type=int, default=60, help="identity photos for the per-image table")
+    parser.add_argument("--chips", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=3, help="passes per onnxruntime row (median)")
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "throughput.json")
     args = parser.parse_args()
+
+    from pipelines.catalog import FAST_DETECTOR, FAST_FALLBACK_DETECTOR
+
+    load_before = os.getloadavg()
+    rows, worst = embedding_rows(args.chips, args.repeats)  # before pinning: 2 threads need 2 CPUs
     cpu = pin_to_one_core()
+    with (FACES / "identities.csv").open() as handle:
+        paths = sorted(row["path"] for row in csv.DictReader(handle))[: args.photos]
+    images = [load_rgb(FACES / p) for p in paths]
+    per_image = []
+    for label, detector, fallback, backend in (
+        ("before", "hog", None, "dlib"),
+        ("after", FAST_DETECTOR, FAST_FALLBACK_DETECTOR, "onnx"),
+    ):
+        progress(f"pipeline {label}")
+        per_image.append(time_pipeline(label, detector, fallback, backend, images))
+    per_image.append(time_reference(images))
+    load_after = os.getloadavg()
 
-    from pipelines.catalog import DEFAULT_DETECTOR
-    from pipelines.image import ImageLimits, decode_image
-
-    paths = sorted(PHOTOS.iterdir())
-    started = time.perf_counter()
-    images = [decode_image(path.read_bytes(), ImageLimits()).pixels for path in paths]
-    decode_ms = (time.perf_counter() - started) / len(paths) * 1000
-
-    results = []
-    for detector in [DEFAULT_DETECTOR] + [d for d in args.detectors.split(",") if d and d != DEFAULT_DETECTOR]:
-        for backend in [b for b in args.backends.split(",") if b]:
-            results.append(time_facefleet(detector, images, args.repeat, backend))
-            progress(f"done: {results[-1].system}")
-    results.append(time_reference(images, args.repeat))
-
-    print(f"machine: {machine_description()}; pinned to CPU {cpu}, thread pools at 1")
-    print(f"photos: {len(paths)} from _misc/multi_face, repeat {args.repeat}, decode {decode_ms:.0f} ms/photo\n")
-    print("| system | faces | detect ms/photo | detect ms/face | align ms/face | embed ms/face "
-          "| total ms/face | faces/s/core |")
-    print("|---|---|---|---|---|---|---|---|")
-    for r in results:
-        print(f"| {r.system} | {r.faces} | {r.detect_ms_per_photo:.0f} | {r.detect_ms_per_face:.1f} "
-              f"| {r.align_ms_per_face:.1f} | {r.embed_ms_per_face:.1f} | {r.total_ms_per_face:.1f} "
-              f"| {r.faces_per_second:.2f} |")
+    print(
+        f"machine: {machine_description()}; load average {load_before[0]:.2f} before, {load_after[0]:.2f} after"
+    )
+    print(f"\nEmbedding: {args.chips} real chips, max |onnx - dlib| per dimension {worst:.2e}\n")
+    print("| engine | threads | batch | wall ms/face | CPU ms/face | wall speed-up | CPU speed-up |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| {r.engine} | {r.threads} | {r.batch} | {r.wall_ms_per_face:.2f} | {r.cpu_ms_per_face:.2f} "
+            f"| {r.speedup_vs_dlib:.1f}x | {r.cpu_speedup_vs_dlib:.1f}x |"
+        )
+    print(
+        f"\nPipeline per image: {len(images)} identity photos at <= 640 px, pinned to CPU {cpu}, decode excluded\n"
+    )
+    print("| system | photos | faces | detect ms | align ms | embed ms | total ms/image |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for p in per_image:
+        print(
+            f"| {p.system} | {p.photos} | {p.faces} | {p.detect_ms:.1f} | {p.align_ms:.1f} | {p.embed_ms:.1f} "
+            f"| {p.total_ms:.1f} |"
+        )
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"machine": machine_description(), "decode_ms_per_photo": decode_ms,
-                                     "results": [asdict(r) for r in results]}, indent=2))
+    args.json.write_text(
+        json.dumps(
+            {
+                "machine": machine_description(),
+                "load": [load_before, load_after],
+                "max_abs_difference": worst,
+                "embedding": [asdict(r) for r in rows],
+                "per_image": [asdict(p) for p in per_image],
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":
