@@ -44,6 +44,9 @@ class JobContext:
 # A handler returns the job's result, or None when the job completes elsewhere
 # (a batch parent is finished by its last chunk).
 Handler = Callable[[JobContext, Any], dict[str, Any] | None]
+# Called after a job of its kind was marked failed (a batch chunk hands on to the next).
+FailureHook = Callable[[JobContext, Any], None]
+FAILURE_HOOKS: dict[JobKind, FailureHook] = {}
 
 
 def retry_delay(attempt: int, base: float, cap: float) -> float:
@@ -82,6 +85,19 @@ def run_job(task: Task, job_id: str, kind: JobKind, raw_payload: dict[str, Any],
     else:
         if result is not None:
             runtime.lifecycle.succeed(job_id, result)
+        return
+    _after_failure(runtime, job_id, kind, raw_payload)
+
+
+def _after_failure(runtime: Runtime, job_id: str, kind: JobKind, raw_payload: dict[str, Any]) -> None:
+    hook = FAILURE_HOOKS.get(kind)
+    job = runtime.jobs.get(job_id)
+    if hook is None or job is None or JobStatus(job.status) is not JobStatus.FAILED:
+        return  # no hook, or a retry was scheduled instead
+    try:
+        hook(JobContext(job_id, kind, runtime), PAYLOAD_OF_KIND[kind].model_validate(raw_payload))
+    except Exception:  # the failure is recorded; housekeeping re-runs what is left
+        log.exception("failure hook of job %s (%s) failed", job_id, kind)
 
 
 def _retry_or_give_up(task: Task, runtime: Runtime, job_id: str, error: Exception) -> None:

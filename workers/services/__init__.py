@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from workers.contracts import JobKind
-from workers.execution import Handler
+from workers.execution import FAILURE_HOOKS, Handler
 from workers.services.analyze import compare, detect, embed
-from workers.services.batch import enroll_batch, enroll_chunk
+from workers.services.batch import chunk_failed, enroll_batch, enroll_chunk
 from workers.services.delete import delete_face_set, delete_faces
 from workers.services.enroll import enroll
 from workers.services.liveness import liveness
@@ -25,3 +25,5 @@ HANDLERS: dict[JobKind, Handler] = {
     JobKind.DELETE_FACES: delete_faces,
     JobKind.DELETE_FACE_SET: delete_face_set,
 }
+
+FAILURE_HOOKS[JobKind.ENROLL_CHUNK] = chunk_failed

@@ -143,14 +143,42 @@ def _enroll_item(ctx: JobContext, payload: EnrollChunkPayload, index: int, item:
     return {**entry, "status": status, "faces": faces}
 
 
+def chunk_failed(ctx: JobContext, payload: EnrollChunkPayload) -> None:
+    """A chunk that gave up (its store stayed down, or a bug) still hands on: the next
+    chunk is sent and the batch completes, reporting the chunk's items as rejected with the
+    chunk's error code instead of hanging."""
+    following = payload.start // _chunk_size(ctx) + _in_flight(ctx)
+    if following < _chunk_count(ctx, payload.total):
+        _send_chunk(ctx, payload.parent_job_id, payload, following)
+    _finish_parent_if_complete(ctx, payload)
+
+
 def _finish_parent_if_complete(ctx: JobContext, payload: EnrollChunkPayload) -> None:
     runtime = ctx.runtime
     chunk_count = _chunk_count(ctx, payload.total)
     chunks = runtime.jobs.get_many([chunk_job_id(payload.parent_job_id, i) for i in range(chunk_count)])
-    if len(chunks) < chunk_count or any(JobStatus(c.status) != JobStatus.SUCCEEDED for c in chunks):
+    if len(chunks) < chunk_count or any(not JobStatus(c.status).is_final for c in chunks):
         return
-    items = [item for chunk in sorted(chunks, key=lambda c: c.id) for item in (chunk.result or {})["items"]]
+    items = [item for chunk in sorted(chunks, key=lambda c: c.id) for item in _chunk_items(ctx, chunk)]
     runtime.lifecycle.succeed(payload.parent_job_id, summarize(items))
+
+
+def _chunk_items(ctx: JobContext, chunk: Any) -> list[dict[str, Any]]:
+    if JobStatus(chunk.status) is JobStatus.SUCCEEDED:
+        return list((chunk.result or {})["items"])
+    failed = EnrollChunkPayload.model_validate(chunk.payload)
+    sources = read_manifest(ctx, failed.manifest_key)
+    return [
+        {
+            "index": index,
+            "source": sources[index].source,
+            "external_image_id": sources[index].external_image_id,
+            "status": "rejected",
+            "reason": chunk.error_code or "internal",
+            "message": chunk.error_message or "",
+        }
+        for index in range(failed.start, failed.stop)
+    ]
 
 
 def summarize(items: list[dict[str, Any]]) -> dict[str, Any]:
