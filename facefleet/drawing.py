@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps
-
 BOX_COLOUR = (0, 255, 0)
 LANDMARK_COLOUR = (255, 0, 0)
 
 
 def draw_faces(image_path: Path, faces: list[dict[str, Any]], out: Path) -> None:
+    # Imported here: the API image ships the `facefleet` command without Pillow.
+    from PIL import Image, ImageDraw, ImageFont, ImageOps
+
     # The API's boxes are in the EXIF-rotated image, so draw on the same orientation.
     image = ImageOps.exif_transpose(Image.open(image_path)).convert("RGB")
     canvas = ImageDraw.Draw(image)

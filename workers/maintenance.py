@@ -11,11 +11,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from infra.errors import ObjectNotFound
 from workers.contracts import JobKind
 from workers.runtime import Runtime
 
@@ -59,9 +61,12 @@ def reconcile(runtime: Runtime, grace: timedelta = timedelta(minutes=10)) -> Rec
         if orphans:
             runtime.index.delete(model_id, orphans)
             report.vectors_removed += len(orphans)
+    listed_by_batches = _images_of_running_batches(runtime)
     for prefix in OBJECT_PREFIXES:
         candidates = [key for key, modified in runtime.store.list_with_times(prefix) if modified < cutoff]
-        in_use = runtime.faces.referenced_keys(candidates) | runtime.jobs.referenced_keys(candidates)
+        in_use = (
+            runtime.faces.referenced_keys(candidates) | runtime.jobs.referenced_keys(candidates) | listed_by_batches
+        )
         for key in candidates:
             if key not in in_use:
                 runtime.store.delete(key)
@@ -69,6 +74,17 @@ def reconcile(runtime: Runtime, grace: timedelta = timedelta(minutes=10)) -> Rec
     if report.vectors_removed or report.objects_removed:
         log.info("reconciled: %s", report)
     return report
+
+
+def _images_of_running_batches(runtime: Runtime) -> set[str]:
+    keys: set[str] = set()
+    for manifest_key in runtime.jobs.active_manifest_keys():
+        try:
+            items = json.loads(runtime.store.get(manifest_key))
+        except ObjectNotFound:
+            continue
+        keys.update(item["image_key"] for item in items if item.get("image_key"))
+    return keys
 
 
 class Housekeeper(threading.Thread):

@@ -273,6 +273,15 @@ class JobRepo:
                 for kind, count, oldest in rows
             }
 
+    def active_manifest_keys(self) -> set[str]:
+        """Manifests (object keys) of batches still running: the images they list are in use
+        although no job payload names them."""
+        with self.db.session() as session:
+            payloads = session.scalars(
+                select(Job.payload).where(Job.status.in_(ACTIVE), Job.kind.in_(("enroll_batch", "enroll_chunk")))
+            )
+            return {str(p["manifest_key"]) for p in payloads if isinstance(p, dict) and p.get("manifest_key")}
+
     def referenced_keys(self, keys: Iterable[str]) -> set[str]:
         """The object keys that a job still to run (pending or running) names in its payload:
         reconciliation must not delete an image a queued job is about to read."""
