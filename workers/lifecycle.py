@@ -42,12 +42,14 @@ class JobLifecycle:
             self._emit(job, JobState.PROGRESS, progress=(job.progress_done, job.progress_total))
 
     def succeed(self, job_id: str, result: dict[str, Any]) -> None:
-        self.jobs.succeed(job_id, result)
-        self._finished(job_id, JobState.SUCCEEDED)
+        # The first outcome wins; a second finisher (a re-sent parent racing its last chunk)
+        # must not publish a second event or webhook.
+        if self.jobs.succeed(job_id, result):
+            self._finished(job_id, JobState.SUCCEEDED)
 
     def fail(self, job_id: str, code: str, message: str, details: dict[str, Any] | None = None) -> None:
-        self.jobs.fail(job_id, code, message, details)
-        self._finished(job_id, JobState.FAILED)
+        if self.jobs.fail(job_id, code, message, details):
+            self._finished(job_id, JobState.FAILED)
 
     def _finished(self, job_id: str, state: JobState) -> None:
         job = self.jobs.get(job_id)

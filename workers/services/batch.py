@@ -13,6 +13,7 @@ import json
 from collections import Counter
 from typing import Any
 
+from infra.errors import ObjectNotFound, TransientInfraError
 from pipelines.errors import PipelineError
 from workers.contracts import (
     BatchItem,
@@ -42,6 +43,9 @@ def enroll_batch(ctx: JobContext, payload: EnrollBatchPayload) -> dict[str, Any]
         ctx.progress(0, payload.total)
     for index in range(min(_in_flight(ctx), _chunk_count(ctx, payload.total))):
         _send_chunk(ctx, ctx.job_id, payload, index)
+    # A parent re-sent after all its chunks ended (the finishing chunk died before writing
+    # the parent's result) completes here instead of waiting for a chunk that never comes.
+    _finish_parent_if_complete(ctx, ctx.job_id, payload.total)
     return DEFERRED
 
 
@@ -60,7 +64,7 @@ def enroll_chunk(ctx: JobContext, payload: EnrollChunkPayload) -> dict[str, Any]
         _send_chunk(ctx, payload.parent_job_id, payload, following)
     # A chunk is internal: its row is written without events; the parent's are what clients see.
     runtime.jobs.succeed(ctx.job_id, {"items": report})
-    _finish_parent_if_complete(ctx, payload)
+    _finish_parent_if_complete(ctx, payload.parent_job_id, payload.total)
     return DEFERRED
 
 
@@ -150,29 +154,32 @@ def chunk_failed(ctx: JobContext, payload: EnrollChunkPayload) -> None:
     following = payload.start // _chunk_size(ctx) + _in_flight(ctx)
     if following < _chunk_count(ctx, payload.total):
         _send_chunk(ctx, payload.parent_job_id, payload, following)
-    _finish_parent_if_complete(ctx, payload)
+    _finish_parent_if_complete(ctx, payload.parent_job_id, payload.total)
 
 
-def _finish_parent_if_complete(ctx: JobContext, payload: EnrollChunkPayload) -> None:
+def _finish_parent_if_complete(ctx: JobContext, parent_job_id: str, total: int) -> None:
     runtime = ctx.runtime
-    chunk_count = _chunk_count(ctx, payload.total)
-    chunks = runtime.jobs.get_many([chunk_job_id(payload.parent_job_id, i) for i in range(chunk_count)])
+    chunk_count = _chunk_count(ctx, total)
+    chunks = runtime.jobs.get_many([chunk_job_id(parent_job_id, i) for i in range(chunk_count)])
     if len(chunks) < chunk_count or any(not JobStatus(c.status).is_final for c in chunks):
         return
     items = [item for chunk in sorted(chunks, key=lambda c: c.id) for item in _chunk_items(ctx, chunk)]
-    runtime.lifecycle.succeed(payload.parent_job_id, summarize(items))
+    runtime.lifecycle.succeed(parent_job_id, summarize(items))
 
 
 def _chunk_items(ctx: JobContext, chunk: Any) -> list[dict[str, Any]]:
     if JobStatus(chunk.status) is JobStatus.SUCCEEDED:
         return list((chunk.result or {})["items"])
     failed = EnrollChunkPayload.model_validate(chunk.payload)
-    sources = read_manifest(ctx, failed.manifest_key)
+    try:
+        sources: list[BatchItem] | None = read_manifest(ctx, failed.manifest_key)
+    except (ObjectNotFound, TransientInfraError):
+        sources = None  # the chunk failed because the store is down; report the items without names
     return [
         {
             "index": index,
-            "source": sources[index].source,
-            "external_image_id": sources[index].external_image_id,
+            "source": sources[index].source if sources else None,
+            "external_image_id": sources[index].external_image_id if sources else None,
             "status": "rejected",
             "reason": chunk.error_code or "internal",
             "message": chunk.error_message or "",
