@@ -74,6 +74,10 @@ class JobSettings(BaseModel):
     max_retries: int = 5
     retry_backoff_seconds: float = 1.0
     retry_backoff_max_seconds: float = 60.0
+    # Interactive jobs (detect, compare, search...) stop retrying an unreachable store after
+    # this long from their creation: their caller is waiting, and a 503 it can act on beats a
+    # 202 followed by an answer nobody reads. Enrollment keeps the full retry schedule.
+    interactive_retry_budget_seconds: float = 5.0
     batch_chunk_size: int = 16
     # Chunks of one batch waiting in the queue at once (each finished chunk sends the next).
     batch_chunks_in_flight: int = 4

@@ -22,9 +22,10 @@ from celery import Task
 from celery.exceptions import Retry, SoftTimeLimitExceeded
 from sqlalchemy.exc import DBAPIError
 
+from infra.db.models import utc_now
 from infra.errors import TransientInfraError
 from pipelines.errors import PipelineError
-from workers.contracts import PAYLOAD_OF_KIND, JobErrorCode, JobKind, JobStatus
+from workers.contracts import PAYLOAD_OF_KIND, QUEUE_OF_KIND, JobErrorCode, JobKind, JobStatus, QueueName
 from workers.errors import JobFailure
 from workers.runtime import Runtime, get_runtime
 
@@ -76,7 +77,7 @@ def run_job(task: Task, job_id: str, kind: JobKind, raw_payload: dict[str, Any],
     except JobFailure as error:
         _fail(runtime, job_id, error.code.value, error.message, error.details)
     except (TransientInfraError, DBAPIError) as error:
-        _retry_or_give_up(task, runtime, job_id, error)
+        _retry_or_give_up(task, runtime, job_id, kind, error)
     except SoftTimeLimitExceeded:
         _fail(runtime, job_id, JobErrorCode.INTERNAL.value, "the job ran past its time limit")
     except Exception:
@@ -100,7 +101,7 @@ def _after_failure(runtime: Runtime, job_id: str, kind: JobKind, raw_payload: di
         log.exception("failure hook of job %s (%s) failed", job_id, kind)
 
 
-def _retry_or_give_up(task: Task, runtime: Runtime, job_id: str, error: Exception) -> None:
+def _retry_or_give_up(task: Task, runtime: Runtime, job_id: str, kind: JobKind, error: Exception) -> None:
     settings = runtime.settings.jobs
     attempt = task.request.retries
     if isinstance(error, DBAPIError) and not error.connection_invalidated:
@@ -108,13 +109,24 @@ def _retry_or_give_up(task: Task, runtime: Runtime, job_id: str, error: Exceptio
         log.exception("job %s hit a database error", job_id)
         _fail(runtime, job_id, JobErrorCode.INTERNAL.value, "internal error while processing the job")
         return
-    if attempt >= settings.max_retries:
+    delay = retry_delay(attempt, settings.retry_backoff_seconds, settings.retry_backoff_max_seconds)
+    out_of_budget = QUEUE_OF_KIND[kind] is QueueName.INTERACTIVE and _age_seconds(runtime, job_id) + delay > (
+        settings.interactive_retry_budget_seconds
+    )
+    if attempt >= settings.max_retries or out_of_budget:
         log.warning("job %s gives up after %d retries: %s", job_id, attempt, error)
         _fail(runtime, job_id, JobErrorCode.UNAVAILABLE.value, f"a storage service stayed unavailable: {error}")
         return
-    delay = retry_delay(attempt, settings.retry_backoff_seconds, settings.retry_backoff_max_seconds)
     log.info("job %s: transient error (%s); retry %d in %.1fs", job_id, error, attempt + 1, delay)
     raise task.retry(exc=error, countdown=delay, max_retries=settings.max_retries)
+
+
+def _age_seconds(runtime: Runtime, job_id: str) -> float:
+    try:
+        job = runtime.jobs.get(job_id)
+    except DBAPIError:
+        return 0.0  # the database is the thing that is down: keep the normal retry schedule
+    return 0.0 if job is None else (utc_now() - job.created_at).total_seconds()
 
 
 def _fail(runtime: Runtime, job_id: str, code: str, message: str, details: dict[str, Any] | None = None) -> None:

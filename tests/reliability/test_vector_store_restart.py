@@ -68,18 +68,12 @@ def test_searches_fail_fast_while_milvus_is_down_and_recover_on_their_own(tmp_pa
             answered = time.monotonic() - started
             body = response.get_json()
             assert "Traceback" not in response.get_data(as_text=True)
-            # Either a 503 at once, or (the search outlived sync_wait_seconds while the worker
-            # retried) the documented 202 with a job that must then fail with a clear code.
-            assert response.status_code in (503, 202), (response.status_code, body)
-            if response.status_code == 202:
-                body = client.wait_job(body["job_id"], timeout=120)
-                assert body["status"] == "failed", body
-                assert "unavailable" in str(body).lower(), body
-            else:
-                assert body["error_code"] == "FRS.0602", body
-            failed_after = time.monotonic() - started
-            print(f"\nwhile down: HTTP {response.status_code} after {answered:.1f} s, clear failure after {failed_after:.1f} s")
-            assert failed_after < 120, failed_after
+            # The worker gives up within the interactive retry budget, so the waiting caller
+            # gets the clear 503 itself, well inside its 30 s sync wait.
+            assert response.status_code == 503, (response.status_code, body)
+            assert body["error_code"] == "FRS.0602", body
+            print(f"\nwhile down: HTTP 503 FRS.0602 after {answered:.1f} s")
+            assert answered < 15, answered
 
             _wait_ports_free(server)
             server.start()  # type: ignore[attr-defined]
