@@ -60,7 +60,9 @@ def child_env(settings: Settings, extra: Mapping[str, str] | None = None) -> dic
     return env
 
 
-def worker_command(concurrency: int, queues: tuple[str, ...] = ALL_CPU_QUEUES, name: str = "embedded") -> list[str]:
+def worker_command(
+    concurrency: int, queues: tuple[str, ...] = ALL_CPU_QUEUES, name: str = "embedded", pool: str = "prefork"
+) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -70,7 +72,7 @@ def worker_command(concurrency: int, queues: tuple[str, ...] = ALL_CPU_QUEUES, n
         "worker",
         f"--queues={','.join(queues)}",
         f"--concurrency={concurrency}",
-        "--pool=prefork",
+        f"--pool={pool}",
         f"--hostname={name}@%h",
         "--loglevel=INFO",
         "--without-gossip",

@@ -101,6 +101,11 @@ class PipelineSettings(BaseModel):
     # pipelines.compare.DEFAULT_MATCH_DISTANCE: the equal-error threshold on the shared pairs.
     match_distance: float = 0.58
     onnx_threads: int = 1
+    # Micro-batching across the jobs a worker runs at once (a threads pool, e.g. the GPU
+    # pool): chips of concurrent jobs wait at most this long to share one ONNX call.
+    # 0 turns it off (a prefork worker runs one job per process, so nothing would merge).
+    micro_batch_wait_ms: float = 0.0
+    micro_batch_max_faces: int = 32
     # True only while a worker pool consumes facefleet.gpu: GPU-worthy jobs (TensorFlow
     # deepface models, mtcnn, ONNX on CUDA) are then routed there instead of the CPU queues.
     gpu_pool: bool = False

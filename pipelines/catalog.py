@@ -13,9 +13,10 @@ from pipelines.detection.blazeface import BlazeFaceDetector, BlazeFaceModel
 from pipelines.detection.consensus import ConsensusDetector
 from pipelines.detection.dlib_detectors import HogDetector, MmodDetector
 from pipelines.detection.mtcnn_detector import MtcnnDetector
+from pipelines.embedding.base import DescriptorBackend, Embedder
 from pipelines.embedding.deepface_models import WEIGHT_FILES, DeepFaceEmbedder
 from pipelines.embedding.dlib_resnet import MODEL_ID as DLIB_RESNET_ID
-from pipelines.embedding.dlib_resnet import dlib_resnet_embedder
+from pipelines.embedding.dlib_resnet import DlibChipAligner, DlibResnetEmbedder, dlib_resnet_embedder
 from pipelines.engine import FacePipeline
 from pipelines.registry import ModelKind, Registry
 
@@ -90,10 +91,17 @@ def build_pipeline(
     min_face_size: int = 20,
     detection_max_side: int | None = DEFAULT_DETECTION_MAX_SIDE,
     registry: Registry | None = None,
+    descriptor_backend: DescriptorBackend | None = None,
 ) -> FacePipeline:
-    """Validates every name at once (``UnknownModelError``) and loads no model."""
+    """Validates every name at once (``UnknownModelError``) and loads no model.
+
+    ``descriptor_backend``, for ``dlib-resnet-v1``, is an already built backend that several
+    pipelines share (one per worker thread around one micro-batching backend)."""
     registry = registry or default_registry()
-    if embedding_model == DLIB_RESNET_ID:
+    if embedding_model == DLIB_RESNET_ID and descriptor_backend is not None:
+        registry.require(ModelKind.EMBEDDER, embedding_model)
+        embedder: Embedder = DlibResnetEmbedder(DlibChipAligner(), descriptor_backend)
+    elif embedding_model == DLIB_RESNET_ID:
         embedder = registry.embedder(embedding_model, backend=embedding_backend, **(backend_options or {}))
     else:
         registry.require(ModelKind.EMBEDDER, embedding_model)

@@ -53,8 +53,10 @@ def load_model(kind: str, path: Path) -> Any:
         return _load(kind, str(path))
 
 
-@cache
 def frontal_face_detector() -> Any:
+    """A new HOG detector. Not cached like the models above: dlib's object_detector is not
+    safe for concurrent use (its scanner keeps working buffers), so each detector object
+    owns one, and pipelines running in several threads never share it."""
     return dlib.get_frontal_face_detector()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Celery
@@ -17,6 +18,7 @@ def create_worker_app(settings: Settings | None = None) -> Celery:
     return app
 
 
+log = logging.getLogger(__name__)
 app = create_worker_app()
 _housekeeper: Any = None
 
@@ -46,3 +48,11 @@ def _start_housekeeping(**_: object) -> None:
 def _stop_housekeeping(**_: object) -> None:
     if _housekeeper is not None:
         _housekeeper.stop()
+    from workers.runtime import get_runtime
+
+    stats = get_runtime().micro_batching_stats()
+    if stats is not None:  # how much merging the workload allowed: the number to tune the window by
+        log.info(
+            "micro-batching: %d embedding requests in %d backend calls (%d chips, largest batch %d)",
+            stats.requests, stats.backend_calls, stats.chips, stats.largest_batch,
+        )

@@ -10,6 +10,10 @@ from typing import Any
 from infra.settings import Settings
 from pipelines.analysis import SEED_ATTRIBUTE_CODES, Attribute, FaceAnalyzer, QualityGate, QualityThresholds
 from pipelines.catalog import build_pipeline as build_face_pipeline
+from pipelines.embedding.base import DescriptorBackend
+from pipelines.embedding.coalescing import CoalescingBackend
+from pipelines.embedding.dlib_resnet import MODEL_ID as DLIB_RESNET_ID
+from pipelines.embedding.dlib_resnet import descriptor_backend
 from pipelines.engine import FacePipeline
 from pipelines.liveness import LivenessChecker
 from pipelines.types import DecodedImage, DetectedFace
@@ -30,19 +34,36 @@ def onnx_model_path(settings: Settings) -> Path:
     return models_dir(settings) / ONNX_MODEL_FILE
 
 
-def build_pipeline(settings: Settings) -> FacePipeline:
+def descriptor_backend_options(settings: Settings) -> dict[str, Any]:
     config = settings.pipeline
-    backend_options: dict[str, Any] = {}
     if config.embedding_backend == "onnx":
-        backend_options = {"model_path": onnx_model_path(settings), "intra_op_threads": config.onnx_threads}
+        return {"model_path": onnx_model_path(settings), "intra_op_threads": config.onnx_threads}
+    return {}
+
+
+def micro_batching_enabled(settings: Settings) -> bool:
+    config = settings.pipeline
+    return config.micro_batch_wait_ms > 0 and config.embedding_model == DLIB_RESNET_ID
+
+
+def build_coalescing_backend(settings: Settings) -> CoalescingBackend:
+    """The one descriptor backend every job thread of a worker shares (micro-batching)."""
+    config = settings.pipeline
+    inner = descriptor_backend(config.embedding_backend, **descriptor_backend_options(settings))
+    return CoalescingBackend(inner, config.micro_batch_max_faces, config.micro_batch_wait_ms / 1000)
+
+
+def build_pipeline(settings: Settings, shared_backend: DescriptorBackend | None = None) -> FacePipeline:
+    config = settings.pipeline
     return build_face_pipeline(
         detector=config.detector,
         fallback_detector=config.fallback_detector,
         embedding_model=config.embedding_model,
         embedding_backend=config.embedding_backend,
-        backend_options=backend_options,
+        backend_options=descriptor_backend_options(settings),
         deepface_home=deepface_home(settings),
         min_face_size=config.min_face_size,
+        descriptor_backend=shared_backend,
     )
 
 

@@ -7,6 +7,7 @@ TensorFlow), and everything is recreated after a fork.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
@@ -19,6 +20,7 @@ _runtime: Runtime | None = None
 class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._thread_models = threading.local()
 
     # --- stores -------------------------------------------------------------------------
     @cached_property
@@ -94,11 +96,36 @@ class Runtime:
         return JobLifecycle(self.jobs, self.events, self.producer)
 
     # --- face computation ---------------------------------------------------------------
-    @cached_property
+    @property
     def pipeline(self) -> Any:
-        from workers.models import build_pipeline
+        """One pipeline per job thread: a prefork child has one, a threads-pool worker one per
+        thread, because detectors keep working state (dlib's HOG scanner, BlazeFace's
+        interpreter) and are not safe to share. With micro-batching, the threads' pipelines
+        share one descriptor backend that merges their chips into batched calls."""
+        from workers.models import build_pipeline, micro_batching_enabled
 
-        return build_pipeline(self.settings)
+        shared = self.coalescing_backend if micro_batching_enabled(self.settings) else None
+        return self._per_thread("pipeline", lambda: build_pipeline(self.settings, shared_backend=shared))
+
+    def _per_thread(self, name: str, build: Callable[[], Any]) -> Any:
+        """Model objects with working state (detectors, landmark scanners) are built once
+        per job thread, never shared across threads."""
+        built = getattr(self._thread_models, name, None)
+        if built is None:
+            built = build()
+            setattr(self._thread_models, name, built)
+        return built
+
+    @cached_property
+    def coalescing_backend(self) -> Any:
+        from workers.models import build_coalescing_backend
+
+        return build_coalescing_backend(self.settings)
+
+    def micro_batching_stats(self) -> Any:
+        """The shared backend's counters, or None when this process never micro-batched."""
+        backend = self.__dict__.get("coalescing_backend")
+        return None if backend is None else backend.stats
 
     @cached_property
     def image_limits(self) -> Any:
@@ -116,23 +143,23 @@ class Runtime:
     def match_distance(self) -> float:
         return self.settings.pipeline.match_distance
 
-    @cached_property
+    @property
     def analyzer(self) -> Any:
         from workers.models import build_analyzer
 
-        return build_analyzer(self.settings)
+        return self._per_thread("analyzer", lambda: build_analyzer(self.settings))
 
-    @cached_property
+    @property
     def liveness_checker(self) -> Any:
         from workers.models import build_liveness_checker
 
-        return build_liveness_checker(self.settings)
+        return self._per_thread("liveness_checker", lambda: build_liveness_checker(self.settings))
 
-    @cached_property
+    @property
     def quality_gate(self) -> Any:
         from workers.models import build_quality_gate
 
-        return build_quality_gate(self.settings)
+        return self._per_thread("quality_gate", lambda: build_quality_gate(self.settings))
 
     # --- record builders (keep services free of adapter constructors) -------------------
     def index_record(self, **fields: Any) -> Any:

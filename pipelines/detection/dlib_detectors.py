@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 from pipelines.detection.base import clipped_box
 from pipelines.detection.landmarks import DlibFivePointLandmarker
-from pipelines.dlib_models import MMOD_DETECTOR, default_model_path, frontal_face_detector, load_model, squash_margin
+from pipelines.dlib_models import (
+    MMOD_DETECTOR,
+    default_model_path,
+    frontal_face_detector,
+    load_model,
+    squash_margin,
+)
 from pipelines.types import DetectedFace, RGBImage
+
+_MMOD_TURN = threading.Lock()
 
 
 class HogDetector:
@@ -19,9 +28,12 @@ class HogDetector:
         self.upsample = upsample
         self.name = f"hog-up{upsample}"
         self.landmarker = landmarker or DlibFivePointLandmarker()
+        self._scanner: Any = None
 
     def detect(self, image: RGBImage) -> list[DetectedFace]:
-        rects, margins, _ = frontal_face_detector().run(image, self.upsample, 0.0)
+        if self._scanner is None:  # built on first use: constructing a pipeline loads no model
+            self._scanner = frontal_face_detector()
+        rects, margins, _ = self._scanner.run(image, self.upsample, 0.0)
         return _faces(image, rects, margins, self.landmarker, self.name)
 
 
@@ -41,7 +53,10 @@ class MmodDetector:
 
     def detect(self, image: RGBImage) -> list[DetectedFace]:
         detector = load_model("cnn_detector", self.model_path)
-        found = detector(image, self.upsample)
+        # The ~700 KB network is shared by the process, and a dlib net keeps its activations
+        # in itself: calls from several threads take turns.
+        with _MMOD_TURN:
+            found = detector(image, self.upsample)
         return _faces(image, [d.rect for d in found], [d.confidence for d in found], self.landmarker, self.name)
 
 

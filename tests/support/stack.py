@@ -36,10 +36,12 @@ class Stack:
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _stop_milvus: Callable[[], None] | None = None
 
-    def start_worker(self, name: str = "w1", concurrency: int = 1, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    def start_worker(
+        self, name: str = "w1", concurrency: int = 1, extra_env: dict[str, str] | None = None, pool: str = "prefork"
+    ) -> subprocess.Popen[bytes]:
         log = open(self.home / f"worker-{name}.log", "ab")
         process = subprocess.Popen(
-            worker_command(concurrency, ALL_QUEUES, name=name),
+            worker_command(concurrency, ALL_QUEUES, name=name, pool=pool),
             env=child_env(self.settings, extra_env),
             stdout=log,
             stderr=subprocess.STDOUT,
