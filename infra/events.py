@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
 
 import pika
 from pika.adapters.blocking_connection import BlockingChannel
@@ -248,6 +249,10 @@ def pika_parameters(url: str, connect_timeout: float, blocked_timeout: float) ->
     if scheme in ("pyamqp", "librabbitmq"):
         scheme = "amqp"
     parameters = pika.URLParameters(f"{scheme}{sep}{rest}")
+    # kombu reads the vhost as everything after the path's first "/" ("//" is vhost "/",
+    # as in docker-compose.yml); pika stops at the second "/" and would ask for vhost "".
+    path = urlsplit(f"{scheme}{sep}{rest}").path
+    parameters.virtual_host = unquote(path[1:]) or "/"
     parameters.connection_attempts = 1
     parameters.socket_timeout = connect_timeout
     parameters.stack_timeout = connect_timeout * 2

@@ -19,6 +19,7 @@ from infra.events import (
     LogEventPublisher,
     PikaEventPublisher,
     ProgressThrottle,
+    pika_parameters,
     summarize_result,
 )
 
@@ -187,6 +188,21 @@ def test_unreachable_broker_never_fails_the_caller() -> None:
     assert publisher.publish(JobEvent.create("j", "p", "detect", JobState.SUCCEEDED)) is False
     assert time.monotonic() - started < 10
     assert publisher.stats.failed == 1 and publisher.stats.published == 0
+
+
+@pytest.mark.parametrize(
+    ("url", "vhost"),
+    [
+        ("amqp://guest:guest@rabbitmq:5672//", "/"),  # the Celery spelling docker-compose.yml uses
+        ("pyamqp://guest:guest@rabbitmq:5672//", "/"),
+        ("amqp://guest:guest@rabbitmq:5672/", "/"),
+        ("amqp://guest:guest@rabbitmq:5672", "/"),
+        ("amqp://guest:guest@rabbitmq:5672/%2F", "/"),
+        ("amqp://guest:guest@rabbitmq:5672/facefleet", "facefleet"),
+    ],
+)
+def test_pika_parameters_read_the_vhost_as_kombu_does(url: str, vhost: str) -> None:
+    assert pika_parameters(url, 1.0, 1.0).virtual_host == vhost
 
 
 def test_progress_throttle_passes_first_last_and_one_per_interval() -> None:
