@@ -33,7 +33,12 @@ def requeue_stale_jobs(runtime: Runtime) -> list[str]:
     durable_broker = runtime.settings.broker.url.startswith(("amqp://", "amqps://", "pyamqp://"))
     requeued = []
     for job in runtime.jobs.claim_stale(cutoff, include_pending=not durable_broker):
-        runtime.dispatch(JobKind(job.kind), job.id, job.payload)
+        try:
+            runtime.dispatch(JobKind(job.kind), job.id, job.payload)
+        except Exception:  # noqa: BLE001  # the broker is down: the next sweep tries again
+            log.warning("could not re-send stale job %s; it stays stale for the next sweep", job.id)
+            runtime.jobs.release_claim(job.id, stale_since=cutoff)
+            continue
         requeued.append(job.id)
     if requeued:
         log.warning("re-enqueued %d stale jobs: %s", len(requeued), ", ".join(requeued[:10]))

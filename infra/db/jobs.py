@@ -249,6 +249,19 @@ class JobRepo:
             session.flush()
             return [JobRow.of(job) for job in jobs]
 
+    def release_claim(self, job_id: str, stale_since: datetime) -> bool:
+        """Undo ``claim_stale`` for a job that could not be sent (the broker is down): it
+        goes back to a stale ``running`` so that the next sweep claims it again, instead of
+        staying ``pending`` with no message anywhere."""
+        with self.db.session() as session:
+            result = session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == PENDING)
+                .values(status=RUNNING, heartbeat_at=stale_since, updated_at=utc_now())
+                .execution_options(synchronize_session=False)
+            )
+            return bool(affected_rows(result))
+
     def purge_expired(self, now: datetime | None = None) -> int:
         """Delete the jobs whose expiry passed; returns how many."""
         with self.db.session() as session:

@@ -564,6 +564,23 @@ def test_claim_stale_requeues_dead_running_jobs_once(repos: Repos) -> None:
     assert {dead, alive} <= claimed_later and finished not in claimed_later
 
 
+def test_a_claim_whose_send_failed_is_released_for_the_next_sweep(repos: Repos) -> None:
+    dead = job_id()
+    repos.jobs.create(job_id=dead, project_id=repos.project_id, kind="enroll", payload={}, idempotency_key=None)
+    repos.jobs.mark_running(dead, worker="killed")
+    time.sleep(0.01)
+    cutoff = datetime.now(UTC)
+    assert dead in {job.id for job in repos.jobs.claim_stale(cutoff, include_pending=False)}
+
+    assert repos.jobs.release_claim(dead, stale_since=cutoff - timedelta(seconds=1))
+    released = repos.jobs.get(dead)
+    assert released is not None and released.status == "running"
+    # On a durable broker only running jobs are claimed: the released one is, again.
+    assert dead in {job.id for job in repos.jobs.claim_stale(cutoff, include_pending=False)}
+    repos.jobs.succeed(dead, {})
+    assert not repos.jobs.release_claim(dead, stale_since=cutoff)  # a finished job is left alone
+
+
 def test_purge_expired_deletes_only_expired_jobs(repos: Repos) -> None:
     kept, expired = job_id(), job_id()
     short_lived = JobRepo(repos.db, ttl_seconds=60)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from typing import Any
 
 from kombu.exceptions import OperationalError as BrokerUnreachable
@@ -162,8 +163,16 @@ def chunk_failed(ctx: JobContext, payload: EnrollChunkPayload) -> None:
     chunk's error code instead of hanging."""
     following = payload.start // _chunk_size(ctx) + _in_flight(ctx)
     if following < _chunk_count(ctx, payload.total):
-        _send_chunk(ctx, payload.parent_job_id, payload, following)
+        try:
+            _send_chunk(ctx, payload.parent_job_id, payload, following)
+        except TransientInfraError:
+            # Nothing redelivers a failed chunk, so the unsent successor is left to
+            # housekeeping: marked stale, it is sent by the next sweep once the broker is back.
+            ctx.runtime.jobs.release_claim(chunk_job_id(payload.parent_job_id, following), stale_since=_EPOCH)
     _finish_parent_if_complete(ctx, payload.parent_job_id, payload.total)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _finish_parent_if_complete(ctx: JobContext, parent_job_id: str, total: int) -> None:
