@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.facefleet-installed
 MODELS := .facefleet/models/.ready
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-deps run test lint bench bench-accuracy bench-throughput bench-enroll bench-analysis clean
+.PHONY: install system-deps run test lint bench bench-accuracy bench-throughput bench-micro-batching bench-enroll bench-analysis clean
 
 install: $(STAMP) $(MODELS)
 
@@ -37,10 +37,13 @@ lint: install
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
-bench: bench-accuracy bench-throughput bench-enroll bench-analysis
+bench: bench-accuracy bench-throughput bench-micro-batching bench-enroll bench-analysis
 
 bench-accuracy: install
 	$(PY) -m bench.accuracy
+
+bench-micro-batching: install
+	$(PY) -m bench.micro_batching
 
 bench-throughput: install
 	$(PY) -m bench.throughput

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -40,9 +41,20 @@ def up(home: Path, host: str, port: int, worker_count: int) -> None:
 @click.option("--concurrency", default=1, show_default=True, type=int)
 @click.option("--pool", default="prefork", show_default=True)
 @click.option("--name", default="worker@%h", show_default=True)
-def worker(queues: str, concurrency: int, pool: str, name: str) -> None:
+@click.option(
+    "--nice",
+    "niceness",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 19),
+    help="lower CPU priority: bulk pools at 10 yield the cores to interactive ones on the same host",
+)
+def worker(queues: str, concurrency: int, pool: str, name: str, niceness: int) -> None:
     """Run a worker consuming the given queues (use facefleet.gpu for a GPU pool)."""
     from workers.app import app
+
+    if niceness:
+        os.nice(niceness)  # inherited by the pool's children
 
     app.worker_main(
         [
