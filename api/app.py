@@ -25,6 +25,7 @@ from api import metrics
 from api.bodies import describe_validation_error
 from api.context import ApiContext, build_context
 from api.errors import ApiError, ApiErrorCode
+from api.openapi_links import LinkedOpenAPI
 from api.routes import register_v1
 from api.routes.fleet import install_fleet_signals
 from api.routes.ops import ops_blueprint
@@ -50,7 +51,7 @@ _STATUS_CODES: dict[int, ApiErrorCode] = {
 
 def create_app(settings: Settings | None = None, context: ApiContext | None = None) -> OpenAPI:
     settings = settings or Settings()
-    app = OpenAPI(
+    app = LinkedOpenAPI(
         __name__,
         info=Info(title="FaceFleet API", version=API_VERSION, description=_DESCRIPTION),
         security_schemes=SECURITY_SCHEMES,
