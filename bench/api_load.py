@@ -23,7 +23,6 @@ The target (issue 8) is burst p99 ≤ 2 × idle p99 for the interactive calls.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 import time
@@ -35,7 +34,7 @@ from typing import Any
 import numpy as np
 import requests
 
-from bench.common import machine_description
+from bench.common import machine_description, save_report
 from bench.distributed import (
     CPU_QUEUES,
     REPO_ROOT,
@@ -215,9 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         f"--batch {args.batch} --workers {args.workers}",
         "runs": runs,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    save_report(RESULTS, report)
     return 0
 
 

@@ -120,3 +120,12 @@ def progress(message: str) -> None:
 
 
 Timer = Callable[[], float]
+
+
+def save_report(path: Path, report: dict[str, Any]) -> None:
+    """Write a benchmark's JSON report under bench/results and print it."""
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))

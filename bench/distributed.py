@@ -13,7 +13,6 @@ worker process load its models.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import signal
 import socket
@@ -31,6 +30,7 @@ import psycopg
 import requests
 from minio import Minio
 
+from bench.common import save_report
 from facefleet.embedded import child_env
 from infra.settings import Settings
 
@@ -315,9 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_2_over_1": round(runs[1].images_per_second / runs[0].images_per_second, 3),
         "cpu_count": os.cpu_count(),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    save_report(RESULTS, report)
     return 0
 
 

@@ -13,14 +13,13 @@ lost to the API, the broker and three stores. The target is at most 10 %.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
 
-from bench.common import machine_description
+from bench.common import machine_description, save_report
 from bench.distributed import REPO_ROOT, distributed_service, measure, single_face_images
 
 RESULTS = REPO_ROOT / "bench" / "results" / "enroll.json"
@@ -64,9 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_2_over_1": round(two.images_per_second / one.images_per_second, 3),
         "cpu_count": os.cpu_count(),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    save_report(RESULTS, report)
     return 0
 
 

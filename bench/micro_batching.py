@@ -17,7 +17,6 @@ Also the embedding stage alone (one chip per job, the share micro-batching acts 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import queue
 import threading
@@ -26,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import machine_description  # first: sets thread counts before ML imports
+from bench.common import machine_description, save_report  # first: sets thread counts before ML imports
 from bench.distributed import REPO_ROOT, single_face_images
 
 RESULTS = REPO_ROOT / "bench" / "results" / "micro_batching.json"
@@ -161,9 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             measure_pipeline(images, args.threads, "hog+blazeface", None, args.window_ms),
         ],
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2))
-    print(json.dumps(report, indent=2))
+    save_report(RESULTS, report)
     return 0
 
 
