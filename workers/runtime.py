@@ -104,8 +104,11 @@ class Runtime:
         share one descriptor backend that merges their chips into batched calls."""
         from workers.models import build_pipeline, micro_batching_enabled
 
-        shared = self.coalescing_backend if micro_batching_enabled(self.settings) else None
-        return self._per_thread("pipeline", lambda: build_pipeline(self.settings, shared_backend=shared))
+        def build() -> Any:
+            shared = self.coalescing_backend if micro_batching_enabled(self.settings) else None
+            return build_pipeline(self.settings, shared_backend=shared)
+
+        return self._per_thread("pipeline", build)
 
     def _per_thread(self, name: str, build: Callable[[], Any]) -> Any:
         """Model objects with working state (detectors, landmark scanners) are built once
