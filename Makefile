@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.facefleet-installed
 MODELS := .facefleet/models/.ready
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-deps run test lint bench bench-accuracy bench-throughput bench-micro-batching bench-enroll bench-analysis clean
+.PHONY: install system-deps run test lint bench bench-accuracy bench-throughput bench-micro-batching bench-enroll bench-analysis bench-search-scale clean
 
 install: $(STAMP) $(MODELS)
 
@@ -53,6 +53,10 @@ bench-enroll: install
 
 bench-analysis: install
 	$(PY) -m bench.analysis
+
+# ~37 min at 1M faces on 2 cores (Milvus server, index build): not part of `bench`.
+bench-search-scale: install
+	$(PY) -m bench.search_scale
 
 clean:
 	rm -rf $(VENV) .facefleet .pytest_cache .mypy_cache
