@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.facefleet-installed
 MODELS := .facefleet/models/.ready
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-deps run test lint bench bench-accuracy bench-throughput bench-micro-batching bench-enroll bench-analysis bench-search-scale clean
+.PHONY: install system-deps run test lint bench bench-accuracy bench-throughput bench-micro-batching bench-enroll bench-analysis bench-api-load bench-search-scale clean
 
 install: $(STAMP) $(MODELS)
 
@@ -37,7 +37,7 @@ lint: install
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
-bench: bench-accuracy bench-throughput bench-micro-batching bench-enroll bench-analysis
+bench: bench-accuracy bench-throughput bench-micro-batching bench-enroll bench-analysis bench-api-load
 
 bench-accuracy: install
 	$(PY) -m bench.accuracy
@@ -53,6 +53,9 @@ bench-enroll: install
 
 bench-analysis: install
 	$(PY) -m bench.analysis
+
+bench-api-load: install
+	$(PY) -m bench.api_load
 
 # ~37 min at 1M faces on 2 cores (Milvus server, index build): not part of `bench`.
 bench-search-scale: install
