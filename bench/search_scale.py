@@ -3,6 +3,7 @@ written and searched through FaceFleet's own ``VectorIndex`` with the HNSW setti
 ``Settings().vector_store`` (``FACEFLEET_VECTOR_STORE__*``, or the options below).
 
     .venv/bin/python -m bench.search_scale [--n 1000000] [--queries 1000] [--search-ef 64,128,256,1536]
+        [--segment-max-mb 2048 --segment-seal-proportion 1.0]   (server segment size; default: the package's)
 
 The faces are the real dlib-resnet vectors of the shared identity photos (bench.face_vectors;
 one photo of each person with 2+ photos is held out as a probe) plus synthetic faces drawn
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -78,6 +80,7 @@ class Report:
     synthetic: int
     hnsw_m: int
     hnsw_ef_construction: int
+    server_segment_settings: dict[str, float]
     distribution: dict[str, Any]
     norms_real: dict[str, float]
     norms_synthetic: dict[str, float]
@@ -108,6 +111,11 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, default=100, help="values of the filtered field")
     parser.add_argument("--faces-per-person", type=float, default=4.0, help="mean, synthetic people")
     parser.add_argument("--insert-batch", type=int, default=5000, help="records per upsert call")
+    parser.add_argument("--segment-max-mb", type=int, default=None,
+                        help="Milvus dataCoord.segment.maxSize (MB; the package's default is 512)")
+    parser.add_argument("--segment-seal-proportion", type=float, default=None,
+                        help="Milvus dataCoord.segment.sealProportion (default 0.23): a growing segment is "
+                             "sealed at this share of maxSize")
     parser.add_argument("--settle-s", type=float, default=60.0, help="segments unchanged this long = settled")
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--embeddings-cache", type=Path, default=REPO / "bench" / "results" / "real_faces.json")
@@ -131,9 +139,12 @@ def main() -> None:
         machine=machine_description(),
         command=f"python -m bench.search_scale --n {args.n} --queries {args.queries} "
         f"--filtered-queries {args.filtered_queries} --top-n {args.top_n} "
-        f"--search-ef {','.join(map(str, efs))} --hnsw-m {args.hnsw_m} --ef-construction {args.ef_construction}",
+        f"--search-ef {','.join(map(str, efs))} --hnsw-m {args.hnsw_m} --ef-construction {args.ef_construction}"
+        + (f" --segment-max-mb {args.segment_max_mb}" if args.segment_max_mb else "")
+        + (f" --segment-seal-proportion {args.segment_seal_proportion}" if args.segment_seal_proportion else ""),
         rows=args.n, real_stored=len(stored_real), real_held_out=len(held_out), synthetic=args.n - len(stored_real),
-        hnsw_m=args.hnsw_m, hnsw_ef_construction=args.ef_construction, distribution=distribution.summary(),
+        hnsw_m=args.hnsw_m, hnsw_ef_construction=args.ef_construction,
+        server_segment_settings=segment_settings(args), distribution=distribution.summary(),
         norms_real=norm_summary(real.vectors), norms_synthetic=norm_summary(dataset.vectors[dataset.synthetic]),
         insert_s=0, insert_rows_per_s=0, index_built_s=0, index_served_s=0, settled_s=0, segments=[],
         rss_mib={}, load_average={"start": list(os.getloadavg())},
@@ -146,6 +157,34 @@ def main() -> None:
     report.load_average["end"] = list(os.getloadavg())
     save_report(args.json, asdict(report))
     print_report(report)
+
+
+def segment_settings(args: argparse.Namespace) -> dict[str, float]:
+    """The dataCoord.segment keys this run sets on the server (none: the package's defaults)."""
+    settings: dict[str, float] = {}
+    if args.segment_max_mb:
+        settings["maxSize"] = args.segment_max_mb
+        # Milvus also seals a segment once a field has this many binlog files (one per
+        # data-node buffer sync of ~16 MB); at the default 32, a segment much larger than
+        # 512 MB would be sealed by that rule before it reaches maxSize.
+        settings["maxBinlogFileNumber"] = max(32, args.segment_max_mb // 8)
+    if args.segment_seal_proportion:
+        settings["sealProportion"] = args.segment_seal_proportion
+    return settings
+
+
+def patch_segment_settings(template: str, settings: dict[str, float]) -> str:
+    """Set keys of ``dataCoord.segment`` in the text of the milvus.yaml template.
+
+    The keys are replaced where they stand (the first line ``    key: value`` after
+    ``dataCoord:``), so the template's comments and every other setting stay as shipped."""
+    data_coord = template.index("\ndataCoord:\n")
+    head, tail = template[:data_coord], template[data_coord:]
+    for key, value in settings.items():
+        tail, replaced = re.subn(rf"(?m)^(    {key}:) [^\s#]+", rf"\g<1> {value}", tail, count=1)
+        if not replaced:
+            raise ValueError(f"dataCoord.segment.{key} is not in the Milvus config template")
+    return head + tail
 
 
 def held_out_rows(real: RealFaces) -> np.ndarray:
@@ -163,7 +202,13 @@ def run_on_server(report: Report, settings: Any, model_id: str, dataset: Dataset
     from infra.vector_index import VectorIndex
     from tests.support.milvus import milvus_server
 
-    with tempfile.TemporaryDirectory(prefix="facefleet-scale-") as tmp, milvus_server(Path(tmp) / "server") as uri:
+    segment_config = report.server_segment_settings
+
+    def patch_config(template: str) -> str:
+        return patch_segment_settings(template, segment_config)
+
+    with (tempfile.TemporaryDirectory(prefix="facefleet-scale-") as tmp,
+          milvus_server(Path(tmp) / "server", patch_config) as uri):
         server_settings = settings.model_copy(update={"uri": uri})
         raw = MilvusClient(uri=uri, timeout=60, alias=RAW_ALIAS)
         time.sleep(5)  # let the fresh server's own start-up work finish before measuring it
@@ -265,6 +310,7 @@ def print_report(report: Report) -> None:
     print(f"faces: {report.rows:,} in one face set ({report.real_stored} real, {report.synthetic:,} synthetic); "
           f"probes: {report.real_held_out} held-out real photos + noisy copies of stored faces")
     print(f"norms real {report.norms_real}, synthetic {report.norms_synthetic}")
+    print(f"server dataCoord.segment: {report.server_segment_settings or 'package defaults'}")
     print(f"HNSW M={report.hnsw_m}, efConstruction={report.hnsw_ef_construction}; "
           f"insert {report.insert_rows_per_s:,.0f} rows/s ({report.insert_s:.0f} s); after flush: index built "
           f"{report.index_built_s:.0f} s, served {report.index_served_s:.0f} s, settled {report.settled_s:.0f} s")

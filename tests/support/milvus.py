@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,8 +20,11 @@ START_TIMEOUT_SECONDS = 90
 
 
 @contextmanager
-def milvus_server(base_dir: Path) -> Iterator[str]:
-    """Start a server under ``base_dir`` and yield its URI; fail loudly with its log tail."""
+def milvus_server(base_dir: Path, patch_config: Callable[[str], str] | None = None) -> Iterator[str]:
+    """Start a server under ``base_dir`` and yield its URI; fail loudly with its log tail.
+
+    ``patch_config`` gets the text of the package's milvus.yaml template and returns it
+    changed (a benchmark's server settings, e.g. larger segments)."""
     from milvus import MilvusServer, MilvusServerConfig
 
     base_dir.mkdir(parents=True, exist_ok=True)
@@ -37,9 +40,8 @@ def milvus_server(base_dir: Path) -> Iterator[str]:
     template = base_dir / "milvus.yaml.template"
     defaults = MilvusServerConfig()
     default_template = Path(defaults.template_file).read_text()
-    template.write_text(
-        default_template.replace("etcd:\n", f"etcd:\n  config:\n    path: {etcd_config}\n", 1)
-    )
+    server_template = default_template.replace("etcd:\n", f"etcd:\n  config:\n    path: {etcd_config}\n", 1)
+    template.write_text(patch_config(server_template) if patch_config else server_template)
     config = MilvusServerConfig(template=str(template), data_dir=str(base_dir), etcd_port=client_port)
     config.glog_conf_file = defaults.glog_conf_file  # only set when no template is given
     server = MilvusServer(config, wait_for_started=False)
