@@ -177,7 +177,7 @@ def _transitive_dependencies(services: dict[str, dict[str, Any]], name: str) -> 
 
 def test_api_and_workers_start_only_after_every_store_is_ready(services: dict[str, dict[str, Any]]) -> None:
     stores = {"postgres", "migrate", "rabbitmq", "minio", "minio-init", "milvus", "etcd", "milvus-minio"}
-    for name in ("api", "worker-cpu", "worker-gpu"):
+    for name in ("api", "worker-interactive", "worker-cpu", "worker-gpu"):
         assert stores <= _transitive_dependencies(services, name), name
     assert services["api"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
@@ -188,7 +188,7 @@ def test_api_and_workers_start_only_after_every_store_is_ready(services: dict[st
 def test_facefleet_variables_are_exactly_settings_fields(services: dict[str, dict[str, Any]]) -> None:
     known = settings_leaves(Settings)
     facefleet = _facefleet_services(services)
-    assert set(facefleet) == {"migrate", "api", "worker-cpu", "worker-gpu"}
+    assert set(facefleet) == {"migrate", "api", "worker-interactive", "worker-cpu", "worker-gpu"}
     for name, service in facefleet.items():
         for source, env in (("compose", service["environment"]), ("image", _image_env(service))):
             unknown = {var for var in env if var.startswith("FACEFLEET_")} - set(known)
@@ -248,11 +248,16 @@ def _consumed_queues(service: dict[str, Any]) -> set[str]:
 def test_cpu_and_gpu_pools_consume_every_queue_of_the_contract(services: dict[str, dict[str, Any]]) -> None:
     every_queue = {queue.value for queue in QueueName}
     assert _consumed_queues(services["worker-gpu"]) == {QueueName.GPU.value}
-    assert _consumed_queues(services["worker-cpu"]) == every_queue - {QueueName.GPU.value}
+    # Interactive work has a pool of its own; the bulk pool yields the CPU to it.
+    assert _consumed_queues(services["worker-interactive"]) == {QueueName.INTERACTIVE.value}
+    bulk = every_queue - {QueueName.GPU.value, QueueName.INTERACTIVE.value}
+    assert _consumed_queues(services["worker-cpu"]) == bulk
+    command = services["worker-cpu"]["command"]
+    assert command[command.index("--nice") + 1] == "10"
 
 
 def test_worker_cpu_can_be_scaled(services: dict[str, dict[str, Any]]) -> None:
-    for name in ("worker-cpu", "worker-gpu"):
+    for name in ("worker-interactive", "worker-cpu", "worker-gpu"):
         assert "container_name" not in services[name], name
         assert "ports" not in services[name], name
         assert "hostname" not in services[name], name  # `%h` must differ per replica
