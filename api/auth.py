@@ -6,6 +6,8 @@ like a project that does not exist, so a key cannot probe which projects exist.
 
 from __future__ import annotations
 
+import hmac
+
 from flask import g, request
 
 from api.context import current_context
@@ -15,11 +17,24 @@ TOKEN_HEADER = "X-Auth-Token"
 MAX_TOKEN_LENGTH = 512
 
 
-def authenticate_key() -> None:
-    """Any valid key: for fleet-wide, tenant-free endpoints such as queue signals."""
-    token = request.headers.get(TOKEN_HEADER, "")
-    if not token or len(token) > MAX_TOKEN_LENGTH or current_context().api_keys.authenticate(token) is None:
+def authenticate_operator() -> None:
+    """Fleet-wide, tenant-free endpoints (queue signals): the operator's token when one is
+    configured (``X-Auth-Token`` or ``Authorization: Bearer``), else any valid key."""
+    admin_token = current_context().settings.api.admin_token.get_secret_value()
+    token = request.headers.get(TOKEN_HEADER, "") or _bearer_token()
+    if not token or len(token) > MAX_TOKEN_LENGTH:
         raise ApiError(ApiErrorCode.AUTH_TOKEN_ABNORMAL)
+    if admin_token:
+        if not hmac.compare_digest(token.encode(), admin_token.encode()):
+            raise ApiError(ApiErrorCode.FORBIDDEN, "only the operator's token may read fleet signals")
+        return
+    if current_context().api_keys.authenticate(token) is None:
+        raise ApiError(ApiErrorCode.AUTH_TOKEN_ABNORMAL)
+
+
+def _bearer_token() -> str:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
 
 
 def authenticate_project_request() -> None:

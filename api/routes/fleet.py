@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from flask import Response, current_app, jsonify
 from flask_openapi3 import APIBlueprint, OpenAPI, Tag
 
-from api.auth import authenticate_key
+from api.auth import authenticate_operator
 from api.context import ApiContext
 from api.metrics import REGISTRY_KEY
 from infra.broker_monitor import (
@@ -63,7 +63,7 @@ def _fleet_blueprint() -> APIBlueprint:
         abp_tags=[Tag(name="fleet", description="Queue signals for autoscaling")],
         abp_security=[{"token": []}],
     )
-    bp.before_request(authenticate_key)
+    bp.before_request(authenticate_operator)
 
     @bp.get("/queues")
     def queues() -> Response:
