@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from infra.errors import ObjectNotFound
+from infra.errors import ObjectNotFound, TransientInfraError
 from workers.contracts import JobKind
 from workers.runtime import Runtime
 
@@ -35,7 +35,7 @@ def requeue_stale_jobs(runtime: Runtime) -> list[str]:
     for job in runtime.jobs.claim_stale(cutoff, include_pending=not durable_broker):
         try:
             runtime.dispatch(JobKind(job.kind), job.id, job.payload)
-        except Exception:  # noqa: BLE001  # the broker is down: the next sweep tries again
+        except TransientInfraError:  # the broker is down: the next sweep tries again
             log.warning("could not re-send stale job %s; it stays stale for the next sweep", job.id)
             runtime.jobs.release_claim(job.id, stale_since=cutoff)
             continue

@@ -78,10 +78,19 @@ class Runtime:
         return GpuRouting(self.settings)
 
     def dispatch(self, kind: Any, job_id: str, payload: dict[str, Any]) -> None:
-        """Send a job from a worker (batch chunks, re-sends), routed like the API routes."""
+        """Send a job from a worker (batch chunks, re-sends), routed like the API routes.
+
+        An unreachable broker (a restart) is an outage like a store's, not a bug: it raises
+        ``TransientInfraError``, so the sending job is retried or redelivered, not failed."""
+        from kombu.exceptions import OperationalError as BrokerUnreachable
+
+        from infra.errors import TransientInfraError
         from workers.contracts import dispatch
 
-        dispatch(self.producer, kind, job_id, payload, self.gpu_routing.available())
+        try:
+            dispatch(self.producer, kind, job_id, payload, self.gpu_routing.available())
+        except BrokerUnreachable as unreachable:
+            raise TransientInfraError("broker", str(unreachable)) from unreachable
 
     @cached_property
     def events(self) -> Any:

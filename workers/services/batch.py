@@ -14,8 +14,6 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from kombu.exceptions import OperationalError as BrokerUnreachable
-
 from infra.errors import ObjectNotFound, TransientInfraError
 from pipelines.errors import PipelineError
 from workers.contracts import (
@@ -112,14 +110,11 @@ def _send_chunk(
     existing = None if created else runtime.jobs.get(job_id)
     # Sent again only if it never started: a redelivered sender may have died before sending.
     if created or (existing is not None and JobStatus(existing.status) is JobStatus.PENDING):
-        try:
-            runtime.dispatch(JobKind.ENROLL_CHUNK, job_id, body)
-        except BrokerUnreachable as unreachable:
-            # The broker is down (a restart): an outage like a store's, not a bug. The sender
-            # stays unfinished and runs again (retried, or redelivered once the broker is back,
-            # since its message was never acked), and then sends this still-pending chunk.
-            # Failing the sender instead would leave this chunk unsent and the batch running forever.
-            raise TransientInfraError("broker", str(unreachable)) from unreachable
+        # With the broker down this raises TransientInfraError: the sender stays unfinished
+        # and runs again (retried, or redelivered once the broker is back, since its message
+        # was never acked), and then sends this still-pending chunk. Failing the sender
+        # instead would leave this chunk unsent and the batch running forever.
+        runtime.dispatch(JobKind.ENROLL_CHUNK, job_id, body)
 
 
 def read_manifest(ctx: JobContext, key: str) -> list[BatchItem]:
