@@ -22,11 +22,11 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from bench.common import machine_description, save_report  # first: sets thread counts before ML imports
 from bench.distributed import REPO_ROOT, single_face_images
+from bench.onnx_speed import load_rgb
 
 RESULTS = REPO_ROOT / "bench" / "results" / "micro_batching.json"
 
@@ -121,21 +121,6 @@ def measure_embedding(chips: Any, threads: int, window_ms: float, repeats: int) 
     }
 
 
-def _load(paths: list[Path]) -> list[Any]:
-    import numpy as np
-    from PIL import Image
-
-    from pipelines.image import ImageLimits, decode_image
-
-    decoded = []
-    for path in paths:
-        image = decode_image(path.read_bytes(), ImageLimits())
-        picture = Image.fromarray(image.pixels)
-        picture.thumbnail((640, 640))  # the "per 640 px image"
-        decoded.append(np.asarray(picture))
-    return decoded
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--images", type=int, default=48)
@@ -143,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window-ms", type=float, default=4.0)
     parser.add_argument("--chip-repeats", type=int, default=8)
     args = parser.parse_args(argv)
-    images = _load(single_face_images(args.images))
+    images = [load_rgb(path) for path in single_face_images(args.images)]  # 640 px, EXIF upright
     import numpy as np
 
     from workers.models import build_pipeline
