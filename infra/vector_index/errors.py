@@ -28,9 +28,18 @@ _TRANSIENT_GRPC = frozenset(
         grpc.StatusCode.CANCELLED,
     }
 )
-# pymilvus's "Fail connecting to server" and the server's rate limiter.
-_TRANSIENT_CODES = frozenset({2, int(ErrorCode.RATE_LIMIT)})
-_TRANSIENT_WORDS = ("fail connecting", "server unavailable", "not ready", "not healthy", "connection refused")
+# pymilvus's "Fail connecting to server", the server's rate limiter, and the server's
+# "not yet" errors (merr codes): a restarted server answers "collection not loaded" (101)
+# for some seconds while it reloads what was loaded, and replicas, channels, segments and
+# query nodes are briefly missing (401, 501, 503, 602, 902, 903, 905) while it recovers.
+_TRANSIENT_CODES = frozenset(
+    {2, int(ErrorCode.RATE_LIMIT), 101, 103, 202, 203, 401, 501, 503, 602, 902, 903, 905}
+)
+NOT_LOADED_CODES = frozenset({101, 103, 202, 203})
+_TRANSIENT_WORDS = (
+    "fail connecting", "server unavailable", "not ready", "not healthy", "connection refused",
+    "not loaded", "not fully loaded",
+)
 # milvus-lite says "Invalid expr: ..." (code 1100); the server "failed to create query
 # plan: cannot parse expression: ..." (code 65535 on 2.3).
 _FILTER_WORDS = ("invalid expr", "cannot parse expression", "failed to create query plan")
@@ -54,6 +63,14 @@ def is_transient(error: BaseException) -> bool:
             return True
         return any(word in str(error.message).lower() for word in _TRANSIENT_WORDS)
     return False
+
+
+def is_not_loaded(error: BaseException) -> bool:
+    """The server does not have the collection in memory (it restarted, or is reloading it)."""
+    cause = error.__cause__ if isinstance(error, TransientInfraError) else error
+    return isinstance(cause, MilvusException) and (
+        cause.code in NOT_LOADED_CODES or "not loaded" in str(cause.message).lower()
+    )
 
 
 def _grpc_status(error: MilvusException) -> grpc.StatusCode | None:

@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -28,7 +29,8 @@ import numpy.typing as npt
 from pymilvus import MilvusClient, utility
 from pymilvus.exceptions import MilvusException
 
-from infra.vector_index.errors import translated
+from infra.errors import TransientInfraError
+from infra.vector_index.errors import is_not_loaded, translated
 from infra.vector_index.records import (
     INT63_MASK,
     Consistency,
@@ -199,7 +201,7 @@ class VectorIndex:
         require_dimension(collection, probes.shape[1])
         scope = f"scope == {scope_key(project_id, face_set_id)}"
         consistency = Consistency.STRONG if strong else Consistency.BOUNDED
-        with translated("search", user_filter=expr):
+        with self._reading(collection, "search", user_filter=expr):
             results = self._client.search(
                 collection.name,
                 data=probes.tolist(),
@@ -220,7 +222,7 @@ class VectorIndex:
             return {}
         found: dict[str, npt.NDArray[np.float32]] = {}
         keys = sorted(wanted)
-        with translated("get_vectors"):
+        with self._reading(collection, "get_vectors"):
             for start in range(0, len(keys), READ_BATCH):
                 rows = self._client.query(
                     collection.name,
@@ -258,7 +260,7 @@ class VectorIndex:
         width = -(-(INT63_MASK + 1) // slices)
         for low in range(0, INT63_MASK + 1, width):
             high = min(low + width - 1, INT63_MASK)
-            with translated("iter_face_ids"):
+            with self._reading(collection, "iter_face_ids"):
                 rows = self._client.query(
                     collection.name,
                     filter=f"pk >= {low} and pk <= {high}{age}",
@@ -287,7 +289,7 @@ class VectorIndex:
         collection = self._collection(model_id)
         if collection is None:
             return 0
-        with translated("count"):
+        with self._reading(collection, "count"):
             rows = self._client.query(
                 collection.name,
                 filter="",
@@ -374,6 +376,21 @@ class VectorIndex:
         with self._lock:
             self._known[name] = described
         return described
+
+    @contextmanager
+    def _reading(self, collection: CollectionInfo, operation: str, user_filter: str | None = None) -> Iterator[None]:
+        """``translated``, and forgetting a collection the server says is not loaded.
+
+        A restarted server reloads what was loaded, answering "collection not loaded" (a
+        transient error) meanwhile; should it not, the next call loads it again itself."""
+        try:
+            with translated(operation, user_filter):
+                yield
+        except TransientInfraError as error:
+            if is_not_loaded(error):
+                with self._lock:
+                    self._known.pop(collection.name, None)
+            raise
 
     def _describe(self, name: str) -> CollectionInfo | None:
         with translated("describe_collection"):

@@ -103,8 +103,8 @@ def test_local_store_leaves_no_temp_files(tmp_path: Path) -> None:
 
 
 def test_unreachable_s3_is_a_transient_error() -> None:
-    from tests.conftest import free_port
     from infra.object_store.s3 import default_http_client
+    from tests.conftest import free_port
 
     store = S3ObjectStore(
         f"127.0.0.1:{free_port()}", "k", "s", "nobody-listens", http_client=default_http_client(1.0, retries=0)

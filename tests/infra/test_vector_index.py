@@ -234,6 +234,26 @@ def test_stopped_embedded_server_is_a_transient_error(tmp_path: Path) -> None:
         index.close()
 
 
+def test_a_collection_the_server_no_longer_has_loaded_is_transient_then_reloaded(server_uri: str) -> None:
+    """What a restarted server answers until it has reloaded: "collection not loaded" (code
+    101) is a TransientInfraError (503, retried), never a 500, and the index loads it again.
+    (milvus-lite keeps every collection loaded, so this is a server-only case.)"""
+    from pymilvus import MilvusClient
+
+    with VectorIndex(server_uri, collection_prefix=f"t{uuid.uuid4().hex[:12]}") as index:
+        try:
+            index.upsert(MODEL, [record("face", unit(0))])
+            assert [hit.face_id for hit in search(index, unit(0))] == ["face"]
+            other_client = MilvusClient(uri=server_uri)
+            other_client.release_collection(collection_name(index.prefix, MODEL))
+            other_client.close()
+            with pytest.raises(TransientInfraError, match="not loaded"):
+                search(index, unit(0))
+            assert [hit.face_id for hit in search(index, unit(0))] == ["face"]
+        finally:
+            index.drop_collection(MODEL)
+
+
 def test_a_file_path_opens_milvus_lite_in_this_process(tmp_path: Path) -> None:
     """The settings' default URI is a file path (single-process use); its folder may not exist yet."""
     with VectorIndex(str(tmp_path / "not-yet" / "vectors.db"), collection_prefix="local") as index:
