@@ -119,12 +119,13 @@ def fit_logistic(dist: np.ndarray[Any, Any], same: np.ndarray[Any, Any]) -> tupl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--detectors", default="", help="extra FaceFleet detectors to evaluate, comma-separated")
+    parser.add_argument("--detectors", default="",
+                        help="extra FaceFleet detectors to evaluate, comma-separated; 'name>fallback' adds a fallback")
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "accuracy.json")
     args = parser.parse_args()
     cpu = pin_to_one_core()
 
-    from pipelines.catalog import DEFAULT_DETECTOR, build_pipeline
+    from pipelines.catalog import DEFAULT_DETECTOR, DEFAULT_FALLBACK_DETECTOR, build_pipeline
     from pipelines.compare import DEFAULT_MATCH_DISTANCE
     from pipelines.engine import largest_face
     from pipelines.image import ImageLimits, decode_image
@@ -135,9 +136,11 @@ def main() -> None:
     reports: list[Report] = []
     default_dist: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None = None
 
-    detectors = [DEFAULT_DETECTOR] + [d for d in args.detectors.split(",") if d and d != DEFAULT_DETECTOR]
+    default = f"{DEFAULT_DETECTOR}>{DEFAULT_FALLBACK_DETECTOR}"
+    detectors = [default] + [d for d in args.detectors.split(",") if d and d != default]
     for detector in detectors:
-        pipeline = build_pipeline(detector=detector)
+        primary, _, fallback = detector.partition(">")
+        pipeline = build_pipeline(detector=primary, fallback_detector=fallback or None)
 
         def facefleet(path: Path) -> Vector | None:
             results = pipeline.process(decode_image(path.read_bytes(), limits))
@@ -149,9 +152,9 @@ def main() -> None:
         with quiet_stderr():
             facefleet(FACES / images[0])  # load models outside the timed loop
             vectors, ms = embed_all(images, facefleet)
-        label = f"FaceFleet default ({detector})" if detector == DEFAULT_DETECTOR else f"FaceFleet, detector {detector}"
+        label = f"FaceFleet default ({detector})" if detector == default else f"FaceFleet, detector {detector}"
         reports.append(evaluate(label, pairs, vectors, ms, DEFAULT_MATCH_DISTANCE))
-        if detector == DEFAULT_DETECTOR:
+        if detector == default:
             default_dist = distances(pairs, vectors)
         progress(f"done: {label}")
 

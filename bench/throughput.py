@@ -9,8 +9,9 @@ One run prints two tables:
 2. **Pipeline per image**: detect + align + embed (decoding excluded: every system gets
    the same decoded pixels) on identity photos of ../shared/data/faces scaled to 640 px,
    in one process pinned to one CPU with every thread pool at 1. "before" is HOG
-   (upsample 1) + dlib-bin; "after" is ``catalog.FAST_DETECTOR`` (BlazeFace, HOG as fallback) +
-   onnxruntime; the raw dlib loop (``bench.common.ReferenceDlibLoop``) is the reference.
+   (upsample 1) + dlib-bin; "after" is the default, ``catalog.DEFAULT_DETECTOR`` (BlazeFace,
+   HOG as its fallback) + onnxruntime; "before the fast default" is the consensus detector
+   (``catalog.CONSENSUS_DETECTOR``) + onnxruntime; the raw dlib loop (``bench.common.ReferenceDlibLoop``) is the reference.
    Models are loaded and warmed before timing.
 
     .venv/bin/python -m bench.throughput [--photos 60] [--json bench/results/throughput.json]
@@ -178,7 +179,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "throughput.json")
     args = parser.parse_args()
 
-    from pipelines.catalog import FAST_DETECTOR, FAST_FALLBACK_DETECTOR
+    from pipelines.catalog import CONSENSUS_DETECTOR, DEFAULT_DETECTOR, DEFAULT_FALLBACK_DETECTOR
 
     load_before = os.getloadavg()
     rows, worst = embedding_rows(args.chips, args.repeats)  # before pinning: 2 threads need 2 CPUs
@@ -189,7 +190,8 @@ def main() -> None:
     per_image = []
     for label, detector, fallback, backend in (
         ("before", "hog", None, "dlib"),
-        ("after", FAST_DETECTOR, FAST_FALLBACK_DETECTOR, "onnx"),
+        ("consensus", CONSENSUS_DETECTOR, None, "onnx"),
+        ("after", DEFAULT_DETECTOR, DEFAULT_FALLBACK_DETECTOR, "onnx"),
     ):
         progress(f"pipeline {label}")
         per_image.append(time_pipeline(label, detector, fallback, backend, images))

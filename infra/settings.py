@@ -90,9 +90,11 @@ class ImageLimitSettings(BaseModel):
 
 
 class PipelineSettings(BaseModel):
-    # pipelines.catalog.DEFAULT_DETECTOR: HOG confirmed or completed by BlazeFace (docs/PIPELINE.md).
-    detector: str = "hog+blazeface"
-    fallback_detector: str | None = None
+    # pipelines.catalog.DEFAULT_DETECTOR and DEFAULT_FALLBACK_DETECTOR: BlazeFace, and HOG on
+    # the photos where it finds nothing (docs/PIPELINE.md, "Detection"). "hog+blazeface" is
+    # the slower consensus; fallback_detector=None turns the fallback off.
+    detector: str = "blazeface"
+    fallback_detector: str | None = "hog"
     embedding_model: str = "dlib-resnet-v1"
     # "onnx": dlib's ResNet on onnxruntime, the same vectors ~20x faster (docs/ONNX.md);
     # "dlib": dlib-bin's own network, the reference.

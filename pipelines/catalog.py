@@ -20,18 +20,17 @@ from pipelines.embedding.dlib_resnet import DlibChipAligner, DlibResnetEmbedder,
 from pipelines.engine import FacePipeline
 from pipelines.registry import ModelKind, Registry
 
-DEFAULT_DETECTOR: Final = "hog+blazeface"
-"""dlib HOG confirmed and completed by BlazeFace (``detection.consensus``). Measured on
-../shared/data/faces/_misc (docs/PIPELINE.md, "Detection"): it finds every documented face
-count and nothing in the no-face photos, where HOG alone misses two faces and adds one false
-face, for ~60 ms more per photo. MTCNN also matches every count but costs 2-4x as much."""
-FAST_DETECTOR: Final = "blazeface"
-FAST_FALLBACK_DETECTOR: Final = "hog"
-"""The fast configuration (settings: detector="blazeface", fallback_detector="hog"): BlazeFace
-alone, ~15 ms per 640 px photo here against HOG's ~180, with HOG upsample 1 run only on photos
-where BlazeFace finds nothing. Same pairs.csv accuracy as the reference loop (docs/PIPELINE.md,
-"Detection"); on _misc it misses one of six faces in 2008_002079 and sees two faces in dogs.jpg,
-which the consensus default does not."""
+DEFAULT_DETECTOR: Final = "blazeface"
+DEFAULT_FALLBACK_DETECTOR: Final = "hog"
+"""BlazeFace (back-camera model, ``detection.blazeface``: one resize to its input, weak large
+faces dropped, crowds looked at again in tiles), with dlib HOG (upsample 1) run only on photos
+where BlazeFace finds nothing. Measured on ../shared/data/faces (docs/PIPELINE.md,
+"Detection"): every documented face count of _misc and nothing in the no-face photos, a face
+in every pair photo, pair accuracy equal to the reference dlib loop's, ~8 ms per 640 px
+portrait against HOG's ~45-180."""
+CONSENSUS_DETECTOR: Final = "hog+blazeface"
+"""dlib HOG confirmed and completed by BlazeFace (``detection.consensus``): the default before
+the fast path, as accurate on _misc and several times slower; kept as a choice."""
 DEFAULT_HOG_UPSAMPLE: Final = 1
 """Upsample 1 finds the documented faces that upsample 0 misses (faces of 40-80 px), at ~4x
 the time."""
@@ -65,7 +64,7 @@ def default_registry() -> Registry:
         "blazeface": partial(BlazeFaceDetector, BlazeFaceModel.BACK),
         "blazeface-full": partial(BlazeFaceDetector, BlazeFaceModel.FULL),
         "mtcnn": MtcnnDetector,
-        "hog+blazeface": hog_with_blazeface,
+        CONSENSUS_DETECTOR: hog_with_blazeface,
     }
     for name, factory in detectors.items():
         registry.register(ModelKind.DETECTOR, name, factory)
@@ -76,14 +75,16 @@ def default_registry() -> Registry:
 
 
 def build_detector(registry: Registry, name: str, fallback: str | None = None) -> Detector:
+    """``name``, and ``fallback`` on the photos where it finds nothing (none when they are the
+    same detector: a second run would find nothing either)."""
     primary = registry.detector(name)
-    return FallbackDetector(primary, registry.detector(fallback)) if fallback else primary
+    return FallbackDetector(primary, registry.detector(fallback)) if fallback and fallback != name else primary
 
 
 def build_pipeline(
     *,
     detector: str = DEFAULT_DETECTOR,
-    fallback_detector: str | None = None,
+    fallback_detector: str | None = DEFAULT_FALLBACK_DETECTOR,
     embedding_model: str = DEFAULT_EMBEDDER,
     embedding_backend: str = "dlib",
     backend_options: Mapping[str, Any] | None = None,

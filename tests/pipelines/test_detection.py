@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipelines.catalog import DEFAULT_DETECTOR, build_pipeline, default_registry
+from pipelines.catalog import DEFAULT_DETECTOR, DEFAULT_FALLBACK_DETECTOR, build_pipeline, default_registry
 from pipelines.engine import FacePipeline
 from pipelines.image import ImageLimits, decode_image
 from pipelines.types import DecodedImage, DetectedFace
@@ -74,9 +74,11 @@ def test_no_face_photos_give_zero_faces(
     assert default_pipeline.process(load_photo(relative)) == []
 
 
-def test_the_default_is_hog_completed_by_a_learned_detector(default_pipeline: FacePipeline) -> None:
-    assert DEFAULT_DETECTOR == "hog+blazeface"
-    assert default_pipeline.detector.name == "hog-up1|blazeface-back"
+def test_the_default_is_blazeface_with_hog_for_the_photos_it_finds_nothing_in(
+    default_pipeline: FacePipeline,
+) -> None:
+    assert (DEFAULT_DETECTOR, DEFAULT_FALLBACK_DETECTOR) == ("blazeface", "hog")
+    assert default_pipeline.detector.name == "blazeface-back+hog-up1"
 
 
 def test_exif_rotated_upload_is_detected_upright_in_original_pixels(

