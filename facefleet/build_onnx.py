@@ -29,7 +29,6 @@ from pipelines.embedding.dlibconv import (
     convert_face_recognition_dat,
 )
 
-
 BLAZEFACE_OPSET = 17
 
 
