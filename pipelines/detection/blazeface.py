@@ -76,15 +76,14 @@ def _downscaled(image: RGBImage, target: tuple[int, int], scale: float) -> RGBIm
     640 -> 256 px, as much as a third of the network), so a shrink by more than 2x is a
     bilinear resize to a whole multiple of the target followed by an area average by that
     whole factor: the same antialiasing in ~0.1 ms."""
-    if scale >= 1:
-        return cv2.resize(image, target, interpolation=cv2.INTER_LINEAR)
-    factor = int(1 / scale)
+    factor = int(1 / scale) if scale < 1 else 1
     if factor < 2:
-        return cv2.resize(image, target, interpolation=cv2.INTER_AREA)
+        interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        return np.asarray(cv2.resize(image, target, interpolation=interpolation), dtype=np.uint8)
     multiple = (target[0] * factor, target[1] * factor)
     if (image.shape[1], image.shape[0]) != multiple:
-        image = cv2.resize(image, multiple, interpolation=cv2.INTER_LINEAR)
-    return cv2.resize(image, target, interpolation=cv2.INTER_AREA)
+        image = np.asarray(cv2.resize(image, multiple, interpolation=cv2.INTER_LINEAR), dtype=np.uint8)
+    return np.asarray(cv2.resize(image, target, interpolation=cv2.INTER_AREA), dtype=np.uint8)
 
 
 @dataclass(frozen=True)

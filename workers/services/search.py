@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,12 @@ from workers.services.common import box_json, face_json, largest, load_image
 # (grouping by person), so the top_n survivors are still the best ones.
 OVERFETCH = 4
 MAX_CANDIDATES = 1000
+# A Bounded search may not see vectors written moments ago (Milvus's bounded staleness,
+# common.gracefulTime, is 5 s; ~0.2 s in practice). A face set that got a face this recently
+# is searched with Strong consistency (~200 ms more on a server), so a face whose enrollment
+# answered before the search was sent is always found; the margin covers clock skew between
+# the enrolling worker and this one.
+READ_YOUR_WRITES_WINDOW = timedelta(seconds=10)
 
 
 def search(ctx: JobContext, payload: SearchPayload) -> dict[str, Any]:
@@ -51,6 +58,7 @@ def search(ctx: JobContext, payload: SearchPayload) -> dict[str, Any]:
             project_id=payload.project_id,
             face_set_id=payload.face_set_id,
             expr=expr,
+            strong=_written_recently(ctx, payload),
         )
     except InvalidVectorFilter as refused:  # a filter our parser accepts but Milvus cannot run
         raise JobFailure(JobErrorCode.INVALID_FILTER, str(refused)) from refused
@@ -74,6 +82,11 @@ def search(ctx: JobContext, payload: SearchPayload) -> dict[str, Any]:
             for (probe, _), matches in zip(probes, ranked, strict=True)
         ]
     }
+
+
+def _written_recently(ctx: JobContext, payload: SearchPayload) -> bool:
+    newest = ctx.runtime.faces.newest_created_at(payload.project_id, payload.face_set_id)
+    return newest is not None and datetime.now(UTC) - newest < READ_YOUR_WRITES_WINDOW
 
 
 def _rank(payload: SearchPayload, hits: list[Any], rows: dict[str, Any]) -> list[dict[str, Any]]:
