@@ -36,9 +36,13 @@ _TRANSIENT_CODES = frozenset(
     {2, int(ErrorCode.RATE_LIMIT), 101, 103, 202, 203, 401, 501, 503, 602, 902, 903, 905}
 )
 NOT_LOADED_CODES = frozenset({101, 103, 202, 203})
+# A timeout is always worth retrying: pymilvus's "Retry timeout" (it gave up retrying a
+# retriable error) and the server's own deadlines, e.g. "proxy TaskCondition context Done"
+# (code 65535), which a restarted server answers while its query nodes recover.
 _TRANSIENT_WORDS = (
     "fail connecting", "server unavailable", "not ready", "not healthy", "connection refused",
     "not loaded", "not fully loaded",
+    "retry timeout", "context done", "deadline exceeded", "context canceled",
 )
 # milvus-lite says "Invalid expr: ..." (code 1100); the server "failed to create query
 # plan: cannot parse expression: ..." (code 65535 on 2.3).
