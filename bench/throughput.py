@@ -40,9 +40,10 @@ from bench.common import (
     quiet_stderr,
 )
 from bench.onnx_speed import Row, in_batches, load_rgb, real_chips, timed
+from pipelines.detection.blazeface import BLAZEFACE_ONNX_FILENAME
 
 ONNX_MODEL = REPO / ".facefleet" / "models" / "dlib_resnet_v1.onnx"
-BLAZEFACE_ONNX = REPO / ".facefleet" / "models" / "blazeface_back.onnx"
+BLAZEFACE_ONNX = REPO / ".facefleet" / "models" / BLAZEFACE_ONNX_FILENAME
 Array = np.ndarray[Any, Any]
 
 
