@@ -60,13 +60,16 @@ class Dataset:
         return f"cam-{camera:03d}"
 
     def records(self, start: int, stop: int, project_id: str, face_set_id: str) -> list[Any]:
+        from infra.filter_columns import FilterColumns
         from infra.vector_index import VectorRecord
 
-        return [
-            VectorRecord(self.face_ids[row], self.vectors[row], project_id, face_set_id,
-                         user_id=self.people[row], fields={"camera": self.camera_name(int(self.cameras[row]))})
-            for row in range(start, min(stop, len(self.vectors)))
-        ]
+        columns = FilterColumns.for_schema({"camera": "string"})
+        records = []
+        for row in range(start, min(stop, len(self.vectors))):
+            fields = {"camera": self.camera_name(int(self.cameras[row]))}
+            records.append(VectorRecord(self.face_ids[row], self.vectors[row], project_id, face_set_id,
+                                        user_id=self.people[row], fields=fields, columns=columns.values(fields)))
+        return records
 
     def rows_of(self, face_ids: list[str]) -> Rows:
         return np.array([self.row_of[face_id] for face_id in face_ids], dtype=np.int64)
@@ -165,6 +168,7 @@ def wait_until_served(index: Any, alias: str, model_id: str, rows: int, settle_s
     from pymilvus import utility
 
     from infra.vector_index import collection_name
+    from infra.vector_index.index import VECTOR_INDEX
 
     collection = collection_name(index.prefix, model_id)
     built = served = None
@@ -174,7 +178,7 @@ def wait_until_served(index: Any, alias: str, model_id: str, rows: int, settle_s
     while time.monotonic() < deadline:
         now = time.perf_counter()
         if built is None:
-            building = utility.index_building_progress(collection, using=alias)
+            building = utility.index_building_progress(collection, index_name=VECTOR_INDEX, using=alias)
             if building["total_rows"] >= rows and building["indexed_rows"] >= building["total_rows"]:
                 built = now
         segments = utility.get_query_segment_info(collection, using=alias)

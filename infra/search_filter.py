@@ -10,7 +10,8 @@ Syntax (Lucene-like, as the FRS documents show it):
 
 A filter is checked against the face set's typed field schema (unknown field, wrong
 value type, range on a string or boolean → ``FilterError``), then compiled to a Milvus
-boolean expression over the JSON field ``fields``. User text never reaches the
+boolean expression: over a typed scalar column where the field has one
+(``infra.filter_columns``), else over the JSON field ``fields``. User text never reaches the
 expression as text: field names and values are re-rendered from the typed AST, with
 string literals escaped, so no input can change the expression's structure.
 The same AST evaluates a row's fields in Python (``matches``), for SQL-side selections
@@ -34,7 +35,11 @@ MAX_TERMS = 64
 MAX_DEPTH = 16
 MAX_STRING_VALUE = 256
 INT32 = (-(2**31), 2**31 - 1)
-INT64 = (-(2**63), 2**63 - 1)
+# The smallest int64 marks "no value" in a typed number column (Milvus 2.3 has no NULL),
+# so a long may not take it.
+MISSING_NUMBER = -(2**63)
+MISSING_STRING = ""  # never a stored value: strings are 1+ characters long
+INT64 = (MISSING_NUMBER + 1, 2**63 - 1)
 
 Comparison = Literal["==", ">", ">=", "<", "<="]
 ScalarValue = str | int | float | bool
@@ -324,40 +329,62 @@ def parse_filter(text: str, schema: Mapping[str, Any]) -> Node:
     return _Parser(text, schema).parse()
 
 
-def compile_filter(text: str, schema: Mapping[str, Any], json_field: str = "fields") -> str:
-    """The Milvus boolean expression equivalent to ``text`` over the JSON field ``json_field``."""
-    return to_milvus(parse_filter(text, schema), json_field)
+def compile_filter(
+    text: str, schema: Mapping[str, Any], json_field: str = "fields", columns: Mapping[str, str] | None = None
+) -> str:
+    """The Milvus boolean expression equivalent to ``text``: over the typed column that
+    ``columns`` names for a field (field → column), else over the JSON field ``json_field``."""
+    return to_milvus(parse_filter(text, schema), json_field, columns)
 
 
-def to_milvus(node: Node, json_field: str = "fields") -> str:
+def to_milvus(node: Node, json_field: str = "fields", columns: Mapping[str, str] | None = None) -> str:
     """Render ``node`` in Milvus's expression language.
 
     Negation is pushed down to the comparisons (De Morgan), because milvus-lite rejects
     ``not (...)`` and because Milvus's ``!=`` is also true where the field is missing:
     a term on a missing field is *unknown* (SQL NULL semantics), and neither it nor its
     negation matches. ``matches`` implements the same three-valued logic in Python.
+    A typed column holds ``MISSING_STRING`` or ``MISSING_NUMBER`` where the field is
+    missing, and a boolean as 1 or 0.
     """
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", json_field):
-        raise ValueError(f"invalid JSON field name {json_field!r}")
-    return _render(node, json_field, negated=False)
+    for name in (json_field, *(columns or {}).values()):
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ValueError(f"invalid field name {name!r}")
+    return _render(node, json_field, columns or {}, negated=False)
 
 
-_INVERSE: dict[Comparison, str] = {"==": "!=", ">": "<=", ">=": "<", "<": ">=", "<=": ">"}
+_INVERSE: dict[Comparison, Comparison | Literal["!="]] = {
+    "==": "!=", ">": "<=", ">=": "<", "<": ">=", "<=": ">",
+}
 
 
-def _render(node: Node, json_field: str, negated: bool) -> str:
+def _render(node: Node, json_field: str, columns: Mapping[str, str], negated: bool) -> str:
     if isinstance(node, Not):
-        return _render(node.item, json_field, not negated)
+        return _render(node.item, json_field, columns, not negated)
     if isinstance(node, (And, Or)):
         joiner = " and " if isinstance(node, And) != negated else " or "
-        return "(" + joiner.join(_render(item, json_field, negated) for item in node.items) + ")"
+        return "(" + joiner.join(_render(item, json_field, columns, negated) for item in node.items) + ")"
+    op = _INVERSE[node.op] if negated else node.op
+    if node.field in columns:
+        return _render_column(columns[node.field], op, node.value)
     target = f"{json_field}[{_string_literal(node.field)}]"
-    if not negated:
-        return f"{target} {node.op} {_literal(node.value)}"
-    inverted = f"{target} {_INVERSE[node.op]} {_literal(node.value)}"
-    if node.op != "==":
-        return inverted  # an ordering comparison is already false where the field is missing
-    return f"({inverted} and {_present(target, node.value)})"
+    if op != "!=":
+        return f"{target} {op} {_literal(node.value)}"  # false where the field is missing
+    return f"({target} != {_literal(node.value)} and {_present(target, node.value)})"
+
+
+def _render_column(column: str, op: str, value: ScalarValue) -> str:
+    """One comparison on a typed column, false where the column holds its missing marker."""
+    if isinstance(value, str):
+        if op == "!=":
+            return f"({column} != {_string_literal(value)} and {column} != {_string_literal(MISSING_STRING)})"
+        return f"{column} {op} {_string_literal(value)}"
+    literal = str(int(value)) if isinstance(value, bool) else _literal(value)
+    if op in ("!=", "<", "<="):
+        # The marker is the smallest int64, so these would include it. Milvus reads the
+        # literal -2**63 as the negation of an overflowing 2**63, hence ">=" the next value.
+        return f"({column} {op} {literal} and {column} >= {MISSING_NUMBER + 1})"
+    return f"{column} {op} {literal}"
 
 
 def _present(target: str, value: ScalarValue) -> str:

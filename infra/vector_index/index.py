@@ -30,6 +30,7 @@ from pymilvus import MilvusClient, utility
 from pymilvus.exceptions import MilvusException
 
 from infra.errors import TransientInfraError
+from infra.filter_columns import NUMBER_COLUMNS, STRING_COLUMNS
 from infra.vector_index.errors import is_not_loaded, translated
 from infra.vector_index.records import (
     INT63_MASK,
@@ -50,6 +51,7 @@ from infra.vector_index.rows import (
     require_dimension,
     row_for,
     schema_for,
+    without_filter_columns,
 )
 
 if TYPE_CHECKING:
@@ -62,6 +64,9 @@ MAX_TOP_K = 16384
 # Milvus's queryNode/dataCoord minSegmentNumRowsToEnableIndex default: smaller segments are
 # brute-forced and never get an index.
 MIN_INDEXED_SEGMENT_ROWS = 1024
+FIRST_FILTER_COLUMN = STRING_COLUMNS[0]
+# Named, because a collection with scalar indexes too needs the name to ask about this one.
+VECTOR_INDEX = "vector"
 
 
 class VectorIndex:
@@ -134,6 +139,8 @@ class VectorIndex:
         rows = [row_for(record, vector, written_at) for record, vector in zip(records, vectors.tolist(), strict=True)]
         collection = self.ensure_collection(model_id, vectors.shape[1])
         require_dimension(collection, vectors.shape[1])
+        if not collection.filter_columns:
+            rows = [without_filter_columns(row) for row in rows]
         with translated("upsert"):
             for start in range(0, len(rows), WRITE_BATCH):
                 batch = rows[start : start + WRITE_BATCH]
@@ -272,6 +279,13 @@ class VectorIndex:
             for start in range(0, len(face_ids), batch_size):
                 yield face_ids[start : start + batch_size]
 
+    def has_filter_columns(self, model_id: str) -> bool:
+        """Whether filters on this model's collection may use the typed filter columns
+        (``infra.filter_columns``): collections created before they existed have none.
+        A collection that does not exist yet will have them."""
+        collection = self._collection(model_id)
+        return collection is None or collection.filter_columns
+
     def collections(self) -> list[str]:
         """The embedding model ids that have a collection (this prefix only)."""
         with translated("collections"):
@@ -406,22 +420,31 @@ class VectorIndex:
             model_id=json.loads(description[len(DESCRIPTION_PREFIX) :]),
             dimension=int(fields["vector"]["params"]["dim"]),
             partition_key=bool(fields["scope"].get("is_partition_key", False)),
+            filter_columns=FIRST_FILTER_COLUMN in fields,
         )
 
     def _index_params(self) -> Any:
         params = self._client.prepare_index_params()
         config = self.index_config
         if not self.is_server:
-            params.add_index("vector", index_type="FLAT", metric_type="L2")
+            params.add_index("vector", index_type="FLAT", metric_type="L2", index_name=VECTOR_INDEX)
         elif config.index_type.upper() == "HNSW":
             params.add_index(
                 "vector",
                 index_type="HNSW",
                 metric_type="L2",
+                index_name=VECTOR_INDEX,
                 params={"M": config.hnsw_m, "efConstruction": config.hnsw_ef_construction},
             )
         else:
-            params.add_index("vector", index_type=config.index_type.upper(), metric_type="L2")
+            params.add_index("vector", index_type=config.index_type.upper(), metric_type="L2", index_name=VECTOR_INDEX)
+        if self.is_server:
+            # A filter on an indexed column is a lookup instead of a scan of every row: at
+            # 1M rows a filtered search took 10.7 ms instead of 17.9 (string, Trie).
+            for column in STRING_COLUMNS:
+                params.add_index(column, index_type="Trie", index_name=column)
+            for column in NUMBER_COLUMNS:
+                params.add_index(column, index_type="STL_SORT", index_name=column)
         return params
 
     def _search_params(self, top_k: int) -> dict[str, Any]:

@@ -89,6 +89,9 @@ class VectorRecord:
     face_set_id: str
     user_id: str | None = None
     fields: Mapping[str, Any] = field(default_factory=dict)
+    # Typed filter columns (``infra.filter_columns.FilterColumns.values``); unset ones hold
+    # the "missing" marker.
+    columns: Mapping[str, str | int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

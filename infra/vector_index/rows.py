@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +12,8 @@ import numpy as np
 import numpy.typing as npt
 from pymilvus import DataType, MilvusClient
 
+from infra.filter_columns import EMPTY_COLUMNS, NUMBER_COLUMNS, STRING_COLUMNS
+from infra.search_filter import MAX_STRING_VALUE
 from infra.vector_index.records import Hit, VectorRecord, milvus_string_literal, scope_key, vector_id
 
 MAX_ID_BYTES = 256
@@ -24,9 +26,13 @@ class CollectionInfo:
     model_id: str
     dimension: int
     partition_key: bool
+    # Collections created before the typed filter columns existed have none: their rows
+    # are written without them and filters run on the JSON field alone.
+    filter_columns: bool
 
 
 def schema_for(model_id: str, dimension: int, partition_key: bool) -> Any:
+    """The collection layout; ``infra.filter_columns`` says what the ``filter_*`` columns hold."""
     schema = MilvusClient.create_schema(
         auto_id=False,
         enable_dynamic_field=False,
@@ -40,11 +46,18 @@ def schema_for(model_id: str, dimension: int, partition_key: bool) -> Any:
     schema.add_field("user_id", DataType.VARCHAR, max_length=MAX_ID_BYTES)
     schema.add_field("written_at", DataType.INT64)
     schema.add_field("fields", DataType.JSON)
+    for column in STRING_COLUMNS:
+        # UTF-8 bytes: a string value is at most MAX_STRING_VALUE characters of up to 4 bytes
+        schema.add_field(column, DataType.VARCHAR, max_length=4 * MAX_STRING_VALUE)
+    for column in NUMBER_COLUMNS:
+        schema.add_field(column, DataType.INT64)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=dimension)
     return schema
 
 
 def row_for(record: VectorRecord, vector: list[float], written_at: int) -> dict[str, Any]:
+    """The row of one face, typed filter columns included (``without_filter_columns``
+    strips them for a collection of the older layout)."""
     for label, value in (
         ("face_id", record.face_id),
         ("project_id", record.project_id),
@@ -65,8 +78,24 @@ def row_for(record: VectorRecord, vector: list[float], written_at: int) -> dict[
         "user_id": record.user_id or "",
         "written_at": written_at,
         "fields": dict(record.fields),
+        **EMPTY_COLUMNS,
+        **_checked_columns(record),
         "vector": vector,
     }
+
+
+def without_filter_columns(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in row.items() if name not in EMPTY_COLUMNS}
+
+
+def _checked_columns(record: VectorRecord) -> Mapping[str, str | int]:
+    unknown = set(record.columns) - set(EMPTY_COLUMNS)
+    if unknown:
+        raise ValueError(f"not filter columns: {sorted(unknown)}")
+    for column, value in record.columns.items():
+        if (column in STRING_COLUMNS) != isinstance(value, str) or isinstance(value, bool):
+            raise ValueError(f"{column} cannot hold {value!r}")
+    return record.columns
 
 
 def as_matrix(vectors: Sequence[Sequence[float] | npt.NDArray[np.floating[Any]]]) -> npt.NDArray[np.float32]:

@@ -1,5 +1,6 @@
 """The seed's filter language: parsing, schema checks, and equivalence of the compiled
-Milvus expression with the Python evaluator, checked against a real milvus-lite."""
+Milvus expression (on the JSON field and on the typed filter columns) with the Python
+evaluator, checked against a real milvus-lite."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from infra.filter_columns import EMPTY_COLUMNS, STRING_COLUMNS, FilterColumns
 from infra.search_filter import (
+    MISSING_NUMBER,
     And,
     Compare,
     FilterError,
@@ -31,6 +34,7 @@ SCHEMA = {
     "score": {"type": "double"},
     "vip": {"type": "boolean"},
 }
+COLUMNS = FilterColumns.for_schema(SCHEMA)
 
 
 def test_seed_example_compiles_to_a_json_field_comparison() -> None:
@@ -86,6 +90,7 @@ def test_operators_and_ranges_build_the_expected_tree() -> None:
         ("id:a)", "unexpected"),
         ('id:"a\x01"', "control characters"),
         ("id:=a", "unexpected character"),
+        (f"timestamp:{MISSING_NUMBER}", "out of range"),  # the typed columns' "missing" marker
     ],
 )
 def test_bad_filters_are_refused_with_a_reason(text: str, message: str) -> None:
@@ -96,6 +101,19 @@ def test_bad_filters_are_refused_with_a_reason(text: str, message: str) -> None:
 def test_quotes_and_backslashes_cannot_escape_the_literal() -> None:
     expression = compile_filter(r'id:"a\" or fields[\"x\"] == 1 or \"\\"', SCHEMA)
     assert expression == r'fields["id"] == "a\" or fields[\"x\"] == 1 or \"\\"'
+
+
+def test_fields_with_a_typed_column_compile_to_a_column_comparison() -> None:
+    assert COLUMNS.by_field == {"id": "filter_s0", "timestamp": "filter_n1", "number": "filter_n0",
+                                "vip": "filter_n2"}  # "score" is a double: JSON only
+    compiled = compile_filter("id:home && !vip:true && timestamp:<5 && score:>1", SCHEMA, columns=COLUMNS.by_field)
+    assert compiled == (
+        f'(filter_s0 == "home" and (filter_n2 != 1 and filter_n2 >= {MISSING_NUMBER + 1})'
+        f' and (filter_n1 < 5 and filter_n1 >= {MISSING_NUMBER + 1}) and fields["score"] > 1.0)'
+    )
+    assert compile_filter("!id:a", SCHEMA, columns=COLUMNS.by_field) == '(filter_s0 != "a" and filter_s0 != "")'
+    with pytest.raises(ValueError, match="invalid field name"):
+        compile_filter("id:a", SCHEMA, columns={"id": "x or 1"})
 
 
 def test_negation_is_pushed_to_the_leaves_with_null_semantics() -> None:
@@ -119,6 +137,7 @@ ROWS: list[dict[str, Any]] = [
     {},
     {"timestamp": 12, "number": 2147483647, "score": 2.5, "vip": False},
     {"id": "home", "timestamp": 9_000_000_000},
+    {"timestamp": MISSING_NUMBER + 1, "number": -(2**31), "vip": True},
 ]
 
 _strings = st.sampled_from(["home", 'qu"ote', "back\\slash", "日本語", "tab\there", "none", "x y"])
@@ -129,8 +148,9 @@ _leaf = st.one_of(
         Compare,
         st.sampled_from(["timestamp", "number"]),
         st.sampled_from(["==", ">", ">=", "<", "<="]),
-        st.sampled_from([-7, 0, 3, 5, 12, 20, 2147483647]),
+        st.sampled_from([-7, 0, 3, 5, 12, 20, 2147483647, -(2**31)]),
     ),
+    st.builds(Compare, st.just("timestamp"), st.sampled_from(["==", ">", "<", "<="]), st.just(MISSING_NUMBER + 1)),
     st.builds(
         Compare,
         st.just("score"),
@@ -174,21 +194,28 @@ def milvus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     schema.add_field("pk", DataType.INT64, is_primary=True)
     schema.add_field("vector", DataType.FLOAT_VECTOR, dim=2)
     schema.add_field("fields", DataType.JSON)
+    for column in EMPTY_COLUMNS:
+        kind = DataType.VARCHAR if column in STRING_COLUMNS else DataType.INT64
+        schema.add_field(column, kind, **({"max_length": 1024} if kind == DataType.VARCHAR else {}))
     client.create_collection("filters", schema=schema)
     index = client.prepare_index_params()
     index.add_index("vector", index_type="FLAT", metric_type="L2")
     client.create_index("filters", index)
     client.load_collection("filters")
-    client.insert("filters", [{"pk": i, "vector": [0.0, 0.0], "fields": row} for i, row in enumerate(ROWS)])
+    client.insert("filters", [
+        {"pk": i, "vector": [0.0, 0.0], "fields": row, **EMPTY_COLUMNS, **COLUMNS.values(row)}
+        for i, row in enumerate(ROWS)
+    ])
     yield client
     client.close()
 
 
+@pytest.mark.parametrize("columns", [None, COLUMNS.by_field], ids=["json-field", "typed-columns"])
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(node=_nodes)
-def test_milvus_and_python_agree_on_every_filter(milvus: Any, node: Node) -> None:
+def test_milvus_and_python_agree_on_every_filter(milvus: Any, columns: Any, node: Node) -> None:
     reparsed = parse_filter(_as_text(node), SCHEMA)
-    expression = to_milvus(reparsed)
+    expression = to_milvus(reparsed, columns=columns)
     found = {row["pk"] for row in milvus.query("filters", filter=expression, output_fields=["pk"])}
     expected = {i for i, row in enumerate(ROWS) if matches(reparsed, row)}
     assert found == expected, expression

@@ -16,7 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import infra.vector_index.index as vector_index_module
+import infra.vector_index.rows as vector_rows
 from infra.errors import TransientInfraError
+from infra.filter_columns import FilterColumns
+from infra.search_filter import compile_filter
 from infra.vector_index import Hit, VectorRecord, collection_name, start_embedded_milvus
 from infra.vector_index.errors import InvalidVectorFilter
 from infra.vector_index.index import VectorIndex
@@ -166,6 +170,48 @@ def test_json_field_filter(index: VectorIndex) -> None:
     assert [hit.face_id for hit in search(index, unit(0), expr='fields["city"] == "Quo\\"te"')] == ["old"]
     with pytest.raises(InvalidVectorFilter):
         search(index, unit(0), expr='fields["age"] >>> 3')
+
+
+def test_typed_filter_columns_are_written_and_filtered_on(index: VectorIndex) -> None:
+    columns = FilterColumns.for_schema({"city": "string", "age": "integer"})
+    people = {"young": {"age": 20, "city": "Oslo"}, "old": {"age": 40, "city": 'Quo"te'}, "none": {}}
+    index.upsert(MODEL, [
+        record(name, unit(0, 1 + rank / 10), fields=fields, columns=columns.values(fields))
+        for rank, (name, fields) in enumerate(people.items())
+    ])
+    assert index.has_filter_columns(MODEL)
+
+    def found(text: str) -> list[str]:
+        expr = compile_filter(text, {"city": "string", "age": "integer"}, columns=columns.by_field)
+        return [hit.face_id for hit in search(index, unit(0), expr=expr)]
+
+    assert found("age:>30") == ["old"]
+    assert found('city:"Quo\\"te"') == ["old"]
+    assert found("!city:Oslo") == ["old"]  # "none" has no city: neither the term nor its negation
+    assert found("age:<30 || city:Oslo") == ["young"]
+    with pytest.raises(ValueError, match="filter_s0 cannot hold 3"):
+        index.upsert(MODEL, [record("bad", unit(1), columns={"filter_s0": 3})])
+    with pytest.raises(ValueError, match="not filter columns"):
+        index.upsert(MODEL, [record("bad", unit(1), columns={"fields": "x"})])
+    assert index.count(MODEL) == 3
+
+
+def test_a_collection_of_the_layout_without_filter_columns_keeps_working(
+    index: VectorIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Collections created before the typed filter columns existed: writes drop the column
+    values, and searches filter on the JSON field."""
+    monkeypatch.setattr(vector_rows, "STRING_COLUMNS", ())
+    monkeypatch.setattr(vector_rows, "NUMBER_COLUMNS", ())
+    monkeypatch.setattr(vector_index_module, "STRING_COLUMNS", ())  # no scalar indexes either
+    monkeypatch.setattr(vector_index_module, "NUMBER_COLUMNS", ())
+    index.ensure_collection(MODEL, DIM)
+    monkeypatch.undo()
+    assert not index.has_filter_columns(MODEL)
+    columns = FilterColumns.for_schema({"city": "string"})
+    index.upsert(MODEL, [record("oslo", unit(0), fields={"city": "Oslo"}, columns=columns.values({"city": "Oslo"}))])
+    expr = compile_filter("city:Oslo", {"city": "string"})
+    assert [hit.face_id for hit in search(index, unit(0), expr=expr)] == ["oslo"]
 
 
 def test_get_vectors_returns_stored_vectors(index: VectorIndex) -> None:

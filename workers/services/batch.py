@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from infra.errors import ObjectNotFound, TransientInfraError
+from infra.filter_columns import FilterColumns
 from pipelines.errors import PipelineError
 from workers.contracts import (
     BatchItem,
@@ -53,9 +54,12 @@ def enroll_batch(ctx: JobContext, payload: EnrollBatchPayload) -> dict[str, Any]
 def enroll_chunk(ctx: JobContext, payload: EnrollChunkPayload) -> dict[str, Any] | None:
     runtime = ctx.runtime
     items = read_manifest(ctx, payload.manifest_key)
+    face_set = runtime.face_sets.get(payload.project_id, payload.face_set_id)
+    # A face set deleted meanwhile refuses each item's faces when they are added.
+    columns = FilterColumns.for_schema(face_set.external_fields if face_set is not None else {})
     report = []
     for index in range(payload.start, payload.stop):
-        report.append(_enroll_item(ctx, payload, index, items[index]))
+        report.append(_enroll_item(ctx, payload, index, items[index], columns))
         ctx.progress(index + 1 - payload.start, payload.stop - payload.start)
         runtime.lifecycle.parent_progress(payload.parent_job_id)
     # The next chunk is sent before this one is marked done: a crash in between makes the
@@ -122,7 +126,9 @@ def read_manifest(ctx: JobContext, key: str) -> list[BatchItem]:
     return [BatchItem.model_validate(entry) for entry in raw]
 
 
-def _enroll_item(ctx: JobContext, payload: EnrollChunkPayload, index: int, item: BatchItem) -> dict[str, Any]:
+def _enroll_item(
+    ctx: JobContext, payload: EnrollChunkPayload, index: int, item: BatchItem, columns: FilterColumns
+) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "index": index,
         "source": item.source,
@@ -137,6 +143,7 @@ def _enroll_item(ctx: JobContext, payload: EnrollChunkPayload, index: int, item:
         external_image_id=item.external_image_id,
         external_fields=dict(item.external_fields),
         user_id=item.user_id,
+        filter_columns=columns,
     )
     try:
         image = load_image(ctx, item.image_key)

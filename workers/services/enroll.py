@@ -19,6 +19,7 @@ from typing import Any
 from PIL import Image
 
 from infra.db.errors import CapacityExceeded
+from infra.filter_columns import FilterColumns
 from pipelines.compare import distance_to_similarity
 from pipelines.engine import FaceResult
 from pipelines.types import BoundingBox, DecodedImage
@@ -38,6 +39,7 @@ class EnrollTarget:
     external_image_id: str
     external_fields: dict[str, Any]
     user_id: str | None
+    filter_columns: FilterColumns
 
 
 def enroll(ctx: JobContext, payload: EnrollPayload) -> dict[str, Any]:
@@ -52,6 +54,7 @@ def enroll(ctx: JobContext, payload: EnrollPayload) -> dict[str, Any]:
         external_image_id=payload.external_image_id,
         external_fields=dict(payload.external_fields),
         user_id=payload.user_id,
+        filter_columns=FilterColumns.for_schema(face_set.external_fields),
     )
     faces = enroll_image(ctx, target, image, payload.options, id_seed=ctx.job_id)
     return {"face_set_id": face_set.id, "face_set_name": face_set.name, "faces": faces}
@@ -92,6 +95,7 @@ def enroll_image(
                 face_set_id=target.face_set_id,
                 user_id=target.user_id,
                 fields=target.external_fields,
+                columns=target.filter_columns.values(target.external_fields),
             )
             for face_id, result, _ in records
         ],

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from infra.filter_columns import FilterColumns
 from infra.search_filter import FilterError, compile_filter
 from infra.vector_index.errors import InvalidVectorFilter
 from pipelines.compare import distance_to_similarity, similarity_to_distance
@@ -33,10 +34,7 @@ def search(ctx: JobContext, payload: SearchPayload) -> dict[str, Any]:
     face_set = runtime.face_sets.get(payload.project_id, payload.face_set_id)
     if face_set is None:
         raise JobFailure(JobErrorCode.FACE_SET_NOT_FOUND, "the face set does not exist")
-    try:
-        expr = compile_filter(payload.filter, face_set.external_fields) if payload.filter else None
-    except FilterError as bad:
-        raise JobFailure(JobErrorCode.INVALID_FILTER, str(bad)) from bad
+    expr = _compiled_filter(ctx, payload, face_set.external_fields) if payload.filter else None
 
     if payload.face_id is not None:
         probes = [(None, _stored_vector(ctx, payload))]
@@ -82,6 +80,17 @@ def search(ctx: JobContext, payload: SearchPayload) -> dict[str, Any]:
             for (probe, _), matches in zip(probes, ranked, strict=True)
         ]
     }
+
+
+def _compiled_filter(ctx: JobContext, payload: SearchPayload, schema: dict[str, Any]) -> str:
+    assert payload.filter is not None
+    try:
+        columns = None
+        if ctx.runtime.index.has_filter_columns(ctx.runtime.pipeline.model_id):
+            columns = FilterColumns.for_schema(schema).by_field
+        return compile_filter(payload.filter, schema, columns=columns)
+    except FilterError as bad:
+        raise JobFailure(JobErrorCode.INVALID_FILTER, str(bad)) from bad
 
 
 def _written_recently(ctx: JobContext, payload: SearchPayload) -> bool:

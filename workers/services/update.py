@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from infra.filter_columns import FilterColumns
 from workers.contracts import JobErrorCode, UpdateFacePayload
 from workers.errors import JobFailure
 from workers.execution import JobContext
@@ -27,7 +28,9 @@ def update_face(ctx: JobContext, payload: UpdateFacePayload) -> dict[str, Any]:
     if row is None:
         raise JobFailure(JobErrorCode.FACE_NOT_FOUND, f"face {payload.face_id} is not in this face set")
     vectors = runtime.index.get_vectors(row.model_id, [row.face_id])
-    if row.face_id in vectors:
+    face_set = runtime.face_sets.get(payload.project_id, payload.face_set_id)
+    if row.face_id in vectors and face_set is not None:
+        fields = dict(row.external_fields or {})
         runtime.index.upsert(
             row.model_id,
             [
@@ -37,7 +40,8 @@ def update_face(ctx: JobContext, payload: UpdateFacePayload) -> dict[str, Any]:
                     project_id=payload.project_id,
                     face_set_id=payload.face_set_id,
                     user_id=row.user_id,
-                    fields=dict(row.external_fields or {}),
+                    fields=fields,
+                    columns=FilterColumns.for_schema(face_set.external_fields).values(fields),
                 )
             ],
         )
