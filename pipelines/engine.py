@@ -1,4 +1,5 @@
-"""One pass over one image: detect → drop small faces → align + embed (batched).
+"""One pass over one image: detect → drop small faces → align + embed (batched), and
+landmarks for the faces a caller shows.
 
 Detection runs on a copy scaled down to ``detection_max_side`` when the photo is larger:
 camera photos of 12-36 megapixels would otherwise cost HOG tens of seconds, and the faces
@@ -16,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from pipelines.detection.base import Detector, drop_small_faces
+from pipelines.detection.landmarks import DlibFivePointLandmarker
 from pipelines.embedding.base import BatchEmbedder, Embedder
 from pipelines.errors import NoFaceError
 from pipelines.types import BoundingBox, DecodedImage, DetectedFace, Embedding, Point, RGBImage
@@ -37,36 +39,54 @@ class FacePipeline:
         embedder: Embedder,
         min_face_size: int = 20,
         detection_max_side: int | None = None,
+        landmarker: DlibFivePointLandmarker | None = None,
     ) -> None:
         self.detector = detector
         self.embedder = embedder
         self.min_face_size = min_face_size
         self.detection_max_side = detection_max_side
+        self.landmarker = landmarker or DlibFivePointLandmarker()
 
     @property
     def model_id(self) -> str:
         return self.embedder.model_id
 
-    def detect(self, image: RGBImage | DecodedImage) -> list[DetectedFace]:
-        """Faces at least ``min_face_size`` pixels (in the original image) on their shorter side."""
-        return drop_small_faces(self._detect_scaled(_pixels(image)), self.min_face_size)
-
-    def process(self, image: RGBImage | DecodedImage, embed: bool = True) -> list[FaceResult]:
+    def detect(self, image: RGBImage | DecodedImage, landmarks: bool = True) -> list[DetectedFace]:
+        """Faces at least ``min_face_size`` pixels (in the original image) on their shorter
+        side; with five landmarks each unless ``landmarks`` is false (``with_landmarks``
+        adds them later to the faces that need them)."""
         pixels = _pixels(image)
-        faces = self.detect(pixels)
+        faces = drop_small_faces(self._detect_scaled(pixels), self.min_face_size)
+        return self.with_landmarks(pixels, faces) if landmarks else faces
+
+    def with_landmarks(self, image: RGBImage | DecodedImage, faces: Sequence[DetectedFace]) -> list[DetectedFace]:
+        """``faces`` with five landmarks each, placed in ``image`` where the detector gave none."""
+        pixels = _pixels(image)
+        return [
+            face if face.landmarks else replace(face, landmarks=self.landmarker.landmarks(pixels, face.box))
+            for face in faces
+        ]
+
+    def process(
+        self, image: RGBImage | DecodedImage, embed: bool = True, landmarks: bool = True
+    ) -> list[FaceResult]:
+        """Every face, embedded unless ``embed`` is false, with landmarks unless ``landmarks``
+        is false (enrollment and search show none, and skip their cost)."""
+        pixels = _pixels(image)
+        faces = self.detect(pixels, landmarks)
         if not embed or not faces:
             return [FaceResult(face) for face in faces]
         embeddings = self.embedder.embed(pixels, faces)
         return [FaceResult(face, embedding) for face, embedding in zip(faces, embeddings, strict=True)]
 
     def process_many(
-        self, images: Sequence[RGBImage | DecodedImage], embed: bool = True
+        self, images: Sequence[RGBImage | DecodedImage], embed: bool = True, landmarks: bool = True
     ) -> list[list[FaceResult]]:
         """``process`` for several images, with every face of every image embedded in one
         backend call when the embedder offers ``embed_many`` (batched inference is several
         times cheaper per face than one call per image). Same vectors as ``process``."""
         pixels = [_pixels(image) for image in images]
-        faces = [self.detect(p) for p in pixels]
+        faces = [self.detect(p, landmarks) for p in pixels]
         if not embed or not any(faces):
             return [[FaceResult(face) for face in found] for found in faces]
         if isinstance(self.embedder, BatchEmbedder):

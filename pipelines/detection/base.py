@@ -10,8 +10,10 @@ from pipelines.types import BoundingBox, DetectedFace, RGBImage
 
 @runtime_checkable
 class Detector(Protocol):
-    """Finds faces. Boxes are in the pixels of the image passed in, clipped to it;
-    landmarks follow ``types.LandmarkScheme.FIVE_POINT``."""
+    """Finds faces. Boxes are in the pixels of the image passed in, clipped to it.
+    Landmarks, where the detector finds them itself (MTCNN), follow
+    ``types.LandmarkScheme.FIVE_POINT``; the others leave them empty and ``FacePipeline``
+    places them when a caller asks for them."""
 
     name: str
 

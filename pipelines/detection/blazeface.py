@@ -21,7 +21,6 @@ import numpy.typing as npt
 
 from pipelines.detection.base import clipped_box
 from pipelines.detection.consensus import overlap_of_smaller
-from pipelines.detection.landmarks import DlibFivePointLandmarker
 from pipelines.types import BoundingBox, DetectedFace, RGBImage
 
 
@@ -194,7 +193,6 @@ class BlazeFaceDetector:
     def __init__(
         self,
         model: BlazeFaceModel = BlazeFaceModel.BACK,
-        landmarker: DlibFivePointLandmarker | None = None,
         min_score: float = 0.5,
         fast: bool = True,
         onnx_model: Path | None = None,
@@ -208,7 +206,6 @@ class BlazeFaceDetector:
         self.min_score = min_score
         self.fast = fast
         self.name = f"blazeface-{self.model.value}"
-        self.landmarker = landmarker or DlibFivePointLandmarker()
         self.onnx_model = onnx_model if fast else None
         self._network: _Network | None = None
 
@@ -217,20 +214,8 @@ class BlazeFaceDetector:
             self._network = _Network(self.model, self.onnx_model)
         candidates = self._fast_candidates(image) if self.fast else self._plain_candidates(image)
         height, width = image.shape[:2]
-        faces = []
-        for candidate in candidates:
-            box = candidate.box(width, height)
-            if box.area == 0:
-                continue
-            faces.append(
-                DetectedFace(
-                    box=box,
-                    confidence=candidate.score,
-                    landmarks=self.landmarker.landmarks(image, box),
-                    detector=self.name,
-                )
-            )
-        return faces
+        boxes = [(candidate.box(width, height), candidate.score) for candidate in candidates]
+        return [DetectedFace(box=box, confidence=score, detector=self.name) for box, score in boxes if box.area]
 
     def _plain_candidates(self, image: RGBImage) -> list[_Candidate]:
         assert self._network is not None

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.detection.base import clipped_box
-from pipelines.detection.landmarks import DlibFivePointLandmarker
 from pipelines.dlib_models import (
     MMOD_DETECTOR,
     default_model_path,
@@ -24,17 +23,16 @@ class HogDetector:
     """dlib's HOG detector. It finds faces of about 80 px and up at ``upsample=0``; each
     upsampling step halves that minimum and roughly quadruples the time."""
 
-    def __init__(self, upsample: int = 1, landmarker: DlibFivePointLandmarker | None = None) -> None:
+    def __init__(self, upsample: int = 1) -> None:
         self.upsample = upsample
         self.name = f"hog-up{upsample}"
-        self.landmarker = landmarker or DlibFivePointLandmarker()
         self._scanner: Any = None
 
     def detect(self, image: RGBImage) -> list[DetectedFace]:
         if self._scanner is None:  # built on first use: constructing a pipeline loads no model
             self._scanner = frontal_face_detector()
         rects, margins, _ = self._scanner.run(image, self.upsample, 0.0)
-        return _faces(image, rects, margins, self.landmarker, self.name)
+        return _faces(image, rects, margins, self.name)
 
 
 class MmodDetector:
@@ -44,12 +42,10 @@ class MmodDetector:
         self,
         upsample: int = 1,
         model_path: Path | None = None,
-        landmarker: DlibFivePointLandmarker | None = None,
     ) -> None:
         self.upsample = upsample
         self.model_path = model_path or default_model_path(MMOD_DETECTOR)
         self.name = f"mmod-up{upsample}"
-        self.landmarker = landmarker or DlibFivePointLandmarker()
 
     def detect(self, image: RGBImage) -> list[DetectedFace]:
         detector = load_model("cnn_detector", self.model_path)
@@ -57,12 +53,10 @@ class MmodDetector:
         # in itself: calls from several threads take turns.
         with _MMOD_TURN:
             found = detector(image, self.upsample)
-        return _faces(image, [d.rect for d in found], [d.confidence for d in found], self.landmarker, self.name)
+        return _faces(image, [d.rect for d in found], [d.confidence for d in found], self.name)
 
 
-def _faces(
-    image: RGBImage, rects: Any, margins: Any, landmarker: DlibFivePointLandmarker, name: str
-) -> list[DetectedFace]:
+def _faces(image: RGBImage, rects: Any, margins: Any, name: str) -> list[DetectedFace]:
     height, width = image.shape[:2]
     faces = []
     for rect, margin in zip(rects, margins, strict=True):
@@ -73,7 +67,6 @@ def _faces(
             DetectedFace(
                 box=box,
                 confidence=squash_margin(float(margin)),
-                landmarks=landmarker.landmarks(image, box),
                 detector=name,
             )
         )

@@ -1,5 +1,9 @@
 """Five landmarks from dlib's 68-point predictor, for detectors that give none (or
-fewer than five: dlib HOG/MMOD give none, BlazeFace gives the mouth centre only)."""
+fewer than five: dlib HOG/MMOD give none, BlazeFace gives the mouth centre only).
+
+``FacePipeline`` places them only for the faces a response shows: at ~1-2 ms per face they
+were the largest cost of detection after the network itself, and neither alignment (dlib's
+own 5-point predictor) nor search uses them."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipelines.catalog import DEFAULT_DETECTOR, DEFAULT_FALLBACK_DETECTOR, build_pipeline, default_registry
+from pipelines.catalog import DEFAULT_DETECTOR, DEFAULT_FALLBACK_DETECTOR, build_pipeline
 from pipelines.engine import FacePipeline
 from pipelines.image import ImageLimits, decode_image
 from pipelines.types import DecodedImage, DetectedFace
@@ -138,18 +138,34 @@ def test_each_offered_detector_finds_two_faces_with_five_landmarks(
 ) -> None:
     image = load_photo("_misc/multi_face/openface__longoria-cooper.jpg")
 
-    faces = default_registry().detector(name).detect(image.pixels)
+    faces = build_pipeline(detector=name, fallback_detector=None).detect(image)
 
     assert len(faces) == 2
     for face in faces:
         assert_well_formed(face, image)
 
 
+def test_landmarks_are_placed_only_when_asked_for_and_then_the_same(
+    default_pipeline: FacePipeline, load_photo: Callable[[str], DecodedImage]
+) -> None:
+    """Enrollment and search skip the landmarks (~1-2 ms a face); detect places them for
+    the faces it shows, the same as a detection that places them at once."""
+    image = load_photo("_misc/multi_face/openface__longoria-cooper.jpg")
+
+    bare = default_pipeline.detect(image, landmarks=False)
+    complete = default_pipeline.detect(image)
+
+    assert [face.box for face in bare] == [face.box for face in complete]
+    assert all(face.landmarks == () for face in bare)
+    assert default_pipeline.with_landmarks(image, bare) == complete
+    assert [r.face for r in default_pipeline.process(image, landmarks=False)] == bare
+
+
 @pytest.mark.slow
 def test_mmod_is_offered_and_finds_the_faces(load_photo: Callable[[str], DecodedImage]) -> None:
     image = load_photo("_misc/multi_face/openface__longoria-cooper.jpg")
 
-    faces = default_registry().detector("mmod").detect(image.pixels)
+    faces = build_pipeline(detector="mmod", fallback_detector=None).detect(image)
 
     assert len(faces) == 2
     for face in faces:

@@ -10,7 +10,7 @@ import pytest
 from pipelines.catalog import DEFAULT_DETECTOR, DEFAULT_FALLBACK_DETECTOR, build_pipeline, default_registry
 from pipelines.detection import blazeface
 from pipelines.detection.base import FallbackDetector
-from pipelines.engine import largest_face
+from pipelines.engine import FacePipeline, largest_face
 from pipelines.types import BoundingBox, DecodedImage, DetectedFace, RGBImage
 from tests.pipelines.test_detection import assert_well_formed
 
@@ -61,22 +61,24 @@ def test_fallback_runs_only_when_the_fast_detector_finds_nothing(
 
 @pytest.mark.parametrize("relative", PORTRAITS)
 def test_fast_boxes_are_hog_like_so_alignment_sees_what_it_was_trained_on(
-    relative: str, load_photo: Callable[[str], DecodedImage]
+    relative: str, load_photo: Callable[[str], DecodedImage], default_pipeline: FacePipeline
 ) -> None:
     image = load_photo(relative)
     registry = default_registry()
     fast = largest_face(registry.detector("blazeface").detect(image.pixels))
     hog = largest_face(registry.detector("hog").detect(image.pixels))
-    assert_well_formed(fast, image)
+    assert_well_formed(default_pipeline.with_landmarks(image, [fast])[0], image)
     assert overlap(fast.box, hog.box) >= 0.7, (fast.box, hog.box)
     assert 0.8 <= fast.box.width / hog.box.width <= 1.25
 
 
-def test_fast_detector_finds_both_faces_of_a_couple(load_photo: Callable[[str], DecodedImage]) -> None:
+def test_fast_detector_finds_both_faces_of_a_couple(
+    load_photo: Callable[[str], DecodedImage], default_pipeline: FacePipeline
+) -> None:
     image = load_photo("_misc/multi_face/deepface__couple.jpg")
     faces = default_registry().detector(DEFAULT_DETECTOR).detect(image.pixels)
     assert len(faces) == 2
-    for face in faces:
+    for face in default_pipeline.with_landmarks(image, faces):
         assert_well_formed(face, image)
 
 
@@ -112,13 +114,13 @@ def counted_detector() -> tuple[blazeface.BlazeFaceDetector, CountingNetwork]:
 
 
 def test_a_crowd_is_looked_at_again_in_tiles_and_its_small_faces_found(
-    load_photo: Callable[[str], DecodedImage], monkeypatch: pytest.MonkeyPatch
+    load_photo: Callable[[str], DecodedImage], monkeypatch: pytest.MonkeyPatch, default_pipeline: FacePipeline
 ) -> None:
     image = load_photo("_misc/multi_face/dlib__2008_002079.jpg")  # six faces of 34-48 px
     detector, counting = counted_detector()
     faces = detector.detect(image.pixels)
     assert len(faces) == 6 and counting.calls == 1 + blazeface.CROWD_GRID**2
-    for face in faces:
+    for face in default_pipeline.with_landmarks(image, faces):
         assert_well_formed(face, image)
     monkeypatch.setattr(blazeface, "CROWD_FACE_RATIO", 0.0)
     assert len(blazeface.BlazeFaceDetector().detect(image.pixels)) == 5, "the whole-photo pass alone misses one"

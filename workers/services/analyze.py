@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pipelines.compare import distance_to_similarity, euclidean_distance
+from pipelines.engine import FaceResult
 from workers.contracts import ComparePayload, DetectPayload, EmbedPayload, JobErrorCode
 from workers.errors import JobFailure
 from workers.execution import JobContext
@@ -13,15 +15,16 @@ from workers.services.common import face_json, largest, load_image
 
 def detect(ctx: JobContext, payload: DetectPayload) -> dict[str, Any]:
     image = load_image(ctx, payload.image_key)
-    results = ctx.runtime.pipeline.process(image, embed=False)
-    results.sort(key=lambda r: r.face.confidence, reverse=True)
+    pipeline = ctx.runtime.pipeline
+    found = sorted(pipeline.detect(image, landmarks=False), key=lambda face: face.confidence, reverse=True)
     if payload.max_faces is not None:
-        results = results[: payload.max_faces]
-    faces = [face_json(r.face) for r in results]
+        found = found[: payload.max_faces]
+    shown = pipeline.with_landmarks(image, found)
+    faces = [face_json(face) for face in shown]
     if payload.attributes or payload.quality:
         analyzer = ctx.runtime.analyzer
-        for rendered, result in zip(faces, results, strict=True):
-            rendered.update(analyzer(image, result.face, payload.attributes, payload.quality))
+        for rendered, face in zip(faces, shown, strict=True):
+            rendered.update(analyzer(image, face, payload.attributes, payload.quality))
     return {"faces": faces, "image": {"width": image.width, "height": image.height}}
 
 
@@ -41,10 +44,10 @@ def compare(ctx: JobContext, payload: ComparePayload) -> dict[str, Any]:
 
 def embed(ctx: JobContext, payload: EmbedPayload) -> dict[str, Any]:
     image = load_image(ctx, payload.image_key)
-    results = ctx.runtime.pipeline.process(image, embed=True)
+    results = ctx.runtime.pipeline.process(image, embed=True, landmarks=False)
     if not results:
         raise JobFailure(JobErrorCode.NO_FACE, "no face was detected in the image")
-    chosen = [largest(results)] if payload.select == "largest" else results
+    chosen = _shown(ctx, image, [largest(results)] if payload.select == "largest" else results)
     return {
         "model_id": ctx.runtime.pipeline.model_id,
         "faces": [
@@ -57,7 +60,13 @@ def embed(ctx: JobContext, payload: EmbedPayload) -> dict[str, Any]:
 
 def _largest_embedded(ctx: JobContext, key: str, label: str):  # type: ignore[no-untyped-def]
     image = load_image(ctx, key)
-    results = ctx.runtime.pipeline.process(image, embed=True)
+    results = ctx.runtime.pipeline.process(image, embed=True, landmarks=False)
     if not results:
         raise JobFailure(JobErrorCode.NO_FACE, f"no face was detected in {label}", {"image": label})
-    return largest(results)
+    return _shown(ctx, image, [largest(results)])[0]
+
+
+def _shown(ctx: JobContext, image: Any, results: list[FaceResult]) -> list[FaceResult]:
+    """``results`` with landmarks: placed only for the faces a response shows."""
+    faces = ctx.runtime.pipeline.with_landmarks(image, [result.face for result in results])
+    return [replace(result, face=face) for result, face in zip(results, faces, strict=True)]

@@ -65,7 +65,7 @@ def enroll_image(
 ) -> list[dict[str, Any]]:
     """Detect, embed, check and store every selected face of one image; returns them as JSON."""
     runtime = ctx.runtime
-    results = _select(runtime.pipeline.process(image, embed=True), options)
+    results = _select(runtime.pipeline.process(image, embed=True, landmarks=False), options)
     if options.quality_gate:
         results = _passing_quality(ctx, image, results)
     duplicates = _find_duplicates(ctx, target, results) if options.on_duplicate != "allow" else {}

@@ -70,7 +70,7 @@ def _reference_vector(ctx: JobContext, payload: LivenessPayload) -> np.ndarray |
         return vectors[row.face_id]
     if payload.reference_image_key is not None:
         image = load_image(ctx, payload.reference_image_key)
-        reference = largest(runtime.pipeline.process(image, embed=True))
+        reference = largest(runtime.pipeline.process(image, embed=True, landmarks=False))
         assert reference.embedding is not None
         return reference.embedding.vector
     return None

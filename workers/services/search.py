@@ -41,7 +41,8 @@ def search(ctx: JobContext, payload: SearchPayload) -> dict[str, Any]:
     else:
         assert payload.image_key is not None
         image = load_image(ctx, payload.image_key)
-        results = runtime.pipeline.process(image, embed=True)
+        # Only an all-faces search shows the probe faces (and so their landmarks).
+        results = runtime.pipeline.process(image, embed=True, landmarks=payload.all_faces)
         if not results:
             raise JobFailure(JobErrorCode.NO_FACE, "no face was detected in the probe image")
         chosen: list[FaceResult] = results if payload.all_faces else [largest(results)]
