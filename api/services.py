@@ -109,6 +109,11 @@ class FaceService:
                 ApiErrorCode.FACE_SET_LIMIT, f"a project may hold at most {limits.max_face_sets_per_project} face sets"
             )
         created = self.face_sets.create(project_id=project_id, name=name, capacity=capacity, external_fields=schema)
+        if created is None and self.face_sets.get_by_name(project_id, name) is None:
+            raise ApiError(
+                ApiErrorCode.FACE_SET_EXISTS,
+                f"the face set named {name!r} is being deleted; create it again once its delete job has finished",
+            )
         if created is None:  # lost a race with a concurrent create of the same name
             raise ApiError(ApiErrorCode.FACE_SET_EXISTS, f"a face set named {name!r} already exists")
         return created
@@ -123,9 +128,16 @@ class FaceService:
         return face_set
 
     def delete_face_set(self, project_id: str, name: str, *, wait: bool, idempotency_key: str | None) -> JobOutcome:
-        face_set = self.face_set(project_id, name)
+        face_set = self.face_sets.get_by_name(project_id, name, include_deleting=True)
+        if face_set is None:
+            raise ApiError(ApiErrorCode.FACE_SET_NOT_FOUND, f"face set {name[:64]!r} does not exist")
         payload = DeleteFaceSetPayload(project_id=project_id, face_set_id=face_set.id)
-        return self.gateway.run(project_id, JobKind.DELETE_FACE_SET, payload, wait=wait, idempotency_key=idempotency_key)
+        outcome = self.gateway.run(project_id, JobKind.DELETE_FACE_SET, payload, wait=wait, idempotency_key=idempotency_key)
+        if not outcome.finished:
+            # Queued, not yet done: the face set is gone for clients from now on (404), not
+            # only once the job has removed its faces.
+            self.face_sets.mark_deleting(project_id, face_set.id)
+        return outcome
 
     # ------------------------------------------------------------------ faces
 

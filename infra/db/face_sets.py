@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,35 +51,52 @@ class FaceSetRepo:
         return created
 
     def get(self, project_id: str, face_set_id: str) -> FaceSetRow | None:
+        """The face set, unless it does not exist or is being deleted (``mark_deleting``)."""
         with self.db.session() as session:
             face_set = session.scalars(
-                select(FaceSet).where(FaceSet.id == face_set_id, FaceSet.project_id == project_id)
+                select(FaceSet).where(
+                    FaceSet.id == face_set_id, FaceSet.project_id == project_id, FaceSet.deleting_since.is_(None)
+                )
             ).one_or_none()
             return FaceSetRow.of(face_set) if face_set is not None else None
 
-    def get_by_name(self, project_id: str, name: str) -> FaceSetRow | None:
+    def get_by_name(self, project_id: str, name: str, include_deleting: bool = False) -> FaceSetRow | None:
+        """The face set of that name; one being deleted only with ``include_deleting`` (a
+        second delete request re-sends the job of a delete that failed)."""
         with self.db.session() as session:
-            face_set = session.scalars(
-                select(FaceSet).where(FaceSet.project_id == project_id, FaceSet.name == name)
-            ).one_or_none()
+            query = select(FaceSet).where(FaceSet.project_id == project_id, FaceSet.name == name)
+            if not include_deleting:
+                query = query.where(FaceSet.deleting_since.is_(None))
+            face_set = session.scalars(query).one_or_none()
             return FaceSetRow.of(face_set) if face_set is not None else None
 
     def list(self, project_id: str) -> builtins.list[FaceSetRow]:
         with self.db.session() as session:
             face_sets = session.scalars(
                 select(FaceSet)
-                .where(FaceSet.project_id == project_id)
+                .where(FaceSet.project_id == project_id, FaceSet.deleting_since.is_(None))
                 .order_by(FaceSet.created_at, FaceSet.name)
             )
             return [FaceSetRow.of(f) for f in face_sets]
 
     def count(self, project_id: str) -> int:
+        """Face sets of the project, those being deleted included (they still hold data)."""
         with self.db.session() as session:
             return int(
                 session.scalar(
                     select(func.count()).select_from(FaceSet).where(FaceSet.project_id == project_id)
                 )
                 or 0
+            )
+
+    def mark_deleting(self, project_id: str, face_set_id: str) -> None:
+        """Hide the face set from every read while its queued delete job runs. A face set
+        already gone (the job was quicker) is left alone."""
+        with self.db.write_session() as session:
+            session.execute(
+                update(FaceSet)
+                .where(FaceSet.id == face_set_id, FaceSet.project_id == project_id, FaceSet.deleting_since.is_(None))
+                .values(deleting_since=utc_now())
             )
 
     def delete_with_faces(self, project_id: str, face_set_id: str) -> builtins.list[FaceRow]:

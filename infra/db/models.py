@@ -108,6 +108,9 @@ class FaceSet(Base):
     # Kept in the same transaction as every face insert/delete; capacity checks read it.
     face_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # Set when a delete job for it was queued: from then on it is gone for clients (404),
+    # while the job removes its faces, vectors and images.
+    deleting_since: Mapped[datetime | None]
 
 
 class Person(Base):

@@ -113,6 +113,28 @@ def test_delete_async_returns_a_job(client: ProjectClient) -> None:
     error_of(client.call("GET", f"/face-sets/{name}"), 404, "FRS.0210")
 
 
+def test_a_queued_face_set_delete_hides_the_set_at_once(tmp_path: Path) -> None:
+    """No worker runs the job here, so what the client sees is the API's own doing."""
+    from api.app import create_app
+    from tests.api.conftest import new_project
+    from tests.support.stack import start_stack
+
+    with start_stack(tmp_path, workers=0) as stack:
+        client = ProjectClient(create_app(stack.settings).test_client(), *new_project(stack.settings, "deleting"))
+        name = unique()
+        client.create_face_set(name)
+
+        accepted = client.call("DELETE", f"/face-sets/{name}", headers={"Prefer": "respond-async"})
+
+        assert accepted.status_code == 202
+        error_of(client.call("GET", f"/face-sets/{name}"), 404, "FRS.0210")
+        assert name not in {entry["face_set_name"] for entry in client.ok("GET", "/face-sets")["face_sets_info"]}
+        refused = error_of(client.call("POST", "/face-sets", json={"face_set_name": name}), 400, "FRS.0201")
+        assert "being deleted" in refused["error_msg"]
+        again = client.call("DELETE", f"/face-sets/{name}", headers={"Prefer": "respond-async"})
+        assert again.status_code == 202  # a delete whose job failed can be sent again
+
+
 def _unique_copy(photo: Path) -> bytes:
     from PIL import Image
 

@@ -32,7 +32,7 @@ from infra.db.rows import Box
 from infra.settings import DatabaseSettings
 
 POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-HEAD = "0001"
+HEAD = "0002"
 T = TypeVar("T")
 
 
@@ -425,6 +425,25 @@ def test_delete_with_faces_removes_the_set_and_returns_its_faces(repos: Repos) -
     assert repos.faces.missing_face_ids(["s1", "s2"]) == ["s1", "s2"]
     assert repos.face_sets.delete_with_faces(repos.project_id, face_set_id) == []  # redelivery
     assert make_face_set(repos)  # the name is free again
+
+
+def test_a_face_set_being_deleted_is_gone_for_reads_but_still_deletable(repos: Repos) -> None:
+    face_set_id = make_face_set(repos)
+    repos.faces.add_faces(repos.project_id, face_set_id, [new_face("d1")])
+    repos.face_sets.mark_deleting(repos.project_id + "x", face_set_id)  # another project's: no effect
+    assert repos.face_sets.get(repos.project_id, face_set_id) is not None
+
+    repos.face_sets.mark_deleting(repos.project_id, face_set_id)
+
+    assert repos.face_sets.get(repos.project_id, face_set_id) is None
+    assert repos.face_sets.get_by_name(repos.project_id, "staff") is None
+    assert repos.face_sets.list(repos.project_id) == []
+    assert repos.face_sets.get_by_name(repos.project_id, "staff", include_deleting=True) is not None
+    assert repos.face_sets.count(repos.project_id) == 1  # it still holds data
+    assert repos.face_sets.create(project_id=repos.project_id, name="staff", capacity=1) is None
+    assert [r.face_id for r in repos.face_sets.delete_with_faces(repos.project_id, face_set_id)] == ["d1"]
+    repos.face_sets.mark_deleting(repos.project_id, face_set_id)  # the job was quicker: a no-op
+    assert make_face_set(repos)
 
 
 # ---------------------------------------------------------------------------- jobs
