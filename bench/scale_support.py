@@ -184,12 +184,14 @@ def wait_until_served(index: Any, alias: str, model_id: str, rows: int, settle_s
         segments = utility.get_query_segment_info(collection, using=alias)
         loaded_rows = sum(segment.num_rows for segment in segments)
         ready = loaded_rows >= rows and index.index_ready(model_id)
-        current = sorted((segment.segmentID, segment.num_rows, segment.index_name) for segment in segments)
+        # Not the index name: with scalar indexes too, Milvus 2.3 reports any one of a
+        # segment's indexes there, a different one from call to call.
+        current = sorted((segment.segmentID, segment.num_rows, bool(segment.index_name)) for segment in segments)
         if current != signature or not ready:
             signature, unchanged_since = current, now
         if ready and served is None:
             served = now
         if built is not None and served is not None and now - unchanged_since >= settle_s:
-            return built, served, unchanged_since, [{"rows": rows_, "index": name} for _, rows_, name in current]
+            return built, served, unchanged_since, [{"rows": rows_, "indexed": indexed} for _, rows_, indexed in current]
         time.sleep(2)
     raise TimeoutError(f"the index of {collection} was not served and settled within {timeout_s:.0f} s")

@@ -327,7 +327,8 @@ class VectorIndex:
         built index, Milvus 2.3 searches a segment with its interim IVF index, and recall@10
         measured 0.49 there against 1.0 fifteen seconds later, once HNSW was loaded.
         Segments under ``MIN_INDEXED_SEGMENT_ROWS`` are always scanned exactly. milvus-lite
-        (FLAT) is always ready.
+        (FLAT) is always ready. A segment reaches the query node with all its indexes built
+        (vector and filter columns), and Milvus 2.3 names any one of them here.
         """
         collection = self._collection(model_id)
         if collection is None or not self.is_server:
