@@ -36,10 +36,12 @@ class JobLifecycle:
         self._publish(job_id, JobState.PROGRESS, progress=(done, total))
 
     def parent_progress(self, parent_job_id: str) -> None:
-        self.jobs.refresh_parent_progress(parent_job_id)
-        job = self.jobs.get(parent_job_id)
-        if job is not None and job.progress_total:
-            self._emit(job, JobState.PROGRESS, progress=(job.progress_done, job.progress_total))
+        def publish(job: Any) -> None:
+            if job.progress_total:
+                self._emit(job, JobState.PROGRESS, progress=(job.progress_done, job.progress_total))
+
+        # Published under the parent row's lock: chunks in different workers report in turn.
+        self.jobs.refresh_parent_progress(parent_job_id, then=publish)
 
     def succeed(self, job_id: str, result: dict[str, Any]) -> None:
         # The first outcome wins; a second finisher (a re-sent parent racing its last chunk)

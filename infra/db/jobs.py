@@ -8,7 +8,7 @@ or duplicated work cannot overwrite what a client may have read. Rows expire
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -151,17 +151,37 @@ class JobRepo:
     def set_progress(self, job_id: str, done: int, total: int) -> bool:
         return self._update_active(job_id, progress_done=done, progress_total=total, heartbeat_at=utc_now())
 
-    def refresh_parent_progress(self, parent_job_id: str) -> bool:
+    def refresh_parent_progress(
+        self, parent_job_id: str, then: Callable[[JobRow], None] | None = None
+    ) -> bool:
         """Set a batch's progress to the sum of its sub-jobs' progress (one statement, so
         concurrent chunks never lose each other's counts). Also keeps the parent alive
-        for ``claim_stale`` while its chunks work."""
+        for ``claim_stale`` while its chunks work.
+
+        ``then`` gets the refreshed parent while its row is still locked by the update: two
+        chunks reporting at once (in different workers) act on their counts in the order
+        they wrote them, so progress events come out in order."""
         child = aliased(Job)
         done = (
             select(func.coalesce(func.sum(child.progress_done), 0))
             .where(child.parent_job_id == parent_job_id)
             .scalar_subquery()
         )
-        return self._update_active(parent_job_id, progress_done=done, heartbeat_at=utc_now())
+        with self.db.write_session() as session:
+            result = session.execute(
+                update(Job)
+                .where(Job.id == parent_job_id, Job.status.in_(ACTIVE))
+                .values(progress_done=done, heartbeat_at=utc_now(), updated_at=utc_now())
+                .execution_options(synchronize_session=False)
+            )
+            if not affected_rows(result):
+                return False
+            if then is not None:
+                parent = session.scalars(
+                    select(Job).where(Job.id == parent_job_id).execution_options(populate_existing=True)
+                ).one()
+                then(JobRow.of(parent))
+            return True
 
     def succeed(self, job_id: str, result: dict[str, Any]) -> bool:
         """Store the result; False when the job was already final (first outcome wins)."""

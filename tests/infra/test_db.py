@@ -569,6 +569,32 @@ def test_child_jobs_are_idempotent_and_roll_progress_up_to_the_parent(repos: Rep
     assert [c.status for c in found] == ["succeeded", "pending"]
 
 
+def test_concurrent_chunks_see_the_parents_progress_in_the_order_they_wrote_it(repos: Repos) -> None:
+    """Two workers' chunks report at once; what each acts on (publishes) under the parent's
+    lock never goes backwards, which a read after the update could (a batch's progress
+    events came out 36, 35 under load)."""
+    parent = job_id()
+    repos.jobs.create(job_id=parent, project_id=repos.project_id, kind="enroll_batch", payload={}, idempotency_key=None)
+    repos.jobs.mark_running(parent, worker="w")
+    repos.jobs.set_progress(parent, 0, 40)
+    chunks = [f"{parent}.c{i:05d}" for i in range(2)]
+    for chunk in chunks:
+        repos.jobs.create_child(job_id=chunk, project_id=repos.project_id, kind="enroll_chunk", payload={}, parent_job_id=parent)
+    seen: list[int] = []
+
+    def acted_on(job: Any) -> None:
+        time.sleep(0.002)  # a publish takes time: the window in which another chunk could overtake
+        seen.append(job.progress_done)
+
+    def work(chunk: str) -> None:
+        for done in range(1, 21):
+            repos.jobs.set_progress(chunk, done, 20)
+            assert repos.jobs.refresh_parent_progress(parent, then=acted_on)
+
+    assert run_together([lambda c=chunk: work(c) for chunk in chunks]) == [None, None]  # type: ignore[misc]
+    assert len(seen) == 40 and seen == sorted(seen) and seen[-1] == 40
+
+
 def test_claim_stale_requeues_dead_running_jobs_once(repos: Repos) -> None:
     dead, alive, finished = job_id(), job_id(), job_id()
     for jid in (dead, alive, finished):
