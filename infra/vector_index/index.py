@@ -352,10 +352,13 @@ class VectorIndex:
                 self._client.create_collection(
                     name,
                     schema=schema_for(model_id, dimension, partition_key),
-                    index_params=self._index_params(),
                     consistency_level=Consistency.BOUNDED.value,
                     timeout=self._timeout,
                 )
+                # Without waiting for each index to be built: pymilvus polls every 0.5 s
+                # per index, and with 13 of them the first enrollment of a model waited
+                # ~10 s on a server for an empty collection that has nothing to build.
+                self._client.create_index(name, self._index_params(), timeout=self._timeout, sync=False)
             except MilvusException:
                 # Another worker may have created it first; anything else re-raises.
                 if self._collection(model_id) is None:
