@@ -21,7 +21,9 @@ search over the same vectors (squared L2, FaceFleet's metric), for held-out real
 and for noisy copies of stored faces (stored face + within-identity noise: "another photo").
 
 At 1M faces a run took ~37 min on the shared 2-core development machine (insert ~5 min, index
-build and load ~14 min, searches and exact ground truth the rest); docs/BENCHMARKS.md has it.
+build and load ~14 min, searches and exact ground truth the rest); with the typed filter
+columns every segment has 13 indexes, and index builds and compactions went on for ~57 min
+after the flush (beside a test run); docs/BENCHMARKS.md has both.
 """
 
 from __future__ import annotations
