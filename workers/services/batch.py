@@ -55,7 +55,8 @@ def enroll_chunk(ctx: JobContext, payload: EnrollChunkPayload) -> dict[str, Any]
     runtime = ctx.runtime
     items = read_manifest(ctx, payload.manifest_key)
     face_set = runtime.face_sets.get(payload.project_id, payload.face_set_id)
-    # A face set deleted meanwhile refuses each item's faces when they are added.
+    # A face set deleted meanwhile refuses each item's faces when they are added; one whose
+    # delete job is queued takes them, and the job removes them with the rest.
     columns = FilterColumns.for_schema(face_set.external_fields if face_set is not None else {})
     report = []
     for index in range(payload.start, payload.stop):
