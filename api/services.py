@@ -121,16 +121,15 @@ class FaceService:
     def list_face_sets(self, project_id: str) -> list[Any]:
         return list(self.face_sets.list(project_id))
 
-    def face_set(self, project_id: str, name: str) -> Any:
-        face_set = self.face_sets.get_by_name(project_id, name)
+    def face_set(self, project_id: str, name: str, include_deleting: bool = False) -> Any:
+        face_set = self.face_sets.get_by_name(project_id, name, include_deleting=include_deleting)
         if face_set is None:
             raise ApiError(ApiErrorCode.FACE_SET_NOT_FOUND, f"face set {name[:64]!r} does not exist")
         return face_set
 
     def delete_face_set(self, project_id: str, name: str, *, wait: bool, idempotency_key: str | None) -> JobOutcome:
-        face_set = self.face_sets.get_by_name(project_id, name, include_deleting=True)
-        if face_set is None:
-            raise ApiError(ApiErrorCode.FACE_SET_NOT_FOUND, f"face set {name[:64]!r} does not exist")
+        # One being deleted too: a second DELETE re-sends the job of a delete that failed.
+        face_set = self.face_set(project_id, name, include_deleting=True)
         payload = DeleteFaceSetPayload(project_id=project_id, face_set_id=face_set.id)
         outcome = self.gateway.run(project_id, JobKind.DELETE_FACE_SET, payload, wait=wait, idempotency_key=idempotency_key)
         if not outcome.finished:
