@@ -168,12 +168,7 @@ class JobRepo:
             .scalar_subquery()
         )
         with self.db.write_session() as session:
-            result = session.execute(
-                update(Job)
-                .where(Job.id == parent_job_id, Job.status.in_(ACTIVE))
-                .values(progress_done=done, heartbeat_at=utc_now(), updated_at=utc_now())
-                .execution_options(synchronize_session=False)
-            )
+            result = session.execute(_active_update(parent_job_id, progress_done=done, heartbeat_at=utc_now()))
             if not affected_rows(result):
                 return False
             if then is not None:
@@ -220,15 +215,8 @@ class JobRepo:
             return bool(affected_rows(result))
 
     def _update_active(self, job_id: str, **values: Any) -> bool:
-        values.setdefault("updated_at", utc_now())
         with self.db.session() as session:
-            result = session.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.status.in_(ACTIVE))
-                .values(**values)
-                .execution_options(synchronize_session=False)
-            )
-            return bool(affected_rows(result))
+            return bool(affected_rows(session.execute(_active_update(job_id, **values))))
 
     # ------------------------------------------------------------------ housekeeping
 
@@ -343,3 +331,14 @@ def _strings_in(value: Any) -> set[str]:
     if isinstance(value, list):
         return {found for item in value for found in _strings_in(item)}
     return set()
+
+
+def _active_update(job_id: str, **values: Any) -> Any:
+    """The update of a job that is not final yet (a final job's row never changes again)."""
+    values.setdefault("updated_at", utc_now())
+    return (
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(ACTIVE))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
