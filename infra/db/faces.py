@@ -11,7 +11,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import delete, func, select, update
@@ -177,16 +177,13 @@ class FaceRepo:
 
     def newest_created_at(self, project_id: str, face_set_id: str) -> datetime | None:
         """When the face set's newest face was stored (an index lookup), None when it has none."""
+        # max() keeps the column's type, so UtcDateTime hands back an aware UTC time here too.
         with self.db.session() as session:
-            newest = session.scalar(
+            return session.scalar(
                 select(func.max(Face.created_at)).where(
                     Face.face_set_id == face_set_id, Face.project_id == project_id
                 )
             )
-        if newest is None:
-            return None
-        # SQLite hands back naive datetimes; every stored time is UTC (models.utc_now).
-        return newest if newest.tzinfo is not None else newest.replace(tzinfo=UTC)
 
     def get_many(self, project_id: str, face_set_id: str, face_ids: Iterable[str]) -> dict[str, FaceRow]:
         found: dict[str, FaceRow] = {}
