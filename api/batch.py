@@ -95,7 +95,7 @@ class BatchIntake:
         while True:
             chunk = stream.read(CHUNK_BYTES)
             decoder.receive_data(chunk or None)
-            event = decoder.next_event()
+            event = _next_event(decoder)
             while not isinstance(event, (NeedData, Epilogue)):
                 if isinstance(event, (Field, File)):
                     part, oversize = event, False
@@ -113,7 +113,7 @@ class BatchIntake:
                     if not event.more_data:
                         self._end_part(part, buffer, oversize, spool, fields)
                         spool = None
-                event = decoder.next_event()
+                event = _next_event(decoder)
             if isinstance(event, Epilogue) or not chunk:
                 break
         if not isinstance(event, Epilogue):
@@ -238,3 +238,12 @@ def _derived_user_id(source: str, user_id_from: str) -> str | None:
 
 def _is_hidden(name: str) -> bool:
     return any(part.startswith(".") or part == "__MACOSX" for part in PurePosixPath(name).parts)
+
+
+def _next_event(decoder: MultipartDecoder) -> Any:
+    """werkzeug's next multipart event; a body it cannot parse (a part's headers cut off,
+    say) is the client's error, not a 500."""
+    try:
+        return decoder.next_event()
+    except ValueError as malformed:
+        raise ApiError(ApiErrorCode.INVALID_BATCH, "the multipart body is malformed: a part's headers cannot be parsed") from malformed

@@ -114,6 +114,17 @@ def big_batch(api: ApiStack) -> BigBatch:
     return BigBatch(name, body["job_id"], inputs)
 
 
+def test_a_multipart_body_cut_off_inside_a_parts_headers_is_refused(client: ProjectClient) -> None:
+    """Found by the stateful Schemathesis run: werkzeug's parser raised, which was a 500."""
+    name = unique()
+    client.create_face_set(name)
+    body = b'--cut\r\nContent-Disposition: form-data; name="image_file"; filename="a.jpg"\r\nContent-Ty'
+    response = client.call(
+        "POST", f"/face-sets/{name}/faces/batch", data=body, content_type="multipart/form-data; boundary=cut"
+    )
+    assert "malformed" in error_of(response, 400, "FRS.0123")["error_msg"]
+
+
 def test_zip_archive_batch_with_user_ids_from_folders(client: ProjectClient) -> None:
     name = unique("zip")
     client.create_face_set(name)
