@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+import numpy as np
 import onnx
 from google.protobuf.message import DecodeError
+from onnx import helper, numpy_helper, shape_inference
 
 from pipelines.detection.blazeface import BLAZEFACE_ONNX_FILENAME, BLAZEFACE_SOURCE_FILENAME
 from pipelines.embedding.dlib_onnx import MODEL_FILENAME
@@ -31,6 +33,9 @@ from pipelines.embedding.dlibconv import (
 )
 
 BLAZEFACE_OPSET = 17
+BLAZEFACE_REWRITE_VERSION = "padconv1"
+"""Names the graph rewrite applied after tf2onnx (``channel_pads_as_convolutions``): a new
+value rebuilds every installed BlazeFace model."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,17 +127,83 @@ def build_blazeface_onnx(home: Path, force: bool = False) -> BuildResult:
     source_bytes = source.read_bytes()
     digest = hashlib.sha256(source_bytes).hexdigest()
     # The version from the package metadata: importing tf2onnx imports TensorFlow (seconds).
-    converter = f"tf2onnx-{version('tf2onnx')}-opset{BLAZEFACE_OPSET}"
+    converter = f"tf2onnx-{version('tf2onnx')}-opset{BLAZEFACE_OPSET}-{BLAZEFACE_REWRITE_VERSION}"
     if not force and _is_current(target, digest, converter):
         return BuildResult(target, rebuilt=False)
     from tf2onnx import convert
 
     model, _ = convert.from_tflite(str(source), opset=BLAZEFACE_OPSET)
+    model = channel_pads_as_convolutions(model)
     for key, value in ((SOURCE_SHA256_KEY, digest), (CONVERTER_VERSION_KEY, converter)):
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
     _write_atomically(model, target)
     return BuildResult(target, rebuilt=True)
+
+
+def channel_pads_as_convolutions(model: onnx.ModelProto) -> onnx.ModelProto:
+    """``model`` with every zero-padding of the channel axis written as a 1x1 convolution
+    whose weights copy each input channel and append zero channels.
+
+    BlazeFace widens its residual path twice (24 -> 48 -> 96 channels) with a ``Pad`` of the
+    channel axis. onnxruntime's blocked-channel (NCHWc) layout has no ``Pad``, so from the
+    first one on, every block converted its tensors out of that layout and back, with its
+    ``Add`` and ``Relu`` left unfused: 38 reorders per pass. As a convolution the whole
+    network stays in the layout, ~7% faster on one core here. The result is the same up to
+    float rounding: the copy multiplies by 1 and adds zeros, and only the order in which
+    onnxruntime then sums the residual changes (< 1e-4 of a box coordinate in pixels)."""
+    model = shape_inference.infer_shapes(model)
+    constants = {tensor.name: tensor for tensor in model.graph.initializer}
+    shapes = {
+        value.name: [dim.dim_value for dim in value.type.tensor_type.shape.dim]
+        for value in [*model.graph.input, *model.graph.value_info]
+    }
+    nodes = []
+    for node in model.graph.node:
+        channels = _padded_channels(node, constants, shapes)
+        if channels is None:
+            nodes.append(node)
+            continue
+        present, added = channels
+        weights = np.zeros((present + added, present, 1, 1), dtype=np.float32)
+        weights[np.arange(present), np.arange(present)] = 1.0
+        weights_name = f"{node.name}_as_conv_weights"
+        model.graph.initializer.append(numpy_helper.from_array(weights, weights_name))
+        nodes.append(
+            helper.make_node(
+                "Conv",
+                [node.input[0], weights_name],
+                list(node.output),
+                name=f"{node.name}_as_conv",
+                kernel_shape=[1, 1],
+            )
+        )
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
+    used = {name for node in model.graph.node for name in node.input}
+    kept = [tensor for tensor in model.graph.initializer if tensor.name in used]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(kept)
+    onnx.checker.check_model(model)
+    return model
+
+
+def _padded_channels(
+    node: onnx.NodeProto, constants: dict[str, onnx.TensorProto], shapes: dict[str, list[int]]
+) -> tuple[int, int] | None:
+    """(channels in, channels appended) when ``node`` pads only the end of an NCHW tensor's
+    channel axis with zeros; None for any other node."""
+    if node.op_type != "Pad" or len(node.input) != 2 or node.input[1] not in constants:
+        return None
+    mode = next((attribute.s for attribute in node.attribute if attribute.name == "mode"), b"constant")
+    pads = numpy_helper.to_array(constants[node.input[1]])
+    shape = shapes.get(node.input[0], [])
+    if mode != b"constant" or pads.shape != (8,) or len(shape) != 4 or shape[1] <= 0:
+        return None
+    begins, ends = pads[:4], pads[4:]
+    if begins.any() or ends[[0, 2, 3]].any() or ends[1] <= 0:
+        return None
+    return shape[1], int(ends[1])
 
 
 def main(argv: list[str] | None = None) -> int:
