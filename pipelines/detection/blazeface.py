@@ -175,16 +175,19 @@ every real face of that size in ../shared/data/faces scored 0.85 or more, while 
 faces legitimately score lower (real ones from 0.58), so they keep the plain 0.5 threshold."""
 
 CROWD_FACE_RATIO: Final = 0.08
+CROWD_MIN_FACES: Final = 2
 CROWD_MIN_SIDE: Final = 1.5
 CROWD_GRID: Final = 2
 CROWD_TILE_OVERLAP: Final = 1.25
 """When the photo's longer side exceeds ``CROWD_MIN_SIDE`` times the model's input (there is
-resolution to gain) and a face found is smaller than
-``CROWD_FACE_RATIO`` of its longer side, it is a crowd: BlazeFace also looks at a 2x2 grid of
-overlapping tiles (each ``CROWD_TILE_OVERLAP`` times a quarter), where faces are ~1.6x larger,
-and finds the small faces the whole-photo pass misses (one of six in
-_misc/multi_face/dlib__2008_002079.jpg). Portraits never pay for the four extra passes; on the
-135 pair photos at 640 px one photo was a crowd."""
+resolution to gain) and the whole-photo pass found at least ``CROWD_MIN_FACES`` faces, one of
+them smaller than ``CROWD_FACE_RATIO`` of its longer side, it is a crowd: BlazeFace also looks
+at a 2x2 grid of overlapping tiles (each ``CROWD_TILE_OVERLAP`` times a quarter), where faces
+are ~1.6x larger, and finds the small faces the whole-photo pass misses (one of six in
+_misc/multi_face/dlib__2008_002079.jpg). Portraits never pay for the four extra passes, nor
+does a lone person at a distance (a gate camera's frame, a full-length photo): on the shared
+photos the tiles never found a face beside a lone one, and they made such a photo cost 5
+passes (2 of the first 60 identity photos at 640 px)."""
 
 SAME_FACE_OVERLAP: Final = 0.3
 
@@ -232,7 +235,7 @@ class BlazeFaceDetector:
         height, width = image.shape[:2]
         longer = max(height, width)
         found = self._scan(image, 0, 0)
-        if found and longer > CROWD_MIN_SIDE * self._network.size:
+        if len(found) >= CROWD_MIN_FACES and longer > CROWD_MIN_SIDE * self._network.size:
             smallest = min(candidate.right - candidate.left for candidate in found)
             if smallest < CROWD_FACE_RATIO * longer:
                 for top, left, bottom, right in _tiles(height, width):

@@ -126,10 +126,20 @@ def test_a_crowd_is_looked_at_again_in_tiles_and_its_small_faces_found(
     assert len(blazeface.BlazeFaceDetector().detect(image.pixels)) == 5, "the whole-photo pass alone misses one"
 
 
-def test_a_portrait_costs_one_network_pass(load_photo: Callable[[str], DecodedImage]) -> None:
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "face_recognition-obama/obama.jpg",  # a portrait
+        "compreface-A/001_A.jpg",  # a lone person at a distance: one face of ~6% of the photo
+    ],
+)
+def test_one_face_costs_one_network_pass(relative: str, load_photo: Callable[[str], DecodedImage]) -> None:
+    image = load_photo(relative).pixels
     detector, counting = counted_detector()
-    assert len(detector.detect(load_photo("face_recognition-obama/obama.jpg").pixels)) == 1
-    assert counting.calls == 1
+    faces = detector.detect(image)
+    assert len(faces) == 1 and counting.calls == 1
+    if relative.startswith("compreface"):
+        assert faces[0].box.width < blazeface.CROWD_FACE_RATIO * max(image.shape[:2]), "small enough for tiles"
 
 
 def test_weak_faces_that_the_network_sees_large_are_dropped(
