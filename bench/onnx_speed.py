@@ -127,9 +127,13 @@ def convolution_macs(model_path: Path) -> int:
     return total
 
 
-def gemm_gflops(size: int = 1024, repeats: int = 20) -> float:
-    """onnxruntime's own single-thread fp32 GEMM rate on this CPU (the same MLAS kernels its
-    convolutions use): the ceiling for any fp32 network on one core."""
+def share_of_gemm_rate(
+    describe: Callable[[Array], Array], chip: Array, macs: int, size: int = 1024, repeats: int = 30
+) -> tuple[float, float]:
+    """GFLOP/s of ``describe`` on one chip and of onnxruntime's own single-thread fp32 GEMM on
+    this CPU (a ``size`` x ``size`` MatMul, the MLAS kernels its convolutions use too): the
+    ceiling for any fp32 network on one core. The two alternate ``repeats`` times and each
+    keeps its best time, so both are measured in the same state of the machine."""
     import onnxruntime
     from onnx import TensorProto, helper
 
@@ -147,8 +151,12 @@ def gemm_gflops(size: int = 1024, repeats: int = 20) -> float:
     )
     feeds = {name: np.random.default_rng(0).random((size, size), dtype=np.float32) for name in ("a", "b")}
     session.run(None, feeds)
-    best = min(_seconds(lambda: session.run(None, feeds)) for _ in range(repeats))
-    return 2 * size**3 / best / 1e9
+    describe(chip)
+    network, gemm = float("inf"), float("inf")
+    for _ in range(repeats):
+        network = min(network, _seconds(lambda: describe(chip)))
+        gemm = min(gemm, _seconds(lambda: session.run(None, feeds)))
+    return 2 * macs / network / 1e9, 2 * size**3 / gemm / 1e9
 
 
 def _seconds(run: Callable[[], object]) -> float:
