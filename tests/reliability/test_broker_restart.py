@@ -34,7 +34,7 @@ pytestmark = [
     pytest.mark.skipif(not rabbitmq_installed(), reason="rabbitmq-server is not installed: no private broker to restart"),
 ]
 
-BATCH = 48
+BATCH = 96
 # Keep the broker down long enough that running chunks finish (and try to send the next
 # chunk) during the outage, not only before or after it.
 OUTAGE_SECONDS = 6.0
