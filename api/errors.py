@@ -67,6 +67,7 @@ class ApiErrorCode(Enum):
     FACE_NOT_FOUND = ErrorSpec("FRS.0211", 404, "The face does not exist.")
     JOB_NOT_FOUND = ErrorSpec("FRS.0212", 404, "The job does not exist.")
     METHOD_NOT_ALLOWED = ErrorSpec("FRS.0213", 405, "The method is not allowed for this resource.")
+    PERSON_NOT_FOUND = ErrorSpec("FRS.0214", 404, "The person (user_id) has no face here.")
     # --- protection ---
     FORBIDDEN = ErrorSpec("FRS.0003", 403, "The key may not perform this operation.")
     REQUEST_TOO_LARGE = ErrorSpec("FRS.0301", 413, "The request body is larger than allowed.")

@@ -29,6 +29,7 @@ class JobKind(StrEnum):
     DELETE_FACES = "delete_faces"
     DELETE_FACE_SET = "delete_face_set"
     LIVENESS = "liveness"
+    DELETE_PERSON = "delete_person"
 
 
 class JobStatus(StrEnum):
@@ -69,6 +70,7 @@ QUEUE_OF_KIND: dict[JobKind, QueueName] = {
     JobKind.LIVENESS: QueueName.LIVENESS,
     JobKind.DELETE_FACES: QueueName.MAINTENANCE,
     JobKind.DELETE_FACE_SET: QueueName.MAINTENANCE,
+    JobKind.DELETE_PERSON: QueueName.MAINTENANCE,
 }
 
 # Jobs whose work is model inference: with a GPU-capable pipeline, a GPU pool serves them faster.
@@ -253,6 +255,15 @@ class DeleteFaceSetPayload(_Payload):
     face_set_id: str
 
 
+class DeletePersonPayload(_Payload):
+    """Erase one person (user id): in one face set, or in every face set of the project
+    when ``face_set_id`` is None (resolved when the job runs, so none is missed)."""
+
+    project_id: str
+    user_id: str
+    face_set_id: str | None = None
+
+
 LivenessAction = Literal["blink", "mouth_open", "turn_left", "turn_right", "nod"]
 
 
@@ -277,6 +288,7 @@ PAYLOAD_OF_KIND: dict[JobKind, type[_Payload]] = {
     JobKind.DELETE_FACES: DeleteFacesPayload,
     JobKind.DELETE_FACE_SET: DeleteFaceSetPayload,
     JobKind.LIVENESS: LivenessPayload,
+    JobKind.DELETE_PERSON: DeletePersonPayload,
 }
 
 

@@ -10,6 +10,7 @@ from api.routes.face_sets import face_sets_blueprint
 from api.routes.faces import faces_blueprint
 from api.routes.jobs import jobs_blueprint
 from api.routes.liveness import liveness_blueprint
+from api.routes.persons import persons_blueprint
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -22,6 +23,7 @@ def register_v1(app: OpenAPI) -> None:
         batch_blueprint(),
         jobs_blueprint(),
         liveness_blueprint(),
+        persons_blueprint(),
     ):
         _keep_operations_of_shared_paths(app, blueprint)
         app.register_api(blueprint)

@@ -70,10 +70,13 @@ def faces_blueprint() -> APIBlueprint:
     @bp.get("/face-sets/<face_set_name>/faces", responses={200: FaceListResponse})
     def get_faces(path: FaceSetPath, query: FaceQuery) -> Response:
         """One face by face_id, or a page of faces (offset, limit)."""
-        service = current_context().service
+        ctx = current_context()
+        service = ctx.service
         if query.face_id is not None:
             face_set, face = service.face(path.project_id, path.face_set_name, query.face_id)
             faces = [face]
+        elif query.user_id is not None:
+            return _faces_of_person(ctx, path, query)
         else:
             face_set, faces = service.list_faces(path.project_id, path.face_set_name, query.offset, query.limit)
         return jsonify(
@@ -145,6 +148,23 @@ def faces_blueprint() -> APIBlueprint:
         return job_response(path.project_id, outcome)
 
     return bp
+
+
+def _faces_of_person(ctx: Any, path: FaceSetPath, query: FaceQuery) -> Response:
+    from api.routes.persons import persons_of
+
+    assert query.user_id is not None
+    face_set = ctx.service.face_set(path.project_id, path.face_set_name)
+    repo = persons_of(ctx)
+    faces = repo.faces(path.project_id, face_set.id, query.user_id, offset=query.offset, limit=query.limit)
+    return jsonify(
+        {
+            "face_set_id": face_set.id,
+            "face_set_name": face_set.name,
+            "faces": [face_info(face) for face in faces],
+            "total": repo.face_count(path.project_id, face_set.id, query.user_id),
+        }
+    )
 
 
 def _delete(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from infra.db.face_sets import FaceSetRepo
 from infra.db.faces import BoxLike, FaceRepo, NewFace
 from infra.db.jobs import JobRepo
+from infra.db.persons import PersonCount, PersonRepo
 from infra.db.projects import ApiKeyRepo, ProjectRepo
 
-__all__ = ["ApiKeyRepo", "BoxLike", "FaceRepo", "FaceSetRepo", "JobRepo", "NewFace", "ProjectRepo"]
+__all__ = ["ApiKeyRepo", "BoxLike", "FaceRepo", "FaceSetRepo", "JobRepo", "NewFace", "PersonCount", "PersonRepo", "ProjectRepo"]

@@ -9,6 +9,7 @@ from workers.services.batch import chunk_failed, enroll_batch, enroll_chunk
 from workers.services.delete import delete_face_set, delete_faces
 from workers.services.enroll import enroll
 from workers.services.liveness import liveness
+from workers.services.persons import delete_person
 from workers.services.search import search
 from workers.services.update import update_face
 
@@ -24,6 +25,7 @@ HANDLERS: dict[JobKind, Handler] = {
     JobKind.LIVENESS: liveness,
     JobKind.DELETE_FACES: delete_faces,
     JobKind.DELETE_FACE_SET: delete_face_set,
+    JobKind.DELETE_PERSON: delete_person,
 }
 
 FAILURE_HOOKS[JobKind.ENROLL_CHUNK] = chunk_failed

@@ -21,7 +21,7 @@ def delete_faces(ctx: JobContext, payload: DeleteFacesPayload) -> dict[str, Any]
         by_model.setdefault(row.model_id, []).append(row.face_id)
     for model_id, face_ids in by_model.items():
         runtime.index.delete(model_id, face_ids)
-    purge_unreferenced_objects(ctx, _object_keys(removed))
+    purge_unreferenced_objects(ctx, object_keys_of(removed))
     return {"deleted": len(removed), "face_ids": [row.face_id for row in removed]}
 
 
@@ -31,11 +31,11 @@ def delete_face_set(ctx: JobContext, payload: DeleteFaceSetPayload) -> dict[str,
     # Every collection, not only the models of the removed rows: vectors written by a crashed
     # enrollment have no row, and must go with their face set too.
     runtime.index.delete_by_face_set(None, payload.project_id, payload.face_set_id)
-    purge_unreferenced_objects(ctx, _object_keys(removed))
+    purge_unreferenced_objects(ctx, object_keys_of(removed))
     return {"face_set_id": payload.face_set_id, "deleted_faces": len(removed)}
 
 
-def _object_keys(rows: Iterable[Any]) -> set[str]:
+def object_keys_of(rows: Iterable[Any]) -> set[str]:
     keys: set[str] = set()
     for row in rows:
         keys.add(row.image_key)

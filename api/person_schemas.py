@@ -1,0 +1,117 @@
+"""Request and response models of the persons endpoints and of the admin API."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas import FaceSetFace, FaceSetPath, ProjectPath
+
+USER_ID_PATTERN = r"^[A-Za-z0-9_.@:-]{1,128}$"
+KEY_NAME_PATTERN = r"^[A-Za-z0-9 _.@:-]{1,128}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PersonPath(FaceSetPath):
+    user_id: str = Field(pattern=USER_ID_PATTERN)
+
+
+class ProjectPersonPath(ProjectPath):
+    user_id: str = Field(pattern=USER_ID_PATTERN)
+
+
+class PageQuery(BaseModel):
+    offset: int = Field(0, ge=0, le=10_000_000)
+    limit: int = Field(100, ge=1, le=1000)
+
+
+class PersonSummary(BaseModel):
+    user_id: str
+    face_count: int
+
+
+class PersonListResponse(BaseModel):
+    face_set_id: str
+    face_set_name: str
+    persons: list[PersonSummary]
+    total: int
+
+
+class PersonResponse(BaseModel):
+    face_set_id: str
+    face_set_name: str
+    user_id: str
+    face_count: int
+    faces: list[FaceSetFace]
+
+
+class PersonErasedFaceSet(BaseModel):
+    face_set_id: str
+    deleted_faces: int
+
+
+class PersonErasureCheck(BaseModel):
+    faces_remaining: int
+    vectors_remaining: int
+    objects_remaining: int
+    objects_kept_shared: int = Field(description="objects another face (or project) still uses, kept on purpose")
+
+
+class PersonDeleted(BaseModel):
+    user_id: str
+    deleted_faces: int
+    face_sets: list[PersonErasedFaceSet]
+    verified: PersonErasureCheck
+
+
+# ------------------------------------------------------------------ admin
+
+
+class AdminProjectPath(BaseModel):
+    project_id: str = Field(pattern=r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
+class AdminKeyPath(AdminProjectPath):
+    key_id: str = Field(pattern=r"^[A-Za-z0-9]{1,64}$")
+
+
+class ProjectCreate(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")
+
+
+class KeyCreate(_Strict):
+    name: str | None = Field(None, pattern=KEY_NAME_PATTERN, description="what the key is for, e.g. 'billing-2026-12'")
+
+
+class ApiKeyInfo(BaseModel):
+    key_id: str
+    name: str | None
+    created_at: str
+    last_used_at: str | None
+    revoked_at: str | None
+
+
+class ApiKeyIssued(ApiKeyInfo):
+    key: str = Field(description="the whole key; shown once, only its hash is stored")
+
+
+class ApiKeyList(BaseModel):
+    project_id: str
+    keys: list[ApiKeyInfo]
+
+
+class ProjectInfo(BaseModel):
+    project_id: str
+    name: str
+    created_at: str
+
+
+class ProjectList(BaseModel):
+    projects: list[ProjectInfo]
+
+
+class ProjectCreated(ProjectInfo):
+    api_key: ApiKeyIssued
+    webhook_secret: str = Field(description="signs this project's callbacks; shown once here")
