@@ -27,6 +27,7 @@ from api.context import ApiContext, build_context
 from api.errors import ApiError, ApiErrorCode
 from api.openapi_links import LinkedOpenAPI
 from api.routes import register_v1
+from api.routes.admin import register_admin
 from api.routes.fleet import install_fleet_signals
 from api.routes.ops import ops_blueprint
 from infra.errors import TransientInfraError
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None, context: ApiContext | None = No
     metrics.install(app)
 
     register_v1(app)
+    register_admin(app)
     app.register_api(ops_blueprint())
     install_fleet_signals(app, app.extensions["facefleet"])
     _register_dialects(app)

@@ -7,11 +7,14 @@ like a project that does not exist, so a key cannot probe which projects exist.
 from __future__ import annotations
 
 import hmac
+from datetime import UTC, datetime
+from typing import Any
 
 from flask import g, request
 
 from api.context import current_context
 from api.errors import ApiError, ApiErrorCode
+from infra.db.projects import KEY_USE_RESOLUTION
 
 TOKEN_HEADER = "X-Auth-Token"
 MAX_TOKEN_LENGTH = 512
@@ -30,6 +33,22 @@ def authenticate_operator() -> None:
         return
     if current_context().api_keys.authenticate(token) is None:
         raise ApiError(ApiErrorCode.AUTH_TOKEN_ABNORMAL)
+
+
+def authenticate_admin() -> None:
+    """The admin API (projects, keys, webhook settings): only the operator's token, and
+    nothing at all when none is configured; a project key never manages projects."""
+    admin_token = current_context().settings.api.admin_token.get_secret_value()
+    token = request.headers.get(TOKEN_HEADER, "") or _bearer_token()
+    if not token or len(token) > MAX_TOKEN_LENGTH:
+        raise ApiError(ApiErrorCode.AUTH_TOKEN_ABNORMAL, "the operator's admin token is missing")
+    if not admin_token:
+        raise ApiError(
+            ApiErrorCode.FORBIDDEN,
+            "the admin API is off: no admin token is configured (FACEFLEET_API__ADMIN_TOKEN)",
+        )
+    if not hmac.compare_digest(token.encode(), admin_token.encode()):
+        raise ApiError(ApiErrorCode.FORBIDDEN, "only the operator's admin token may use the admin API")
 
 
 def _bearer_token() -> str:
@@ -51,6 +70,13 @@ def authenticate_project_request() -> None:
         raise ApiError(ApiErrorCode.NOT_FOUND, "the project does not exist")
     g.project_id = key.project_id
     g.api_key_id = key.id
+    _note_key_use(key)
+
+
+def _note_key_use(key: Any) -> None:
+    last_used = getattr(key, "last_used_at", None)
+    if last_used is None or datetime.now(UTC) - last_used >= KEY_USE_RESOLUTION:
+        current_context().api_keys.touch(key.id)
 
 
 def current_project_id() -> str:

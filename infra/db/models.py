@@ -81,6 +81,8 @@ class Project(Base):
     # Signs this project's webhook calls (infra.webhooks).
     webhook_secret: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    # Where job callbacks go when a request names none (X-Callback-Url / callback_url).
+    default_callback_url: Mapped[str | None] = mapped_column(String(2048))
 
 
 class ApiKey(Base):
@@ -93,6 +95,8 @@ class ApiKey(Base):
     label: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     revoked_at: Mapped[datetime | None]
+    # Refreshed at most once a minute per key (see ApiKeyRepo.touch), not on every request.
+    last_used_at: Mapped[datetime | None]
 
 
 class FaceSet(Base):

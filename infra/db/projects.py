@@ -11,8 +11,9 @@ import builtins
 import hashlib
 import hmac
 import secrets
+from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from infra.db.batching import affected_rows, new_id
@@ -24,6 +25,7 @@ from infra.db.rows import ApiKeyRow, IssuedApiKey, ProjectRow
 KEY_PREFIX = "ffk_"
 KEY_ID_BYTES = 8
 SECRET_BYTES = 32
+KEY_USE_RESOLUTION = timedelta(minutes=1)
 
 
 def hash_secret(secret: str) -> str:
@@ -71,6 +73,29 @@ class ProjectRepo:
         """The key that signs this project's webhook calls; None for an unknown project."""
         with self.db.session() as session:
             return session.scalar(select(Project.webhook_secret).where(Project.id == project_id))
+
+    def set_default_callback_url(self, project_id: str, url: str | None) -> bool:
+        """True when the project exists (None clears the URL)."""
+        with self.db.session() as session:
+            result = session.execute(
+                update(Project)
+                .where(Project.id == project_id)
+                .values(default_callback_url=url)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(affected_rows(result))
+
+    def rotate_webhook_secret(self, project_id: str) -> str | None:
+        """A new signing secret (the old one stops verifying at once); None for an unknown project."""
+        secret = secrets.token_hex(32)
+        with self.db.session() as session:
+            result = session.execute(
+                update(Project)
+                .where(Project.id == project_id)
+                .values(webhook_secret=secret)
+                .execution_options(synchronize_session=False)
+            )
+            return secret if affected_rows(result) else None
 
     def list(self) -> builtins.list[ProjectRow]:
         with self.db.session() as session:
@@ -121,6 +146,26 @@ class ApiKeyRepo:
             if not hmac.compare_digest(key.secret_hash, hash_secret(secret)):
                 return None
             return ApiKeyRow.of(key)
+
+    def get(self, key_id: str) -> ApiKeyRow | None:
+        with self.db.session() as session:
+            key = session.get(ApiKey, key_id)
+            return ApiKeyRow.of(key) if key is not None else None
+
+    def touch(self, key_id: str, at_most_every: timedelta = KEY_USE_RESOLUTION) -> None:
+        """Record that the key was used; one write a minute per key at most, so a busy key
+        does not turn every read request into a database write."""
+        now = utc_now()
+        with self.db.session() as session:
+            session.execute(
+                update(ApiKey)
+                .where(
+                    ApiKey.id == key_id,
+                    or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - at_most_every),
+                )
+                .values(last_used_at=now)
+                .execution_options(synchronize_session=False)
+            )
 
     def revoke(self, key_id: str) -> bool:
         """True when the key existed and was active."""

@@ -15,6 +15,7 @@ class ProjectRow:
     name: str
     webhook_secret: str
     created_at: datetime
+    default_callback_url: str | None = None
 
     @property
     def project_id(self) -> str:
@@ -23,7 +24,11 @@ class ProjectRow:
     @classmethod
     def of(cls, model: Project) -> ProjectRow:
         return cls(
-            id=model.id, name=model.name, webhook_secret=model.webhook_secret, created_at=model.created_at
+            id=model.id,
+            name=model.name,
+            webhook_secret=model.webhook_secret,
+            created_at=model.created_at,
+            default_callback_url=model.default_callback_url,
         )
 
 
@@ -34,6 +39,7 @@ class ApiKeyRow:
     label: str | None
     created_at: datetime
     revoked_at: datetime | None
+    last_used_at: datetime | None = None
 
     @classmethod
     def of(cls, model: ApiKey) -> ApiKeyRow:
@@ -43,6 +49,7 @@ class ApiKeyRow:
             label=model.label,
             created_at=model.created_at,
             revoked_at=model.revoked_at,
+            last_used_at=model.last_used_at,
         )
 
 
