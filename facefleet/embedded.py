@@ -4,7 +4,8 @@ One supervisor process starts, with no server to install:
 - the SQLite schema (migrations),
 - one milvus-lite server shared by every worker process (milvus-lite lets only one
   process open a database file),
-- a Celery worker on the SQL broker transport, consuming every CPU queue,
+- a Celery worker on the SQL broker transport, consuming every CPU queue (started again
+  if it exits: facefleet.supervision),
 - the API under gunicorn,
 and stops them all on Ctrl-C or SIGTERM.
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 
 from facefleet.cli import ALL_CPU_QUEUES
+from facefleet.supervision import Supervisor
 from infra.settings import Settings
 
 ENV_PREFIX = "FACEFLEET_"
@@ -106,13 +107,11 @@ def run_embedded(home: Path, host: str, port: int, worker_count: int) -> int:
     from facefleet.admin import ensure_default_project
 
     settings, milvus = prepare_embedded(home, public_url=f"http://{host}:{port}")
-    env = child_env(settings)
-    children = [
-        subprocess.Popen(worker_command(worker_count), env=env),
-        subprocess.Popen(
-            [sys.executable, "-m", "facefleet.cli", "api", f"--bind={host}:{port}"], env=env
-        ),
-    ]
+    supervisor = Supervisor(child_env(settings))
+    # A worker that exits (its pool watchdog replacing a stalled pool, the OOM killer) is
+    # started again; the API exiting stops the service, as a failed bind should.
+    supervisor.start("worker", worker_command(worker_count))
+    supervisor.start("API", [sys.executable, "-m", "facefleet.cli", "api", f"--bind={host}:{port}"], restart=False)
     created = ensure_default_project(settings)
     print(f"\nFaceFleet is running at http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     if created is not None:
@@ -131,20 +130,12 @@ def run_embedded(home: Path, host: str, port: int, worker_count: int) -> int:
     exit_code = 0
     try:
         while not stopping:
-            for child in children:
-                if child.poll() is not None:
-                    print(f"a FaceFleet process exited with {child.returncode}; stopping", file=sys.stderr)
-                    exit_code = child.returncode or 1
-                    stopping = True
+            failed = supervisor.check()
+            if failed is not None:
+                exit_code = failed
+                break
             time.sleep(0.5)
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        supervisor.stop()
         milvus()
     return exit_code

@@ -81,6 +81,13 @@ class JobSettings(BaseModel):
     batch_chunk_size: int = 16
     # Chunks of one batch waiting in the queue at once (each finished chunk sends the next).
     batch_chunks_in_flight: int = 4
+    # A worker whose pool starts no job for this long while work waits and a slot is free
+    # is replaced (workers/pool_watchdog.py); 0 turns the watchdog off. Starting is quick
+    # (a fresh child takes a job in well under a second), so the bound can be short.
+    pool_stall_seconds: float = 30.0
+    # An idle pool is sent a no-op probe this often, so a dead pool is found before a job
+    # waits on it.
+    pool_probe_interval_seconds: float = 30.0
 
 
 class ImageLimitSettings(BaseModel):

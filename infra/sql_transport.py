@@ -16,7 +16,6 @@ and a killed child costs only its own pipe (docs/RELIABILITY.md, "A killed pool 
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 from kombu.transport import TRANSPORT_ALIASES
@@ -64,8 +63,8 @@ class Transport(_SqlaTransport):  # type: ignore[misc]
         """Hand over what is waiting now without blocking the loop (it also runs the pool)."""
         for _ in range(MAX_DELIVERIES_PER_POLL):
             try:
-                self.drain_events(connection, timeout=0)
-            except socket.timeout:
+                self.drain_events(connection, timeout=0)  # type: ignore[no-untyped-call]
+            except TimeoutError:  # socket.timeout: nothing waiting
                 return
 
 

@@ -13,8 +13,11 @@ from infra.settings import Settings
 
 
 def create_worker_app(settings: Settings | None = None) -> Celery:
+    from workers.pool_watchdog import PoolWatchdogStep
+
     app = make_celery(settings or Settings(), main="facefleet.worker")
     app.conf.include = ["workers.tasks"]
+    app.steps["consumer"].add(PoolWatchdogStep)
     return app
 
 
