@@ -1,0 +1,155 @@
+"""`kill -9` of a worker's pool child (what the OOM killer does), idle and busy, on both stacks.
+
+Embedded mode used to die silently here: on the SQL broker Celery ran billiard's blocking
+pool, whose children share one inqueue semaphore; an idle child waits for work holding it,
+so the replacement child of a killed idle child blocked forever while the main process kept
+answering. Now the SQL transport runs in Celery's event loop (asynchronous pool, a pipe per
+child, as on RabbitMQ), and a pool watchdog replaces any pool that stops starting jobs.
+
+After each kill a sync detect must answer within 30 s, and a batch whose child was killed
+mid-chunk must finish with every photo enrolled exactly once.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from infra.settings import BrokerSettings, DatabaseSettings, VectorStoreSettings
+from tests.conftest import S3Server
+from tests.reliability.conftest import FAULT_JOBS, project_client
+from tests.support.client import ProjectClient
+from tests.support.photos import identity_photos, single_face_identities
+from tests.support.stack import Stack, start_stack
+
+pytestmark = [pytest.mark.integration, pytest.mark.model]
+
+SYNC_DETECT_BOUND_SECONDS = 30.0
+# No healthy job here runs for long: re-sending by housekeeping would only blur what the
+# pool itself recovered.
+POOL_JOBS = FAULT_JOBS.model_copy(
+    update={"stale_after_seconds": 300, "batch_chunk_size": 3, "batch_chunks_in_flight": 2}
+)
+
+
+@dataclass
+class Service:
+    stack: Stack
+    client: ProjectClient
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    # One worker with one pool child: `facefleet up --workers 1`, the case that stalled.
+    with start_stack(tmp_path_factory.mktemp("pool-embedded"), workers=1, jobs=POOL_JOBS) as stack:
+        yield Service(stack, project_client(stack.settings, "pool-embedded"))
+
+
+@pytest.fixture(scope="module")
+def distributed(
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_url: str,
+    rabbitmq_url: str,
+    milvus_server_uri: str,
+    s3_server: S3Server,
+) -> Iterator[Service]:
+    overrides = {
+        "jobs": POOL_JOBS,
+        "database": DatabaseSettings(url=postgres_url),
+        "broker": BrokerSettings(url=rabbitmq_url),
+        "vector_store": VectorStoreSettings(uri=milvus_server_uri, collection_prefix="poolkill"),
+        "object_store": s3_server.settings(),
+    }
+    with start_stack(tmp_path_factory.mktemp("pool-distributed"), workers=1, **overrides) as stack:
+        yield Service(stack, project_client(stack.settings, "pool-distributed"))
+
+
+@pytest.fixture(params=["embedded", "distributed"])
+def service(request: pytest.FixtureRequest) -> Service:
+    found: Service = request.getfixturevalue(request.param)
+    return found
+
+
+def pool_children(worker_pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == worker_pid:
+                found.append(int(entry.name))
+    return found
+
+
+def kill_the_pool_child(stack: Stack) -> int:
+    worker = stack.workers[0]
+    assert worker.poll() is None, "the worker's main process must be running"
+    (child,) = pool_children(worker.pid)
+    os.kill(child, signal.SIGKILL)
+    return child
+
+
+def sync_detect_seconds(client: ProjectClient) -> float:
+    photo = identity_photos(single_face_identities()[0])[0]
+    started = time.monotonic()
+    response = client.call(
+        "POST",
+        "/face-detect",
+        data={"image_file": (photo.open("rb"), photo.name)},
+        content_type="multipart/form-data",
+    )
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200, (response.status_code, response.get_json(), f"{elapsed:.1f} s")
+    assert len(response.get_json()["faces"]) == 1
+    return elapsed
+
+
+def test_idle_pool_child_killed_then_sync_detect_answers(service: Service) -> None:
+    client, stack = service.client, service.stack
+    sync_detect_seconds(client)  # the child is up and has run a job
+    time.sleep(1.0)  # back to waiting for work: the state that held the shared lock
+    killed = kill_the_pool_child(stack)
+
+    elapsed = sync_detect_seconds(client)
+
+    assert elapsed < SYNC_DETECT_BOUND_SECONDS
+    assert f"pid:{killed} exited with 'signal 9 (SIGKILL)'" in stack.worker_log()
+    assert stack.workers[0].poll() is None, "the same worker survived with a new child"
+
+
+def test_busy_pool_child_killed_then_its_job_completes_exactly_once(service: Service) -> None:
+    client, stack = service.client, service.stack
+    face_set = f"busy-{time.monotonic_ns()}"
+    client.create_face_set(face_set)
+    photos = [p for identity in single_face_identities()[:3] for p in identity_photos(identity)[:3]]
+    job_id = client.enroll_batch(face_set, photos, select="largest")["job_id"]
+
+    deadline = time.monotonic() + 120
+    while (client.job(job_id).get("progress") or {}).get("done", 0) < 3:
+        assert time.monotonic() < deadline, "the batch made no progress"
+        time.sleep(0.05)
+    killed = kill_the_pool_child(stack)  # a chunk is running: two are in flight
+
+    elapsed = sync_detect_seconds(client)
+    job = client.wait_job(job_id, timeout=180)
+
+    log = stack.worker_log()
+    assert f"pid:{killed} exited with 'signal 9 (SIGKILL)'" in log
+    assert "WorkerLostError" in log, "the kill must have hit a running chunk"
+    assert elapsed < SYNC_DETECT_BOUND_SECONDS
+    assert job["status"] == "succeeded", job
+    items = job["result"]["items"]
+    assert sorted(item["index"] for item in items) == list(range(len(photos)))
+    assert [item["status"] for item in items] == ["added"] * len(photos), items
+    enrolled = [face["face_id"] for item in items for face in item.get("faces", [])]
+    assert len(enrolled) == len(set(enrolled)) == len(photos)
+    assert sorted(client.face_ids(face_set)) == sorted(enrolled)
+    assert client.ok("GET", f"/face-sets/{face_set}")["face_set_info"]["face_number"] == len(photos)
