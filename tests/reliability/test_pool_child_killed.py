@@ -120,6 +120,7 @@ def test_idle_pool_child_killed_then_sync_detect_answers(service: Service) -> No
 
     elapsed = sync_detect_seconds(client)
 
+    print(f"\nidle child killed: sync detect answered in {elapsed:.1f} s")
     assert elapsed < SYNC_DETECT_BOUND_SECONDS
     assert f"pid:{killed} exited with 'signal 9 (SIGKILL)'" in stack.worker_log()
     assert stack.workers[0].poll() is None, "the same worker survived with a new child"
@@ -142,6 +143,7 @@ def test_busy_pool_child_killed_then_its_job_completes_exactly_once(service: Ser
     job = client.wait_job(job_id, timeout=180)
 
     log = stack.worker_log()
+    print(f"\nbusy child killed: sync detect answered in {elapsed:.1f} s; batch {job['status']}")
     assert f"pid:{killed} exited with 'signal 9 (SIGKILL)'" in log
     assert "WorkerLostError" in log, "the kill must have hit a running chunk"
     assert elapsed < SYNC_DETECT_BOUND_SECONDS
