@@ -28,7 +28,7 @@ from tests.support.photos import identity_photos, single_face_identities
 from tests.support.stack import start_stack
 from workers.pool_watchdog import EXIT_POOL_STALLED
 
-pytestmark = [pytest.mark.integration, pytest.mark.model]
+pytestmark = [pytest.mark.integration, pytest.mark.model, pytest.mark.slow]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
