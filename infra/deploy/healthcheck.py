@@ -49,7 +49,7 @@ def check_worker(node_prefix: str, timeout: float, hostname: str | None = None) 
     app = make_celery(Settings())
     asked_at = time.monotonic()
     deadline = asked_at + timeout
-    problem = f"{node}: no reply within {timeout:.0f}s"
+    problem: str | None = f"{node}: no reply within {timeout:.0f}s"
     probe = True  # once: a reply means the worker has the probe, which stays queued until it starts
     try:
         while True:
