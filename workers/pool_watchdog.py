@@ -69,8 +69,15 @@ class StallDetector:
         self._starts = -1
         self._last_start = now
         self._stalled_since: float | None = None
+        self._last_seen: float | None = None
 
     def observe(self, seen: PoolObservation, now: float) -> None:
+        if self._last_seen is not None and now - self._last_seen > self.stall_seconds / 2:
+            # The main process itself was held up (the loop blocked on a locked SQLite
+            # broker, a suspended host): the pool had no chance to be sent work, so the
+            # waiting time so far says nothing about it.
+            self._stalled_since = None
+        self._last_seen = now
         if seen.starts != self._starts:
             self._starts = seen.starts
             # A job that started and ended between two looks is dated by the look.

@@ -17,20 +17,32 @@ def seen(slots: int = 1, running: int = 0, waiting: int = 0, starts: int = 0) ->
 
 def test_work_waiting_with_a_free_slot_and_no_start_is_a_stall_after_the_bound() -> None:
     detector = StallDetector(stall_seconds=30, probe_interval_seconds=30, now=0)
-    detector.observe(seen(waiting=1), now=0)
-    detector.observe(seen(waiting=1), now=29)
+    for now in range(0, 30, 5):
+        detector.observe(seen(waiting=1), now=now)
     assert not detector.is_stalled(29)
     detector.observe(seen(waiting=1), now=31)
     assert detector.is_stalled(31)
 
 
+def test_a_gap_in_observations_is_not_counted_against_the_pool() -> None:
+    detector = StallDetector(stall_seconds=30, probe_interval_seconds=30, now=0)
+    detector.observe(seen(waiting=1), now=0)
+    detector.observe(seen(waiting=1), now=40)  # the main process was blocked for 40 s
+    assert not detector.is_stalled(40)
+    for now in range(45, 75, 5):
+        detector.observe(seen(waiting=1), now=now)
+    assert detector.is_stalled(75)
+
+
 def test_a_start_resets_the_clock() -> None:
     detector = StallDetector(stall_seconds=30, probe_interval_seconds=30, now=0)
-    detector.observe(seen(waiting=2), now=0)
-    detector.observe(seen(waiting=1, starts=1), now=25)
-    detector.observe(seen(waiting=1, starts=1), now=40)
-    assert not detector.is_stalled(40)
-    assert detector.is_stalled(56)
+    for now in range(0, 25, 5):
+        detector.observe(seen(waiting=2), now=now)
+    for now in range(25, 60, 5):
+        detector.observe(seen(waiting=1, starts=1), now=now)
+        assert not detector.is_stalled(now), now
+    detector.observe(seen(waiting=1, starts=1), now=60)
+    assert detector.is_stalled(60)
 
 
 def test_jobs_waiting_behind_a_full_pool_are_not_a_stall() -> None:
