@@ -61,6 +61,13 @@ class RunningService:
             stdout=self.output.open("wb"),
             stderr=subprocess.STDOUT,
         )
+        try:
+            self._wait_until_serving()
+        except BaseException:
+            self.stop()  # never leave a half-started service behind
+            raise
+
+    def _wait_until_serving(self) -> None:
         deadline = time.monotonic() + 120
         while "Press Ctrl-C" not in self.log():
             assert self.process.poll() is None and time.monotonic() < deadline, self.log()
@@ -112,7 +119,8 @@ class RunningService:
         return body
 
     def stop(self) -> int:
-        self.process.send_signal(signal.SIGINT)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
         return self.process.wait(timeout=60)
 
 
