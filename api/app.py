@@ -23,7 +23,9 @@ from werkzeug.exceptions import HTTPException
 
 from api import metrics
 from api.bodies import describe_validation_error
+from api.console import console_blueprint
 from api.context import ApiContext, build_context
+from api.fleet_history import fleet_history_blueprint
 from api.errors import ApiError, ApiErrorCode
 from api.openapi_links import LinkedOpenAPI
 from api.routes import register_v1
@@ -80,6 +82,8 @@ def create_app(settings: Settings | None = None, context: ApiContext | None = No
     register_admin(app)
     app.register_api(ops_blueprint())
     install_fleet_signals(app, app.extensions["facefleet"])
+    app.register_api(fleet_history_blueprint())
+    app.register_blueprint(console_blueprint())
     _register_dialects(app)
 
     app.add_url_rule("/v1/openapi.json", "openapi_v1", lambda: jsonify(app.api_doc))
@@ -180,7 +184,7 @@ def _install_rate_limits(app: OpenAPI, settings: Settings) -> None:
         default_limits=[f"{limit}/minute"] if limit > 0 else [],
         # Every API path, native and dialect; operations and documentation are exempt.
         default_limits_exempt_when=lambda: request.path in ("/v1/openapi.json", "/healthz", "/readyz", "/metrics")
-        or request.path.startswith(("/docs", "/static")),
+        or request.path.startswith(("/docs", "/static", "/console")),
         headers_enabled=True,
         storage_uri="memory://",
         # A sliding window: no double burst across a window boundary (fixed windows allow one).

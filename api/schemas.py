@@ -63,6 +63,7 @@ class JobHeaders(BaseModel):
 class FaceQuery(BaseModel):
     face_id: str | None = Field(None, pattern=ID_PATTERN)
     user_id: UserId | None = Field(None, description="only this person's faces")
+    filter: str | None = Field(None, min_length=1, max_length=2048, description="only faces whose fields match")
     offset: int = Field(0, ge=0, le=10_000_000)
     limit: int = Field(100, ge=1, le=1000)
 

@@ -114,6 +114,7 @@ def run_embedded(home: Path, host: str, port: int, worker_count: int) -> int:
     supervisor.start("API", [sys.executable, "-m", "facefleet.cli", "api", f"--bind={host}:{port}"], restart=False)
     created = ensure_default_project(settings)
     print(f"\nFaceFleet is running at http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
+    print(f"  console:    http://{host}:{port}/console  (sign in with the project id and API key below)")
     if created is not None:
         print(f"  project_id: {created.project_id}")
         print(f"  api_key:    {created.api_key}   (shown once; create more with `facefleet key create`)")

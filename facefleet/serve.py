@@ -21,8 +21,11 @@ class _GunicornApp(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         from api.app import create_app
+        from api.fleet_history import start_fleet_sampler
 
-        return create_app(self._settings)
+        app = create_app(self._settings)
+        start_fleet_sampler(app)
+        return app
 
 
 def serve_api(settings: Settings, bind: str, workers: int | None = None) -> None:

@@ -7,7 +7,9 @@ from flask_openapi3 import APIBlueprint, OpenAPI
 from api.routes.analysis import analysis_blueprint
 from api.routes.batch import batch_blueprint
 from api.routes.face_sets import face_sets_blueprint
+from api.routes.face_images import face_images_blueprint
 from api.routes.faces import faces_blueprint
+from api.routes.job_list import job_list_blueprint
 from api.routes.jobs import jobs_blueprint
 from api.routes.liveness import liveness_blueprint
 from api.routes.persons import persons_blueprint
@@ -23,7 +25,9 @@ def register_v1(app: OpenAPI) -> None:
         batch_blueprint(),
         jobs_blueprint(),
         liveness_blueprint(),
+        face_images_blueprint(),
         persons_blueprint(),
+        job_list_blueprint(),
     ):
         _keep_operations_of_shared_paths(app, blueprint)
         app.register_api(blueprint)

@@ -29,6 +29,7 @@ from api.schemas import (
     SearchJson,
     SearchResponse,
 )
+from api.routes.face_selection import selected_faces
 from api.services import face_info
 from workers.contracts import EnrollOptions
 
@@ -72,9 +73,12 @@ def faces_blueprint() -> APIBlueprint:
         """One face by face_id, or a page of faces (offset, limit)."""
         ctx = current_context()
         service = ctx.service
+        total = None
         if query.face_id is not None:
             face_set, face = service.face(path.project_id, path.face_set_name, query.face_id)
             faces = [face]
+        elif query.filter is not None:
+            face_set, faces, total = selected_faces(service, path, query)
         elif query.user_id is not None:
             return _faces_of_person(ctx, path, query)
         else:
@@ -84,7 +88,7 @@ def faces_blueprint() -> APIBlueprint:
                 "face_set_id": face_set.id,
                 "face_set_name": face_set.name,
                 "faces": [face_info(face) for face in faces],
-                "total": int(face_set.face_count or 0),
+                "total": int(face_set.face_count or 0) if total is None else total,
             }
         )
 

@@ -162,6 +162,8 @@ class Job(Base):
     __table_args__ = (
         UniqueConstraint("project_id", "idempotency_key", name="uq_jobs_project_id_idempotency_key"),
         Index("ix_jobs_status_heartbeat_at", "status", "heartbeat_at"),
+        # The console's jobs list: a project's newest jobs first.
+        Index("ix_jobs_project_id_created_at", "project_id", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
@@ -189,3 +191,18 @@ class Job(Base):
     # Last sign of life of the worker running it, or when it was last (re)sent.
     heartbeat_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None] = mapped_column(index=True)
+
+
+class FleetSample(Base):
+    """One minute of fleet figures (``GET /v1/admin/queues`` sampled by the API), for the
+    console's last-hour chart. The minute is the key, so API processes sampling the same
+    minute write it once."""
+
+    __tablename__ = "fleet_samples"
+
+    minute: Mapped[datetime] = mapped_column(primary_key=True)
+    ready: Mapped[int] = mapped_column(Integer, default=0)
+    unacked: Mapped[int] = mapped_column(Integer, default=0)
+    workers: Mapped[int | None] = mapped_column(Integer)
+    jobs_finished: Mapped[int] = mapped_column(Integer, default=0)
+    queues: Mapped[dict[str, Any]] = mapped_column(default=dict)
