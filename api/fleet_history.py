@@ -98,10 +98,16 @@ def fleet_history_blueprint() -> APIBlueprint:
     @bp.get("/queues/history")
     def queue_history() -> Response:
         """The last hour, one sample a minute: messages ready and unacknowledged over every
-        queue, workers online, jobs finished in that minute, and each queue's figures."""
+        queue, workers online, jobs finished in that minute, and each queue's figures; and
+        now: workers that ran a job in the last 5 minutes, jobs finished in the last one."""
         now = datetime.now(UTC)
-        samples = ConsoleReads(current_context().database).samples_since(hour_before(now))
-        return jsonify({"samples": [_sample_view(sample) for sample in samples]})
+        reads = ConsoleReads(current_context().database)
+        samples = reads.samples_since(hour_before(now))
+        current = {
+            "workers": reads.workers_seen_since(now - timedelta(minutes=5)),
+            "jobs_last_minute": reads.jobs_finished_between(now - timedelta(minutes=1), now),
+        }
+        return jsonify({"samples": [_sample_view(sample) for sample in samples], "current": current})
 
     return bp
 

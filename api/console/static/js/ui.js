@@ -97,7 +97,7 @@ export function confirmDialog(title, text, confirmLabel) {
 
 export function page(title, ...children) {
   const main = document.getElementById("main");
-  main.replaceChildren(h("h1", {}, title), ...children);
+  main.replaceChildren(h("h1", {}, title), ...children.filter((child) => child !== null && child !== undefined && child !== false));
   document.title = `${title} · FaceFleet console`;
   return main;
 }

@@ -187,13 +187,17 @@ function upload(path, form, onUpload) {
   });
 }
 
+function personOf(item) {
+  return item.user_id || (item.faces || []).map((face) => face.user_id).find(Boolean) || "";
+}
+
 function showReport(section, items) {
   const counts = { added: 0, duplicate: 0, rejected: 0 };
   for (const item of items) {
     counts[item.status] = (counts[item.status] || 0) + 1;
   }
   const csv = [csvLine(["source", "status", "user_id", "faces", "reason", "message"])]
-    .concat(items.map((item) => csvLine([item.source, item.status, item.user_id, (item.faces || []).length, item.reason, item.message])))
+    .concat(items.map((item) => csvLine([item.source, item.status, personOf(item), (item.faces || []).length, item.reason, item.message])))
     .join("\n");
   const save = h("button", { type: "button" }, "Download the report (CSV)");
   save.addEventListener("click", () => download("enroll-report.csv", csv + "\n"));
@@ -208,7 +212,7 @@ function showReport(section, items) {
         "table",
         { class: "report" },
         h("thead", {}, h("tr", {}, ["File", "Result", "Person", "Faces", "Reason"].map((t) => h("th", { scope: "col" }, t)))),
-        h("tbody", {}, items.map((item) => h("tr", { class: item.status }, h("td", {}, item.source), h("td", {}, item.status), h("td", {}, item.user_id || ""), h("td", { class: "num" }, (item.faces || []).length), h("td", {}, [item.reason, item.message].filter(Boolean).join(": "))))),
+        h("tbody", {}, items.map((item) => h("tr", { class: item.status }, h("td", {}, item.source), h("td", {}, item.status), h("td", {}, personOf(item)), h("td", { class: "num" }, (item.faces || []).length), h("td", {}, [item.reason, item.message].filter(Boolean).join(": "))))),
       ),
     ),
   );

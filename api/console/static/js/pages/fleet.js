@@ -11,10 +11,9 @@ export async function render() {
     call("GET", "/v1/admin/queues/history", { scope: "admin" }),
   ]);
   const samples = history.samples || [];
-  const latest = samples[samples.length - 1];
   const consumers = now.queues.map((queue) => queue.consumers).filter((value) => value !== null && value !== undefined);
-  const workers = consumers.length ? Math.max(...consumers) : latest?.workers ?? "unknown";
-  const perMinute = latest ? latest.jobs_finished : 0;
+  const workers = consumers.length ? Math.max(...consumers) : history.current.workers;
+  const perMinute = history.current.jobs_last_minute;
   page(
     "Fleet",
     now.up ? null : h("p", { class: "message error" }, `The broker cannot be read: ${now.error}`),
@@ -32,7 +31,7 @@ export async function render() {
         "table",
         { class: "queues" },
         h("caption", {}, `Queues (read from ${now.source})`),
-        h("thead", {}, h("tr", {}, ["Queue", "Waiting", "In progress", "Consumers", "Oldest waiting"].map((t) => h("th", { scope: "col" }, t)))),
+        h("thead", {}, h("tr", {}, ["Queue", "Waiting", "In progress", "Consumers", "Oldest waiting"].map((t, i) => h("th", { scope: "col", class: i ? "num" : undefined }, t)))),
         h(
           "tbody",
           {},
@@ -74,12 +73,20 @@ function chart(samples) {
   svg.setAttribute("class", "chart");
   const summary = series.map(([name, values]) => `${name} now ${values[values.length - 1]}, peak ${Math.max(...values)}`).join("; ");
   svg.setAttribute("aria-label", `Last hour, ${samples.length} samples: ${summary}`);
-  const step = samples.length > 1 ? width / (samples.length - 1) : width;
+  const step = samples.length > 1 ? (width - 8) / (samples.length - 1) : 0;
   for (const [, values, css] of series) {
     const line = document.createElementNS(SVG, "polyline");
-    line.setAttribute("points", values.map((v, i) => `${(i * step).toFixed(1)},${(height - 4 - ((height - 8) * v) / top).toFixed(1)}`).join(" "));
+    line.setAttribute("points", values.map((v, i) => `${(4 + i * step).toFixed(1)},${(height - 4 - ((height - 8) * v) / top).toFixed(1)}`).join(" "));
     line.setAttribute("class", css);
     svg.append(line);
+    values.forEach((v, i) => {
+      const dot = document.createElementNS(SVG, "circle");
+      dot.setAttribute("cx", (4 + i * step).toFixed(1));
+      dot.setAttribute("cy", (height - 4 - ((height - 8) * v) / top).toFixed(1));
+      dot.setAttribute("r", "3.5");
+      dot.setAttribute("class", css);
+      svg.append(dot);
+    });
   }
   const legend = h("ul", { class: "legend" }, series.map(([name, , css]) => h("li", { class: css }, name)));
   return h("figure", {}, svg, legend, h("figcaption", {}, `From ${samples[0].minute} to ${samples[samples.length - 1].minute}; top of the scale ${top}.`));
