@@ -17,14 +17,14 @@ export async function render([faceSet, section, faceId]) {
     return renderFace(faceSet, faceId);
   }
   const person = h("select", { name: "user_id" }, h("option", { value: "" }, "Everyone"));
-  const filter = h("input", { name: "filter", value: state.filter, placeholder: 'e.g. department == "sales"' });
+  const filter = h("input", { name: "filter", value: state.filter, placeholder: "e.g. team:sales" });
   const apply = h("button", { type: "submit" }, "Apply");
   const deletePerson = h("button", { type: "button", class: "danger", hidden: !state.userId }, "Delete this person");
   const filters = h(
     "form",
     { class: "inline filters", role: "search", "aria-label": "Filter faces" },
     field("Person (user_id)", person),
-    field("Field filter", filter, "The search filter syntax, on the set's external fields."),
+    field("Field filter", filter, "The search filter syntax (field:value, ranges, &&, ||) on the set's external fields."),
     apply,
     deletePerson,
   );

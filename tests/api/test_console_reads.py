@@ -1,0 +1,126 @@
+"""The v1 reads the console uses: a face's image, persons, faces by person or filter, the
+jobs list, and the fleet's sampled history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.api.conftest import ApiStack, error_of, unique
+from tests.api.photos import GUIDO, KIT, OBAMA, WOZNIAK
+from tests.support.client import ProjectClient
+
+pytestmark = [pytest.mark.integration, pytest.mark.model]
+
+
+def _enrolled(client: ProjectClient, name: str) -> dict[str, str]:
+    """face_id by user_id of three faces: two persons, one with a field."""
+    client.create_face_set(name, external_fields={"team": {"type": "string"}})
+    faces = {}
+    for user_id, photo, team in (("guido", GUIDO, "python"), ("kit", KIT, "north"), ("woz", WOZNIAK, "apple")):
+        body = client.add_face(name, photo, user_id=user_id, external_fields={"team": team}).get_json()
+        faces[user_id] = body["faces"][0]["face_id"]
+    return faces
+
+
+def test_a_faces_crop_and_source_photo(api: ApiStack, client: ProjectClient) -> None:
+    name = unique("images")
+    faces = _enrolled(client, name)
+    crop = client.call("GET", f"/face-sets/{name}/faces/{faces['guido']}/image")
+    assert crop.status_code == 200 and crop.mimetype == "image/jpeg"
+    assert crop.headers["Cache-Control"].startswith("private")
+    assert crop.data.startswith(b"\xff\xd8") and len(crop.data) < len(GUIDO.read_bytes())
+    source = client.call("GET", f"/face-sets/{name}/faces/{faces['guido']}/image", query_string={"variant": "source"})
+    assert source.status_code == 200 and source.data == GUIDO.read_bytes()
+    assert source.headers["Cache-Control"].startswith("private")
+    error_of(client.call("GET", f"/face-sets/{name}/faces/{faces['guido']}/image?variant=thumbnail"), 400, "FRS.0100")
+    error_of(client.call("GET", f"/face-sets/{name}/faces/nosuchface/image"), 404, "FRS.0211")
+    error_of(client.call("GET", f"/face-sets/{unique('absent')}/faces/{faces['guido']}/image"), 404, "FRS.0210")
+    other = api.other
+    stolen = other.http.get(
+        f"/v1/{client.project_id}/face-sets/{name}/faces/{faces['guido']}/image",
+        headers={"X-Auth-Token": other.api_key},
+    )
+    error_of(stolen, 404, "FRS.0200")
+    # Under its own project the face is just as absent.
+    error_of(other.call("GET", f"/face-sets/{name}/faces/{faces['guido']}/image"), 404, "FRS.0210")
+
+
+def test_persons_faces_by_person_and_filter_and_deleting_a_person(client: ProjectClient) -> None:
+    name = unique("persons")
+    faces = _enrolled(client, name)
+    client.add_face(name, OBAMA, user_id="guido", external_fields={"team": "python"})
+    persons = client.ok("GET", f"/face-sets/{name}/persons")["items"]
+    assert persons == [
+        {"user_id": "guido", "face_count": 2},
+        {"user_id": "kit", "face_count": 1},
+        {"user_id": "woz", "face_count": 1},
+    ]
+    by_person = client.ok("GET", f"/face-sets/{name}/faces", query_string={"user_id": "guido", "limit": 1})
+    assert by_person["total"] == 2 and len(by_person["faces"]) == 1
+    assert by_person["faces"][0]["user_id"] == "guido"
+    by_field = client.ok("GET", f"/face-sets/{name}/faces", query_string={"filter": 'team:north'})
+    assert by_field["total"] == 1 and by_field["faces"][0]["face_id"] == faces["kit"]
+    both = client.ok("GET", f"/face-sets/{name}/faces", query_string={"filter": 'team:north', "user_id": "guido"})
+    assert both["total"] == 0 and both["faces"] == []
+    error_of(client.call("GET", f"/face-sets/{name}/faces", query_string={"filter": "nosuchfield:1"}), 400, "FRS.0120")
+
+    deleted = client.ok("DELETE", f"/face-sets/{name}/persons/guido")
+    assert deleted == {"user_id": "guido", "deleted_faces": 2}
+    assert client.ok("GET", f"/face-sets/{name}/faces", query_string={"user_id": "guido"})["total"] == 0
+    assert [p["user_id"] for p in client.ok("GET", f"/face-sets/{name}/persons")["items"]] == ["kit", "woz"]
+    assert client.ok("GET", f"/face-sets/{name}")["face_set_info"]["face_number"] == 2
+    error_of(client.call("DELETE", f"/face-sets/{name}/persons/guido"), 404, "FRS.0200")
+
+
+def test_the_jobs_list_pages_newest_first_and_filters(api: ApiStack) -> None:
+    client = api.new_client(api.app)
+    name = unique("jobs")
+    client.create_face_set(name)
+    batch = client.enroll_batch(name, [GUIDO, KIT, WOZNIAK, OBAMA])
+    client.wait_job(batch["job_id"])
+    for _ in range(3):
+        client.search(name, GUIDO)
+    everything = client.ok("GET", "/jobs", query_string={"limit": 200})["jobs"]
+    kinds = [job["kind"] for job in everything]
+    assert kinds == ["search", "search", "search", "enroll_batch"]  # its chunk jobs are not listed
+    assert all(job["status"] == "succeeded" and job["duration_seconds"] >= 0 for job in everything)
+    assert "result" not in everything[0]
+
+    first = client.ok("GET", "/jobs", query_string={"limit": 2})
+    second = client.ok("GET", "/jobs", query_string={"limit": 2, "cursor": first["next_cursor"]})
+    assert [job["job_id"] for job in first["jobs"] + second["jobs"]] == [job["job_id"] for job in everything]
+    assert "next_cursor" not in second
+
+    batches = client.ok("GET", "/jobs", query_string={"kind": "enroll_batch"})["jobs"]
+    assert [job["job_id"] for job in batches] == [batch["job_id"]]
+    assert client.ok("GET", "/jobs", query_string={"status": "failed"})["jobs"] == []
+    error_of(client.call("GET", "/jobs", query_string={"kind": "nonsense"}), 400, "FRS.0100")
+    error_of(client.call("GET", "/jobs", query_string={"cursor": "garbage"}), 400, "FRS.0100")
+    assert api.other.ok("GET", "/jobs")["jobs"] == [] or all(
+        job["job_id"] not in {j["job_id"] for j in everything} for job in api.other.ok("GET", "/jobs")["jobs"]
+    )
+
+
+def test_fleet_history_is_sampled_once_a_minute(api: ApiStack) -> None:
+    from api.fleet_history import FleetSampler, take_sample
+    from api.routes.fleet import MONITOR_KEY
+    from infra.db.console_reads import ConsoleReads
+
+    ctx = api.app.extensions["facefleet"]
+    reads = ConsoleReads(ctx.database)
+    earlier = take_sample(ctx, api.app.extensions[MONITOR_KEY], datetime.now(UTC) - timedelta(minutes=3))
+    assert reads.record_sample(earlier) is True
+    assert reads.record_sample(earlier) is False  # another API process wrote this minute already
+    FleetSampler(ctx, api.app.extensions[MONITOR_KEY]).sample_now()
+    response = api.client.http.get("/v1/admin/queues/history", headers={"X-Auth-Token": api.client.api_key})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    minutes = [sample["minute"] for sample in body["samples"]]
+    assert earlier.minute.strftime("%Y-%m-%dT%H:%M:%SZ") in minutes and minutes == sorted(minutes)
+    latest = body["samples"][-1]
+    assert {"facefleet.interactive", "facefleet.batch"} <= set(latest["queues"])
+    assert latest["workers"] >= 0 and latest["jobs_finished"] >= 0
+    assert set(body["current"]) == {"workers", "jobs_last_minute"}
+    error_of(api.client.http.get("/v1/admin/queues/history"), 401, "FRS.0002")
