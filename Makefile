@@ -25,10 +25,13 @@ $(MODELS): $(STAMP) facefleet/models_setup.py facefleet/build_onnx.py
 run: install
 	$(VENV)/bin/facefleet up
 
-# tests/deploy validates docker-compose.yml with Debian's docker-compose (no engine needed).
+# tests/deploy validates docker-compose.yml with Debian's docker-compose (no engine needed);
+# tests/console drive Debian's chromium through chromium-driver.
 system-deps:
 	@command -v docker-compose >/dev/null || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq docker-compose >/dev/null; }
+	@{ command -v chromium && command -v chromedriver; } >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 test: install system-deps
 	$(PY) -m pytest

@@ -116,7 +116,12 @@ def browser(console: Console, tmp_path_factory: pytest.TempPathFactory) -> Itera
         f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
     ):
         options.add_argument(argument)
+    downloads = tmp_path_factory.mktemp("downloads")
+    options.add_experimental_option(
+        "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+    )
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.downloads = downloads  # type: ignore[attr-defined]
     set_viewport(driver, DESKTOP)
     try:
         yield driver

@@ -3,8 +3,10 @@ continues where the previous one left the browser (one face set, enrolled once).
 
 from __future__ import annotations
 
+import csv
 import json
 import urllib.request
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,8 @@ from tests.console.browser import (
     wait,
     wait_heading,
 )
-from tests.console.conftest import GROUP_PHOTO, OPERATOR_TOKEN, PHONE, DESKTOP, Console
+from tests.conftest import FACES_DIR
+from tests.console.conftest import DESKTOP, GROUP_PHOTO, OPERATOR_TOKEN, PHONE, Console
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
 
@@ -84,6 +87,7 @@ def test_bulk_enroll_a_folder_reaches_100_percent(browser: Any, console: Console
     wait(browser, TIMEOUT).until(finished)
     progress = browser.find_element(By.CSS_SELECTOR, "progress")
     assert progress.get_attribute("value") == progress.get_attribute("max") == "8"
+    browser.execute_script("document.querySelector('progress').scrollIntoView()")
     assert "8 added · 0 duplicates · 0 rejected" in browser.find_element(By.CSS_SELECTOR, ".counts").text
     report_rows = browser.find_elements(By.CSS_SELECTOR, "table.report tbody tr")
     assert sorted(row.find_elements(By.TAG_NAME, "td")[2].text for row in report_rows) == sorted(
@@ -128,6 +132,12 @@ def test_search_boxes_every_face_of_a_group_photo(browser: Any, console: Console
     assert set(labels) <= {"obama", "biden", "kit_harington", "rose_leslie", "unknown"}
     wait(browser).until(lambda d: d.execute_script("return [...document.querySelectorAll('.matches img')].every(i => i.complete && i.naturalWidth > 0)"))
     screenshot(browser, console.screenshots, "search")
+    labelled(browser, "First photo").send_keys(str(console.photos / "obama" / "obama.jpg"))
+    labelled(browser, "Second photo").send_keys(str(console.photos / "obama" / "obama2.jpg"))
+    click(browser, "Compare")
+    wait(browser, TIMEOUT).until(lambda d: d.find_elements(By.CSS_SELECTOR, ".similarity-line"))
+    similarity = float(browser.find_element(By.CSS_SELECTOR, ".similarity-line").text.split(": ")[1])
+    assert similarity > 0.5 and len(browser.find_elements(By.CSS_SELECTOR, ".side-by-side .box")) == 2
     # The slider re-filters the answer already received: nothing reaches 1.0.
     requests_before = browser.execute_script("return performance.getEntriesByType('resource').length")
     browser.execute_script(
@@ -254,3 +264,29 @@ def test_project_b_sees_nothing_of_project_a(browser: Any, console: Console) -> 
     go(browser, f"sets/{FACE_SET}")
     assert "Not found" in message(browser)
     assert not browser.find_elements(By.CSS_SELECTOR, ".grid .tile")
+
+
+def test_a_zip_with_duplicates_rejected_and_its_csv_report(browser: Any, console: Console, tmp_path: Path) -> None:
+    archive = tmp_path / "newcomers.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.write(FACES_DIR / "face_recognition-paul_allen" / "paul_allen.jpg", "paul_allen/paul_allen.jpg")
+        zipped.write(console.photos / "obama" / "obama.jpg", "obama/obama.jpg")  # enrolled already
+    sign_in(browser, console.url, *console.project_a)
+    wait_heading(browser, "Face sets")
+    go(browser, "enroll")
+    wait_heading(browser, "Bulk enroll")
+    select_by_value(labelled(browser, "Face set"), FACE_SET)
+    labelled(browser, "…or a zip").send_keys(str(archive))
+    select_by_value(labelled(browser, "Duplicates"), "reject")
+    click(browser, "Enroll")
+    wait(browser, TIMEOUT).until(lambda d: "(100%)" in d.find_element(By.CSS_SELECTOR, ".progress-text").text)
+    assert "1 added · 0 duplicates · 1 rejected" in browser.find_element(By.CSS_SELECTOR, ".counts").text
+    click(browser, "Download the report (CSV)")
+    report = browser.downloads / "enroll-report.csv"
+    wait(browser).until(lambda _: report.exists() and report.read_text().count("\n") == 3)
+    rows = sorted(csv.DictReader(report.read_text().splitlines()), key=lambda row: row["source"])
+    assert [(r["source"], r["status"], r["user_id"]) for r in rows] == [
+        ("obama/obama.jpg", "rejected", ""),
+        ("paul_allen/paul_allen.jpg", "added", "paul_allen"),
+    ]
+    assert rows[0]["reason"] == "duplicate_face"

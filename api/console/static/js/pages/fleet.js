@@ -58,36 +58,52 @@ function stat(label, value) {
   return h("div", { class: "stat" }, h("span", { class: "value" }, String(value)), h("span", { class: "label" }, label));
 }
 
+// x: minutes before now over the whole hour (gaps stay gaps); y: 0..the largest figure.
 function chart(samples) {
   const width = 600;
   const height = 160;
+  const left = 34;
+  const bottom = 20;
   const series = [
-    ["waiting", samples.map((s) => s.ready), "series-a"],
-    ["jobs/min", samples.map((s) => s.jobs_finished), "series-b"],
-    ["workers", samples.map((s) => s.workers || 0), "series-c"],
+    ["waiting", (s) => s.ready, "series-a"],
+    ["jobs/min", (s) => s.jobs_finished, "series-b"],
+    ["workers", (s) => s.workers || 0, "series-c"],
   ];
-  const top = Math.max(1, ...series.flatMap(([, values]) => values));
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-  svg.setAttribute("role", "img");
-  svg.setAttribute("class", "chart");
-  const summary = series.map(([name, values]) => `${name} now ${values[values.length - 1]}, peak ${Math.max(...values)}`).join("; ");
+  const top = Math.max(1, ...samples.flatMap((s) => series.map(([, value]) => value(s))));
+  const now = Date.now();
+  const x = (s) => left + ((width - left - 6) * (60 - Math.min(60, (now - Date.parse(s.minute)) / 60000))) / 60;
+  const y = (v) => height - bottom - ((height - bottom - 8) * v) / top;
+  const svg = svgElement("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", class: "chart" });
+  const summary = series.map(([name, value]) => `${name} now ${value(samples[samples.length - 1])}, peak ${Math.max(...samples.map(value))}`).join("; ");
   svg.setAttribute("aria-label", `Last hour, ${samples.length} samples: ${summary}`);
-  const step = samples.length > 1 ? (width - 8) / (samples.length - 1) : 0;
-  for (const [, values, css] of series) {
-    const line = document.createElementNS(SVG, "polyline");
-    line.setAttribute("points", values.map((v, i) => `${(4 + i * step).toFixed(1)},${(height - 4 - ((height - 8) * v) / top).toFixed(1)}`).join(" "));
-    line.setAttribute("class", css);
-    svg.append(line);
-    values.forEach((v, i) => {
-      const dot = document.createElementNS(SVG, "circle");
-      dot.setAttribute("cx", (4 + i * step).toFixed(1));
-      dot.setAttribute("cy", (height - 4 - ((height - 8) * v) / top).toFixed(1));
-      dot.setAttribute("r", "3.5");
-      dot.setAttribute("class", css);
-      svg.append(dot);
-    });
+  svg.append(
+    svgElement("line", { x1: left, y1: y(0), x2: width - 6, y2: y(0), class: "axis" }),
+    svgElement("line", { x1: left, y1: y(top), x2: width - 6, y2: y(top), class: "grid-line" }),
+    svgText(left - 6, y(0) + 4, "0", "end"),
+    svgText(left - 6, y(top) + 4, String(top), "end"),
+    svgText(left, height - 4, "60 min ago", "start"),
+    svgText(width - 6, height - 4, "now", "end"),
+  );
+  for (const [, value, css] of series) {
+    svg.append(svgElement("polyline", { points: samples.map((s) => `${x(s).toFixed(1)},${y(value(s)).toFixed(1)}`).join(" "), class: css }));
+    for (const s of samples) {
+      svg.append(svgElement("circle", { cx: x(s).toFixed(1), cy: y(value(s)).toFixed(1), r: 3.5, class: css }));
+    }
   }
   const legend = h("ul", { class: "legend" }, series.map(([name, , css]) => h("li", { class: css }, name)));
-  return h("figure", {}, svg, legend, h("figcaption", {}, `From ${samples[0].minute} to ${samples[samples.length - 1].minute}; top of the scale ${top}.`));
+  return h("figure", {}, svg, legend, h("figcaption", {}, `${samples.length} samples, ${samples[0].minute} to ${samples[samples.length - 1].minute}.`));
+}
+
+function svgElement(tag, attributes) {
+  const element = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    element.setAttribute(name, String(value));
+  }
+  return element;
+}
+
+function svgText(xPosition, yPosition, text, anchor) {
+  const element = svgElement("text", { x: xPosition, y: yPosition, "text-anchor": anchor, class: "chart-label" });
+  element.textContent = text;
+  return element;
 }
