@@ -25,8 +25,8 @@ from api import metrics
 from api.bodies import describe_validation_error
 from api.console import console_blueprint
 from api.context import ApiContext, build_context
-from api.fleet_history import fleet_history_blueprint
 from api.errors import ApiError, ApiErrorCode
+from api.fleet_history import fleet_history_blueprint
 from api.openapi_links import LinkedOpenAPI
 from api.routes import register_v1
 from api.routes.admin import register_admin

@@ -121,5 +121,3 @@ def _sample_view(sample: FleetSampleRow) -> dict[str, Any]:
         "jobs_finished": sample.jobs_finished,
         "queues": sample.queues,
     }
-
-

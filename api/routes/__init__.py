@@ -6,8 +6,8 @@ from flask_openapi3 import APIBlueprint, OpenAPI
 
 from api.routes.analysis import analysis_blueprint
 from api.routes.batch import batch_blueprint
-from api.routes.face_sets import face_sets_blueprint
 from api.routes.face_images import face_images_blueprint
+from api.routes.face_sets import face_sets_blueprint
 from api.routes.faces import faces_blueprint
 from api.routes.job_list import job_list_blueprint
 from api.routes.jobs import jobs_blueprint

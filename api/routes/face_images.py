@@ -34,7 +34,9 @@ class FaceImagePath(FaceSetPath):
 
 
 class FaceImageQuery(BaseModel):
-    variant: Literal["crop", "source"] = Field("crop", description="the face's crop, or the photo it came from")
+    variant: Literal["crop", "source"] = Field(
+        "crop", description="the face's crop, or the photo it came from"
+    )
 
 
 def image_media_type(data: bytes) -> str:
@@ -58,7 +60,9 @@ def face_images_blueprint() -> APIBlueprint:
         _, face = ctx.service.face(path.project_id, path.face_set_name, path.face_id)
         key = face.crop_key if query.variant == "crop" else face.image_key
         if not key:
-            raise ApiError(ApiErrorCode.NOT_FOUND, "this face was enrolled without a crop; ask for variant=source")
+            raise ApiError(
+                ApiErrorCode.NOT_FOUND, "this face was enrolled without a crop; ask for variant=source"
+            )
         try:
             data = ctx.store.get(key)
         except ObjectNotFound as missing:

@@ -19,5 +19,7 @@ def selected_faces(service: FaceService, path: FaceSetPath, query: FaceQuery) ->
         rows = service.faces.get_many(path.project_id, face_set.id, page)
         return face_set, [rows[face_id] for face_id in page if face_id in rows], len(face_ids)
     rows = service.faces.get_many(path.project_id, face_set.id, face_ids)
-    faces = [rows[face_id] for face_id in face_ids if face_id in rows and rows[face_id].user_id == query.user_id]
+    faces = [
+        rows[face_id] for face_id in face_ids if face_id in rows and rows[face_id].user_id == query.user_id
+    ]
     return face_set, faces[query.offset : query.offset + query.limit], len(faces)

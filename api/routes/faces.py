@@ -11,6 +11,7 @@ from api.bodies import body_doc, parse_body
 from api.context import current_context
 from api.errors import ApiError, ApiErrorCode
 from api.routes.common import ACCEPTED, idempotency_key, job_response, v1_blueprint, wants_async
+from api.routes.face_selection import selected_faces
 from api.schemas import (
     AddFaceForm,
     AddFaceJson,
@@ -29,7 +30,6 @@ from api.schemas import (
     SearchJson,
     SearchResponse,
 )
-from api.routes.face_selection import selected_faces
 from api.services import face_info
 from workers.contracts import EnrollOptions
 

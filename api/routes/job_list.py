@@ -20,7 +20,9 @@ from workers.contracts import JobKind
 
 class JobListQuery(BaseModel):
     kind: JobKind | None = Field(None, description="only jobs of this kind")
-    status: Literal["pending", "running", "succeeded", "failed"] | None = Field(None, description="only in this state")
+    status: Literal["pending", "running", "succeeded", "failed"] | None = Field(
+        None, description="only in this state"
+    )
     limit: int = Field(50, ge=1, le=200)
     cursor: str | None = Field(None, max_length=200, description="next_cursor of the previous page")
 
@@ -51,7 +53,9 @@ def job_list_blueprint() -> APIBlueprint:
             try:
                 after = JobCursor.decode(query.cursor)
             except ValueError as bad:
-                raise ApiError(ApiErrorCode.INVALID_PARAMETER, "cursor is not a next_cursor this API gave") from bad
+                raise ApiError(
+                    ApiErrorCode.INVALID_PARAMETER, "cursor is not a next_cursor this API gave"
+                ) from bad
         jobs, following = ConsoleReads(current_context().database).jobs(
             path.project_id,
             kind=query.kind.value if query.kind is not None else None,

@@ -72,7 +72,10 @@ class ConsoleReads:
             query = query.where(Job.status == status)
         if after is not None:
             query = query.where(
-                or_(Job.created_at < after.created_at, and_(Job.created_at == after.created_at, Job.id < after.job_id))
+                or_(
+                    Job.created_at < after.created_at,
+                    and_(Job.created_at == after.created_at, Job.id < after.job_id),
+                )
             )
         query = query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)
         with self.db.session() as session:
@@ -95,7 +98,9 @@ class ConsoleReads:
         """Distinct workers that ran a job lately: embedded mode's broker has no consumer count."""
         with self.db.session() as session:
             count = session.scalar(
-                select(func.count(func.distinct(Job.worker))).where(Job.worker.is_not(None), Job.updated_at >= since)
+                select(func.count(func.distinct(Job.worker))).where(
+                    Job.worker.is_not(None), Job.updated_at >= since
+                )
             )
         return int(count or 0)
 
@@ -110,7 +115,9 @@ class ConsoleReads:
             "queues": sample.queues,
         }
         insert = postgresql.insert if self.db.engine.dialect.name == "postgresql" else sqlite.insert
-        statement = insert(FleetSample).values(**values).on_conflict_do_nothing().returning(FleetSample.minute)
+        statement = (
+            insert(FleetSample).values(**values).on_conflict_do_nothing().returning(FleetSample.minute)
+        )
         with self.db.session() as session:
             return session.execute(statement).first() is not None
 

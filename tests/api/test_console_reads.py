@@ -18,7 +18,11 @@ def _enrolled(client: ProjectClient, name: str) -> dict[str, str]:
     """face_id by user_id of three faces: two persons, one with a field."""
     client.create_face_set(name, external_fields={"team": {"type": "string"}})
     faces = {}
-    for user_id, photo, team in (("guido", GUIDO, "python"), ("kit", KIT, "north"), ("woz", WOZNIAK, "apple")):
+    for user_id, photo, team in (
+        ("guido", GUIDO, "python"),
+        ("kit", KIT, "north"),
+        ("woz", WOZNIAK, "apple"),
+    ):
         body = client.add_face(name, photo, user_id=user_id, external_fields={"team": team}).get_json()
         faces[user_id] = body["faces"][0]["face_id"]
     return faces
@@ -31,12 +35,20 @@ def test_a_faces_crop_and_source_photo(api: ApiStack, client: ProjectClient) -> 
     assert crop.status_code == 200 and crop.mimetype == "image/jpeg"
     assert crop.headers["Cache-Control"].startswith("private")
     assert crop.data.startswith(b"\xff\xd8") and len(crop.data) < len(GUIDO.read_bytes())
-    source = client.call("GET", f"/face-sets/{name}/faces/{faces['guido']}/image", query_string={"variant": "source"})
+    source = client.call(
+        "GET", f"/face-sets/{name}/faces/{faces['guido']}/image", query_string={"variant": "source"}
+    )
     assert source.status_code == 200 and source.data == GUIDO.read_bytes()
     assert source.headers["Cache-Control"].startswith("private")
-    error_of(client.call("GET", f"/face-sets/{name}/faces/{faces['guido']}/image?variant=thumbnail"), 400, "FRS.0100")
+    error_of(
+        client.call("GET", f"/face-sets/{name}/faces/{faces['guido']}/image?variant=thumbnail"),
+        400,
+        "FRS.0100",
+    )
     error_of(client.call("GET", f"/face-sets/{name}/faces/nosuchface/image"), 404, "FRS.0211")
-    error_of(client.call("GET", f"/face-sets/{unique('absent')}/faces/{faces['guido']}/image"), 404, "FRS.0210")
+    error_of(
+        client.call("GET", f"/face-sets/{unique('absent')}/faces/{faces['guido']}/image"), 404, "FRS.0210"
+    )
     other = api.other
     stolen = other.http.get(
         f"/v1/{client.project_id}/face-sets/{name}/faces/{faces['guido']}/image",
@@ -60,11 +72,17 @@ def test_persons_faces_by_person_and_filter_and_deleting_a_person(client: Projec
     by_person = client.ok("GET", f"/face-sets/{name}/faces", query_string={"user_id": "guido", "limit": 1})
     assert by_person["total"] == 2 and len(by_person["faces"]) == 1
     assert by_person["faces"][0]["user_id"] == "guido"
-    by_field = client.ok("GET", f"/face-sets/{name}/faces", query_string={"filter": 'team:north'})
+    by_field = client.ok("GET", f"/face-sets/{name}/faces", query_string={"filter": "team:north"})
     assert by_field["total"] == 1 and by_field["faces"][0]["face_id"] == faces["kit"]
-    both = client.ok("GET", f"/face-sets/{name}/faces", query_string={"filter": 'team:north', "user_id": "guido"})
+    both = client.ok(
+        "GET", f"/face-sets/{name}/faces", query_string={"filter": "team:north", "user_id": "guido"}
+    )
     assert both["total"] == 0 and both["faces"] == []
-    error_of(client.call("GET", f"/face-sets/{name}/faces", query_string={"filter": "nosuchfield:1"}), 400, "FRS.0120")
+    error_of(
+        client.call("GET", f"/face-sets/{name}/faces", query_string={"filter": "nosuchfield:1"}),
+        400,
+        "FRS.0120",
+    )
 
     deleted = client.ok("DELETE", f"/face-sets/{name}/persons/guido")
     assert deleted == {"user_id": "guido", "deleted_faces": 2}

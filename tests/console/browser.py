@@ -27,7 +27,9 @@ def go(driver: Any, hash_path: str) -> None:
 
 def heading(driver: Any) -> str:
     # Read in one script: pages replace their elements as they load.
-    return str(driver.execute_script("const h = document.querySelector('main h1'); return h ? h.textContent : ''"))
+    return str(
+        driver.execute_script("const h = document.querySelector('main h1'); return h ? h.textContent : ''")
+    )
 
 
 def wait_heading(driver: Any, text: str) -> None:

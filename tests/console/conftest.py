@@ -34,7 +34,10 @@ PHONE = (390, 844)
 ENROLL_FOLDER = {
     "obama": ["face_recognition-obama/obama.jpg", "face_recognition-obama/obama2.jpg"],
     "biden": ["face_recognition-biden/biden.jpg", "face_recognition-biden/biden2.jpg"],
-    "kit_harington": ["face_recognition-kit_harington/john1.jpeg", "face_recognition-kit_harington/john2.jpeg"],
+    "kit_harington": [
+        "face_recognition-kit_harington/john1.jpeg",
+        "face_recognition-kit_harington/john2.jpeg",
+    ],
     "rose_leslie": ["face_recognition-rose_leslie/img1.jpg", "face_recognition-rose_leslie/img2.jpg"],
 }
 GROUP_PHOTO = (FACES_DIR / "_misc" / "multi_face" / "face_recognition__obama_and_biden.jpg").resolve()
