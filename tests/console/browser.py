@@ -71,6 +71,8 @@ def sign_in(driver: Any, url: str, project_id: str, api_key: str) -> None:
 
 
 def screenshot(driver: Any, folder: Path, name: str) -> None:
+    """Every page pictured is also checked: each of its controls has a label."""
+    assert_every_control_labelled(driver)
     driver.execute_script("document.activeElement && document.activeElement.blur()")
     driver.save_screenshot(str(folder / f"{name}.png"))
 
@@ -88,3 +90,16 @@ def set_viewport(driver: Any, size: tuple[int, int], mobile: bool = False) -> No
         "Emulation.setDeviceMetricsOverride",
         {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile},
     )
+
+
+UNLABELLED_CONTROLS = """
+return [...document.querySelectorAll('input, select, textarea, button')]
+  .filter((c) => c.offsetParent !== null || c.type === 'file')
+  .filter((c) => !(c.labels && c.labels.length) && !c.getAttribute('aria-label') && !(c.tagName === 'BUTTON' && c.textContent.trim()))
+  .map((c) => c.outerHTML.slice(0, 120));
+"""
+
+
+def assert_every_control_labelled(driver: Any) -> None:
+    unlabelled = driver.execute_script(UNLABELLED_CONTROLS)
+    assert unlabelled == [], unlabelled

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 
 from tests.conftest import FACES_DIR
 from tests.console.browser import (
@@ -57,7 +58,14 @@ def test_a_wrong_key_is_refused_in_words(browser: Any, console: Console) -> None
 
 
 def test_sign_in_and_create_a_face_set(browser: Any, console: Console) -> None:
-    sign_in(browser, console.url, *console.project_a)
+    # By keyboard alone: the page focuses the first field; Tab to the key, Enter submits.
+    project_id, api_key = console.project_a
+    open_page(browser, console.url, "signin")
+    wait(browser).until(lambda d: d.switch_to.active_element.get_attribute("name") == "project_id")
+    active = browser.switch_to.active_element
+    active.clear()
+    active.send_keys(project_id, Keys.TAB)
+    browser.switch_to.active_element.send_keys(api_key, Keys.ENTER)
     wait_heading(browser, "Face sets")
     assert "api_key" not in browser.current_url and console.project_a[1] not in browser.current_url
     labelled(browser, "Name").send_keys(FACE_SET)
@@ -318,6 +326,11 @@ def test_project_b_sees_nothing_of_project_a(browser: Any, console: Console) -> 
     go(browser, f"sets/{FACE_SET}")
     assert "Not found" in message(browser)
     assert not browser.find_elements(By.CSS_SELECTOR, ".grid .tile")
+    # Nothing the console loaded came from anywhere but the service itself.
+    origins = browser.execute_script(
+        "return [...new Set(performance.getEntriesByType('resource').map((e) => new URL(e.name).origin))]"
+    )
+    assert set(origins) <= {console.url, "null"}, origins
 
 
 def test_a_zip_with_duplicates_rejected_and_its_csv_report(
