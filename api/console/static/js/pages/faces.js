@@ -40,12 +40,15 @@ export async function render([faceSet, section, faceId]) {
     pager,
   );
 
-  const persons = await call("GET", `/face-sets/${encodeURIComponent(faceSet)}/persons`).catch((error) => {
+  // The first 1000 persons by user_id fill the picker; a larger set is filtered by field.
+  const persons = await call("GET", `/face-sets/${encodeURIComponent(faceSet)}/persons?limit=1000`).catch((error) => {
     showMessage(`The person list is unavailable: ${error.message}`);
-    return { items: [] };
+    return { persons: [] };
   });
-  for (const item of persons.items || []) {
-    person.append(h("option", { value: item.user_id, selected: item.user_id === state.userId }, `${item.user_id} (${item.face_count})`));
+  for (const item of persons.persons || []) {
+    person.append(
+      h("option", { value: item.user_id, selected: item.user_id === state.userId }, `${item.user_id} (${item.face_count})`),
+    );
   }
   filters.addEventListener("submit", (event) => {
     event.preventDefault();
