@@ -17,6 +17,8 @@ def wait(driver: Any, seconds: float = 30) -> WebDriverWait:
 
 
 def open_page(driver: Any, url: str, hash_path: str) -> None:
+    """A fresh load of the console (a new hash alone would not reload the page)."""
+    driver.get("about:blank")
     driver.get(f"{url}/console/#/{hash_path}")
     wait(driver).until(lambda d: d.execute_script("return document.querySelector('main h1') !== null"))
 

@@ -236,7 +236,7 @@ def test_jobs_list_and_a_jobs_result(browser: Any, console: Console) -> None:
         row.find_elements(By.TAG_NAME, "td")[1].text
         for row in browser.find_elements(By.CSS_SELECTOR, "table.jobs tbody tr")
     ]
-    assert {"enroll_batch", "search", "delete_faces"} <= set(kinds), kinds
+    assert {"enroll_batch", "search", "compare", "delete_person"} <= set(kinds), kinds
     assert "enroll_chunk" not in kinds
     screenshot(browser, console.screenshots, "jobs")
     select_by_value(labelled(browser, "Kind"), "enroll_batch")
@@ -276,6 +276,14 @@ def test_operator_sees_the_fleet(browser: Any, console: Console) -> None:
     labelled(browser, "Admin token").send_keys(OPERATOR_TOKEN)
     click(browser, "Sign in as operator")
     wait(browser).until(lambda d: "operator" in d.find_element(By.ID, "who").text)
+    wait_heading(browser, "Projects")
+    wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "main table tbody tr"))
+    names = {
+        row.find_element(By.TAG_NAME, "td").text
+        for row in browser.find_elements(By.CSS_SELECTOR, "main table tbody tr")
+    }
+    assert {"console-a", "console-b"} <= names
+    screenshot(browser, console.screenshots, "projects")
     go(browser, "fleet")
     wait_heading(browser, "Fleet")
     workers = browser.find_element(
@@ -289,6 +297,18 @@ def test_operator_sees_the_fleet(browser: Any, console: Console) -> None:
     chart = browser.find_element(By.CSS_SELECTOR, "svg.chart")
     assert "samples" in chart.get_attribute("aria-label")
     screenshot(browser, console.screenshots, "fleet")
+    # From the project list, a project opens with its own key only.
+    project_id, api_key = console.project_a
+    go(browser, "projects")
+    wait(browser).until(lambda d: d.find_elements(By.CSS_SELECTOR, "main table tbody tr"))
+    key = labelled(browser, f"API key of {project_id}")
+    key.send_keys(console.project_b[1], Keys.ENTER)
+    assert "Not found" in message(browser)
+    key.clear()
+    key.send_keys(api_key, Keys.ENTER)
+    wait_heading(browser, "Face sets")
+    wait(browser).until(lambda d: d.find_elements(By.LINK_TEXT, FACE_SET))
+    assert "operator" in browser.find_element(By.ID, "who").text
 
 
 def test_project_b_sees_nothing_of_project_a(browser: Any, console: Console) -> None:

@@ -30,7 +30,11 @@ function route() {
   updateChrome(name, current);
   clearMessage();
   Promise.resolve(module.render(parts.slice(1))).catch((error) => showMessage(error.message || String(error)));
-  document.getElementById("main").focus({ preventScroll: true });
+  // Screen readers and keyboards start at the new page, unless it focused a field itself.
+  const main = document.getElementById("main");
+  if (!main.contains(document.activeElement)) {
+    main.focus({ preventScroll: true });
+  }
 }
 
 function updateChrome(name, current) {

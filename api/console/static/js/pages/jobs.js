@@ -3,7 +3,7 @@
 import { call } from "../api.js";
 import { field, formatDate, h, page } from "../ui.js";
 
-const KINDS = ["", "detect", "compare", "enroll", "enroll_batch", "search", "update_face", "delete_faces", "delete_face_set", "liveness"];
+const KINDS = ["", "detect", "compare", "enroll", "enroll_batch", "search", "update_face", "delete_faces", "delete_face_set", "delete_person", "liveness"];
 const STATES = ["", "pending", "running", "succeeded", "failed"];
 const filters = { kind: "", status: "" };
 
