@@ -95,11 +95,12 @@ class ConsoleReads:
         return int(count or 0)
 
     def workers_seen_since(self, since: datetime) -> int:
-        """Distinct workers that ran a job lately: embedded mode's broker has no consumer count."""
+        """Distinct workers that finished a job lately: embedded mode's broker has no
+        consumer count (an idle worker is not seen)."""
         with self.db.session() as session:
             count = session.scalar(
                 select(func.count(func.distinct(Job.worker))).where(
-                    Job.worker.is_not(None), Job.updated_at >= since
+                    Job.worker.is_not(None), Job.finished_at >= since
                 )
             )
         return int(count or 0)

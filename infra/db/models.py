@@ -164,6 +164,8 @@ class Job(Base):
         Index("ix_jobs_status_heartbeat_at", "status", "heartbeat_at"),
         # The console's jobs list: a project's newest jobs first.
         Index("ix_jobs_project_id_created_at", "project_id", "created_at"),
+        # The fleet's figures per minute: jobs (and their workers) finished lately.
+        Index("ix_jobs_finished_at", "finished_at"),
     )
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)

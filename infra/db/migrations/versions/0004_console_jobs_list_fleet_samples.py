@@ -1,4 +1,5 @@
-"""The console's reads: ``jobs`` by project and age, and ``fleet_samples`` (one row a minute).
+"""The console's reads: ``jobs`` by project and age and by finish time, and
+``fleet_samples`` (one row a minute).
 
 Revision ID: 0004
 Revises: 0003
@@ -23,6 +24,7 @@ JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 def upgrade() -> None:
     op.create_index("ix_jobs_project_id_created_at", "jobs", ["project_id", "created_at"])
+    op.create_index("ix_jobs_finished_at", "jobs", ["finished_at"])
     op.create_table(
         "fleet_samples",
         sa.Column("minute", sa.DateTime(timezone=True), nullable=False),
@@ -37,4 +39,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("fleet_samples")
+    op.drop_index("ix_jobs_finished_at", table_name="jobs")
     op.drop_index("ix_jobs_project_id_created_at", table_name="jobs")
