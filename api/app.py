@@ -28,6 +28,9 @@ from api.context import ApiContext, build_context
 from api.errors import ApiError, ApiErrorCode
 from api.fleet_history import fleet_history_blueprint
 from api.openapi_links import LinkedOpenAPI
+from api.rekognition import register as register_rekognition
+from api.rekognition.admin import register as register_access_key_admin
+from api.rekognition.auth import access_key_id_of
 from api.routes import register_v1
 from api.routes.admin import register_admin
 from api.routes.fleet import install_fleet_signals
@@ -85,6 +88,8 @@ def create_app(settings: Settings | None = None, context: ApiContext | None = No
     app.register_api(fleet_history_blueprint())
     app.register_blueprint(console_blueprint())
     _register_dialects(app)
+    register_rekognition(app)
+    register_access_key_admin(app)
 
     app.add_url_rule("/v1/openapi.json", "openapi_v1", lambda: jsonify(app.api_doc))
     app.add_url_rule("/docs", "docs_home", lambda: redirect("/docs/swagger", code=302))
@@ -173,6 +178,9 @@ def _rate_limit_key() -> str:
     )
     if token:
         return "key:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+    access_key_id = access_key_id_of(request.headers.get("Authorization", ""))  # Rekognition's SigV4
+    if access_key_id:
+        return "access-key:" + access_key_id
     return "addr:" + (request.remote_addr or "unknown")
 
 

@@ -137,9 +137,11 @@ def key_revoke(key_id: str) -> None:
 
 
 def _register_client_commands() -> None:
+    from facefleet.access_keys import access_key
     from facefleet.commands import register
 
     register(main)
+    main.add_command(access_key)
 
 
 _register_client_commands()

@@ -46,11 +46,17 @@ def _flatten(prefix: str, model: BaseModel) -> Iterator[tuple[str, str]]:
         elif isinstance(value, SecretStr):
             yield key, value.get_secret_value()
         elif isinstance(value, (list, dict)):
-            yield key, json.dumps(value)
+            yield key, json.dumps(value, default=_secret_value)
         elif isinstance(value, bool):
             yield key, "true" if value else "false"
         else:
             yield key, str(value)
+
+
+def _secret_value(value: object) -> str:
+    if isinstance(value, SecretStr):  # e.g. a list of keys
+        return value.get_secret_value()
+    raise TypeError(f"{type(value).__name__} cannot be passed in the environment")
 
 
 def child_env(settings: Settings, extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -193,6 +193,24 @@ class WebhookSettings(BaseModel):
     signature_tolerance_seconds: int = 300
 
 
+class RekognitionSettings(BaseModel):
+    """The Rekognition-compatible endpoint (docs/REKOGNITION.md)."""
+
+    # Fernet keys that encrypt access-key secrets at rest (SigV4 needs the secret itself).
+    # The first encrypts, every one decrypts: rotate by prepending a new key, then running
+    # `facefleet access-key reencrypt`, then dropping the old one. Empty: the endpoint refuses
+    # every call and no access key can be created.
+    encryption_keys: list[SecretStr] = Field(default_factory=list)
+    # Buckets an S3Object may name; anything else is AccessDeniedException.
+    s3_buckets: list[str] = Field(default_factory=list)
+    # Where those buckets live; unset, the object store's own endpoint and credentials.
+    s3_endpoint: str | None = None
+    s3_access_key: SecretStr | None = None
+    s3_secret_key: SecretStr | None = None
+    s3_secure: bool | None = None
+    max_clock_skew_seconds: int = 15 * 60
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="FACEFLEET_",
@@ -218,6 +236,7 @@ class Settings(BaseSettings):
     models: ModelSettings = Field(default_factory=ModelSettings)
     events: EventSettings = Field(default_factory=EventSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    rekognition: RekognitionSettings = Field(default_factory=RekognitionSettings)
 
     @classmethod
     def embedded(cls, home: Path, **overrides: object) -> Settings:

@@ -158,6 +158,8 @@ class DetectPayload(_Payload):
 class ComparePayload(_Payload):
     image1_key: str
     image2_key: str
+    # Also compare image1's largest face with every face of image2 (Rekognition's CompareFaces).
+    all_targets: bool = False
 
 
 class EmbedPayload(_Payload):
@@ -177,6 +179,11 @@ class EnrollOptions(_Payload):
     on_duplicate: OnDuplicate = "allow"
     quality_gate: bool = False
     save_crop: bool = True
+    # At most this many faces, the largest ones (after the quality gate).
+    max_faces: int | None = None
+    # Faces left out (quality gate, max_faces) are listed in the result with their reasons
+    # instead of failing the job (Rekognition's UnindexedFaces).
+    report_unindexed: bool = False
 
 
 class EnrollPayload(_Payload):

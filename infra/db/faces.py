@@ -108,7 +108,8 @@ class FaceRepo:
         external_fields: dict[str, Any] | None = None,
         user_id: str | None = None,
     ) -> FaceRow | None:
-        """Change the given attributes (None leaves one as it is); None when no such face."""
+        """Change the given attributes (None leaves one as it is, a ``user_id`` of "" removes
+        the face's user); None when no such face."""
         with self.db.write_session() as session:
             if lock_face_set(session, project_id, face_set_id) is None:
                 return None
@@ -119,11 +120,11 @@ class FaceRepo:
                 face.external_image_id = external_image_id
             if external_fields is not None:
                 face.external_fields = dict(external_fields)
-            if user_id is not None and user_id != face.user_id:
+            if user_id is not None and (user_id or None) != face.user_id:
                 previous = face.user_id
-                face.user_id = user_id
+                face.user_id = user_id or None  # "" clears the user (Rekognition's DisassociateFaces)
                 session.flush()
-                self._ensure_persons(session, project_id, face_set_id, [user_id])
+                self._ensure_persons(session, project_id, face_set_id, [user_id or None])
                 self._drop_empty_persons(session, face_set_id, [previous])
             session.flush()
             return FaceRow.of(face)

@@ -208,3 +208,59 @@ class FleetSample(Base):
     workers: Mapped[int | None] = mapped_column(Integer)
     jobs_finished: Mapped[int] = mapped_column(Integer, default=0)
     queues: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class RekognitionAccessKey(Base):
+    """An access-key pair of the Rekognition endpoint. SigV4 is an HMAC, so the server needs
+    the secret itself: it is kept Fernet-encrypted under ``rekognition.encryption_keys``."""
+
+    __tablename__ = "rekognition_access_keys"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)  # the access key id
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    label: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    revoked_at: Mapped[datetime | None]
+
+
+class RekognitionCollection(Base):
+    """A Rekognition CollectionId (up to 255 characters, wider than native names) → the face
+    set that holds its faces. The face set gets a fresh native name per creation, so a
+    collection id is free again the moment it is deleted."""
+
+    __tablename__ = "rekognition_collections"
+    __table_args__ = (
+        UniqueConstraint("project_id", "collection_id", name="uq_rekognition_collections_project_id_collection_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    collection_id: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    face_set_id: Mapped[str] = mapped_column(String(ID_LENGTH), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class RekognitionUser(Base):
+    """A Rekognition user of a collection. Faces carry the user id (``faces.user_id``, the
+    native persons); this row keeps a user that has no face yet, as Rekognition does."""
+
+    __tablename__ = "rekognition_users"
+    __table_args__ = (UniqueConstraint("face_set_id", "user_id", name="uq_rekognition_users_face_set_id_user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    face_set_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    user_id: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class RekognitionImage(Base):
+    """The size of an image indexed through the Rekognition endpoint, by its content key:
+    Rekognition gives bounding boxes as ratios of the image, and ListFaces has no image."""
+
+    __tablename__ = "rekognition_images"
+
+    image_key: Mapped[str] = mapped_column(String(KEY_LENGTH), primary_key=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)

@@ -30,8 +30,11 @@ def detect(ctx: JobContext, payload: DetectPayload) -> dict[str, Any]:
 
 def compare(ctx: JobContext, payload: ComparePayload) -> dict[str, Any]:
     first = _largest_embedded(ctx, payload.image1_key, "image1")
+    assert first.embedding is not None
+    if payload.all_targets:
+        return _compare_every_target(ctx, first, payload.image2_key)
     second = _largest_embedded(ctx, payload.image2_key, "image2")
-    assert first.embedding is not None and second.embedding is not None
+    assert second.embedding is not None
     distance = euclidean_distance(first.embedding.vector, second.embedding.vector)
     return {
         "similarity": distance_to_similarity(distance),
@@ -40,6 +43,19 @@ def compare(ctx: JobContext, payload: ComparePayload) -> dict[str, Any]:
         "image1_face": face_json(first.face),
         "image2_face": face_json(second.face),
     }
+
+
+def _compare_every_target(ctx: JobContext, first: FaceResult, image2_key: str) -> dict[str, Any]:
+    """image1's largest face against every face of image2 (none is not an error here)."""
+    assert first.embedding is not None
+    image = load_image(ctx, image2_key)
+    targets = _shown(ctx, image, ctx.runtime.pipeline.process(image, embed=True, landmarks=False))
+    compared = []
+    for target in targets:
+        assert target.embedding is not None
+        distance = euclidean_distance(first.embedding.vector, target.embedding.vector)
+        compared.append({**face_json(target.face), "distance": distance, "similarity": distance_to_similarity(distance)})
+    return {"model_id": first.embedding.model_id, "image1_face": face_json(first.face), "image2_faces": compared}
 
 
 def embed(ctx: JobContext, payload: EmbedPayload) -> dict[str, Any]:

@@ -56,17 +56,31 @@ def enroll(ctx: JobContext, payload: EnrollPayload) -> dict[str, Any]:
         user_id=payload.user_id,
         filter_columns=FilterColumns.for_schema(face_set.external_fields),
     )
-    faces = enroll_image(ctx, target, image, payload.options, id_seed=ctx.job_id)
-    return {"face_set_id": face_set.id, "face_set_name": face_set.name, "faces": faces}
+    unindexed: list[dict[str, Any]] = []
+    faces = enroll_image(ctx, target, image, payload.options, id_seed=ctx.job_id, unindexed=unindexed)
+    result: dict[str, Any] = {"face_set_id": face_set.id, "face_set_name": face_set.name, "faces": faces}
+    if payload.options.report_unindexed:
+        result["unindexed"] = unindexed
+    return result
 
 
 def enroll_image(
-    ctx: JobContext, target: EnrollTarget, image: DecodedImage, options: EnrollOptions, id_seed: str
+    ctx: JobContext,
+    target: EnrollTarget,
+    image: DecodedImage,
+    options: EnrollOptions,
+    id_seed: str,
+    unindexed: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Detect, embed, check and store every selected face of one image; returns them as JSON."""
+    """Detect, embed, check and store every selected face of one image; returns them as JSON.
+    With ``options.report_unindexed`` the faces left out are appended to ``unindexed``."""
     runtime = ctx.runtime
     results = _select(runtime.pipeline.process(image, embed=True, landmarks=False), options)
-    if options.quality_gate:
+    if options.report_unindexed:
+        results, left_out = _left_out(ctx, image, results, options)
+        if unindexed is not None:
+            unindexed.extend(left_out)
+    elif options.quality_gate:
         results = _passing_quality(ctx, image, results)
     duplicates = _find_duplicates(ctx, target, results) if options.on_duplicate != "allow" else {}
     if duplicates and options.on_duplicate == "reject":
@@ -85,6 +99,8 @@ def enroll_image(
         crop_key = _store_crop(ctx, image, box) if options.save_crop else None
         records.append((face_id, result, crop_key))
 
+    if not records:
+        return []
     runtime.index.upsert(
         model_id,
         [
@@ -131,12 +147,42 @@ def enroll_image(
             "external_image_id": target.external_image_id,
             "external_fields": target.external_fields,
         }
+        if options.report_unindexed:
+            face["confidence"] = round(float(result.face.confidence), 6)
         if target.user_id is not None:
             face["user_id"] = target.user_id
         rendered.append(face)
     for index, duplicate in duplicates.items():
         rendered[index]["duplicate_of"] = duplicate
     return rendered
+
+
+def _left_out(
+    ctx: JobContext, image: DecodedImage, results: list[FaceResult], options: EnrollOptions
+) -> tuple[list[FaceResult], list[dict[str, Any]]]:
+    """(faces to enroll, faces left out with their reasons): the quality gate first, then
+    the smallest faces beyond ``max_faces`` (Rekognition's IndexFaces order)."""
+    left_out: list[dict[str, Any]] = []
+    kept: list[FaceResult] = []
+    for result in results:
+        reasons = ctx.runtime.quality_gate(image, result.face) if options.quality_gate else []
+        if reasons:
+            left_out.append(_unindexed(result, reasons))
+        else:
+            kept.append(result)
+    if options.max_faces is not None and len(kept) > options.max_faces:
+        by_size = sorted(kept, key=lambda r: r.face.box.area, reverse=True)
+        kept = by_size[: options.max_faces]
+        left_out.extend(_unindexed(result, ["exceeds_max_faces"]) for result in by_size[options.max_faces :])
+    return kept, left_out
+
+
+def _unindexed(result: FaceResult, reasons: list[str]) -> dict[str, Any]:
+    return {
+        "bounding_box": box_json(result.face.box),
+        "confidence": round(float(result.face.confidence), 6),
+        "reasons": list(reasons),
+    }
 
 
 def _select(results: list[FaceResult], options: EnrollOptions) -> list[FaceResult]:

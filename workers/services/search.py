@@ -69,7 +69,16 @@ def search(ctx: JobContext, payload: SearchPayload) -> dict[str, Any]:
     ranked = [_rank(payload, hits, rows) for hits in hits_per_probe]
 
     if not payload.all_faces:
-        return {"faces": ranked[0]}
+        if payload.image_key is None:
+            return {"faces": ranked[0]}
+        # The probe face and the faces not searched (Rekognition's SearchedFaceBoundingBox
+        # and UnsearchedFaces); the native API shows neither.
+        searched = chosen[0]
+        return {
+            "faces": ranked[0],
+            "searched_face": face_json(searched.face),
+            "unsearched_faces": [face_json(r.face) for r in results if r is not searched],
+        }
     threshold = payload.threshold or distance_to_similarity(runtime.match_distance)
     return {
         "results": [

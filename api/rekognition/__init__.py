@@ -1,0 +1,88 @@
+"""A Rekognition-compatible front end: AWS's JSON 1.1 protocol at ``/rekognition``.
+
+``POST /rekognition`` with ``X-Amz-Target: RekognitionService.<Operation>`` and a SigV4
+signature by one of the project's access keys; boto3 and the AWS CLI use it with
+``endpoint_url=<FaceFleet URL>/rekognition``. Every operation is a thin translation onto the
+same ``FaceService`` / job gateway as the native API (docs/REKOGNITION.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
+
+from api.rekognition import collections, faces, users
+from api.rekognition.auth import authenticate
+from api.rekognition.calls import Call, rekognition_context
+from api.rekognition.protocol import ErrorType, Params, RekognitionError, error_of, json_response
+from infra.db.rekognition import EncryptionNotConfigured
+
+PATH = "/rekognition"
+TARGET_PREFIX = "RekognitionService."
+
+Operation = Callable[[Call], dict[str, Any]]
+OPERATIONS: dict[str, Operation] = {
+    "CreateCollection": collections.create_collection,
+    "DescribeCollection": collections.describe_collection,
+    "ListCollections": collections.list_collections,
+    "DeleteCollection": collections.delete_collection,
+    "IndexFaces": faces.index_faces,
+    "ListFaces": faces.list_faces,
+    "DeleteFaces": faces.delete_faces,
+    "SearchFaces": faces.search_faces,
+    "SearchFacesByImage": faces.search_faces_by_image,
+    "CompareFaces": faces.compare_faces,
+    "DetectFaces": faces.detect_faces,
+    "CreateUser": users.create_user,
+    "DeleteUser": users.delete_user,
+    "ListUsers": users.list_users,
+    "AssociateFaces": users.associate_faces,
+    "DisassociateFaces": users.disassociate_faces,
+    "SearchUsers": users.search_users,
+    "SearchUsersByImage": users.search_users_by_image,
+}
+
+
+def serve() -> Response:
+    try:
+        return _serve()
+    except Exception as failure:  # noqa: BLE001  # every failure leaves in Rekognition's error shape
+        return error_of(failure).response()
+
+
+def _serve() -> Response:
+    target = request.headers.get("X-Amz-Target", "")
+    operation = OPERATIONS.get(target[len(TARGET_PREFIX) :]) if target.startswith(TARGET_PREFIX) else None
+    context = rekognition_context()
+    settings = context.api.settings.rekognition
+    try:
+        caller = authenticate(request, context.access_keys, settings.max_clock_skew_seconds)
+    except EncryptionNotConfigured as off:
+        raise RekognitionError(ErrorType.UNRECOGNIZED_CLIENT, "access keys are not enabled on this server") from off
+    g.project_id = caller.project_id
+    if operation is None:
+        raise RekognitionError(ErrorType.UNKNOWN_OPERATION, f"unknown operation {target[:128]!r}")
+    params = Params.parse(request.get_data(cache=True))
+    return json_response(operation(Call(caller.project_id, caller.region, params, context)))
+
+
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    if status == 429:
+        return RekognitionError(ErrorType.THROUGHPUT_EXCEEDED, "Provisioned rate exceeded").response()
+    if status == 413:
+        return RekognitionError(ErrorType.IMAGE_TOO_LARGE, "the request body is larger than allowed").response()
+    if status >= 500:
+        return RekognitionError(ErrorType.INTERNAL, "internal server error").response()
+    return RekognitionError(ErrorType.INVALID_PARAMETER, error.description or "bad request").response()
+
+
+def register(app: Flask) -> None:
+    bp = Blueprint("rekognition", __name__)
+    bp.add_url_rule(PATH, "serve", serve, methods=["POST"])
+    bp.add_url_rule(PATH + "/", "serve_slash", serve, methods=["POST"])
+    bp.register_error_handler(HTTPException, _http_error)
+    app.register_blueprint(bp)
