@@ -68,8 +68,9 @@ def delete_collection(call: Call) -> dict[str, Any]:
     face_set = call.api.face_sets.get(call.project_id, removed.face_set_id)
     if face_set is not None:
         try:
-            # Queued and marked deleting at once; its faces go in the background, as on AWS.
-            call.api.service.delete_face_set(call.project_id, face_set.name, wait=False, idempotency_key=None)
+            # Waited for (bounded): a job still running at the deadline has marked the face
+            # set deleting and finishes in the background.
+            call.api.service.delete_face_set(call.project_id, face_set.name, wait=True, idempotency_key=None)
         except ApiError as gone:
             if gone.code is not ApiErrorCode.FACE_SET_NOT_FOUND:  # not merely deleted meanwhile
                 raise

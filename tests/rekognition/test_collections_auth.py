@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
 
-import boto3
 import pytest
 import requests
 from botocore.exceptions import ClientError
@@ -122,8 +121,6 @@ def test_requests_older_than_fifteen_minutes_are_refused(rekognition: Rekognitio
 
 
 def test_revoked_key_is_refused(rekognition: RekognitionService) -> None:
-    from facefleet.access_keys import create_access_key
-
     admin = requests.Session()
     admin.headers["X-Auth-Token"] = rekognition.tenant_a.api_key
     base = f"{rekognition.url}/v1/admin/projects/{rekognition.tenant_a.project_id}/access-keys"
@@ -140,7 +137,6 @@ def test_revoked_key_is_refused(rekognition: RekognitionService) -> None:
     # Another project's key may not mint keys here.
     other = requests.post(base, headers={"X-Auth-Token": rekognition.tenant_b.api_key}, timeout=30)
     assert other.status_code == 403
-    del create_access_key
 
 
 def test_secrets_are_encrypted_at_rest(rekognition: RekognitionService) -> None:
@@ -167,4 +163,3 @@ def test_another_projects_collection_is_not_found(rekognition: RekognitionServic
     other.create_collection(CollectionId=collection)
     assert other.describe_collection(CollectionId=collection)["FaceCount"] == 0
     other.delete_collection(CollectionId=collection)
-    del boto3
