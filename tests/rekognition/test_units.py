@@ -1,0 +1,68 @@
+"""Pure pieces of the Rekognition front end: the similarity scale and the access-key store
+(encryption at rest, rotation of the server key)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+
+from api.rekognition.render import image_id, similarity
+from infra.db import Database, migrate
+from infra.db.models import RekognitionAccessKey
+from infra.db.rekognition import AccessKeyRepo, EncryptionNotConfigured
+from infra.db.repositories import ProjectRepo
+from infra.settings import DatabaseSettings
+
+MATCH_DISTANCE = 0.58
+
+
+def test_similarity_is_monotone_with_80_at_the_match_distance() -> None:
+    distances = [i / 100 for i in range(0, 151)]
+    scores = [similarity(d, MATCH_DISTANCE) for d in distances]
+    assert scores[0] == 100.0
+    assert all(a > b for a, b in zip(scores, scores[1:], strict=False) if a > 1e-6)
+    assert similarity(MATCH_DISTANCE, MATCH_DISTANCE) == pytest.approx(80.0)
+    # The default threshold decides exactly as the model's match distance does.
+    assert similarity(MATCH_DISTANCE - 1e-4, MATCH_DISTANCE) > 80 > similarity(MATCH_DISTANCE + 1e-4, MATCH_DISTANCE)
+    assert all(0 <= score <= 100 for score in scores)
+
+
+def test_image_ids_are_stable_uuids() -> None:
+    assert image_id("images/abc") == image_id("images/abc") != image_id("images/abd")
+    assert len(image_id("images/abc")) == 36
+
+
+def _database(tmp_path: Path) -> Database:
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    migrate(url)
+    return Database.from_settings(DatabaseSettings(url=url))
+
+
+def test_access_keys_are_encrypted_rotatable_and_revocable(tmp_path: Path) -> None:
+    database = _database(tmp_path)
+    project = ProjectRepo(database).create("keys")
+    old_key, new_key = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    issued = AccessKeyRepo(database, [old_key]).create(project.id, "ci")
+    assert len(issued.id) == 20 and issued.id.startswith("FFAK")
+    with database.session() as session:
+        stored = session.scalars(select(RekognitionAccessKey.secret_encrypted)).one()
+    assert issued.secret not in stored
+    assert issued.secret not in repr(AccessKeyRepo(database, [old_key]).active(issued.id))
+
+    # Rotation: the new key first, the old one still readable; re-encrypt; drop the old one.
+    rotating = AccessKeyRepo(database, [new_key, old_key])
+    assert rotating.active(issued.id).secret == issued.secret  # type: ignore[union-attr]
+    assert rotating.reencrypt() == 1
+    rotated = AccessKeyRepo(database, [new_key])
+    assert rotated.active(issued.id).secret == issued.secret  # type: ignore[union-attr]
+    assert AccessKeyRepo(database, [old_key]).active(issued.id) is None
+
+    assert not rotated.revoke("another-project", issued.id)
+    assert rotated.revoke(project.id, issued.id)
+    assert rotated.active(issued.id) is None
+    with pytest.raises(EncryptionNotConfigured):
+        AccessKeyRepo(database, []).create(project.id)
+    database.dispose()
