@@ -61,7 +61,9 @@ def _serve() -> Response:
     try:
         caller = authenticate(request, context.access_keys, settings.max_clock_skew_seconds)
     except EncryptionNotConfigured as off:
-        raise RekognitionError(ErrorType.UNRECOGNIZED_CLIENT, "access keys are not enabled on this server") from off
+        raise RekognitionError(
+            ErrorType.UNRECOGNIZED_CLIENT, "access keys are not enabled on this server"
+        ) from off
     g.project_id = caller.project_id
     if operation is None:
         raise RekognitionError(ErrorType.UNKNOWN_OPERATION, f"unknown operation {target[:128]!r}")
@@ -74,7 +76,9 @@ def _http_error(error: HTTPException) -> Response:
     if status == 429:
         return RekognitionError(ErrorType.THROUGHPUT_EXCEEDED, "Provisioned rate exceeded").response()
     if status == 413:
-        return RekognitionError(ErrorType.IMAGE_TOO_LARGE, "the request body is larger than allowed").response()
+        return RekognitionError(
+            ErrorType.IMAGE_TOO_LARGE, "the request body is larger than allowed"
+        ).response()
     if status >= 500:
         return RekognitionError(ErrorType.INTERNAL, "internal server error").response()
     return RekognitionError(ErrorType.INVALID_PARAMETER, error.description or "bad request").response()

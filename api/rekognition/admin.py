@@ -37,7 +37,10 @@ def _authorize(project_id: str) -> None:
     if key is None:
         raise ApiError(ApiErrorCode.AUTH_TOKEN_ABNORMAL)
     if admin_token or key.project_id != project_id:
-        raise ApiError(ApiErrorCode.FORBIDDEN, "only the operator (or, without one, the project's own key) may manage access keys")
+        raise ApiError(
+            ApiErrorCode.FORBIDDEN,
+            "only the operator (or, without one, the project's own key) may manage access keys",
+        )
 
 
 def _row(key: AccessKeyRow) -> dict[str, Any]:
@@ -54,7 +57,9 @@ def create(project_id: str) -> tuple[Response, int]:
     body = request.get_json(silent=True) or {}
     label = body.get("label") if isinstance(body, dict) else None
     if label is not None and (not isinstance(label, str) or len(label) > MAX_LABEL_LENGTH):
-        raise ApiError(ApiErrorCode.INVALID_PARAMETER, f"label must be a string of at most {MAX_LABEL_LENGTH} characters")
+        raise ApiError(
+            ApiErrorCode.INVALID_PARAMETER, f"label must be a string of at most {MAX_LABEL_LENGTH} characters"
+        )
     try:
         issued = rekognition_context().access_keys.create(project_id, label)
     except NotFound as missing:

@@ -52,13 +52,19 @@ def authenticate(request: Request, keys: AccessKeyRepo, max_skew_seconds: int) -
         raise RekognitionError(ErrorType.MISSING_AUTHENTICATION, "Missing Authentication Token")
     match = _AUTHORIZATION.match(authorization) if len(authorization) <= MAX_HEADER_LENGTH else None
     if match is None:
-        raise RekognitionError(ErrorType.INCOMPLETE_SIGNATURE, "the Authorization header is not a SigV4 signature")
+        raise RekognitionError(
+            ErrorType.INCOMPLETE_SIGNATURE, "the Authorization header is not a SigV4 signature"
+        )
     if match.group("service") != SERVICE:
-        raise RekognitionError(ErrorType.INVALID_SIGNATURE, f"the credential scope must name the service {SERVICE}")
+        raise RekognitionError(
+            ErrorType.INVALID_SIGNATURE, f"the credential scope must name the service {SERVICE}"
+        )
     amz_date = request.headers.get("X-Amz-Date", "")
     signed_headers = match.group("headers").split(";")
     if "host" not in signed_headers or "x-amz-date" not in signed_headers:
-        raise RekognitionError(ErrorType.INCOMPLETE_SIGNATURE, "SignedHeaders must include host and x-amz-date")
+        raise RekognitionError(
+            ErrorType.INCOMPLETE_SIGNATURE, "SignedHeaders must include host and x-amz-date"
+        )
     try:
         signed_at = datetime.strptime(amz_date, AMZ_DATE_FORMAT).replace(tzinfo=UTC)
     except ValueError as bad:
@@ -73,8 +79,12 @@ def authenticate(request: Request, keys: AccessKeyRepo, max_skew_seconds: int) -
         )
     key = keys.active(match.group("key"))
     if key is None:
-        raise RekognitionError(ErrorType.UNRECOGNIZED_CLIENT, "The security token included in the request is invalid.")
-    expected = _expected_signature(request, key.id, key.secret, match.group("region"), signed_headers, amz_date)
+        raise RekognitionError(
+            ErrorType.UNRECOGNIZED_CLIENT, "The security token included in the request is invalid."
+        )
+    expected = _expected_signature(
+        request, key.id, key.secret, match.group("region"), signed_headers, amz_date
+    )
     if not hmac.compare_digest(expected, match.group("signature")):
         raise RekognitionError(
             ErrorType.INVALID_SIGNATURE,
@@ -96,7 +106,10 @@ def _expected_signature(
     rebuilt = AWSRequest(method=request.method, url=url, data=body, headers=headers)
     rebuilt.context["timestamp"] = amz_date
     # botocore takes a signed X-Amz-Content-SHA256 as the payload's hash: hold it to the body.
-    if "x-amz-content-sha256" in signed_headers and headers["x-amz-content-sha256"] != hashlib.sha256(body).hexdigest():
+    if (
+        "x-amz-content-sha256" in signed_headers
+        and headers["x-amz-content-sha256"] != hashlib.sha256(body).hexdigest()
+    ):
         raise RekognitionError(ErrorType.INVALID_SIGNATURE, "X-Amz-Content-SHA256 does not match the body")
     signer = SigV4Auth(Credentials(key_id, secret), SERVICE, region)
     canonical = signer.canonical_request(rebuilt)

@@ -23,14 +23,24 @@ NATIVE_NAME_PREFIX = "rk-"
 def create_collection(call: Call) -> dict[str, Any]:
     collection_id = call.params.required_identifier("CollectionId")
     if call.rekognition.collections.get(call.project_id, collection_id) is not None:
-        raise RekognitionError(ErrorType.RESOURCE_EXISTS, f"The collection id: {collection_id} already exists")
-    face_set = call.api.service.create_face_set(call.project_id, NATIVE_NAME_PREFIX + uuid.uuid4().hex, None, {})
+        raise RekognitionError(
+            ErrorType.RESOURCE_EXISTS, f"The collection id: {collection_id} already exists"
+        )
+    face_set = call.api.service.create_face_set(
+        call.project_id, NATIVE_NAME_PREFIX + uuid.uuid4().hex, None, {}
+    )
     try:
         call.rekognition.collections.add(call.project_id, collection_id, face_set.id)
     except DuplicateName as raced:
         call.api.service.delete_face_set(call.project_id, face_set.name, wait=False, idempotency_key=None)
-        raise RekognitionError(ErrorType.RESOURCE_EXISTS, f"The collection id: {collection_id} already exists") from raced
-    return {"StatusCode": 200, "CollectionArn": call.collection_arn(collection_id), "FaceModelVersion": call.model_version}
+        raise RekognitionError(
+            ErrorType.RESOURCE_EXISTS, f"The collection id: {collection_id} already exists"
+        ) from raced
+    return {
+        "StatusCode": 200,
+        "CollectionArn": call.collection_arn(collection_id),
+        "FaceModelVersion": call.model_version,
+    }
 
 
 def describe_collection(call: Call) -> dict[str, Any]:
@@ -47,7 +57,9 @@ def describe_collection(call: Call) -> dict[str, Any]:
 
 
 def list_collections(call: Call) -> dict[str, Any]:
-    limit = call.params.integer("MaxResults", DEFAULT_LIST_RESULTS, 0, MAX_LIST_RESULTS) or DEFAULT_LIST_RESULTS
+    limit = (
+        call.params.integer("MaxResults", DEFAULT_LIST_RESULTS, 0, MAX_LIST_RESULTS) or DEFAULT_LIST_RESULTS
+    )
     after = decode_token(call.params.string("NextToken", max_length=2048))
     rows = call.rekognition.collections.page(call.project_id, after, limit + 1)
     page = rows[:limit]
@@ -64,7 +76,9 @@ def delete_collection(call: Call) -> dict[str, Any]:
     collection_id = call.params.required_identifier("CollectionId")
     removed = call.rekognition.collections.remove(call.project_id, collection_id)
     if removed is None:
-        raise RekognitionError(ErrorType.RESOURCE_NOT_FOUND, f"The collection id: {collection_id} does not exist")
+        raise RekognitionError(
+            ErrorType.RESOURCE_NOT_FOUND, f"The collection id: {collection_id} does not exist"
+        )
     face_set = call.api.face_sets.get(call.project_id, removed.face_set_id)
     if face_set is not None:
         try:

@@ -89,7 +89,9 @@ def index_faces(call: Call) -> dict[str, Any]:
         records.append({"Face": record_face, "FaceDetail": detail})
     unindexed = [
         {
-            "Reasons": sorted({UNINDEXED_REASONS.get(reason, "LOW_FACE_QUALITY") for reason in face["reasons"]}),
+            "Reasons": sorted(
+                {UNINDEXED_REASONS.get(reason, "LOW_FACE_QUALITY") for reason in face["reasons"]}
+            ),
             "FaceDetail": _box_only(face_detail(face, image.width, image.height)),
         }
         for face in result.get("unindexed", [])
@@ -148,11 +150,17 @@ def delete_faces(call: Call) -> dict[str, Any]:
         if face is None:
             unsuccessful.append({"FaceId": face_id, "Reasons": ["FACE_NOT_FOUND"]})
         elif face.user_id:
-            unsuccessful.append({"FaceId": face_id, "UserId": face.user_id, "Reasons": ["ASSOCIATED_TO_AN_EXISTING_USER"]})
+            unsuccessful.append(
+                {"FaceId": face_id, "UserId": face.user_id, "Reasons": ["ASSOCIATED_TO_AN_EXISTING_USER"]}
+            )
         else:
             deletable.append(face_id)
     if deletable:
-        finished(call.api.service.delete_faces(call.project_id, face_set, deletable, wait=True, idempotency_key=None))
+        finished(
+            call.api.service.delete_faces(
+                call.project_id, face_set, deletable, wait=True, idempotency_key=None
+            )
+        )
     body: dict[str, Any] = {"DeletedFaces": deletable}
     if unsuccessful:
         body["UnsuccessfulFaceDeletions"] = unsuccessful
@@ -163,7 +171,13 @@ def delete_faces(call: Call) -> dict[str, Any]:
 
 
 def run_search(
-    call: Call, face_set: Any, *, image_key: str | None, face_id: str | None, top_n: int, group_by: str = "face"
+    call: Call,
+    face_set: Any,
+    *,
+    image_key: str | None,
+    face_id: str | None,
+    top_n: int,
+    group_by: str = "face",
 ) -> dict[str, Any]:
     outcome = call.api.service.search(
         call.project_id,
@@ -177,14 +191,21 @@ def run_search(
     return finished(outcome)
 
 
-def face_matches(call: Call, face_set: Any, matches: list[dict[str, Any]], threshold: float) -> list[dict[str, Any]]:
+def face_matches(
+    call: Call, face_set: Any, matches: list[dict[str, Any]], threshold: float
+) -> list[dict[str, Any]]:
     """Native search hits as ``FaceMatches``: those at or above ``threshold``, best first."""
     scored = [(similarity(match["distance"], call.match_distance), match) for match in matches]
     kept = [(score, match) for score, match in scored if score >= threshold]
     rows = call.api.faces.get_many(call.project_id, face_set.id, [match["face_id"] for _, match in kept])
     sizes = call.rekognition.image_sizes.sizes([row.image_key for row in rows.values()])
     return [
-        {"Similarity": score, "Face": stored_face(rows[match["face_id"]], sizes.get(rows[match["face_id"]].image_key), call.model_version)}
+        {
+            "Similarity": score,
+            "Face": stored_face(
+                rows[match["face_id"]], sizes.get(rows[match["face_id"]].image_key), call.model_version
+            ),
+        }
         for score, match in kept
         if match["face_id"] in rows
     ]
@@ -195,7 +216,9 @@ def search_faces(call: Call) -> dict[str, Any]:
     face_set = call.face_set(row)
     face_id = call.params.string("FaceId", required=True, max_length=64)
     assert face_id is not None
-    max_faces = call.params.integer("MaxFaces", DEFAULT_SEARCH_FACES, 1, MAX_SEARCH_FACES) or DEFAULT_SEARCH_FACES
+    max_faces = (
+        call.params.integer("MaxFaces", DEFAULT_SEARCH_FACES, 1, MAX_SEARCH_FACES) or DEFAULT_SEARCH_FACES
+    )
     threshold = _threshold(call, "FaceMatchThreshold")
     if call.api.faces.get(call.project_id, face_set.id, face_id) is None:
         raise invalid(f"FaceId {face_id} is not in collection {row.collection_id}")
@@ -212,7 +235,9 @@ def search_faces(call: Call) -> dict[str, Any]:
 def search_faces_by_image(call: Call) -> dict[str, Any]:
     row = call.collection()
     face_set = call.face_set(row)
-    max_faces = call.params.integer("MaxFaces", DEFAULT_SEARCH_FACES, 1, MAX_SEARCH_FACES) or DEFAULT_SEARCH_FACES
+    max_faces = (
+        call.params.integer("MaxFaces", DEFAULT_SEARCH_FACES, 1, MAX_SEARCH_FACES) or DEFAULT_SEARCH_FACES
+    )
     threshold = _threshold(call, "FaceMatchThreshold")
     call.params.choice("QualityFilter", QUALITY_FILTERS, "NONE")
     image = request_image(call)
@@ -264,12 +289,17 @@ def _compared_face(face: dict[str, Any], image: StoredImage) -> dict[str, Any]:
 
 
 def detect_faces(call: Call) -> dict[str, Any]:
-    attributes = call.params.string_list("Attributes", required=False, max_items=2, allowed=DETECTION_ATTRIBUTES)
+    attributes = call.params.string_list(
+        "Attributes", required=False, max_items=2, allowed=DETECTION_ATTRIBUTES
+    )
     full = "ALL" in attributes
     image = request_image(call)
     payload = DetectPayload(
         image_key=image.key, attributes=ALL_ATTRIBUTE_CODES if full else DEFAULT_ATTRIBUTE_CODES, quality=True
     )
     result = finished(call.api.gateway.run(call.project_id, JobKind.DETECT, payload, wait=True))
-    return {"FaceDetails": [face_detail(face, image.width, image.height, full=full) for face in result.get("faces", [])]}
-
+    return {
+        "FaceDetails": [
+            face_detail(face, image.width, image.height, full=full) for face in result.get("faces", [])
+        ]
+    }

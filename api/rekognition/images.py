@@ -52,7 +52,9 @@ def _inline_bytes(text: Any, member: str) -> bytes:
     if not isinstance(text, str):
         raise invalid(f"{member}.Bytes must be base64 text")
     if len(text) > (MAX_BYTES_INLINE + 2) // 3 * 4 + 4:
-        raise RekognitionError(ErrorType.IMAGE_TOO_LARGE, f"{member}.Bytes is larger than {MAX_BYTES_INLINE} bytes")
+        raise RekognitionError(
+            ErrorType.IMAGE_TOO_LARGE, f"{member}.Bytes is larger than {MAX_BYTES_INLINE} bytes"
+        )
     try:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as bad:
@@ -60,7 +62,9 @@ def _inline_bytes(text: Any, member: str) -> bytes:
     if not data:
         raise RekognitionError(ErrorType.INVALID_IMAGE_FORMAT, f"{member}.Bytes is empty")
     if len(data) > MAX_BYTES_INLINE:
-        raise RekognitionError(ErrorType.IMAGE_TOO_LARGE, f"{member}.Bytes is larger than {MAX_BYTES_INLINE} bytes")
+        raise RekognitionError(
+            ErrorType.IMAGE_TOO_LARGE, f"{member}.Bytes is larger than {MAX_BYTES_INLINE} bytes"
+        )
     return data
 
 
@@ -77,7 +81,10 @@ def _s3_bytes(s3_object: Any, member: str, sources: SourceBuckets) -> bytes:
     except BucketNotAllowed as refused:
         raise RekognitionError(ErrorType.ACCESS_DENIED, str(refused)) from refused
     except ObjectNotFound as missing:
-        raise RekognitionError(ErrorType.INVALID_S3_OBJECT, "Unable to get object metadata from S3. Check object key, region and/or access permissions.") from missing
+        raise RekognitionError(
+            ErrorType.INVALID_S3_OBJECT,
+            "Unable to get object metadata from S3. Check object key, region and/or access permissions.",
+        ) from missing
     except SourceObjectTooLarge as large:
         raise RekognitionError(ErrorType.IMAGE_TOO_LARGE, str(large)) from large
 

@@ -125,7 +125,8 @@ def finished(outcome: JobOutcome) -> dict[str, Any]:
     (retryable: the SDK's standard mode tries again), a failed job its Rekognition error."""
     if not outcome.finished:
         raise RekognitionError(
-            ErrorType.THROTTLING, f"the request did not finish within the service's wait (job {outcome.job_id})"
+            ErrorType.THROTTLING,
+            f"the request did not finish within the service's wait (job {outcome.job_id})",
         )
     if outcome.status is JobStatus.FAILED:
         job = outcome.job
@@ -209,7 +210,9 @@ class Params:
             raise invalid(f"{name} must be one of {', '.join(allowed)}")
         return str(value)
 
-    def string_list(self, name: str, *, required: bool, max_items: int, allowed: tuple[str, ...] | None = None) -> list[str]:
+    def string_list(
+        self, name: str, *, required: bool, max_items: int, allowed: tuple[str, ...] | None = None
+    ) -> list[str]:
         value = self.body.get(name)
         if value is None:
             if required:

@@ -47,7 +47,12 @@ def ratio_box(box: dict[str, Any], width: int, height: int) -> dict[str, float]:
 
 
 def row_box(row: Any) -> dict[str, int]:
-    return {"top_left_x": row.box.x, "top_left_y": row.box.y, "width": row.box.width, "height": row.box.height}
+    return {
+        "top_left_x": row.box.x,
+        "top_left_y": row.box.y,
+        "width": row.box.width,
+        "height": row.box.height,
+    }
 
 
 def confidence(value: Any) -> float | None:

@@ -85,7 +85,9 @@ def _set_user(call: Call, face_set: Any, face_ids: list[str], user_id: str) -> N
         gateway.submit(
             call.project_id,
             JobKind.UPDATE_FACE,
-            UpdateFacePayload(project_id=call.project_id, face_set_id=face_set.id, face_id=face_id, user_id=user_id),
+            UpdateFacePayload(
+                project_id=call.project_id, face_set_id=face_set.id, face_id=face_id, user_id=user_id
+            ),
         )
         for face_id in face_ids
     ]
@@ -109,10 +111,14 @@ def associate_faces(call: Call) -> dict[str, Any]:
         if face is None:
             unsuccessful.append({"FaceId": face_id, "Reasons": ["FACE_NOT_FOUND"]})
         elif face.user_id and face.user_id != user_id:
-            unsuccessful.append({"FaceId": face_id, "UserId": face.user_id, "Reasons": ["ASSOCIATED_TO_A_DIFFERENT_USER"]})
+            unsuccessful.append(
+                {"FaceId": face_id, "UserId": face.user_id, "Reasons": ["ASSOCIATED_TO_A_DIFFERENT_USER"]}
+            )
         else:
             associated.append(face_id)
-    _set_user(call, face_set, [face_id for face_id in associated if found[face_id].user_id != user_id], user_id)
+    _set_user(
+        call, face_set, [face_id for face_id in associated if found[face_id].user_id != user_id], user_id
+    )
     return {
         "AssociatedFaces": [{"FaceId": face_id} for face_id in associated],
         "UnsuccessfulFaceAssociations": unsuccessful,
@@ -133,7 +139,9 @@ def disassociate_faces(call: Call) -> dict[str, Any]:
         if face is None:
             unsuccessful.append({"FaceId": face_id, "UserId": user_id, "Reasons": ["FACE_NOT_FOUND"]})
         elif face.user_id != user_id:
-            unsuccessful.append({"FaceId": face_id, "UserId": user_id, "Reasons": ["ASSOCIATED_TO_A_DIFFERENT_USER"]})
+            unsuccessful.append(
+                {"FaceId": face_id, "UserId": user_id, "Reasons": ["ASSOCIATED_TO_A_DIFFERENT_USER"]}
+            )
         else:
             removed.append(face_id)
     _set_user(call, face_set, removed, "")
@@ -156,7 +164,10 @@ def _user_matches(
         score = similarity(hit["distance"], call.match_distance)
         best[user_id] = max(best.get(user_id, 0.0), score)
     ranked = sorted(((score, user_id) for user_id, score in best.items() if score >= threshold), reverse=True)
-    return [{"Similarity": score, "User": {"UserId": user_id, "UserStatus": ACTIVE}} for score, user_id in ranked[:limit]]
+    return [
+        {"Similarity": score, "User": {"UserId": user_id, "UserStatus": ACTIVE}}
+        for score, user_id in ranked[:limit]
+    ]
 
 
 def search_users(call: Call) -> dict[str, Any]:
@@ -177,11 +188,15 @@ def search_users(call: Call) -> dict[str, Any]:
     else:
         assert user_id is not None
         _existing_user(call, face_set.id, user_id)
-        probes = [face.face_id for face in faces_of_user(call.project_id, face_set.id, user_id)][:MAX_PROBE_FACES]
+        probes = [face.face_id for face in faces_of_user(call.project_id, face_set.id, user_id)][
+            :MAX_PROBE_FACES
+        ]
         body["SearchedUser"] = {"UserId": user_id}
     hits: list[dict[str, Any]] = []
     for probe in probes:
-        result = run_search(call, face_set, image_key=None, face_id=probe, top_n=max_users + 1, group_by="person")
+        result = run_search(
+            call, face_set, image_key=None, face_id=probe, top_n=max_users + 1, group_by="person"
+        )
         hits.extend(result.get("faces", []))
     body["UserMatches"] = _user_matches(call, face_set, hits, threshold, max_users, exclude=user_id)
     body["FaceModelVersion"] = call.model_version
@@ -197,7 +212,9 @@ def search_users_by_image(call: Call) -> dict[str, Any]:
     image = request_image(call)
     result = run_search(call, face_set, image_key=image.key, face_id=None, top_n=max_users, group_by="person")
     body: dict[str, Any] = {
-        "UserMatches": _user_matches(call, face_set, result.get("faces", []), threshold, max_users, exclude=None),
+        "UserMatches": _user_matches(
+            call, face_set, result.get("faces", []), threshold, max_users, exclude=None
+        ),
         "FaceModelVersion": call.model_version,
     }
     searched = result.get("searched_face")

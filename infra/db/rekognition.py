@@ -184,7 +184,11 @@ class CollectionRepo:
                     RekognitionCollection.collection_id == collection_id,
                 )
             ).one_or_none()
-            return CollectionRow(row.project_id, row.collection_id, row.face_set_id, row.created_at) if row else None
+            return (
+                CollectionRow(row.project_id, row.collection_id, row.face_set_id, row.created_at)
+                if row
+                else None
+            )
 
     def page(self, project_id: str, after: str | None, limit: int) -> builtins.list[CollectionRow]:
         """Collections ordered by id, those after ``after`` (exclusive)."""
@@ -246,7 +250,9 @@ class UserRepo:
         with self.db.session() as session:
             return int(
                 session.scalar(
-                    select(func.count()).select_from(RekognitionUser).where(RekognitionUser.face_set_id == face_set_id)
+                    select(func.count())
+                    .select_from(RekognitionUser)
+                    .where(RekognitionUser.face_set_id == face_set_id)
                 )
                 or 0
             )
@@ -284,5 +290,7 @@ class ImageSizeRepo:
         if not image_keys:
             return {}
         with self.db.session() as session:
-            rows = session.scalars(select(RekognitionImage).where(RekognitionImage.image_key.in_(set(image_keys))))
+            rows = session.scalars(
+                select(RekognitionImage).where(RekognitionImage.image_key.in_(set(image_keys)))
+            )
             return {row.image_key: (row.width, row.height) for row in rows}

@@ -11,7 +11,14 @@ from infra.errors import InfraError, ObjectNotFound, TransientInfraError
 from infra.object_store.s3 import default_http_client
 from infra.settings import Settings
 
-_MISSING_CODES = {"NoSuchKey", "NoSuchObject", "NoSuchVersion", "NoSuchBucket", "ResourceNotFound", "InvalidArgument"}
+_MISSING_CODES = {
+    "NoSuchKey",
+    "NoSuchObject",
+    "NoSuchVersion",
+    "NoSuchBucket",
+    "ResourceNotFound",
+    "InvalidArgument",
+}
 
 
 class BucketNotAllowed(InfraError):

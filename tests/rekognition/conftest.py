@@ -115,7 +115,15 @@ def rekognition(tmp_path_factory: pytest.TempPathFactory, s3_server: Any) -> Ite
         url = f"http://127.0.0.1:{server.server_port}"
         try:
             yield RekognitionService(
-                stack, stack.settings, url, url + "/rekognition", tenant_a, tenant_b, allowed_bucket, other_bucket, s3
+                stack,
+                stack.settings,
+                url,
+                url + "/rekognition",
+                tenant_a,
+                tenant_b,
+                allowed_bucket,
+                other_bucket,
+                s3,
             )
         finally:
             server.shutdown()

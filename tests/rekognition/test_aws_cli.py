@@ -28,6 +28,7 @@ def aws(rekognition: RekognitionService, tmp_path: Path, *args: str, expect_ok: 
     done = subprocess.run(
         [cli, "rekognition", *args, "--endpoint-url", rekognition.endpoint, "--output", "json"],
         env=env,
+        check=False,
         capture_output=True,
         text=True,
         timeout=180,
@@ -56,7 +57,15 @@ def test_aws_cli_flow(rekognition: RekognitionService, tmp_path: Path) -> None:
         "rob",
     )
     rob_face = indexed["FaceRecords"][0]["Face"]["FaceId"]
-    aws(rekognition, tmp_path, "index-faces", "--collection-id", collection, "--image-bytes", f"fileb://{photo(HOPKINS, 0)}")
+    aws(
+        rekognition,
+        tmp_path,
+        "index-faces",
+        "--collection-id",
+        collection,
+        "--image-bytes",
+        f"fileb://{photo(HOPKINS, 0)}",
+    )
     found = aws(
         rekognition,
         tmp_path,

@@ -31,9 +31,15 @@ def test_collection_lifecycle(rek: Any, rekognition: RekognitionService) -> None
     assert described["FaceCount"] == 0 and described["UserCount"] == 0
     assert described["CollectionARN"] == created["CollectionArn"]
     assert abs(described["CreationTimestamp"].timestamp() - datetime.now(UTC).timestamp()) < 120
-    assert error_code(rek.create_collection, CollectionId=collection_id) == ("ResourceAlreadyExistsException", 400)
+    assert error_code(rek.create_collection, CollectionId=collection_id) == (
+        "ResourceAlreadyExistsException",
+        400,
+    )
     assert rek.delete_collection(CollectionId=collection_id)["StatusCode"] == 200
-    assert error_code(rek.describe_collection, CollectionId=collection_id) == ("ResourceNotFoundException", 400)
+    assert error_code(rek.describe_collection, CollectionId=collection_id) == (
+        "ResourceNotFoundException",
+        400,
+    )
     assert error_code(rek.delete_collection, CollectionId=collection_id) == ("ResourceNotFoundException", 400)
     # The id is free again at once (its face set is deleted in the background).
     rek.create_collection(CollectionId=collection_id)
@@ -53,8 +59,14 @@ def test_list_collections_pages_with_the_paginator(rekognition: RekognitionServi
     pages = list(client.get_paginator("list_collections").paginate(PaginationConfig={"PageSize": 2}))
     assert [len(page["CollectionIds"]) for page in pages] == [2, 2, 1]
     assert [cid for page in pages for cid in page["CollectionIds"]] == ids
-    assert all(page["FaceModelVersions"] == ["facefleet-dlib-resnet-v1"] * len(page["CollectionIds"]) for page in pages)
-    assert error_code(client.list_collections, NextToken="%%%not-a-token") == ("InvalidPaginationTokenException", 400)
+    assert all(
+        page["FaceModelVersions"] == ["facefleet-dlib-resnet-v1"] * len(page["CollectionIds"])
+        for page in pages
+    )
+    assert error_code(client.list_collections, NextToken="%%%not-a-token") == (
+        "InvalidPaginationTokenException",
+        400,
+    )
 
 
 def test_invalid_parameters(rek: Any) -> None:
@@ -75,9 +87,14 @@ def test_unknown_operation(rekognition: RekognitionService, rek: Any) -> None:
         method="POST",
         url=rekognition.endpoint,
         data=b"{}",
-        headers={"X-Amz-Target": "RekognitionService.StartFaceSearch", "Content-Type": "application/x-amz-json-1.1"},
+        headers={
+            "X-Amz-Target": "RekognitionService.StartFaceSearch",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
     )
-    SigV4Auth(Credentials(tenant.access_key_id, tenant.secret_access_key), "rekognition", REGION).add_auth(request)
+    SigV4Auth(Credentials(tenant.access_key_id, tenant.secret_access_key), "rekognition", REGION).add_auth(
+        request
+    )
     answer = requests.post(rekognition.endpoint, data=b"{}", headers=dict(request.headers), timeout=30)
     assert answer.status_code == 400
     assert answer.headers["Content-Type"] == "application/x-amz-json-1.1"
@@ -93,7 +110,10 @@ def test_wrong_secret_unknown_key_and_unsigned_are_refused(rekognition: Rekognit
     answer = requests.post(
         rekognition.endpoint,
         data=b"{}",
-        headers={"X-Amz-Target": "RekognitionService.ListCollections", "Content-Type": "application/x-amz-json-1.1"},
+        headers={
+            "X-Amz-Target": "RekognitionService.ListCollections",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
         timeout=30,
     )
     assert answer.status_code == 403 and answer.json()["__type"] == "MissingAuthenticationTokenException"
@@ -127,7 +147,9 @@ def test_revoked_key_is_refused(rekognition: RekognitionService) -> None:
     created = admin.post(base, json={"label": "to revoke"}, timeout=30)
     assert created.status_code == 201, created.text
     pair = created.json()
-    client = rekognition.client(aws_access_key_id=pair["access_key_id"], aws_secret_access_key=pair["secret_access_key"])
+    client = rekognition.client(
+        aws_access_key_id=pair["access_key_id"], aws_secret_access_key=pair["secret_access_key"]
+    )
     assert "CollectionIds" in client.list_collections()
     listed = admin.get(base, timeout=30).json()["access_keys"]
     assert pair["access_key_id"] in {key["access_key_id"] for key in listed}
@@ -156,7 +178,10 @@ def test_secrets_are_encrypted_at_rest(rekognition: RekognitionService) -> None:
 
 def test_another_projects_collection_is_not_found(rekognition: RekognitionService, collection: str) -> None:
     other = rekognition.client(rekognition.tenant_b)
-    assert error_code(other.describe_collection, CollectionId=collection) == ("ResourceNotFoundException", 400)
+    assert error_code(other.describe_collection, CollectionId=collection) == (
+        "ResourceNotFoundException",
+        400,
+    )
     assert error_code(other.delete_collection, CollectionId=collection) == ("ResourceNotFoundException", 400)
     assert collection not in other.list_collections()["CollectionIds"]
     # The same id in the other project is its own, separate collection.

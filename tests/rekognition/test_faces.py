@@ -23,7 +23,9 @@ def error_code(call: Any, **kwargs: Any) -> str:
     return str(raised.value.response["Error"]["Code"])
 
 
-def index(rek: Any, collection: str, path: Any, external: str | None = None, **options: Any) -> dict[str, Any]:
+def index(
+    rek: Any, collection: str, path: Any, external: str | None = None, **options: Any
+) -> dict[str, Any]:
     if external is not None:
         options["ExternalImageId"] = external
     return dict(rek.index_faces(CollectionId=collection, Image=image(path), **options))
@@ -61,17 +63,24 @@ def test_index_search_and_delete(rek: Any, collection: str) -> None:
         CollectionId=collection, Image=image(OBAMA / "obama_small.jpg"), FaceMatchThreshold=0
     )["FaceMatches"]
     assert len(everyone) == 2
-    assert everyone[0]["Similarity"] >= everyone[1]["Similarity"] and all(m["Similarity"] < 80 for m in everyone)
+    assert everyone[0]["Similarity"] >= everyone[1]["Similarity"] and all(
+        m["Similarity"] < 80 for m in everyone
+    )
 
     # SearchFaces never returns the query face itself.
     rob_again = index(rek, collection, photo(ROB, 1), external="rob-2")["FaceRecords"][0]["Face"]["FaceId"]
     by_id = rek.search_faces(CollectionId=collection, FaceId=rob_face)
     assert by_id["SearchedFaceId"] == rob_face
     assert [match["Face"]["FaceId"] for match in by_id["FaceMatches"]] == [rob_again]
-    everyone_else = rek.search_faces(CollectionId=collection, FaceId=rob_face, FaceMatchThreshold=0, MaxFaces=10)
+    everyone_else = rek.search_faces(
+        CollectionId=collection, FaceId=rob_face, FaceMatchThreshold=0, MaxFaces=10
+    )
     assert rob_face not in {match["Face"]["FaceId"] for match in everyone_else["FaceMatches"]}
     assert len(everyone_else["FaceMatches"]) == 2
-    assert error_code(rek.search_faces, CollectionId=collection, FaceId="nosuchface") == "InvalidParameterException"
+    assert (
+        error_code(rek.search_faces, CollectionId=collection, FaceId="nosuchface")
+        == "InvalidParameterException"
+    )
 
     assert rek.describe_collection(CollectionId=collection)["FaceCount"] == 3
     deleted = rek.delete_faces(CollectionId=collection, FaceIds=[rob_face, "nosuchface"])
@@ -110,15 +119,24 @@ def test_no_face_indexes_nothing_and_search_refuses(rek: Any, collection: str) -
     result = index(rek, collection, NO_FACE)
     assert result["FaceRecords"] == [] and result["UnindexedFaces"] == []
     assert (
-        error_code(rek.search_faces_by_image, CollectionId=collection, Image=image(NO_FACE)) == "InvalidParameterException"
+        error_code(rek.search_faces_by_image, CollectionId=collection, Image=image(NO_FACE))
+        == "InvalidParameterException"
     )
 
 
 def test_list_faces_pages_with_the_paginator(rek: Any, collection: str) -> None:
     ids = []
-    for path in (photo(ROB, 0), photo(ROB, 1), photo(HOPKINS, 0), photo(HOPKINS, 1), OBAMA / "obama_small.jpg"):
+    for path in (
+        photo(ROB, 0),
+        photo(ROB, 1),
+        photo(HOPKINS, 0),
+        photo(HOPKINS, 1),
+        OBAMA / "obama_small.jpg",
+    ):
         ids.append(index(rek, collection, path, external=path.stem)["FaceRecords"][0]["Face"]["FaceId"])
-    pages = list(rek.get_paginator("list_faces").paginate(CollectionId=collection, PaginationConfig={"PageSize": 2}))
+    pages = list(
+        rek.get_paginator("list_faces").paginate(CollectionId=collection, PaginationConfig={"PageSize": 2})
+    )
     assert [len(page["Faces"]) for page in pages] == [2, 2, 1]
     listed = [face for page in pages for face in page["Faces"]]
     assert sorted(face["FaceId"] for face in listed) == sorted(ids)
@@ -150,7 +168,13 @@ def test_detect_faces_default_and_all(rek: Any) -> None:
     assert len(default) == 1
     face = default[0]
     assert_ratio_box(face["BoundingBox"])
-    assert [mark["Type"] for mark in face["Landmarks"]] == ["eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight"]
+    assert [mark["Type"] for mark in face["Landmarks"]] == [
+        "eyeLeft",
+        "eyeRight",
+        "nose",
+        "mouthLeft",
+        "mouthRight",
+    ]
     assert set(face["Pose"]) == {"Roll", "Yaw", "Pitch"}
     assert 0 <= face["Quality"]["Brightness"] <= 100 and 0 <= face["Quality"]["Sharpness"] <= 100
     assert "AgeRange" not in face and "Gender" not in face
@@ -158,14 +182,25 @@ def test_detect_faces_default_and_all(rek: Any) -> None:
     assert full["Gender"]["Value"] == "Male"
     assert 20 <= full["AgeRange"]["Low"] <= full["AgeRange"]["High"] <= 100
     assert isinstance(full["Smile"]["Value"], bool)
-    for never_estimated in ("Emotions", "Eyeglasses", "Sunglasses", "Beard", "Mustache", "EyesOpen", "MouthOpen"):
+    for never_estimated in (
+        "Emotions",
+        "Eyeglasses",
+        "Sunglasses",
+        "Beard",
+        "Mustache",
+        "EyesOpen",
+        "MouthOpen",
+    ):
         assert never_estimated not in full
     assert len(rek.detect_faces(Image=image(TWO_PEOPLE))["FaceDetails"]) == 2
     assert rek.detect_faces(Image=image(NO_FACE))["FaceDetails"] == []
 
 
 def test_image_errors(rek: Any) -> None:
-    assert error_code(rek.detect_faces, Image={"Bytes": b"this is text, not a picture"}) == "InvalidImageFormatException"
+    assert (
+        error_code(rek.detect_faces, Image={"Bytes": b"this is text, not a picture"})
+        == "InvalidImageFormatException"
+    )
     assert error_code(rek.detect_faces, Image={"Bytes": b"\xff\xd8\xff" + b"\0" * (5 * 1024 * 1024)}) == (
         "ImageTooLargeException"
     )

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -20,13 +21,17 @@ MATCH_DISTANCE = 0.58
 
 
 def test_similarity_is_monotone_with_80_at_the_match_distance() -> None:
-    distances = [i / 100 for i in range(0, 151)]
+    distances = [i / 100 for i in range(151)]
     scores = [similarity(d, MATCH_DISTANCE) for d in distances]
     assert scores[0] == 100.0
-    assert all(a > b for a, b in zip(scores, scores[1:], strict=False) if a > 1e-6)
+    assert all(a > b for a, b in itertools.pairwise(scores) if a > 1e-6)
     assert similarity(MATCH_DISTANCE, MATCH_DISTANCE) == pytest.approx(80.0)
     # The default threshold decides exactly as the model's match distance does.
-    assert similarity(MATCH_DISTANCE - 1e-4, MATCH_DISTANCE) > 80 > similarity(MATCH_DISTANCE + 1e-4, MATCH_DISTANCE)
+    assert (
+        similarity(MATCH_DISTANCE - 1e-4, MATCH_DISTANCE)
+        > 80
+        > similarity(MATCH_DISTANCE + 1e-4, MATCH_DISTANCE)
+    )
     assert all(0 <= score <= 100 for score in scores)
 
 

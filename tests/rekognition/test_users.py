@@ -18,7 +18,9 @@ def error_code(call: Any, **kwargs: Any) -> str:
 
 
 def face_id(rek: Any, collection: str, path: Any) -> str:
-    return str(rek.index_faces(CollectionId=collection, Image=image(path))["FaceRecords"][0]["Face"]["FaceId"])
+    return str(
+        rek.index_faces(CollectionId=collection, Image=image(path))["FaceRecords"][0]["Face"]["FaceId"]
+    )
 
 
 def test_users_lifecycle_and_search(rek: Any, collection: str) -> None:
@@ -30,7 +32,9 @@ def test_users_lifecycle_and_search(rek: Any, collection: str) -> None:
 
     associated = rek.associate_faces(CollectionId=collection, UserId="rob.lowe", FaceIds=[*rob, "nosuchface"])
     assert sorted(face["FaceId"] for face in associated["AssociatedFaces"]) == sorted(rob)
-    assert associated["UnsuccessfulFaceAssociations"] == [{"FaceId": "nosuchface", "Reasons": ["FACE_NOT_FOUND"]}]
+    assert associated["UnsuccessfulFaceAssociations"] == [
+        {"FaceId": "nosuchface", "Reasons": ["FACE_NOT_FOUND"]}
+    ]
     assert associated["UserStatus"] == "ACTIVE"
     rek.associate_faces(CollectionId=collection, UserId="anthony:hopkins", FaceIds=[hopkins])
     taken = rek.associate_faces(CollectionId=collection, UserId="anthony:hopkins", FaceIds=[rob[0]])
@@ -39,7 +43,9 @@ def test_users_lifecycle_and_search(rek: Any, collection: str) -> None:
     listed = rek.list_faces(CollectionId=collection, UserId="rob.lowe")["Faces"]
     assert sorted(face["FaceId"] for face in listed) == sorted(rob)
     assert {face["UserId"] for face in listed} == {"rob.lowe"}
-    pages = list(rek.get_paginator("list_users").paginate(CollectionId=collection, PaginationConfig={"PageSize": 1}))
+    pages = list(
+        rek.get_paginator("list_users").paginate(CollectionId=collection, PaginationConfig={"PageSize": 1})
+    )
     assert [user["UserId"] for page in pages for user in page["Users"]] == ["anthony:hopkins", "rob.lowe"]
     assert rek.describe_collection(CollectionId=collection)["UserCount"] == 2
 
@@ -63,20 +69,26 @@ def test_users_lifecycle_and_search(rek: Any, collection: str) -> None:
     removed = rek.disassociate_faces(CollectionId=collection, UserId="rob.lowe", FaceIds=[rob[0], hopkins])
     assert removed["DisassociatedFaces"] == [{"FaceId": rob[0]}]
     assert removed["UnsuccessfulFaceDisassociations"][0]["Reasons"] == ["ASSOCIATED_TO_A_DIFFERENT_USER"]
-    assert [face["FaceId"] for face in rek.list_faces(CollectionId=collection, UserId="rob.lowe")["Faces"]] == [rob[1]]
+    assert [
+        face["FaceId"] for face in rek.list_faces(CollectionId=collection, UserId="rob.lowe")["Faces"]
+    ] == [rob[1]]
     assert rek.delete_faces(CollectionId=collection, FaceIds=[rob[0]])["DeletedFaces"] == [rob[0]]
 
     rek.delete_user(CollectionId=collection, UserId="rob.lowe")
-    assert error_code(rek.delete_user, CollectionId=collection, UserId="rob.lowe") == "ResourceNotFoundException"
+    assert (
+        error_code(rek.delete_user, CollectionId=collection, UserId="rob.lowe") == "ResourceNotFoundException"
+    )
     assert rek.list_faces(CollectionId=collection, UserId="rob.lowe")["Faces"] == []
-    assert [user["UserId"] for user in rek.list_users(CollectionId=collection)["Users"]] == ["anthony:hopkins"]
+    assert [user["UserId"] for user in rek.list_users(CollectionId=collection)["Users"]] == [
+        "anthony:hopkins"
+    ]
     assert error_code(rek.associate_faces, CollectionId=collection, UserId="rob.lowe", FaceIds=[rob[1]]) == (
         "ResourceNotFoundException"
     )
 
 
 def test_search_users_by_image_reports_the_other_faces(rek: Any, collection: str) -> None:
-    kit = sorted((FACES / "face_recognition-kit_harington").iterdir())[0]
+    kit = min((FACES / "face_recognition-kit_harington").iterdir())
     kit_face = face_id(rek, collection, kit)
     rek.create_user(CollectionId=collection, UserId="kit")
     rek.associate_faces(CollectionId=collection, UserId="kit", FaceIds=[kit_face])
@@ -89,4 +101,7 @@ def test_users_are_per_project(rekognition: RekognitionService, rek: Any, collec
     rek.create_user(CollectionId=collection, UserId="someone")
     other = rekognition.client(rekognition.tenant_b)
     assert error_code(other.list_users, CollectionId=collection) == "ResourceNotFoundException"
-    assert error_code(other.create_user, CollectionId=collection, UserId="someone") == "ResourceNotFoundException"
+    assert (
+        error_code(other.create_user, CollectionId=collection, UserId="someone")
+        == "ResourceNotFoundException"
+    )
