@@ -238,6 +238,9 @@ class SearchPayload(_Payload):
     return_fields: list[str] | None = None
     all_faces: bool = False
     group_by: Literal["face", "person"] = "face"
+    # Also return the probe face and the image's other faces (Rekognition's
+    # SearchedFaceBoundingBox and UnsearchedFaces).
+    show_probe_faces: bool = False
 
 
 class UpdateFacePayload(_Payload):

@@ -184,7 +184,7 @@ def run_search(
         face_set.name,
         image_key=image_key,
         face_id=face_id,
-        options={"top_n": top_n, "group_by": group_by},
+        options={"top_n": top_n, "group_by": group_by, "show_probe_faces": image_key is not None},
         wait=True,
         idempotency_key=None,
     )

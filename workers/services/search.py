@@ -69,10 +69,8 @@ def search(ctx: JobContext, payload: SearchPayload) -> dict[str, Any]:
     ranked = [_rank(payload, hits, rows) for hits in hits_per_probe]
 
     if not payload.all_faces:
-        if payload.image_key is None:
+        if payload.image_key is None or not payload.show_probe_faces:
             return {"faces": ranked[0]}
-        # The probe face and the faces not searched (Rekognition's SearchedFaceBoundingBox
-        # and UnsearchedFaces); the native API shows neither.
         searched = chosen[0]
         return {
             "faces": ranked[0],
