@@ -22,6 +22,7 @@ from infra.db.rekognition import EncryptionNotConfigured
 
 PATH = "/rekognition"
 TARGET_PREFIX = "RekognitionService."
+MAX_BODY_BYTES = 16 * 1024 * 1024
 
 Operation = Callable[[Call], dict[str, Any]]
 OPERATIONS: dict[str, Operation] = {
@@ -54,6 +55,12 @@ def serve() -> Response:
 
 
 def _serve() -> Response:
+    # Two 5 MB images as base64 (CompareFaces) fit; the body is read before the signature
+    # can be checked, so nothing larger is ever read.
+    if request.content_length is None or request.content_length > MAX_BODY_BYTES:
+        raise RekognitionError(
+            ErrorType.IMAGE_TOO_LARGE, f"the request body must be at most {MAX_BODY_BYTES} bytes"
+        )
     target = request.headers.get("X-Amz-Target", "")
     operation = OPERATIONS.get(target[len(TARGET_PREFIX) :]) if target.startswith(TARGET_PREFIX) else None
     context = rekognition_context()
