@@ -184,6 +184,9 @@ class EnrollOptions(_Payload):
     # Faces left out (quality gate, max_faces) are listed in the result with their reasons
     # instead of failing the job (Rekognition's UnindexedFaces).
     report_unindexed: bool = False
+    # Seed attribute codes to analyse on each enrolled face, with its landmarks and quality
+    # (Rekognition's IndexFaces DetectionAttributes); None analyses nothing.
+    detail_attributes: list[int] | None = None
 
 
 class EnrollPayload(_Payload):

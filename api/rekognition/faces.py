@@ -52,13 +52,18 @@ def index_faces(call: Call) -> dict[str, Any]:
     external = params.identifier("ExternalImageId", required=False)
     max_faces = params.integer("MaxFaces", None, 1, MAX_INDEX_FACES)
     quality_filter = params.choice("QualityFilter", QUALITY_FILTERS, "AUTO")
-    # Accepted and checked, but enrollment measures no pose, quality or attributes: every
-    # FaceDetail holds BoundingBox and Confidence (docs/REKOGNITION.md).
-    params.string_list("DetectionAttributes", required=False, max_items=2, allowed=DETECTION_ATTRIBUTES)
+    attributes = params.string_list(
+        "DetectionAttributes", required=False, max_items=2, allowed=DETECTION_ATTRIBUTES
+    )
+    full = "ALL" in attributes
     image = request_image(call)
     call.rekognition.image_sizes.remember(image.key, image.width, image.height)
     options = EnrollOptions(
-        select="all", quality_gate=quality_filter != "NONE", max_faces=max_faces, report_unindexed=True
+        select="all",
+        quality_gate=quality_filter != "NONE",
+        max_faces=max_faces,
+        report_unindexed=True,
+        detail_attributes=ALL_ATTRIBUTE_CODES if full else DEFAULT_ATTRIBUTE_CODES,
     )
     outcome = call.api.service.add_faces(
         call.project_id,
@@ -76,7 +81,7 @@ def index_faces(call: Call) -> dict[str, Any]:
     result = finished(outcome)
     records = []
     for face in result.get("faces", []):
-        detail = _box_only(face_detail(face, image.width, image.height))
+        detail = face_detail(face, image.width, image.height, full=full)
         record_face: dict[str, Any] = {
             "FaceId": face["face_id"],
             "BoundingBox": detail["BoundingBox"],

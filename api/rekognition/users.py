@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from api.dialects.common import faces_of_user
 from api.jobs import JobOutcome
 from api.rekognition.calls import Call
 from api.rekognition.faces import QUALITY_FILTERS, request_image, run_search
@@ -58,7 +57,7 @@ def delete_user(call: Call) -> dict[str, Any]:
     user_id = _user_id(call)
     call.params.string("ClientRequestToken", max_length=64)
     _existing_user(call, face_set.id, user_id)
-    owned = [face.face_id for face in faces_of_user(call.project_id, face_set.id, user_id)]
+    owned = [face.face_id for face in call.api.faces.find_by_user_id(call.project_id, face_set.id, user_id)]
     _set_user(call, face_set, owned, "")
     call.rekognition.users.remove(face_set.id, user_id)
     return {}
@@ -188,9 +187,9 @@ def search_users(call: Call) -> dict[str, Any]:
     else:
         assert user_id is not None
         _existing_user(call, face_set.id, user_id)
-        probes = [face.face_id for face in faces_of_user(call.project_id, face_set.id, user_id)][
-            :MAX_PROBE_FACES
-        ]
+        probes = [
+            face.face_id for face in call.api.faces.find_by_user_id(call.project_id, face_set.id, user_id)
+        ][:MAX_PROBE_FACES]
         body["SearchedUser"] = {"UserId": user_id}
     hits: list[dict[str, Any]] = []
     for probe in probes:

@@ -74,13 +74,17 @@ def distributed_client(
             serving.join(timeout=10)
 
 
-def test_collection_faces_users_and_s3_on_the_distributed_stores(distributed_client: tuple[Any, Any, str]) -> None:
+def test_collection_faces_users_and_s3_on_the_distributed_stores(
+    distributed_client: tuple[Any, Any, str],
+) -> None:
     rek, s3, bucket = distributed_client
     collection = f"dist:{uuid.uuid4().hex[:8]}"
     rek.create_collection(CollectionId=collection)
     s3.put_object(Bucket=bucket, Key="rob.jpg", Body=photo(ROB, 0).read_bytes())
     rob = rek.index_faces(
-        CollectionId=collection, Image={"S3Object": {"Bucket": bucket, "Name": "rob.jpg"}}, ExternalImageId="rob"
+        CollectionId=collection,
+        Image={"S3Object": {"Bucket": bucket, "Name": "rob.jpg"}},
+        ExternalImageId="rob",
     )["FaceRecords"][0]["Face"]["FaceId"]
     rek.index_faces(CollectionId=collection, Image=image(photo(HOPKINS, 0)), ExternalImageId="hopkins")
     rek.create_user(CollectionId=collection, UserId="rob")
@@ -91,10 +95,15 @@ def test_collection_faces_users_and_s3_on_the_distributed_stores(distributed_cli
     assert found[0]["Face"]["UserId"] == "rob"
     users = rek.search_users_by_image(CollectionId=collection, Image=image(photo(ROB, 1)))["UserMatches"]
     assert [match["User"]["UserId"] for match in users] == ["rob"]
-    assert rek.search_faces_by_image(CollectionId=collection, Image=image(photo(HOPKINS, 1)))["FaceMatches"][0][
-        "Face"
-    ]["ExternalImageId"] == "hopkins"
-    pages = list(rek.get_paginator("list_faces").paginate(CollectionId=collection, PaginationConfig={"PageSize": 1}))
+    assert (
+        rek.search_faces_by_image(CollectionId=collection, Image=image(photo(HOPKINS, 1)))["FaceMatches"][0][
+            "Face"
+        ]["ExternalImageId"]
+        == "hopkins"
+    )
+    pages = list(
+        rek.get_paginator("list_faces").paginate(CollectionId=collection, PaginationConfig={"PageSize": 1})
+    )
     assert len(pages) == 2
     rek.delete_collection(CollectionId=collection)
     with pytest.raises(ClientError) as gone:

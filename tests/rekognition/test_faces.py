@@ -45,9 +45,14 @@ def test_index_search_and_delete(rek: Any, collection: str) -> None:
     assert face["IndexFacesModelVersion"] == rob["FaceModelVersion"] == "facefleet-dlib-resnet-v1"
     assert 50 < face["Confidence"] <= 100
     assert_ratio_box(face["BoundingBox"])
+    detail = rob["FaceRecords"][0]["FaceDetail"]
+    assert detail["BoundingBox"] == face["BoundingBox"]
+    assert {"Landmarks", "Pose", "Quality"} <= set(detail) and "Gender" not in detail
     rob_face = face["FaceId"]
-    hopkins_face = index(rek, collection, photo(HOPKINS, 0))["FaceRecords"][0]["Face"]
+    hopkins = index(rek, collection, photo(HOPKINS, 0), DetectionAttributes=["ALL"])["FaceRecords"][0]
+    hopkins_face = hopkins["Face"]
     assert "ExternalImageId" not in hopkins_face  # none given, none invented
+    assert hopkins["FaceDetail"]["Gender"]["Value"] == "Male" and "AgeRange" in hopkins["FaceDetail"]
 
     # The same person's other photo finds Rob, and only Rob.
     found = rek.search_faces_by_image(CollectionId=collection, Image=image(photo(ROB, 1)))

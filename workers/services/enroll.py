@@ -26,7 +26,7 @@ from pipelines.types import BoundingBox, DecodedImage
 from workers.contracts import EnrollOptions, EnrollPayload, JobErrorCode
 from workers.errors import JobFailure
 from workers.execution import JobContext
-from workers.services.common import box_json, load_image, stable_face_id
+from workers.services.common import box_json, face_json, load_image, stable_face_id
 
 CROP_MARGIN = 0.25
 
@@ -154,7 +154,20 @@ def enroll_image(
         rendered.append(face)
     for index, duplicate in duplicates.items():
         rendered[index]["duplicate_of"] = duplicate
+    if options.detail_attributes is not None:
+        _add_details(ctx, image, [result for _, result, _ in records], rendered, options.detail_attributes)
     return rendered
+
+
+def _add_details(
+    ctx: JobContext, image: DecodedImage, results: list[FaceResult], rendered: list[dict[str, Any]], codes: list[int]
+) -> None:
+    """Landmarks, quality and the asked attributes of each enrolled face, from the image the
+    job already holds (Rekognition's IndexFaces answers them with every face)."""
+    shown = ctx.runtime.pipeline.with_landmarks(image, [result.face for result in results])
+    for face_out, face in zip(rendered, shown, strict=True):
+        face_out["landmarks"] = face_json(face)["landmarks"]
+        face_out.update(ctx.runtime.analyzer(image, face, codes, True))
 
 
 def _left_out(
