@@ -21,7 +21,7 @@ from api.rekognition.protocol import (
     not_found,
 )
 from api.rekognition.render import face_detail, similarity
-from workers.contracts import JobKind, UpdateFacePayload
+from workers.contracts import JobKind, SearchPayload, UpdateFacePayload
 
 MAX_USER_ID = 128
 MAX_ASSOCIATE_FACES = 100
@@ -29,6 +29,8 @@ MAX_LIST_USERS = 500
 DEFAULT_LIST_USERS = 100
 MAX_USERS = 500
 DEFAULT_MAX_USERS = 100
+# Nearest faces looked at when AssociateFaces checks a face against the user's faces.
+MATCH_CANDIDATES = 100
 # A user's faces searched on its behalf by SearchUsers with a UserId.
 MAX_PROBE_FACES = 10
 ACTIVE = "ACTIVE"
@@ -75,32 +77,53 @@ def list_users(call: Call) -> dict[str, Any]:
     return body
 
 
-def _set_user(call: Call, face_set: Any, face_ids: list[str], user_id: str) -> None:
-    """Sets (or with "" clears) the user of every face, as update jobs sent side by side."""
-    if not face_ids:
-        return
+def _run_side_by_side(call: Call, kind: JobKind, payloads: list[Any]) -> list[dict[str, Any]]:
+    """Every job sent first, then each waited for, all within one sync deadline."""
     gateway = call.api.gateway
-    jobs = [
-        gateway.submit(
-            call.project_id,
-            JobKind.UPDATE_FACE,
-            UpdateFacePayload(
-                project_id=call.project_id, face_set_id=face_set.id, face_id=face_id, user_id=user_id
-            ),
+    jobs = [gateway.submit(call.project_id, kind, payload) for payload in payloads]
+    deadline = time.monotonic() + gateway.sync_wait_seconds
+    results = []
+    for job in jobs:
+        final = gateway.wait(job.id, max(0.0, deadline - time.monotonic())) or job
+        results.append(finished(JobOutcome(final, kind)))
+    return results
+
+
+def _set_user(call: Call, face_set: Any, face_ids: list[str], user_id: str) -> None:
+    """Sets (or with "" clears) the user of every face."""
+    payloads = [
+        UpdateFacePayload(
+            project_id=call.project_id, face_set_id=face_set.id, face_id=face_id, user_id=user_id
         )
         for face_id in face_ids
     ]
-    deadline = time.monotonic() + gateway.sync_wait_seconds
-    for job in jobs:
-        final = gateway.wait(job.id, max(0.0, deadline - time.monotonic())) or job
-        finished(JobOutcome(final, JobKind.UPDATE_FACE))
+    _run_side_by_side(call, JobKind.UPDATE_FACE, payloads)
+
+
+def _similarity_to_faces(call: Call, face_set: Any, face_ids: list[str], owned: set[str]) -> dict[str, float]:
+    """Each face's best similarity to any of ``owned`` (0 when none is among its nearest)."""
+    payloads = [
+        SearchPayload(
+            project_id=call.project_id, face_set_id=face_set.id, face_id=face_id, top_n=MATCH_CANDIDATES
+        )
+        for face_id in face_ids
+    ]
+    best: dict[str, float] = {}
+    for face_id, result in zip(face_ids, _run_side_by_side(call, JobKind.SEARCH, payloads), strict=True):
+        scores = [
+            similarity(hit["distance"], call.match_distance)
+            for hit in result.get("faces", [])
+            if hit["face_id"] in owned
+        ]
+        best[face_id] = max(scores, default=0.0)
+    return best
 
 
 def associate_faces(call: Call) -> dict[str, Any]:
     face_set = call.face_set(call.collection())
     user_id = _user_id(call)
     face_ids = call.params.string_list("FaceIds", required=True, max_items=MAX_ASSOCIATE_FACES)
-    call.params.number("UserMatchThreshold", 75.0, 0.0, 100.0)
+    threshold = call.params.number("UserMatchThreshold", 75.0, 0.0, 100.0)
     call.params.string("ClientRequestToken", max_length=64)
     _existing_user(call, face_set.id, user_id)
     found = call.api.faces.get_many(call.project_id, face_set.id, face_ids)
@@ -115,9 +138,23 @@ def associate_faces(call: Call) -> dict[str, Any]:
             )
         else:
             associated.append(face_id)
-    _set_user(
-        call, face_set, [face_id for face_id in associated if found[face_id].user_id != user_id], user_id
-    )
+    new = [face_id for face_id in associated if found[face_id].user_id != user_id]
+    owned = {face.face_id for face in call.api.faces.find_by_user_id(call.project_id, face_set.id, user_id)}
+    if owned and new:
+        # A user that has faces takes only faces that look like them (UserMatchThreshold).
+        scores = _similarity_to_faces(call, face_set, new, owned)
+        for face_id in [face_id for face_id in new if scores[face_id] < threshold]:
+            new.remove(face_id)
+            associated.remove(face_id)
+            unsuccessful.append(
+                {
+                    "FaceId": face_id,
+                    "UserId": user_id,
+                    "Confidence": scores[face_id],
+                    "Reasons": ["LOW_MATCH_CONFIDENCE"],
+                }
+            )
+    _set_user(call, face_set, new, user_id)
     return {
         "AssociatedFaces": [{"FaceId": face_id} for face_id in associated],
         "UnsuccessfulFaceAssociations": unsuccessful,

@@ -37,6 +37,13 @@ def test_users_lifecycle_and_search(rek: Any, collection: str) -> None:
     ]
     assert associated["UserStatus"] == "ACTIVE"
     rek.associate_faces(CollectionId=collection, UserId="anthony:hopkins", FaceIds=[hopkins])
+    # A user with faces takes no face that does not look like them.
+    stranger = face_id(rek, collection, FACES / "face_recognition-obama" / "obama_small.jpg")
+    refused = rek.associate_faces(CollectionId=collection, UserId="rob.lowe", FaceIds=[stranger])
+    assert refused["AssociatedFaces"] == []
+    assert refused["UnsuccessfulFaceAssociations"][0]["Reasons"] == ["LOW_MATCH_CONFIDENCE"]
+    assert refused["UnsuccessfulFaceAssociations"][0]["Confidence"] < 75
+    rek.delete_faces(CollectionId=collection, FaceIds=[stranger])
     taken = rek.associate_faces(CollectionId=collection, UserId="anthony:hopkins", FaceIds=[rob[0]])
     assert taken["UnsuccessfulFaceAssociations"][0]["Reasons"] == ["ASSOCIATED_TO_A_DIFFERENT_USER"]
 
