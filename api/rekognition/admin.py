@@ -1,46 +1,30 @@
 """``/v1/admin/projects/<project_id>/access-keys``: create, list and revoke the access-key
 pairs of the Rekognition endpoint. The secret is in the create response only.
 
-Allowed for the operator's token (``api.admin_token``) and, when none is configured, for a
-key of the same project (``X-Auth-Token``), so a tenant can never mint keys elsewhere.
+Like the rest of ``/v1/admin``: the operator's token (``api.admin_token``) only, never a
+project's key; with no admin token configured, use ``facefleet access-key`` instead.
 """
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
 
+from api.auth import authenticate_admin
 from api.context import current_context
 from api.errors import ApiError, ApiErrorCode
 from api.rekognition.calls import rekognition_context
 from infra.db.errors import NotFound
 from infra.db.rekognition import AccessKeyRow, EncryptionNotConfigured
 
-MAX_TOKEN_LENGTH = 512
 MAX_LABEL_LENGTH = 255
 
 
 def _authorize(project_id: str) -> None:
-    context = current_context()
-    token = request.headers.get("X-Auth-Token", "")
-    if not token:
-        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-        token = value.strip() if scheme.lower() == "bearer" else ""
-    if not token or len(token) > MAX_TOKEN_LENGTH:
-        raise ApiError(ApiErrorCode.AUTH_TOKEN_ABNORMAL)
-    admin_token = context.settings.api.admin_token.get_secret_value()
-    if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
-        return
-    key = context.api_keys.authenticate(token)
-    if key is None:
-        raise ApiError(ApiErrorCode.AUTH_TOKEN_ABNORMAL)
-    if admin_token or key.project_id != project_id:
-        raise ApiError(
-            ApiErrorCode.FORBIDDEN,
-            "only the operator (or, without one, the project's own key) may manage access keys",
-        )
+    authenticate_admin()
+    if current_context().projects.get(project_id) is None:
+        raise ApiError(ApiErrorCode.NOT_FOUND, "the project does not exist")
 
 
 def _row(key: AccessKeyRow) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 from werkzeug.serving import make_server
 
-from infra.settings import JobSettings, RekognitionSettings, Settings
+from infra.settings import ApiSettings, JobSettings, RekognitionSettings, Settings
 from tests.support.photos import FACES, identity_photos
 from tests.support.stack import Stack, start_stack
 
@@ -27,6 +27,7 @@ HOPKINS = "lfw-Anthony_Hopkins"
 TWO_PEOPLE = FACES / "_misc" / "multi_face" / "face_recognition__kit_with_rose.jpg"
 NO_FACE = FACES / "_misc" / "no_face" / "mtcnn__no-faces.jpg"
 REGION = "eu-west-1"
+ADMIN_TOKEN = "operator-token-for-the-rekognition-tests"
 
 
 def photo(identity: str, index: int = 0) -> Path:
@@ -99,7 +100,11 @@ def rekognition(tmp_path_factory: pytest.TempPathFactory, s3_server: Any) -> Ite
         s3_secure=False,
     )
     with start_stack(
-        home, workers=1, jobs=JobSettings(sync_wait_seconds=60.0), rekognition=rekognition_settings
+        home,
+        workers=1,
+        jobs=JobSettings(sync_wait_seconds=60.0),
+        rekognition=rekognition_settings,
+        api=ApiSettings(admin_token=SecretStr(ADMIN_TOKEN)),
     ) as stack:
 
         def tenant(name: str) -> Tenant:

@@ -10,7 +10,7 @@ import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from tests.rekognition.conftest import REGION, RekognitionService, unique
+from tests.rekognition.conftest import ADMIN_TOKEN, REGION, RekognitionService, unique
 
 
 def error_code(call: Any, **kwargs: Any) -> tuple[str, int]:
@@ -142,7 +142,7 @@ def test_requests_older_than_fifteen_minutes_are_refused(rekognition: Rekognitio
 
 def test_revoked_key_is_refused(rekognition: RekognitionService) -> None:
     admin = requests.Session()
-    admin.headers["X-Auth-Token"] = rekognition.tenant_a.api_key
+    admin.headers["X-Auth-Token"] = ADMIN_TOKEN
     base = f"{rekognition.url}/v1/admin/projects/{rekognition.tenant_a.project_id}/access-keys"
     created = admin.post(base, json={"label": "to revoke"}, timeout=30)
     assert created.status_code == 201, created.text
@@ -156,9 +156,11 @@ def test_revoked_key_is_refused(rekognition: RekognitionService) -> None:
     assert all("secret" not in name for key in listed for name in key)
     assert admin.delete(f"{base}/{pair['access_key_id']}", timeout=30).status_code == 200
     assert error_code(client.list_collections) == ("UnrecognizedClientException", 403)
-    # Another project's key may not mint keys here.
-    other = requests.post(base, headers={"X-Auth-Token": rekognition.tenant_b.api_key}, timeout=30)
-    assert other.status_code == 403
+    # A project's own API key may not mint access keys: only the operator may.
+    own = requests.post(base, headers={"X-Auth-Token": rekognition.tenant_a.api_key}, timeout=30)
+    assert own.status_code == 403
+    missing = admin.post(f"{rekognition.url}/v1/admin/projects/nosuchproject/access-keys", timeout=30)
+    assert missing.status_code == 404
 
 
 def test_secrets_are_encrypted_at_rest(rekognition: RekognitionService) -> None:
