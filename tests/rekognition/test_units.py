@@ -71,3 +71,40 @@ def test_access_keys_are_encrypted_rotatable_and_revocable(tmp_path: Path) -> No
     with pytest.raises(EncryptionNotConfigured):
         AccessKeyRepo(database, []).create(project.id)
     database.dispose()
+
+
+def test_the_access_key_commands(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from facefleet.cli import main
+
+    database = _database(tmp_path)
+    project = ProjectRepo(database).create("cli")
+    database.dispose()
+    runner = CliRunner()
+    server_key = runner.invoke(
+        main, ["access-key", "new-encryption-key"], catch_exceptions=False
+    ).output.strip()
+    env = {
+        "FACEFLEET_DATABASE__URL": f"sqlite:///{tmp_path / 'keys.db'}",
+        "FACEFLEET_REKOGNITION__ENCRYPTION_KEYS": f'["{server_key}"]',
+    }
+    created = runner.invoke(
+        main, ["access-key", "create", project.id, "--label", "ci"], env=env, catch_exceptions=False
+    )
+    assert created.exit_code == 0, created.output
+    lines = dict(line.split(":", 1) for line in created.output.splitlines())
+    key_id, secret = lines["aws_access_key_id"].strip(), lines["aws_secret_access_key"].split()[0]
+    listed = runner.invoke(main, ["access-key", "list", project.id], env=env, catch_exceptions=False).output
+    assert key_id in listed and "active" in listed and secret not in listed
+    database = Database.from_settings(DatabaseSettings(url=env["FACEFLEET_DATABASE__URL"]))
+    assert AccessKeyRepo(database, [server_key]).active(key_id).secret == secret  # type: ignore[union-attr]
+    database.dispose()
+    assert runner.invoke(main, ["access-key", "revoke", project.id, key_id], env=env).exit_code == 0
+    assert "revoked" in runner.invoke(main, ["access-key", "list", project.id], env=env).output
+    refused = runner.invoke(
+        main,
+        ["access-key", "create", project.id],
+        env={**env, "FACEFLEET_REKOGNITION__ENCRYPTION_KEYS": "[]"},
+    )
+    assert refused.exit_code != 0 and "encryption_keys" in refused.output
