@@ -66,6 +66,7 @@ def install(app: Flask) -> HttpMetrics:
     def _observe(response: Response) -> Response:
         # The route template, never the concrete path: ids would explode the label set.
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        route = g.get("metrics_route") or route  # one route serving several operations names them
         metrics.requests.labels(route, request.method, str(response.status_code)).inc()
         started = g.get("request_started")
         if started is not None:

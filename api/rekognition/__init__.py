@@ -74,6 +74,7 @@ def _serve() -> Response:
     g.project_id = caller.project_id
     if operation is None:
         raise RekognitionError(ErrorType.UNKNOWN_OPERATION, f"unknown operation {target[:128]!r}")
+    g.metrics_route = f"{PATH}#{target[len(TARGET_PREFIX) :]}"  # one of OPERATIONS: a bounded label set
     params = Params.parse(request.get_data(cache=True))
     return json_response(operation(Call(caller.project_id, caller.region, params, context)))
 

@@ -190,3 +190,9 @@ def test_another_projects_collection_is_not_found(rekognition: RekognitionServic
     other.create_collection(CollectionId=collection)
     assert other.describe_collection(CollectionId=collection)["FaceCount"] == 0
     other.delete_collection(CollectionId=collection)
+
+
+def test_metrics_count_each_operation(rekognition: RekognitionService, rek: Any) -> None:
+    rek.list_collections()
+    exposition = requests.get(f"{rekognition.url}/metrics", timeout=30).text
+    assert 'route="/rekognition#ListCollections"' in exposition
