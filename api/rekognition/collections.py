@@ -74,18 +74,23 @@ def list_collections(call: Call) -> dict[str, Any]:
 
 def delete_collection(call: Call) -> dict[str, Any]:
     collection_id = call.params.required_identifier("CollectionId")
-    removed = call.rekognition.collections.remove(call.project_id, collection_id)
-    if removed is None:
+    mapped = call.rekognition.collections.get(call.project_id, collection_id)
+    if mapped is None:
         raise RekognitionError(
             ErrorType.RESOURCE_NOT_FOUND, f"The collection id: {collection_id} does not exist"
         )
-    face_set = call.api.face_sets.get(call.project_id, removed.face_set_id)
+    face_set = call.api.face_sets.get(call.project_id, mapped.face_set_id)
     if face_set is not None:
         try:
-            # Waited for (bounded): a job still running at the deadline has marked the face
-            # set deleting and finishes in the background.
+            # The face set first: if its delete job cannot be queued, the collection is still
+            # there for the client's retry. Waited for (bounded); a job still running at the
+            # deadline has marked the face set deleting and finishes in the background.
             call.api.service.delete_face_set(call.project_id, face_set.name, wait=True, idempotency_key=None)
         except ApiError as gone:
             if gone.code is not ApiErrorCode.FACE_SET_NOT_FOUND:  # not merely deleted meanwhile
                 raise
+    if call.rekognition.collections.remove(call.project_id, collection_id) is None:
+        raise RekognitionError(
+            ErrorType.RESOURCE_NOT_FOUND, f"The collection id: {collection_id} does not exist"
+        )  # a concurrent DeleteCollection got there first
     return {"StatusCode": 200}
