@@ -10,7 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.rekognition.conftest import HOPKINS, REGION, ROB, RekognitionService, photo, unique
+
+pytestmark = [pytest.mark.integration, pytest.mark.model]
 
 
 def aws(rekognition: RekognitionService, tmp_path: Path, *args: str, expect_ok: bool = True) -> Any:

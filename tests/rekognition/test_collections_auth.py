@@ -12,6 +12,8 @@ from botocore.exceptions import ClientError
 
 from tests.rekognition.conftest import ADMIN_TOKEN, REGION, RekognitionService, unique
 
+pytestmark = [pytest.mark.integration, pytest.mark.model]
+
 
 def error_code(call: Any, **kwargs: Any) -> tuple[str, int]:
     with pytest.raises(ClientError) as raised:

@@ -13,6 +13,8 @@ from PIL import Image
 from tests.rekognition.conftest import HOPKINS, NO_FACE, ROB, TWO_PEOPLE, RekognitionService, image, photo
 from tests.support.photos import FACES
 
+pytestmark = [pytest.mark.integration, pytest.mark.model]
+
 FOUR_PEOPLE = FACES / "_misc" / "multi_face" / "compreface__012_4.jpg"
 OBAMA = FACES / "face_recognition-obama"
 

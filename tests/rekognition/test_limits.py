@@ -16,6 +16,8 @@ from werkzeug.serving import make_server
 from infra.settings import JobSettings
 from tests.rekognition.conftest import REGION, ROB, RekognitionService, image, photo
 
+pytestmark = [pytest.mark.integration, pytest.mark.model]
+
 
 def test_a_job_past_the_sync_deadline_is_throttling(rekognition: RekognitionService) -> None:
     from api.app import create_app

@@ -10,6 +10,8 @@ from botocore.exceptions import ClientError
 from tests.rekognition.conftest import HOPKINS, ROB, TWO_PEOPLE, RekognitionService, image, photo
 from tests.support.photos import FACES
 
+pytestmark = [pytest.mark.integration, pytest.mark.model]
+
 
 def error_code(call: Any, **kwargs: Any) -> str:
     with pytest.raises(ClientError) as raised:
