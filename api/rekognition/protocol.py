@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 CONTENT_TYPE = "application/x-amz-json-1.1"
 IDENTIFIER = re.compile(r"^[a-zA-Z0-9_.\-:]+$")
 MAX_IDENTIFIER = 255
-MAX_USER_ID = 128
 
 
 class ErrorType(Enum):
@@ -136,10 +135,6 @@ def finished(outcome: JobOutcome) -> dict[str, Any]:
             message = "internal server error"
         raise RekognitionError(error_type, message)
     return outcome.result
-
-
-def job_error_code(outcome: JobOutcome) -> str | None:
-    return str(outcome.job.error_code) if outcome.status is JobStatus.FAILED else None
 
 
 # ---------------------------------------------------------------------------- parameters
