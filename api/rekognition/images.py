@@ -96,6 +96,8 @@ def image_size(data: bytes) -> tuple[int, int]:
         with Image.open(io.BytesIO(data)) as opened:
             width, height = opened.size
             orientation = opened.getexif().get(_EXIF_ORIENTATION)
+    except Image.DecompressionBombError as huge:
+        raise RekognitionError(ErrorType.IMAGE_TOO_LARGE, "the image has too many pixels") from huge
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as bad:
         raise RekognitionError(ErrorType.INVALID_IMAGE_FORMAT, "Request has invalid image format") from bad
     if orientation in _QUARTER_TURNS:

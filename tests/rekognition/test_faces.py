@@ -4,6 +4,8 @@ SearchFaces, SearchFacesByImage, CompareFaces, DetectFaces, S3Object images."""
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from typing import Any
 
 import pytest
@@ -203,7 +205,19 @@ def test_detect_faces_default_and_all(rek: Any) -> None:
     assert rek.detect_faces(Image=image(NO_FACE))["FaceDetails"] == []
 
 
+def _png_header(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
 def test_image_errors(rek: Any) -> None:
+    # A few bytes claiming 400 million pixels: refused from the header, nothing decoded.
+    assert (
+        error_code(rek.detect_faces, Image={"Bytes": _png_header(20000, 20000)}) == "ImageTooLargeException"
+    )
     assert (
         error_code(rek.detect_faces, Image={"Bytes": b"this is text, not a picture"})
         == "InvalidImageFormatException"
