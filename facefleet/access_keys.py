@@ -12,6 +12,9 @@ from infra.settings import Settings
 
 
 def _repo(settings: Settings) -> tuple[Database, AccessKeyRepo]:
+    from facefleet.embedded import with_rekognition_server_key
+
+    settings = with_rekognition_server_key(settings)  # embedded mode's own key, when none is set
     database = Database.from_settings(settings.database)
     keys = [key.get_secret_value() for key in settings.rekognition.encryption_keys]
     return database, AccessKeyRepo(database, keys)

@@ -25,7 +25,7 @@ from pydantic import BaseModel, SecretStr
 
 from facefleet.cli import ALL_CPU_QUEUES
 from facefleet.supervision import Supervisor
-from infra.settings import Settings
+from infra.settings import Mode, Settings
 
 ENV_PREFIX = "FACEFLEET_"
 
@@ -51,6 +51,32 @@ def _flatten(prefix: str, model: BaseModel) -> Iterator[tuple[str, str]]:
             yield key, "true" if value else "false"
         else:
             yield key, str(value)
+
+
+REKOGNITION_KEY_FILE = "rekognition-server.key"
+
+
+def with_rekognition_server_key(settings: Settings) -> Settings:
+    """Embedded mode works without configuring the Rekognition endpoint's server key: one is
+    made once and kept (mode 0600) in the data folder. A configured key always wins."""
+    if settings.rekognition.encryption_keys or settings.mode is not Mode.EMBEDDED:
+        return settings
+    path = settings.data_dir / REKOGNITION_KEY_FILE
+    if not path.exists():
+        from infra.db.rekognition import new_encryption_key
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it meanwhile
+        else:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(new_encryption_key())
+    keys = [SecretStr(path.read_text().strip())]
+    return settings.model_copy(
+        update={"rekognition": settings.rekognition.model_copy(update={"encryption_keys": keys})}
+    )
 
 
 def _secret_value(value: object) -> str:
@@ -99,6 +125,7 @@ def prepare_embedded(home: Path, **overrides: Any) -> tuple[Settings, Any]:
     home = home.resolve()
     settings = Settings.embedded(home, **overrides)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings = with_rekognition_server_key(settings)
     migrate(settings.database.url)
     if "://" in settings.vector_store.uri:
         return settings, lambda: None  # a Milvus server: nothing to start

@@ -102,9 +102,21 @@ def test_the_access_key_commands(tmp_path: Path) -> None:
     database.dispose()
     assert runner.invoke(main, ["access-key", "revoke", project.id, key_id], env=env).exit_code == 0
     assert "revoked" in runner.invoke(main, ["access-key", "list", project.id], env=env).output
+    unconfigured = {
+        **env,
+        "FACEFLEET_REKOGNITION__ENCRYPTION_KEYS": "[]",
+        "FACEFLEET_DATA_DIR": str(tmp_path / "data"),
+    }
     refused = runner.invoke(
-        main,
-        ["access-key", "create", project.id],
-        env={**env, "FACEFLEET_REKOGNITION__ENCRYPTION_KEYS": "[]"},
+        main, ["access-key", "create", project.id], env={**unconfigured, "FACEFLEET_MODE": "distributed"}
     )
     assert refused.exit_code != 0 and "encryption_keys" in refused.output
+    # Embedded mode makes its own server key once, in the data folder, readable only by its owner.
+    made = runner.invoke(main, ["access-key", "create", project.id], env=unconfigured, catch_exceptions=False)
+    assert made.exit_code == 0, made.output
+    key_file = tmp_path / "data" / "rekognition-server.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    again = runner.invoke(
+        main, ["access-key", "create", project.id], env=unconfigured, catch_exceptions=False
+    )
+    assert again.exit_code == 0 and key_file.read_text().strip()
