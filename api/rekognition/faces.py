@@ -50,7 +50,7 @@ def index_faces(call: Call) -> dict[str, Any]:
     face_set = call.face_set(row)
     params = call.params
     external = params.identifier("ExternalImageId", required=False)
-    max_faces = params.integer("MaxFaces", None, 1, MAX_INDEX_FACES)
+    max_faces = params.integer("MaxFaces", MAX_INDEX_FACES, 1, MAX_INDEX_FACES)
     quality_filter = params.choice("QualityFilter", QUALITY_FILTERS, "AUTO")
     attributes = params.string_list(
         "DetectionAttributes", required=False, max_items=2, allowed=DETECTION_ATTRIBUTES
