@@ -228,12 +228,19 @@ def search_users(call: Call) -> dict[str, Any]:
             face.face_id for face in call.api.faces.find_by_user_id(call.project_id, face_set.id, user_id)
         ][:MAX_PROBE_FACES]
         body["SearchedUser"] = {"UserId": user_id}
-    hits: list[dict[str, Any]] = []
-    for probe in probes:
-        result = run_search(
-            call, face_set, image_key=None, face_id=probe, top_n=max_users + 1, group_by="person"
+    payloads = [
+        SearchPayload(
+            project_id=call.project_id,
+            face_set_id=face_set.id,
+            face_id=probe,
+            top_n=max_users + 1,
+            group_by="person",
         )
-        hits.extend(result.get("faces", []))
+        for probe in probes
+    ]
+    hits = [
+        hit for result in _run_side_by_side(call, JobKind.SEARCH, payloads) for hit in result.get("faces", [])
+    ]
     body["UserMatches"] = _user_matches(call, face_set, hits, threshold, max_users, exclude=user_id)
     body["FaceModelVersion"] = call.model_version
     return body
