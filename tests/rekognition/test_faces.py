@@ -236,6 +236,17 @@ def test_s3_object_images(rekognition: RekognitionService, rek: Any, collection:
     assert len(indexed["FaceRecords"]) == 1
     found = rek.search_faces_by_image(CollectionId=collection, Image=image(photo(ROB, 1)))["FaceMatches"]
     assert [match["Face"]["ExternalImageId"] for match in found] == ["from-s3"]
+    # A named version is read, not the latest one.
+    s3.put_bucket_versioning(Bucket=rekognition.allowed_bucket, VersioningConfiguration={"Status": "Enabled"})
+    first = s3.put_object(
+        Bucket=rekognition.allowed_bucket, Key="swap.jpg", Body=photo(HOPKINS, 0).read_bytes()
+    )
+    s3.put_object(Bucket=rekognition.allowed_bucket, Key="swap.jpg", Body=photo(ROB, 1).read_bytes())
+    versioned = {
+        "S3Object": {"Bucket": rekognition.allowed_bucket, "Name": "swap.jpg", "Version": first["VersionId"]}
+    }
+    compared = rek.compare_faces(SourceImage=versioned, TargetImage=image(photo(HOPKINS, 1)))
+    assert len(compared["FaceMatches"]) == 1
     refused = {"S3Object": {"Bucket": rekognition.other_bucket, "Name": "rob.jpg"}}
     assert error_code(rek.detect_faces, Image=refused) == "AccessDeniedException"
     missing = {"S3Object": {"Bucket": rekognition.allowed_bucket, "Name": "people/nobody.jpg"}}
