@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError as SqlOperationalError
 from werkzeug.exceptions import HTTPException
 
-from api import metrics
+from api import boundary, metrics
 from api.bodies import describe_validation_error
 from api.console import console_blueprint
 from api.context import ApiContext, build_context
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, context: ApiContext | None = No
     app.extensions["facefleet"] = context or build_context(settings)
 
     _install_error_handlers(app)
+    boundary.install(app)
     _install_rate_limits(app, settings)
     if settings.api.cors_origins:
         CORS(app, origins=settings.api.cors_origins, expose_headers=["Location", "Retry-After"])
@@ -134,8 +135,7 @@ def _install_error_handlers(app: OpenAPI) -> None:
         if status == 429:
             message = f"rate limit exceeded ({error.description}); retry later"
         elif status == 413:
-            limit = request.max_content_length
-            message = f"the request body is larger than {limit} bytes" if limit else None
+            message = boundary.too_large_message(error)
         response = ApiError(code, message).response()
         if status == 429:
             retry_after = getattr(error, "retry_after", None)

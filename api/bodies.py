@@ -20,6 +20,7 @@ from flask_openapi3.utils import parse_form as _library_form_body
 from pydantic import BaseModel, ValidationError
 
 from api.errors import ApiError, ApiErrorCode
+from api.input_bounds import check_json_depth
 
 JsonModel = TypeVar("JsonModel", bound=BaseModel)
 MULTIPART = "multipart/form-data"
@@ -71,6 +72,7 @@ def _json_object() -> dict[str, Any]:
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
+    check_json_depth(raw)
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as bad:
@@ -125,6 +127,7 @@ def _is_array(schema: dict[str, Any]) -> bool:
 def _decode(raw: str, schema: dict[str, Any]) -> Any:
     if any(variant.get("type") == "string" or "enum" in variant or "const" in variant for variant in _variants(schema)):
         return raw
+    check_json_depth(raw, "form field")
     try:
         return json.loads(raw)
     except ValueError:

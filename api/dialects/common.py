@@ -25,6 +25,7 @@ from werkzeug.datastructures import FileStorage
 from api.context import current_context
 from api.errors import ApiError, ApiErrorCode
 from api.images import decode_base64_image, read_limited
+from api.input_bounds import InputRefused
 from api.jobs import JobOutcome
 from workers.contracts import JobErrorCode, JobKind, JobStatus
 
@@ -98,6 +99,8 @@ def failure_of(error: Exception) -> Failure:
     """Any exception raised while serving a dialect request, as a ``Failure``."""
     if isinstance(error, Failure):
         return error
+    if isinstance(error, InputRefused):
+        return Failure(Reason.BAD_ARGUMENT, error.message, argument=error.argument)
     if isinstance(error, ApiError):
         reason = _API_REASONS.get(error.code)
         if reason is None:
@@ -258,4 +261,6 @@ def form_value(values: Any, name: str) -> str | None:
     if value is None:
         return None
     value = str(value)
+    if "\x00" in value:  # no store holds NUL; refused here, not as a database error
+        raise InputRefused(name, "must not contain NUL characters")
     return value if value.strip() else None

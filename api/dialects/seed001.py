@@ -36,6 +36,7 @@ from api.dialects.common import (
     run_jobs,
     store_base64,
 )
+from api.input_bounds import bounded_text, is_ascii_integer, native_user_id
 from workers.contracts import ComparePayload, DetectPayload, EnrollOptions, JobKind, LivenessPayload
 
 PROJECT_NAME_PREFIX = "d001-app-"
@@ -94,7 +95,7 @@ def _params() -> Any:
 def _authenticate(params: Any) -> tuple[str, int]:
     """(project id, Apid) of the request's app; ``Refused`` with 3 or 2 otherwise."""
     apid_text = form_value(params, "Apid")
-    if apid_text is None or not apid_text.strip().isdigit():
+    if apid_text is None or not is_ascii_integer(apid_text):
         raise Refused(NO_APP)
     apid = int(apid_text)
     ctx = current_context()
@@ -110,7 +111,7 @@ def _authenticate(params: Any) -> tuple[str, int]:
 
 
 def _face_by_fid(project_id: str, face_set: Any, fid_text: str | None) -> Any:
-    if fid_text is None or not fid_text.strip().isdigit():
+    if fid_text is None or not is_ascii_integer(fid_text, 1, MAX_FID):
         raise Refused(NO_SUCH_FACE)
     rows = current_context().faces.find_by_external_image_id(project_id, face_set.id, str(int(fid_text)))
     if not rows:
@@ -118,10 +119,17 @@ def _face_by_fid(project_id: str, face_set: Any, fid_text: str | None) -> Any:
     return rows[0]
 
 
+def _name(params: Any) -> str | None:
+    """Fname, when given, as a native user_id (refused otherwise: msg_code 4)."""
+    name = form_value(params, "Fname")
+    return None if name is None else native_user_id(bounded_text(name, "Fname", 128), "Fname")
+
+
 def _threshold(params: Any) -> float:
     text = form_value(params, "Threshold")
     if text is None:
         return DEFAULT_THRESHOLD
+    bounded_text(text, "Threshold", 64)
     try:
         value = float(text)
     except ValueError as bad:
@@ -177,8 +185,8 @@ def blueprint() -> Blueprint:
             ]
             return jsonify({"msg_code": OK, "faces": faces})
         if request.method == "POST":
+            name = _name(params) or str(int(time.time()))
             image_key = store_base64(form_value(params, "Fimg"), "Fimg")
-            name = form_value(params, "Fname") or str(int(time.time()))
             fid = new_numeric_id(project_id, face_set.id, MAX_FID)
             _enroll(project_id, image_key, fid, name)
             return jsonify({"msg_code": OK, "Fid": fid, "Fname": name})
@@ -188,7 +196,7 @@ def blueprint() -> Blueprint:
             delete_face_ids(project_id, face_set, [row.face_id])
             return jsonify({"msg_code": OK, "Fid": fid, "Fname": row.user_id or ""})
         # PUT: a new image replaces the face (same Fid); a new name renames it.
-        name = form_value(params, "Fname") or row.user_id or ""
+        name = _name(params) or row.user_id or ""
         image_text = form_value(params, "Fimg")
         if image_text is not None:
             image_key = store_base64(image_text, "Fimg")

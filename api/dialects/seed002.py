@@ -42,6 +42,7 @@ from api.dialects.common import (
     form_value,
     store_upload,
 )
+from api.input_bounds import bounded_text, native_user_id
 from infra.settings import DialectSettings
 from workers.contracts import DetectPayload, EnrollOptions, JobKind, JobStatus
 
@@ -144,10 +145,20 @@ def _threshold(values: Any) -> tuple[str, float]:
     text = form_value(values, "threshold")
     if text is None:
         raise Failure(Reason.MISSING_ARGUMENT, "threshold is required", argument="threshold")
+    bounded_text(text, "threshold", 64)
     try:
         return text, float(text)
     except ValueError as bad:
         raise Failure(Reason.BAD_ARGUMENT, "threshold must be a number", argument="threshold") from bad
+
+
+def _token(values: Any) -> str | None:
+    """A face_token as this dialect issues them (24 ASCII letters and digits); any other
+    value names no face (1006) and never reaches a lookup."""
+    token = form_value(values, "face_token")
+    if token is not None and not (len(token) == JOB_PART + 2 and token.isascii() and token.isalnum()):
+        raise Failure(Reason.FACE_NOT_FOUND, "unknown or expired face_token", argument="face_token")
+    return token
 
 
 def _store_image() -> str:
@@ -224,6 +235,8 @@ def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
             image_key = _store_image()
             job_part = tokens.new_job_part()
             probes = search(image_key, None, job_part)["results"]
+            if not probes:
+                raise Failure(Reason.NO_FACE, "no face in image_file")
             largest = max(
                 range(len(probes)),
                 key=lambda i: probes[i]["face"]["bounding_box"]["width"] * probes[i]["face"]["bounding_box"]["height"],
@@ -231,7 +244,7 @@ def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
             probe_token = tokens.token(job_part, largest)
             matches = probes[largest]["faces"]
         else:
-            probe_token = form_value(request.args, "face_token") or ""
+            probe_token = _token(request.args) or ""
             if not probe_token:
                 raise Failure(Reason.MISSING_ARGUMENT, "face_token is required", argument="face_token")
             threshold_text, threshold = _threshold(request.args)
@@ -254,10 +267,11 @@ def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
     @dialect_view(render_failure)
     def add_face() -> Response:
         bind_project(project_id)
-        token = form_value(request.args, "face_token")
+        token = _token(request.args)
         if token is None:
             raise Failure(Reason.MISSING_ARGUMENT, "face_token is required", argument="face_token")
         name = form_value(request.args, "face_name") or "unknown"
+        native_user_id(bounded_text(name, "face_name", 128), "face_name")  # refused (1001) before anything is stored
         if stored(token):  # already saved: adding again changes nothing
             return _ok(face_token=token, face_neme=name, face_name=name)
         image_key, box, face_count = tokens.resolve(token)
@@ -283,7 +297,7 @@ def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
     @dialect_view(render_failure)
     def remove_face() -> Response:
         bind_project(project_id)
-        token = form_value(request.args, "face_token")
+        token = _token(request.args)
         if token is None:
             raise Failure(Reason.MISSING_ARGUMENT, "face_token is required", argument="face_token")
         rows = stored(token)

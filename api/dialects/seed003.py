@@ -35,6 +35,7 @@ from api.dialects.common import (
 )
 from api.dialects.seed003_codes import CODE_OF_CHECK, MESSAGES, Status, status_of
 from api.images import decode_base64_image
+from api.input_bounds import InputRefused, bounded_text, is_ascii_integer, native_name, native_user_id
 from workers.contracts import ComparePayload, DetectPayload, EnrollOptions, JobKind
 
 FACE_SET_PREFIX = "d003-"
@@ -92,9 +93,27 @@ def _param(name: str, required: bool = True) -> str | None:
             raise Failure(Reason.MISSING_ARGUMENT, f"{name} is required", argument=name)
         return None
     value = value.strip()
-    if len(value) > MAX_PARAM_LENGTH:
-        raise Status(40202)
+    try:
+        bounded_text(value, name, MAX_PARAM_LENGTH)  # bytes: 128 emoji are 512 of them
+    except InputRefused as refused:
+        raise Status(40202) from refused
     return value
+
+
+def _user_id(required: bool = True) -> str | None:
+    """user_id as a native user_id; anything else is 40310 ("user_id error")."""
+    value = _param("user_id", required)
+    if value is not None and not is_native_user_id(value):
+        raise Status(40310)
+    return value
+
+
+def is_native_user_id(value: str) -> bool:
+    try:
+        native_user_id(value, "user_id")
+    except InputRefused:
+        return False
+    return True
 
 
 def _image(name: str, required: bool = True) -> str | None:
@@ -130,8 +149,15 @@ def _face_number(value: str) -> int | str:
     return int(value) if value.isdigit() else value
 
 
+def _app_name() -> str:
+    try:
+        return native_name(_param("app_id") or "", "app_id", FACE_SET_PREFIX)
+    except InputRefused as refused:  # a set the native API could not name: never created
+        raise Status(40307) from refused
+
+
 def _app(project_id: str, create: bool = False) -> Any:
-    name = FACE_SET_PREFIX + (_param("app_id") or "")
+    name = _app_name()
     if create:
         return ensure_face_set(project_id, name)
     face_set = current_context().service.face_sets.get_by_name(project_id, name)
@@ -217,6 +243,8 @@ def _face_row(project_id: str, face_set: Any, code: int) -> Any:
     number = _param("face_id", required=False)
     if number is None:
         raise Status(40318)
+    if not is_ascii_integer(number, 1, MAX_FACE_NUMBER):
+        raise Status(code)  # no stored face has another kind of number
     rows = current_context().faces.find_by_external_image_id(project_id, face_set.id, number)
     if not rows:
         raise Status(code)
@@ -246,13 +274,14 @@ def blueprint() -> Blueprint:
     @authenticated
     @_view(check_result=50, register_result=50, face_id=-1)
     def face_register(project_id: str) -> Response:
-        face_set = _app(project_id, create=True)
-        user_id = _param("user_id")
+        _app_name()  # refused before anything is created or stored
+        user_id = _user_id()
         assert user_id is not None
         direction = _direction()
         image_key = _image("image")
         assert image_key is not None
         _checked_single_face(project_id, image_key, direction)
+        face_set = _app(project_id, create=True)
         _same_face(project_id, face_set, image_key, user_id, replacing=None)
         number = new_numeric_id(project_id, face_set.id, MAX_FACE_NUMBER)
         _enroll(project_id, face_set, image_key, str(number), user_id)
@@ -290,7 +319,7 @@ def blueprint() -> Blueprint:
     @_view(result=[])
     def face_search(project_id: str) -> Response:
         face_set = _app(project_id)
-        user_id = _param("user_id")
+        user_id = _user_id()
         assert user_id is not None
         rows = faces_of_user(project_id, face_set.id, user_id)
         if not rows:
@@ -302,7 +331,7 @@ def blueprint() -> Blueprint:
     @_view(face_num=0, check_result=50, face_information=[])
     def face_check(project_id: str) -> Response:
         max_text = _param("max_num", required=False) or "1"
-        if not max_text.isdigit() or not 1 <= int(max_text) <= 100:
+        if not is_ascii_integer(max_text, 1, 100):
             raise Status(40203)
         image_key = _image("image")
         assert image_key is not None
@@ -352,7 +381,7 @@ def blueprint() -> Blueprint:
             if _param("app_id", required=False) is None:
                 raise Status(40201)  # neither image_1 nor app_id
             face_set = _app(project_id)
-            user_id = _param("user_id")
+            user_id = _user_id()
             assert user_id is not None
             references = [row.image_key for row in faces_of_user(project_id, face_set.id, user_id)]
             if not references:

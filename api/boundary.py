@@ -1,0 +1,56 @@
+"""The native API's side of the input boundary (``api.input_bounds``): JSON bodies are
+depth-checked before flask-openapi3 or a route parses them, ``InputRefused`` answers
+``FRS.0100``, and a 413 names the limit that was actually exceeded.
+
+Dialect blueprints render ``InputRefused`` in their own shape (``api.dialects.common``);
+their paths are left alone here.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from api.errors import ApiError, ApiErrorCode
+from api.input_bounds import InputRefused, check_json_depth
+
+NATIVE_PREFIX = "/v1/"
+
+
+def install(app: Flask) -> None:
+    @app.before_request
+    def _bounded_json_body() -> None:
+        if not request.path.startswith(NATIVE_PREFIX) or not request.is_json:
+            return
+        # The body is already bounded by MAX_CONTENT_LENGTH; get_data caches it for the route.
+        check_json_depth(request.get_data(cache=True))
+
+    @app.errorhandler(InputRefused)
+    def _refused(error: InputRefused) -> Response:
+        code = ApiErrorCode.INVALID_JSON if error.argument == "body" else ApiErrorCode.INVALID_PARAMETER
+        return ApiError(code, error.message).response()
+
+
+def too_large_message(error: HTTPException) -> str:
+    """Which of werkzeug's three request limits raised this 413: the part count, one form
+    field's size, or the whole body."""
+    if _raised_in(error.__traceback__, "next_event"):
+        return f"the multipart body has more than {request.max_form_parts} parts"
+    limit = request.max_content_length
+    if limit and (request.content_length or 0) > limit:
+        return f"the request body is larger than {limit} bytes"
+    if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        return f"a form field is larger than {request.max_form_memory_size} bytes (send images as file parts)"
+    return f"the request body is larger than {limit} bytes" if limit else "the request body is too large"
+
+
+def _raised_in(traceback: TracebackType | None, function: str) -> bool:
+    """True when the innermost frame of ``traceback`` is ``function`` (werkzeug's multipart
+    decoder counts parts in ``next_event``; nothing else there raises a 413)."""
+    last = None
+    while traceback is not None:
+        last = traceback
+        traceback = traceback.tb_next
+    return last is not None and last.tb_frame.f_code.co_name == function
