@@ -6,10 +6,12 @@ body and refuse timestamps outside their tolerance, so a captured call cannot be
 later; ``X-FaceFleet-Delivery`` stays the same across retries so receivers can deduplicate.
 
 SSRF: a callback URL is checked when the job is submitted and again before every attempt.
-Every address the host resolves to must be public (not loopback, link-local, private,
-shared, multicast, reserved or unspecified) unless it lies in ``webhooks.allowed_networks``;
-the connection then goes to the address that was checked (no second DNS lookup, so DNS
-rebinding cannot swap it), and redirects are never followed.
+Every address the host resolves to must be public by the IANA special-purpose registries,
+IPv4 embedded in IPv6 included (``infra.address_policy``), unless it lies in
+``webhooks.allowed_networks``; each attempt resolves and checks again and then connects to
+the address it checked (no second DNS lookup, so DNS rebinding cannot swap it), and
+redirects are never followed (a 3xx is a final, recorded answer), so no connection ever
+goes to an address that was not checked. Refusals never say what a name resolved to.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
 import secrets
 import socket
 import time
@@ -31,6 +34,7 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 import certifi
 import urllib3
 
+from infra.address_policy import is_allowed, parse_networks
 from infra.errors import InfraError
 from infra.settings import Settings, WebhookSettings
 
@@ -39,6 +43,7 @@ DELIVERY_HEADER = "X-FaceFleet-Delivery"
 ATTEMPT_HEADER = "X-FaceFleet-Attempt"
 USER_AGENT = "FaceFleet-Webhooks/1"
 _MAX_URL_LENGTH = 2048
+_HOST_NAME = re.compile(r"(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?")
 _RETRYABLE_STATUSES = frozenset({408, 425, 429})
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -99,23 +104,23 @@ def _webhook_settings(settings: Settings | WebhookSettings) -> WebhookSettings:
     return settings.webhooks if isinstance(settings, Settings) else settings
 
 
-def _is_public(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    # is_global excludes private, loopback, link-local, shared (100.64/10), documentation,
-    # reserved and unspecified ranges; multicast is "global" to Python but never a receiver.
-    return address.is_global and not address.is_multicast
-
-
 def _split(url: str, webhooks: WebhookSettings) -> SplitResult:
     if len(url) > _MAX_URL_LENGTH:
         raise CallbackUrlRejected("too_long", "callback_url is too long")
-    parts = urlsplit(url.strip())
+    if not url.isprintable() or not url.isascii():
+        raise CallbackUrlRejected("malformed", "callback_url must be printable ASCII (IDNA-encode host names)")
+    try:
+        parts = urlsplit(url.strip())
+        _ = parts.hostname  # urllib checks a bracketed IPv6 literal lazily and raises on a bad one
+    except ValueError as error:
+        raise CallbackUrlRejected("malformed", "callback_url is not a valid URL") from error
     schemes = ("https",) if webhooks.require_https else ("http", "https")
     if parts.scheme not in schemes:
         raise CallbackUrlRejected("scheme", f"callback_url must use {' or '.join(schemes)}")
     if not parts.hostname:
         raise CallbackUrlRejected("host", "callback_url has no host")
+    if ":" not in parts.hostname and not _HOST_NAME.fullmatch(parts.hostname):
+        raise CallbackUrlRejected("malformed", "callback_url's host is not a valid host name")
     if parts.username is not None or parts.password is not None:
         # Credentials would end up in logs and attempt records; the signature authenticates.
         raise CallbackUrlRejected("credentials", "callback_url must not contain credentials")
@@ -145,23 +150,28 @@ def resolve_allowed_addresses(
     if not _host_allowed(host, webhooks.allowed_hosts):
         raise CallbackUrlRejected("host_not_allowed", f"callback host {host!r} is not in the allow-list")
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    # One answer for "does not resolve" and "resolves somewhere private": the caller must
+    # not learn what a name resolves to from this server's point of view.
+    refused = CallbackUrlRejected(
+        "address_not_allowed",
+        "callback_url's host must resolve to public addresses only "
+        "(or to networks the operator allows in webhooks.allowed_networks)",
+    )
     try:
         infos = resolve(host, port, 0, socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as error:
-        raise CallbackUrlRejected("unresolvable", f"callback host {host!r} does not resolve") from error
-    addresses = list(dict.fromkeys(str(info[4][0]).split("%", 1)[0] for info in infos))
-    if not addresses:
-        raise CallbackUrlRejected("unresolvable", f"callback host {host!r} does not resolve")
-    networks = [ipaddress.ip_network(entry, strict=False) for entry in webhooks.allowed_networks]
+    except (OSError, UnicodeError, ValueError) as error:
+        raise refused from error
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+    networks = parse_networks(webhooks.allowed_networks)
     for text in addresses:
-        address = ipaddress.ip_address(text)
-        if _is_public(address) or any(address in network for network in networks):
-            continue
-        raise CallbackUrlRejected(
-            "address_not_allowed",
-            f"callback host {host!r} resolves to {address}, which is not a public address "
-            "(allow it explicitly with webhooks.allowed_networks)",
-        )
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError as error:  # a scoped (%zone) link-local address
+            raise refused from error
+        if not is_allowed(address, networks):
+            raise refused
+    if not addresses:
+        raise refused
     return parts, addresses
 
 
@@ -300,10 +310,22 @@ def deliver_webhook(
         except CallbackUrlRejected as rejected:
             error = f"rejected: {rejected.reason}: {rejected.message}"
         except (urllib3.exceptions.HTTPError, OSError) as failure:
-            error = f"{type(failure).__name__}: {failure}"[:300]
+            # A connection error's text names the address that was dialled: the kind only.
+            # A TLS failure's reason (an untrusted certificate) names no address.
+            reason = _tls_reason(failure) or "the callback host did not answer"
+            error = f"{type(failure).__name__}: {reason}"
             retry = True
         attempts.append(DeliveryAttempt(number, at, status, error, int((time.monotonic() - started) * 1000)))
         if delivered or not retry or number == webhooks.max_attempts:
             break
         sleep(backoff_delay(number, webhooks.backoff_seconds, webhooks.backoff_max_seconds))
     return DeliveryReport(url, delivery_id, delivered, tuple(attempts))
+
+
+def _tls_reason(failure: Exception) -> str | None:
+    """The verification reason of a TLS failure (e.g. CERTIFICATE_VERIFY_FAILED), if any."""
+    text = str(failure)
+    for marker in ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "hostname mismatch", "WRONG_VERSION_NUMBER"):
+        if marker in text:
+            return marker
+    return None
