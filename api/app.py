@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError as SqlOperationalError
 from werkzeug.exceptions import HTTPException
 
-from api import boundary, metrics
+from api import auth_limits, boundary, metrics
 from api.bodies import describe_validation_error
 from api.console import console_blueprint
 from api.context import ApiContext, build_context
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None, context: ApiContext | None = No
 
     _install_error_handlers(app)
     boundary.install(app)
+    auth_limits.install(app, settings)
     _install_rate_limits(app, settings)
     if settings.api.cors_origins:
         CORS(app, origins=settings.api.cors_origins, expose_headers=["Location", "Retry-After"])
@@ -194,7 +195,7 @@ def _install_rate_limits(app: OpenAPI, settings: Settings) -> None:
         default_limits_exempt_when=lambda: request.path in ("/v1/openapi.json", "/healthz", "/readyz", "/metrics")
         or request.path.startswith(("/docs", "/static", "/console")),
         headers_enabled=True,
-        storage_uri="memory://",
+        storage_uri=settings.api.rate_limit_storage_uri,
         # A sliding window: no double burst across a window boundary (fixed windows allow one).
         strategy="moving-window",
         # A broken limiter storage must not take the API down with it.

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import g, request
 
+from api.auth_limits import authenticate_limited
 from api.context import current_context
 from api.errors import ApiError, ApiErrorCode
 from infra.db.projects import KEY_USE_RESOLUTION
@@ -28,10 +29,13 @@ def authenticate_operator() -> None:
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise ApiError(ApiErrorCode.AUTH_TOKEN_ABNORMAL)
     if admin_token:
-        if not hmac.compare_digest(token.encode(), admin_token.encode()):
+        def is_operator(candidate: str) -> bool | None:
+            return True if hmac.compare_digest(candidate.encode(), admin_token.encode()) else None
+
+        if authenticate_limited(token, is_operator) is None:
             raise ApiError(ApiErrorCode.FORBIDDEN, "only the operator's token may read fleet signals")
         return
-    if current_context().api_keys.authenticate(token) is None:
+    if authenticate_limited(token, current_context().api_keys.authenticate) is None:
         raise ApiError(ApiErrorCode.AUTH_TOKEN_ABNORMAL)
 
 
@@ -62,7 +66,7 @@ def authenticate_project_request() -> None:
         raise ApiError(ApiErrorCode.AUTH_TOKEN_ABNORMAL, f"the {TOKEN_HEADER} header is missing")
     if len(token) > MAX_TOKEN_LENGTH:
         raise ApiError(ApiErrorCode.AUTH_TOKEN_ABNORMAL)
-    key = current_context().api_keys.authenticate(token)
+    key = authenticate_limited(token, current_context().api_keys.authenticate)
     if key is None:
         raise ApiError(ApiErrorCode.AUTH_TOKEN_ABNORMAL)
     project_id = (request.view_args or {}).get("project_id")

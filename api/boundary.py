@@ -13,6 +13,7 @@ from types import TracebackType
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
+from api.auth_limits import AuthThrottled
 from api.errors import ApiError, ApiErrorCode
 from api.input_bounds import InputRefused, check_json_depth
 
@@ -26,6 +27,12 @@ def install(app: Flask) -> None:
             return
         # The body is already bounded by MAX_CONTENT_LENGTH; get_data caches it for the route.
         check_json_depth(request.get_data(cache=True))
+
+    @app.errorhandler(AuthThrottled)
+    def _throttled(error: AuthThrottled) -> Response:
+        response = ApiError(ApiErrorCode.RATE_LIMITED, str(error)).response()
+        response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.errorhandler(InputRefused)
     def _refused(error: InputRefused) -> Response:

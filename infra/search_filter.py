@@ -363,7 +363,7 @@ def _render(node: Node, json_field: str, columns: Mapping[str, str], negated: bo
         return _render(node.item, json_field, columns, not negated)
     if isinstance(node, (And, Or)):
         joiner = " and " if isinstance(node, And) != negated else " or "
-        return "(" + joiner.join(_render(item, json_field, columns, negated) for item in node.items) + ")"
+        return _grouped([_render(item, json_field, columns, negated) for item in node.items], joiner)
     op = _INVERSE[node.op] if negated else node.op
     if node.field in columns:
         return _render_column(columns[node.field], op, node.value)
@@ -371,6 +371,19 @@ def _render(node: Node, json_field: str, columns: Mapping[str, str], negated: bo
     if op != "!=":
         return f"{target} {op} {_literal(node.value)}"  # false where the field is missing
     return f"({target} != {_literal(node.value)} and {_present(target, node.value)})"
+
+
+# Milvus parses ``a or b or c ...`` into a chain as deep as it is long, and fails on the
+# plan ("unsupported expr proto node", or a missing field) somewhere past ~50 terms; in
+# groups of at most this many, 64 terms nest 2 deep (and 4096 only 4).
+_GROUP = 8
+
+
+def _grouped(parts: list[str], joiner: str) -> str:
+    """``parts`` joined by ``joiner`` as a tree of parenthesised groups of <= _GROUP."""
+    while len(parts) > _GROUP:
+        parts = ["(" + joiner.join(parts[start : start + _GROUP]) + ")" for start in range(0, len(parts), _GROUP)]
+    return "(" + joiner.join(parts) + ")"
 
 
 def _render_column(column: str, op: str, value: ScalarValue) -> str:

@@ -150,6 +150,12 @@ class ApiSettings(BaseModel):
     # accepted there, never a project's key: tenants must not read the whole fleet's load.
     # Unset (the embedded default), any valid project key may read them.
     admin_token: SecretStr = SecretStr("")
+    # Failed authentications allowed per client address (and per key id) per minute
+    # (api.auth_limits); proxies whose X-Forwarded-For is believed; where the counters of
+    # both limiters live ("memory://": per API process; "redis://host:6379": shared).
+    failed_auth_per_minute: int = 30
+    trusted_proxies: list[str] = Field(default_factory=list)
+    rate_limit_storage_uri: str = "memory://"
 
 
 class DialectSettings(BaseModel):

@@ -19,6 +19,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from api.auth_limits import AuthThrottled, authenticate_limited
 from api.context import current_context
 from api.dialects.common import (
     IMAGE_REASONS,
@@ -65,14 +66,19 @@ _CODE_OF_REASON: dict[Reason, int] = {
 class Refused(Failure):
     """An answer the table names directly (2, 3, 7)."""
 
-    def __init__(self, msg_code: int) -> None:
+    def __init__(self, msg_code: int, retry_after: int | None = None) -> None:
         super().__init__(Reason.BAD_ARGUMENT, f"msg_code {msg_code}")
         self.msg_code = msg_code
+        self.retry_after = retry_after  # too many failed keys from this address: 429
 
 
 def render_failure(failure: Failure) -> Response:
     if isinstance(failure, Refused):
-        return jsonify({"msg_code": failure.msg_code})
+        response = jsonify({"msg_code": failure.msg_code})
+        if failure.retry_after is not None:
+            response.status_code = 429
+            response.headers["Retry-After"] = str(failure.retry_after)
+        return response
     code = _CODE_OF_REASON.get(failure.reason)
     if code is None:
         if failure.reason in IMAGE_REASONS or failure.reason is Reason.BAD_ARGUMENT:
@@ -103,7 +109,10 @@ def _authenticate(params: Any) -> tuple[str, int]:
     if project is None:
         raise Refused(NO_APP)
     token = form_value(params, "Kvalue")
-    key = ctx.api_keys.authenticate(token) if token and len(token) <= 512 else None
+    try:
+        key = authenticate_limited(token or "", ctx.api_keys.authenticate)
+    except AuthThrottled as throttled:
+        raise Refused(WRONG_KEY, throttled.retry_after) from throttled
     if key is None or key.project_id != project.id:
         raise Refused(WRONG_KEY)
     bind_project(project.id)

@@ -19,6 +19,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from api.auth_limits import AuthThrottled, authenticate_limited
 from api.context import current_context
 from api.dialects.common import (
     Failure,
@@ -79,7 +80,7 @@ def _authenticate() -> str:
     token = request.headers.get("X-GW-Authorization", "").strip()
     if token.lower().startswith("bearer "):
         token = token[7:].strip()
-    key = current_context().api_keys.authenticate(token) if token and len(token) <= 512 else None
+    key = authenticate_limited(token, current_context().api_keys.authenticate)
     if key is None:
         raise Unauthorized
     bind_project(key.project_id)
@@ -261,6 +262,13 @@ def blueprint() -> Blueprint:
     def _unauthorized(_: Unauthorized) -> Response:
         response = jsonify({"code": 401, "message": "X-GW-Authorization is missing or invalid"})
         response.status_code = 401
+        return response
+
+    @bp.errorhandler(AuthThrottled)
+    def _throttled(throttled: AuthThrottled) -> Response:
+        response = jsonify({"code": 429, "message": "too many failed authentications; retry later"})
+        response.status_code = 429
+        response.headers["Retry-After"] = str(throttled.retry_after)
         return response
 
     def authenticated(view: Callable[..., Response]) -> Callable[..., Response]:
