@@ -52,6 +52,7 @@ class _Entry:
     source: str
     image_key: str | None = None
     rejected: str | None = None
+    message: str | None = None
 
 
 @dataclass
@@ -139,9 +140,12 @@ class BatchIntake:
         try:
             with zipfile.ZipFile(archive) as zipped:
                 for member in zipped.infolist():
-                    if member.is_dir() or _is_hidden(member.filename):
-                        continue
-                    self.add_image(member.filename, self._member_bytes(zipped, member))
+                    unsafe = _unsafe_member_name(member.filename)
+                    if unsafe is not None:  # reported, never read: the name is the attack
+                        self._check_count()
+                        self.entries.append(_Entry(member.filename, rejected=JobErrorCode.INVALID_ARGUMENT.value, message=unsafe))
+                    elif not member.is_dir() and not _is_hidden(member.filename):
+                        self.add_image(member.filename, self._member_bytes(zipped, member))
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as bad:
             raise ApiError(ApiErrorCode.INVALID_BATCH, f"the archive is not a readable zip file: {bad}") from bad
 
@@ -208,6 +212,7 @@ class BatchIntake:
             external_fields=fields,
             source=entry.source[:1024],
             rejected=rejected,
+            rejected_message=entry.message if rejected == entry.rejected else None,
         )
 
     def store_manifest(self, items: list[BatchItem]) -> str:
@@ -238,6 +243,18 @@ def _derived_user_id(source: str, user_id_from: str) -> str | None:
 
 def _is_hidden(name: str) -> bool:
     return any(part.startswith(".") or part == "__MACOSX" for part in PurePosixPath(name).parts)
+
+
+def _unsafe_member_name(name: str) -> str | None:
+    """Why a zip member's name is refused (a path that climbs out or is absolute), or None."""
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name):
+        return "the archive member's name is an absolute path"
+    if ".." in parts:
+        return "the archive member's name climbs out of the archive (..)"
+    if "\x00" in name or not name.isprintable():
+        return "the archive member's name holds control characters"
+    return None
 
 
 def _next_event(decoder: MultipartDecoder) -> Any:

@@ -208,6 +208,7 @@ class BatchItem(_Payload):
     # An input the API could already reject (bad archive member, oversize) keeps its
     # place in the report with this code instead of a key.
     rejected: str | None = None
+    rejected_message: str | None = None  # why, when the code alone does not say it
 
 
 class EnrollBatchPayload(_Payload):

@@ -79,9 +79,9 @@ def test_deeply_nested_json_form_fields_are_a_400(surfaces: Surfaces) -> None:
     form = {"image_base64": surfaces.face_b64, "external_fields": nested(1000, "{}")}
     response = native.call("POST", "/face-sets/form-deep/faces", data=form, content_type="multipart/form-data")
     native_error(response, 400, "FRS.0100", "FRS.0101")
-    items = raw_json(items=nested(1000))
-    batch = native.call("POST", "/face-sets/form-deep/batch", data={"options": items}, content_type="multipart/form-data")
-    assert batch.status_code < 500 and batch.status_code >= 400
+    batch_form = {"items": nested(1000, "{}"), "image_file": (io.BytesIO(base64_photo(surfaces)), "a.jpg")}
+    batch = native.call("POST", "/face-sets/form-deep/faces/batch", data=batch_form, content_type="multipart/form-data")
+    native_error(batch, 400, "FRS.0100", "FRS.0101")
     assert surfaces.written() == before
 
 

@@ -136,7 +136,8 @@ def _enroll_item(
         "external_image_id": item.external_image_id,
     }
     if item.rejected is not None or item.image_key is None:
-        return {**entry, "status": "rejected", "reason": item.rejected or "invalid_image"}
+        refused = {**entry, "status": "rejected", "reason": item.rejected or "invalid_image"}
+        return {**refused, "message": item.rejected_message} if item.rejected_message else refused
     target = EnrollTarget(
         project_id=payload.project_id,
         face_set_id=payload.face_set_id,
