@@ -26,6 +26,7 @@ ALLOWED_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "bmp"})
 NO_FACE_MESSAGE = "未检测到人脸"
 MESSAGES: dict[Reason, str] = {
     Reason.MISSING_ARGUMENT: "未上传文件",
+    Reason.BAD_ARGUMENT: "请求参数无效",
     Reason.UNSUPPORTED_FORMAT: "不支持的文件格式，仅支持jpg、jpeg、png、bmp",
     Reason.EMPTY_IMAGE: "图片文件为空",
     Reason.INVALID_IMAGE: "图片文件无效或无法加载",
@@ -42,7 +43,7 @@ def render_failure(failure: Failure) -> Response:
     response = jsonify({"error": message})
     if failure.reason is Reason.NO_FACE:
         response.status_code = 200
-    elif failure.reason is Reason.MISSING_ARGUMENT or failure.reason in IMAGE_REASONS:
+    elif failure.reason in (Reason.MISSING_ARGUMENT, Reason.BAD_ARGUMENT) or failure.reason in IMAGE_REASONS:
         response.status_code = 400
     else:
         response.status_code = 503 if failure.reason in (Reason.UNAVAILABLE, Reason.TIMEOUT) else 500
