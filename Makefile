@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.facefleet-installed
 MODELS := .facefleet/models/.ready
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install system-deps run test lint bench bench-accuracy bench-throughput bench-micro-batching bench-enroll bench-analysis bench-api-load bench-search-scale clean
+.PHONY: install system-deps run test lint fuzz bench bench-accuracy bench-throughput bench-micro-batching bench-enroll bench-analysis bench-api-load bench-search-scale clean
 
 install: $(STAMP) $(MODELS)
 
@@ -35,6 +35,13 @@ system-deps:
 
 test: install system-deps
 	$(PY) -m pytest
+
+# `make test` runs the fuzzers bounded (a fixed number of examples); this runs the native
+# (Schemathesis) and dialect (Hypothesis) fuzzers FUZZ_SECONDS each, default 30 minutes,
+# and writes their tallies to fuzz-report.*.json.
+fuzz: install
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-1800} FUZZ_REPORT=$${FUZZ_REPORT:-$(CURDIR)/fuzz-report} \
+	  $(PY) -m pytest -q -o timeout=0 tests/api/test_schemathesis.py tests/security/test_dialect_fuzz.py
 
 lint: install
 	$(VENV)/bin/lint-imports

@@ -25,7 +25,11 @@ def install(app: Flask) -> None:
     def _bounded_json_body() -> None:
         if not request.path.startswith(NATIVE_PREFIX) or not request.is_json:
             return
-        # The body is already bounded by MAX_CONTENT_LENGTH; get_data caches it for the route.
+        # A JSON body is parsed whole in memory: it may hold two base64 images (compare),
+        # not the 100 MiB a streamed upload may be.
+        limit = 2 * (request.max_form_memory_size or 0) + 64 * 1024
+        if request.max_form_memory_size and limit < (request.content_length or 0) <= (request.max_content_length or limit):
+            raise ApiError(ApiErrorCode.REQUEST_TOO_LARGE, f"a JSON body is larger than {limit} bytes")
         check_json_depth(request.get_data(cache=True))
 
     @app.errorhandler(AuthThrottled)

@@ -3,8 +3,11 @@ on every operation, with a valid key for a project of its own, never get a 5xx."
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +22,10 @@ from tests.api.conftest import ApiStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
 
-EXAMPLES_PER_OPERATION_AND_MODE = 10
+# `make fuzz` raises both: FUZZ_SECONDS repeats the whole pass with fresh random examples
+# until that long has passed, and FUZZ_REPORT receives the tally (see docs/RELIABILITY.md).
+EXAMPLES_PER_OPERATION_AND_MODE = int(os.environ.get("FUZZ_EXAMPLES", "10"))
+FUZZ_SECONDS = float(os.environ.get("FUZZ_SECONDS", "0"))
 
 
 def test_generated_requests_never_get_a_server_error(api: ApiStack) -> None:
@@ -43,6 +49,7 @@ def test_generated_requests_never_get_a_server_error(api: ApiStack) -> None:
     assert len(operations) >= 14
     server_errors: list[str] = []
     answered: Counter[tuple[str, int]] = Counter()
+    error_classes: set[tuple[str, int, str]] = set()
     calls = 0
 
     def recreate_fuzz_set() -> None:
@@ -69,7 +76,7 @@ def test_generated_requests_never_get_a_server_error(api: ApiStack) -> None:
         @settings(
             max_examples=EXAMPLES_PER_OPERATION_AND_MODE,
             deadline=None,
-            derandomize=True,
+            derandomize=not FUZZ_SECONDS,
             database=None,
             phases=[Phase.explicit, Phase.generate],
             suppress_health_check=list(HealthCheck),
@@ -84,6 +91,8 @@ def test_generated_requests_never_get_a_server_error(api: ApiStack) -> None:
                     headers={"X-Auth-Token": client.api_key}, checks=[not_a_server_error]
                 )
                 answered[(operation.label, response.status_code)] += 1
+                body = response.json() if "json" in response.headers.get("Content-Type", "") else {}
+                error_classes.add((operation.label, response.status_code, (body or {}).get("error_code", "")))
             except (AssertionError, FailureGroup) as failure:  # collected, not shrunk: one report lists them all
                 server_errors.append(f"{case.method} {case.formatted_path} ({mode.value}): {failure}"[:300])
 
@@ -93,9 +102,19 @@ def test_generated_requests_never_get_a_server_error(api: ApiStack) -> None:
             # An operation without parameters or body (GET /healthz) has no invalid request.
             assert mode is GenerationMode.NEGATIVE, operation.path
 
-    for operation in operations:
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            exercise(operation, mode)
+    deadline = time.monotonic() + FUZZ_SECONDS
+    while True:
+        for operation in operations:
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                exercise(operation, mode)
+        if time.monotonic() >= deadline:
+            break
+    report = os.environ.get("FUZZ_REPORT")
+    if report:
+        Path(report + ".native.json").write_text(json.dumps({
+            "surface": "native", "seconds": FUZZ_SECONDS, "requests": calls, "pairs": len(error_classes),
+            "server_errors": len(server_errors), "classes": sorted(f"{a} {b} {c}" for a, b, c in error_classes),
+        }, indent=1))
     assert calls >= len(operations) * 2
     assert not server_errors, "\n".join(server_errors[:20])
     # The key was accepted: every operation answered past the auth check at least once

@@ -2,7 +2,7 @@
 dialect's own answer shape, and a refusal never adds a face or a face set.
 
 Bounded for ``make test`` (``FUZZ_EXAMPLES`` per endpoint, 12 by default); ``make fuzz``
-runs it for ``FUZZ_SECONDS`` instead and writes the tally to ``FUZZ_REPORT`` (requests,
+runs it for ``FUZZ_SECONDS`` instead and writes the tally to ``FUZZ_REPORT``.dialects.json (requests,
 distinct endpoint x answer-class pairs), which docs/RELIABILITY.md records.
 """
 
@@ -22,7 +22,15 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.security.conftest import D001_APID, D003_APP, Surfaces
-from tests.security.dialect_catalog import ENDPOINTS, SHAPES, Endpoint, Images, error_class, is_refusal, text_values
+from tests.security.dialect_catalog import (
+    ENDPOINTS,
+    SHAPES,
+    Endpoint,
+    Images,
+    error_class,
+    is_refusal,
+    text_values,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
 
@@ -113,7 +121,7 @@ def test_generated_dialect_requests_get_the_dialects_own_answers(surfaces: Surfa
             break
     report = os.environ.get("FUZZ_REPORT")
     if report:
-        Path(report).write_text(json.dumps({
+        Path(report + ".dialects.json").write_text(json.dumps({
             "surface": "dialects", "seconds": SECONDS, "requests": sum(tally.values()), "pairs": len(tally),
             "problems": len(problems), "classes": sorted(f"{label} {cls}" for label, cls in tally),
         }, indent=1))

@@ -4,6 +4,7 @@ zip members refused by name, and 413 messages that name the limit actually excee
 from __future__ import annotations
 
 import io
+import re
 import secrets
 import zipfile
 from typing import Any
@@ -138,6 +139,10 @@ def test_413_names_the_limit_that_was_exceeded(surfaces: Surfaces) -> None:
         "POST", "/face-detect", data={"image_base64": "A" * (17 * 1024 * 1024)}, content_type="multipart/form-data"
     )
     assert big_field.status_code == 413 and "form field" in big_field.get_json()["error_msg"], big_field.get_json()
+    big_json = native.call(
+        "POST", "/face-detect", data='{"image_base64": "' + "A" * (40 * 1024 * 1024) + '"}', content_type="application/json"
+    )
+    assert big_json.status_code == 413 and "JSON body" in big_json.get_json()["error_msg"], big_json.get_json()
     parts = {f"p{index}": "x" for index in range(5000)}
     many = native.call("POST", "/face-detect", data=parts, content_type="multipart/form-data")
     assert many.status_code == 413 and "parts" in many.get_json()["error_msg"], many.get_json()
@@ -154,3 +159,31 @@ def test_413_for_the_whole_body_names_the_body_limit(surfaces: Surfaces) -> None
     )
     assert response.status_code == 413 and f"{64 * 1024} bytes" in response.get_json()["error_msg"]
     assert "body" in response.get_json()["error_msg"]
+
+
+# ---------------------------------------------------------------------------- formats
+
+
+def test_api_md_lists_exactly_the_decoded_formats_and_tiff_is_refused_as_unsupported(surfaces: Surfaces) -> None:
+    from pathlib import Path
+
+    from PIL import Image
+
+    from pipelines.image import ACCEPTED_FORMATS
+
+    api_md = (Path(__file__).resolve().parents[2] / "docs" / "API.md").read_text()
+    stated = re.search(r"decodes exactly these formats: (.*?)\n\(the first frame", api_md)
+    assert stated is not None
+    named = set(re.findall(r"[A-Z][A-Za-z]+", stated.group(1).replace("included", "")))
+    assert named == {"JPEG", "MPO", "PNG", "BMP", "WebP", "GIF"}
+    assert {name.upper() for name in named} == set(ACCEPTED_FORMATS) - {"DIB"}
+
+    tiff = io.BytesIO()
+    photo = Image.open(io.BytesIO(__import__("base64").b64decode(surfaces.face_b64)))
+    photo.thumbnail((600, 600))  # uncompressed TIFF of the full photo is 108 MB
+    photo.save(tiff, format="TIFF")
+    response = surfaces.native.call(
+        "POST", "/face-detect", data={"image_file": (io.BytesIO(tiff.getvalue()), "face.tiff")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400 and response.get_json()["error_code"] == "FRS.0111", response.get_json()
