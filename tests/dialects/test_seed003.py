@@ -134,6 +134,8 @@ def test_documented_error_codes(dialects: DialectService) -> None:
     no_face = call(dialects, "face_register", a, **{**register, "image": NO_FACE})
     assert (no_face["code"], no_face["check_result"], no_face["face_id"]) == (40304, 10, -1)
     assert code("face_recognise", image=photo(ROB, 0), app_id="never-registered") == 40316
+    assert code("face_delete", app_id="errors") == 40316  # refused registrations created no app
+    assert code("face_register", **register) == 200
     assert code("face_delete", app_id="errors") == 40318
     assert code("face_update", app_id="errors", face_id="424242") == 40318
     assert code("face_compare", image=photo(ROB, 0)) == 40201
