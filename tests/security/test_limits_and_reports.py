@@ -101,6 +101,26 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(surfaces: Surfaces,
     assert [fail_from("192.0.2.50", f"198.51.100.{n}") for n in range(6)] == [401] * 5 + [429]
 
 
+def test_failures_are_shared_across_api_processes_through_redis(surfaces: Surfaces) -> None:
+    """Two API instances (two processes' worth of limiter state) on one Redis count one
+    address's failures together; with memory:// each would allow its own five."""
+    from api.app import create_app
+
+    api = surfaces.settings.api.model_copy(
+        update={"failed_auth_per_minute": 5, "rate_limit_storage_uri": "redis://127.0.0.1:6379/0"}
+    )
+    first, second = (create_app(surfaces.settings.model_copy(update={"api": api})).test_client() for _ in range(2))
+    address = f"198.18.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"  # a bucket of this run's own
+    path = f"/v1/{surfaces.native.project_id}/face-sets"
+
+    def fail(http: Any) -> int:
+        headers = {"X-Auth-Token": "ffk_" + secrets.token_hex(8) + ".x"}
+        return int(http.get(path, headers=headers, environ_base={"REMOTE_ADDR": address}).status_code)
+
+    assert [fail(first), fail(second), fail(first), fail(second), fail(first)] == [401] * 5
+    assert fail(second) == 429 and fail(first) == 429
+
+
 # ---------------------------------------------------------------------------- zip members
 
 
