@@ -119,8 +119,14 @@ def _authenticate(params: Any) -> tuple[str, int]:
     return project.id, apid
 
 
+def _existing_face_set(project_id: str) -> Any:
+    """The app's face set, or None: it is created by the first accepted enrollment only,
+    so that a refused request leaves nothing behind."""
+    return current_context().service.face_sets.get_by_name(project_id, FACE_SET_NAME)
+
+
 def _face_by_fid(project_id: str, face_set: Any, fid_text: str | None) -> Any:
-    if fid_text is None or not is_ascii_integer(fid_text, 1, MAX_FID):
+    if face_set is None or fid_text is None or not is_ascii_integer(fid_text, 1, MAX_FID):
         raise Refused(NO_SUCH_FACE)
     rows = current_context().faces.find_by_external_image_id(project_id, face_set.id, str(int(fid_text)))
     if not rows:
@@ -185,17 +191,18 @@ def blueprint() -> Blueprint:
     def face() -> Response:
         params = _params()
         project_id, apid = _authenticate(params)
-        face_set = ensure_face_set(project_id, FACE_SET_NAME)
+        face_set = _existing_face_set(project_id)
         if request.method == "GET":
             faces = [
                 {**_face_json(row), "Apid": apid}
-                for row in all_faces(project_id, face_set.id)
+                for row in (all_faces(project_id, face_set.id) if face_set else [])
                 if row.external_image_id.isdigit()
             ]
             return jsonify({"msg_code": OK, "faces": faces})
         if request.method == "POST":
             name = _name(params) or str(int(time.time()))
             image_key = store_base64(form_value(params, "Fimg"), "Fimg")
+            face_set = ensure_face_set(project_id, FACE_SET_NAME)  # only once the input is accepted
             fid = new_numeric_id(project_id, face_set.id, MAX_FID)
             _enroll(project_id, image_key, fid, name)
             return jsonify({"msg_code": OK, "Fid": fid, "Fname": name})
@@ -222,7 +229,7 @@ def blueprint() -> Blueprint:
     def single_face() -> Response:
         params = _params()
         project_id, _ = _authenticate(params)
-        face_set = ensure_face_set(project_id, FACE_SET_NAME)
+        face_set = _existing_face_set(project_id)
         row = _face_by_fid(project_id, face_set, form_value(params, "Fid"))
         return jsonify({"msg_code": OK, **_face_json(row)})
 
@@ -262,7 +269,7 @@ def blueprint() -> Blueprint:
     def match() -> Response:
         params = _params()
         project_id, _ = _authenticate(params)
-        face_set = ensure_face_set(project_id, FACE_SET_NAME)
+        face_set = _existing_face_set(project_id)
         row = _face_by_fid(project_id, face_set, form_value(params, "Fid"))
         threshold = _threshold(params)
         probe_key = store_base64(form_value(params, "Fimg"), "Fimg")
@@ -275,7 +282,7 @@ def blueprint() -> Blueprint:
     def living() -> Response:
         params = _params()
         project_id, _ = _authenticate(params)
-        face_set = ensure_face_set(project_id, FACE_SET_NAME)
+        face_set = _existing_face_set(project_id)
         row = _face_by_fid(project_id, face_set, form_value(params, "Fid"))
         action = ACTIONS.get((form_value(params, "Action") or "1").strip())
         if action is None:

@@ -174,10 +174,13 @@ def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
     face_set_name = settings.d002_face_set
 
     def stored(token: str) -> list[Any]:
-        face_set = ensure_face_set(project_id, face_set_name)
+        face_set = current_context().service.face_sets.get_by_name(project_id, face_set_name)
+        if face_set is None:  # created by the first accepted /addface or /search only
+            return []
         return list(current_context().faces.find_by_external_image_id(project_id, face_set.id, token))
 
     def search(image_key: str | None, face_id: str | None, job_part: str | None) -> dict[str, Any]:
+        ensure_face_set(project_id, face_set_name)  # every argument was accepted by now
         options = {"top_n": SEARCH_TOP_N, "threshold": 0.0, "all_faces": image_key is not None}
         outcome = current_context().service.search(
             project_id,
@@ -229,7 +232,6 @@ def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
     @dialect_view(render_failure)
     def search_faces() -> Response:
         bind_project(project_id)
-        ensure_face_set(project_id, face_set_name)
         if request.method == "POST":
             threshold_text, threshold = _threshold(request.form)
             image_key = _store_image()
@@ -275,6 +277,7 @@ def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
         if stored(token):  # already saved: adding again changes nothing
             return _ok(face_token=token, face_neme=name, face_name=name)
         image_key, box, face_count = tokens.resolve(token)
+        ensure_face_set(project_id, face_set_name)
         outcome = current_context().service.add_faces(
             project_id,
             face_set_name,

@@ -73,6 +73,13 @@ def surfaces(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Surfaces]:
         )
         app = create_app(settings)
         http = app.test_client()
+        # Each dialect's fixed library (seed 001's per-app "d001", seed 002's configured set)
+        # is created by its first accepted enrollment or search, under a constant name: it
+        # exists here so that what a refused request writes can be told apart.
+        with app.app_context():
+            service = app.extensions["facefleet"].service
+            service.create_face_set(d001.project_id, "d001", None, {})
+            service.create_face_set(d002.project_id, "d002-faces", None, {})
         photo = identity_photos(single_face_identities()[0])[0]
         try:
             yield Surfaces(
