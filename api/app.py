@@ -182,7 +182,7 @@ def _rate_limit_key() -> str:
     access_key_id = access_key_id_of(request.headers.get("Authorization", ""))  # Rekognition's SigV4
     if access_key_id:
         return "access-key:" + access_key_id
-    return "addr:" + (request.remote_addr or "unknown")
+    return "addr:" + auth_limits.client_address()
 
 
 def _install_rate_limits(app: OpenAPI, settings: Settings) -> None:

@@ -29,10 +29,7 @@ def authenticate_operator() -> None:
     if not token:
         raise ApiError(ApiErrorCode.AUTH_TOKEN_ABNORMAL)
     if admin_token:
-        def is_operator(candidate: str) -> bool | None:
-            return True if hmac.compare_digest(candidate.encode(), admin_token.encode()) else None
-
-        if authenticate_limited(token, is_operator) is None:
+        if authenticate_limited(token, _is_token(admin_token)) is None:
             raise ApiError(ApiErrorCode.FORBIDDEN, "only the operator's token may read fleet signals")
         return
     if authenticate_limited(token, current_context().api_keys.authenticate) is None:
@@ -51,8 +48,17 @@ def authenticate_admin() -> None:
             ApiErrorCode.FORBIDDEN,
             "the admin API is off: no admin token is configured (FACEFLEET_API__ADMIN_TOKEN)",
         )
-    if not hmac.compare_digest(token.encode(), admin_token.encode()):
+    if authenticate_limited(token, _is_token(admin_token)) is None:  # guesses are limited like keys
         raise ApiError(ApiErrorCode.FORBIDDEN, "only the operator's admin token may use the admin API")
+
+
+def _is_token(expected: str) -> Any:
+    """A verifier for ``authenticate_limited``: True for ``expected``, else None."""
+
+    def verify(candidate: str) -> bool | None:
+        return True if hmac.compare_digest(candidate.encode(), expected.encode()) else None
+
+    return verify
 
 
 def _bearer_token() -> str:

@@ -118,3 +118,9 @@ def authenticate_limited(token: str, verify: Callable[[str], Any]) -> Any:
     if limiter is None:
         return verify(token) if token and len(token) <= MAX_TOKEN_LENGTH else None
     return limiter.authenticate(token, verify)
+
+
+def client_address() -> str:
+    """The request's client address as the limiters see it (trusted proxies unwrapped)."""
+    limiter: FailedAuthLimiter | None = current_app.extensions.get(EXTENSION_KEY)
+    return limiter.client_address() if limiter is not None else (request.remote_addr or "unknown")

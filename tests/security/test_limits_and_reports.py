@@ -86,6 +86,19 @@ def test_random_tokens_cannot_reset_the_failure_limit_and_valid_keys_keep_workin
     assert unseen.status_code == 429
 
 
+def test_guessing_the_operators_admin_token_is_limited_too(surfaces: Surfaces) -> None:
+    from pydantic import SecretStr
+
+    from api.app import create_app
+
+    api = surfaces.settings.api.model_copy(update={"failed_auth_per_minute": 5, "admin_token": SecretStr("op-secret")})
+    http = create_app(surfaces.settings.model_copy(update={"api": api})).test_client()
+    assert http.get("/v1/admin/projects", headers={"X-Auth-Token": "op-secret"}).status_code == 200
+    answers = [http.get("/v1/admin/projects", headers={"X-Auth-Token": f"guess-{n}"}).status_code for n in range(6)]
+    assert answers == [403] * 5 + [429]
+    assert http.get("/v1/admin/projects", headers={"X-Auth-Token": "op-secret"}).status_code == 200
+
+
 def test_forwarded_for_is_believed_only_from_trusted_proxies(surfaces: Surfaces, strict_app: Any) -> None:
     http = strict_app.test_client()
     path = f"/v1/{surfaces.native.project_id}/face-sets"
