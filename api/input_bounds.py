@@ -9,9 +9,7 @@ limits are listed per surface in docs/RELIABILITY.md.
 
 from __future__ import annotations
 
-import json
 import re
-from typing import Any
 
 # Far below the ~1000 levels at which Python's own JSON decoder and pydantic recurse out,
 # far above any body the API documents (external_fields and batch items nest 3 deep).
@@ -71,12 +69,6 @@ def check_json_depth(text: str | bytes, argument: str = "body", limit: int = MAX
         raise InputRefused(argument, f"nests JSON deeper than {limit} levels")
 
 
-def parse_json(text: str | bytes, argument: str = "body", limit: int = MAX_JSON_DEPTH) -> Any:
-    """JSON text, depth-checked first; ``ValueError`` (or ``InputRefused``) when invalid."""
-    check_json_depth(text, argument, limit)
-    return json.loads(text)
-
-
 def bounded_text(value: str, argument: str, max_bytes: int) -> str:
     """``value`` when its UTF-8 encoding fits ``max_bytes`` (a column's width is bytes on
     some stores and characters on others; bytes bound both)."""
@@ -121,7 +113,7 @@ def native_user_id(value: str, argument: str) -> str:
 def native_name(value: str, argument: str, prefix: str = "") -> str:
     """``prefix + value`` when it is a native face set name (1-64 of [A-Za-z0-9_-])."""
     name = prefix + value
-    if not NATIVE_NAME.fullmatch(name):
+    if not value or not NATIVE_NAME.fullmatch(name):
         room = 64 - len(prefix)
         raise InputRefused(argument, f"must be 1-{room} of A-Z a-z 0-9 _ -")
     return name

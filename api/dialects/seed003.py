@@ -36,7 +36,7 @@ from api.dialects.common import (
 )
 from api.dialects.seed003_codes import CODE_OF_CHECK, MESSAGES, Status, status_of
 from api.images import decode_base64_image
-from api.input_bounds import InputRefused, bounded_text, is_ascii_integer, native_name, native_user_id
+from api.input_bounds import NATIVE_USER_ID, InputRefused, bounded_text, is_ascii_integer, native_name
 from workers.contracts import ComparePayload, DetectPayload, EnrollOptions, JobKind
 
 FACE_SET_PREFIX = "d003-"
@@ -104,17 +104,9 @@ def _param(name: str, required: bool = True) -> str | None:
 def _user_id(required: bool = True) -> str | None:
     """user_id as a native user_id; anything else is 40310 ("user_id error")."""
     value = _param("user_id", required)
-    if value is not None and not is_native_user_id(value):
+    if value is not None and not NATIVE_USER_ID.fullmatch(value):
         raise Status(40310)
     return value
-
-
-def is_native_user_id(value: str) -> bool:
-    try:
-        native_user_id(value, "user_id")
-    except InputRefused:
-        return False
-    return True
 
 
 def _image(name: str, required: bool = True) -> str | None:
