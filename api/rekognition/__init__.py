@@ -14,8 +14,9 @@ from typing import Any
 from flask import Blueprint, Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
+from api.auth_limits import AuthThrottled, authenticate_limited
 from api.rekognition import collections, faces, users
-from api.rekognition.auth import authenticate
+from api.rekognition.auth import access_key_id_of, authenticate
 from api.rekognition.calls import Call, rekognition_context
 from api.rekognition.protocol import ErrorType, Params, RekognitionError, error_of, json_response
 from infra.db.rekognition import EncryptionNotConfigured
@@ -51,7 +52,11 @@ def serve() -> Response:
     try:
         return _serve()
     except Exception as failure:  # noqa: BLE001  # every failure leaves in Rekognition's error shape
-        return error_of(failure).response()
+        response = error_of(failure).response()
+        retry_after = getattr(failure, "retry_after", None)
+        if retry_after:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
 
 def _serve() -> Response:
@@ -66,7 +71,7 @@ def _serve() -> Response:
     context = rekognition_context()
     settings = context.api.settings.rekognition
     try:
-        caller = authenticate(request, context.access_keys, settings.max_clock_skew_seconds)
+        caller = _limited_authentication(context, settings.max_clock_skew_seconds)
     except EncryptionNotConfigured as off:
         raise RekognitionError(
             ErrorType.UNRECOGNIZED_CLIENT, "access keys are not enabled on this server"
@@ -77,6 +82,31 @@ def _serve() -> Response:
     g.metrics_route = f"{PATH}#{target[len(TARGET_PREFIX) :]}"  # one of OPERATIONS: a bounded label set
     params = Params.parse(request.get_data(cache=True))
     return json_response(operation(Call(caller.project_id, caller.region, params, context)))
+
+
+def _limited_authentication(context: Any, max_skew_seconds: int) -> Any:
+    """SigV4 authentication counted by the failed-authentication limiter (per client
+    address and per access key id), as every other surface's keys are."""
+    refusals: list[RekognitionError] = []
+
+    def verify(_: str) -> Any:
+        try:
+            return authenticate(request, context.access_keys, max_skew_seconds)
+        except RekognitionError as refused:
+            refusals.append(refused)
+            return None
+
+    try:
+        # The signature changes on every request; the access key id names the credential.
+        key_id = access_key_id_of(request.headers.get("Authorization", "")) or "-"
+        caller = authenticate_limited("rekognition:" + key_id[:128], verify)
+    except AuthThrottled as throttled:
+        error = RekognitionError(ErrorType.THROUGHPUT_EXCEEDED, "too many failed authentications; retry later")
+        error.retry_after = throttled.retry_after  # type: ignore[attr-defined]
+        raise error from throttled
+    if caller is None:
+        raise refusals[0] if refusals else RekognitionError(ErrorType.UNRECOGNIZED_CLIENT, "unknown access key")
+    return caller
 
 
 def _http_error(error: HTTPException) -> Response:

@@ -21,6 +21,7 @@ from typing import Any
 from flask import Response
 
 from api.errors import ApiError, ApiErrorCode
+from api.input_bounds import check_json_depth
 from api.jobs import JobOutcome
 from workers.contracts import JobErrorCode, JobStatus
 
@@ -150,6 +151,7 @@ class Params:
     @classmethod
     def parse(cls, raw: bytes) -> Params:
         try:
+            check_json_depth(raw or b"{}")  # Python's decoder recurses out near 1000 levels
             body = json.loads(raw or b"{}")
         except (ValueError, UnicodeDecodeError) as bad:
             raise RekognitionError(ErrorType.SERIALIZATION, "the request body is not valid JSON") from bad
