@@ -37,11 +37,12 @@ test: install system-deps
 	$(PY) -m pytest
 
 # `make test` runs the fuzzers bounded (a fixed number of examples); this runs the native
-# (Schemathesis) and dialect (Hypothesis) fuzzers FUZZ_SECONDS each, default 30 minutes,
+# (Schemathesis), dialect and Rekognition (Hypothesis) fuzzers FUZZ_SECONDS each, default 30 minutes,
 # and writes their tallies to fuzz-report.*.json.
 fuzz: install
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-1800} FUZZ_REPORT=$${FUZZ_REPORT:-$(CURDIR)/fuzz-report} \
-	  $(PY) -m pytest -q -o timeout=0 tests/api/test_schemathesis.py tests/security/test_dialect_fuzz.py
+	  $(PY) -m pytest -q -o timeout=0 tests/api/test_schemathesis.py tests/security/test_dialect_fuzz.py \
+	  tests/rekognition/test_fuzz.py
 
 lint: install
 	$(VENV)/bin/lint-imports
