@@ -33,6 +33,7 @@ class ApiContext:
     store: Any
     producer: Any
     events: Any = None
+    completions: Any = None
     gateway: JobGateway = field(init=False)
     intake: ImageIntake = field(init=False)
     service: FaceService = field(init=False)
@@ -45,6 +46,8 @@ class ApiContext:
             events=self.events,
             webhooks=self.settings.webhooks,
             gpu=GpuRouting(self.settings),
+            completions=self.completions,
+            fallback_poll_seconds=self.settings.jobs.completion_fallback_poll_seconds,
         )
         self.intake = ImageIntake(self.store, self.settings.object_store.bucket, self.settings.images.max_bytes)
         self.service = FaceService(
@@ -58,6 +61,7 @@ class ApiContext:
 
 def build_context(settings: Settings) -> ApiContext:
     from infra.celery_config import make_celery
+    from infra.completion import completion_listener
     from infra.db import Database
     from infra.db.repositories import ApiKeyRepo, FaceRepo, FaceSetRepo, JobRepo, ProjectRepo
     from infra.events import event_publisher_from_settings
@@ -75,6 +79,7 @@ def build_context(settings: Settings) -> ApiContext:
         store=object_store_from_settings(settings.object_store),
         producer=make_celery(settings, main="facefleet.api"),
         events=event_publisher_from_settings(settings),
+        completions=completion_listener(settings.database.url, settings.jobs.completion_push),
     )
 
 

@@ -5,15 +5,16 @@
 - The task is sent by name with ``task_id = job id`` through a producer-only Celery app;
   the API never imports the tasks.
 - A broker that cannot take the message fails the job row and answers 503 at once.
-- Sync calls poll the row with a short backoff, up to ``jobs.sync_wait_seconds``; after
-  that the caller answers 202 with the job's URL instead of holding the connection.
+- Sync calls wait up to ``jobs.sync_wait_seconds`` for the worker's completion push
+  (``infra.completion``), re-reading the row on a slow fallback period in case a push is
+  lost (or polling with a short backoff where no push channel exists); after that the
+  caller answers 202 with the job's URL instead of holding the connection.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -22,6 +23,7 @@ from flask import has_request_context, request
 from pydantic import BaseModel
 
 from api.errors import ApiError, ApiErrorCode, job_error
+from infra.completion import CompletionListener, wait_for_final
 from infra.events import EventPublisher, JobEvent, JobState
 from infra.settings import WebhookSettings
 from infra.webhooks import CallbackUrlRejected, validate_callback_url
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 CALLBACK_HEADER = "X-Callback-Url"
 FIRST_POLL_SECONDS = 0.02
 MAX_POLL_SECONDS = 0.25
+# Jobs that write nothing: sending one a second time can only cost a second computation.
+READ_ONLY_KINDS = frozenset({JobKind.DETECT, JobKind.COMPARE, JobKind.EMBED, JobKind.SEARCH})
 
 
 class JobRow(Protocol):
@@ -110,8 +114,12 @@ class JobGateway:
         events: EventPublisher | None = None,
         webhooks: WebhookSettings | None = None,
         gpu: GpuRouting | None = None,
+        completions: CompletionListener | None = None,
+        fallback_poll_seconds: float = 1.0,
     ) -> None:
         self.jobs = jobs
+        self.completions = completions
+        self.fallback_poll_seconds = fallback_poll_seconds
         self.producer = producer
         self.sync_wait_seconds = sync_wait_seconds
         self.events = events
@@ -157,32 +165,40 @@ class JobGateway:
         if not created:
             if job.kind != kind.value or (job.payload is not None and job.payload != body):
                 raise ApiError(ApiErrorCode.IDEMPOTENCY_KEY_REUSED)
+            if kind in READ_ONLY_KINDS and JobStatus(job.status) is JobStatus.PENDING:
+                # The API process that created it may have died before sending it (RabbitMQ
+                # holds no trace of an unsent message, and housekeeping leaves pending jobs
+                # to a durable broker). A read-only job run twice costs a computation: the
+                # second run finds the row final and does nothing.
+                self._send(kind, job_id, body)
             return job
-        try:
-            dispatch(self.producer, kind, job_id, body, self.gpu is not None and self.gpu.available())
-        except Exception as unreachable:  # any failure to hand the message over means "not started"
-            log.warning("could not send job %s (%s): %s", job_id, kind.value, unreachable)
-            self.jobs.fail(job_id, JobErrorCode.UNAVAILABLE.value, "the job queue was unreachable; nothing ran")
-            raise ApiError(ApiErrorCode.BROKER_UNAVAILABLE) from unreachable
+        self._send(kind, job_id, body)
         if self.events is not None:
             self.events.publish(
                 JobEvent.create(job_id, project_id, kind.value, JobState.ACCEPTED, timestamps={"created_at": job.created_at})
             )
         return job
 
+    def _send(self, kind: JobKind, job_id: str, body: dict[str, Any]) -> None:
+        try:
+            dispatch(self.producer, kind, job_id, body, self.gpu is not None and self.gpu.available())
+        except Exception as unreachable:  # any failure to hand the message over means "not started"
+            log.warning("could not send job %s (%s): %s", job_id, kind.value, unreachable)
+            self.jobs.fail(job_id, JobErrorCode.UNAVAILABLE.value, "the job queue was unreachable; nothing ran")
+            raise ApiError(ApiErrorCode.BROKER_UNAVAILABLE) from unreachable
+
     def wait(self, job_id: str, timeout: float) -> Any:
         """The job row once final, or its latest state when ``timeout`` runs out."""
-        deadline = time.monotonic() + timeout
-        delay = FIRST_POLL_SECONDS
-        job = self.jobs.get(job_id)
-        while job is not None and not JobStatus(job.status).is_final:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            time.sleep(min(delay, remaining))
-            delay = min(delay * 2, MAX_POLL_SECONDS)
-            job = self.jobs.get(job_id)
-        return job
+        return wait_for_final(
+            self.jobs.get,
+            lambda job: JobStatus(job.status).is_final,
+            job_id,
+            timeout,
+            self.completions,
+            fallback_seconds=self.fallback_poll_seconds,
+            first_poll=FIRST_POLL_SECONDS,
+            max_poll=MAX_POLL_SECONDS,
+        )
 
     @staticmethod
     def job_id_for(project_id: str, idempotency_key: str | None) -> str:

@@ -79,6 +79,10 @@ class JobSettings(BaseModel):
     # 202 followed by an answer nobody reads. Enrollment keeps the full retry schedule.
     interactive_retry_budget_seconds: float = 5.0
     batch_chunk_size: int = 16
+    # Sync calls are told when their job ends (infra/completion.py); this is how often a
+    # waiter re-reads the row anyway, so a lost push costs at most this long.
+    completion_push: bool = True
+    completion_fallback_poll_seconds: float = 1.0
     # Chunks of one batch waiting in the queue at once (each finished chunk sends the next).
     batch_chunks_in_flight: int = 4
     # A worker whose pool starts no job for this long while work waits and a slot is free

@@ -2,8 +2,14 @@
 
 Upstream passes every transport option to ``create_engine`` (so ``polling_interval``
 cannot be set) and polls once a second, which would add up to a second to every
-synchronous call. This subclass polls every 50 ms and keeps its own options away from
-SQLAlchemy. It is registered as the ``facefleet-sqla`` transport.
+synchronous call. This subclass keeps its own options away from SQLAlchemy and does not
+make a consumer wait for its poll: a producer that stored a message wakes every consumer
+of the same SQLite file through a UNIX datagram (``infra.wakeup``). In the worker's event
+loop the wake-up socket is one more reader beside the loop's 50 ms poll timer; in a plain
+blocking ``drain_events`` the consumer sleeps on the socket instead of a timer. The 50 ms
+poll stays as the bound when a wake-up is lost (or arrives while the worker's pool is
+full). The wake-up lives in the consuming process's transport, whatever pool runs the
+tasks. It is registered as the ``facefleet-sqla`` transport.
 
 It also runs inside the worker's event loop (polling on the loop's timer), because Celery
 picks the prefork pool's flavour by the transport: a transport without event-loop support
@@ -16,12 +22,18 @@ and a killed child costs only its own pipe (docs/RELIABILITY.md, "A killed pool 
 
 from __future__ import annotations
 
+from pathlib import Path
+from queue import Empty
+from time import monotonic, sleep
 from typing import Any
 
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport.sqlalchemy import Channel as _SqlaChannel
 from kombu.transport.sqlalchemy import Transport as _SqlaTransport
 from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+
+from infra.wakeup import WakeupSocket, ring, wakeup_folder
 
 ALIAS = "facefleet-sqla"
 POLLING_INTERVAL_SECONDS = 0.05
@@ -50,6 +62,15 @@ class Channel(_SqlaChannel):  # type: ignore[misc]
         options.setdefault("connect_args", {"timeout": 30})
         return create_engine(conninfo.hostname, **options)
 
+    def _put(self, queue: Any, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        super()._put(queue, payload, **kwargs)  # type: ignore[no-untyped-call]
+        ring(consumers_folder(self.connection.client.hostname), str(queue))
+
+
+def consumers_folder(url: str) -> Path:
+    """Where the consumers of the broker database ``url`` wait for wake-ups."""
+    return wakeup_folder(str(make_url(url).database or url), "consumers")
+
 
 class Transport(_SqlaTransport):  # type: ignore[misc]
     Channel = Channel
@@ -58,6 +79,15 @@ class Transport(_SqlaTransport):  # type: ignore[misc]
 
     def register_with_event_loop(self, connection: Any, loop: Any) -> None:
         loop.call_repeatedly(self.polling_interval, self._deliver_ready, connection)
+        wakeups = self._wakeups()
+        if wakeups is not None:
+            # A stored message wakes the loop at once; the timer above only bounds a lost wake-up.
+            loop.add_reader(wakeups.fileno(), self._woken, connection, wakeups)
+            self._wakeup_loop = loop
+
+    def _woken(self, connection: Any, wakeups: WakeupSocket) -> None:
+        wakeups.drain()
+        self._deliver_ready(connection)
 
     def _deliver_ready(self, connection: Any) -> None:
         """Hand over what is waiting now without blocking the loop (it also runs the pool)."""
@@ -66,6 +96,46 @@ class Transport(_SqlaTransport):  # type: ignore[misc]
                 self.drain_events(connection, timeout=0)  # type: ignore[no-untyped-call]
             except TimeoutError:  # socket.timeout: nothing waiting
                 return
+
+    def drain_events(self, connection: Any, timeout: float | None = None, **_: Any) -> None:
+        """kombu's virtual loop, sleeping on the wake-up socket instead of ``time.sleep``."""
+        started = monotonic()
+        wakeups = self._wakeups()
+        cycle: Any = self.cycle
+        while True:
+            try:
+                cycle.get(self._deliver, timeout=timeout)
+                return
+            except Empty:
+                pass
+            if timeout is not None and monotonic() - started >= timeout:
+                raise TimeoutError()
+            wait = self.polling_interval if timeout is None else min(self.polling_interval, timeout)
+            if wakeups is None:
+                sleep(wait)
+            else:
+                wakeups.wait(wait)
+
+    def _wakeups(self) -> WakeupSocket | None:
+        existing: WakeupSocket | None = getattr(self, "_wakeup_socket", None)
+        if existing is None:
+            client: Any = self.client
+            try:
+                existing = WakeupSocket(consumers_folder(client.hostname))
+            except OSError:
+                return None  # no socket: the plain poll still bounds the delay
+            self._wakeup_socket = existing
+        return existing
+
+    def close_connection(self, connection: Any) -> None:
+        wakeups: WakeupSocket | None = getattr(self, "_wakeup_socket", None)
+        if wakeups is not None:
+            loop = getattr(self, "_wakeup_loop", None)
+            if loop is not None:
+                loop.remove_reader(wakeups.fileno())
+            wakeups.close()
+            del self._wakeup_socket
+        super().close_connection(connection)  # type: ignore[no-untyped-call]
 
 
 def register() -> None:

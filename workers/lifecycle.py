@@ -3,7 +3,9 @@
 Every transition a worker makes goes through here, so the jobs table, the
 ``facefleet.events`` exchange and callbacks can never disagree about what happened.
 The row is written first: it is the source of truth, and publishing is best effort
-(``infra.events`` never raises), so a broken event bus cannot fail a job.
+(``infra.events`` never raises), so a broken event bus cannot fail a job. A final row is
+then pushed to the API process that may be waiting on it (``infra.completion``), before
+events and webhooks, because a person may be waiting on that one.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from infra.completion import CompletionNotifier
 from infra.events import EventPublisher, JobEvent, JobState
 from workers.contracts import JobKind, QueueName
 
@@ -22,8 +25,11 @@ INTERNAL_KINDS = frozenset({JobKind.ENROLL_CHUNK.value})
 
 
 class JobLifecycle:
-    def __init__(self, jobs: Any, events: EventPublisher, producer: Any) -> None:
+    def __init__(
+        self, jobs: Any, events: EventPublisher, producer: Any, completions: CompletionNotifier | None = None
+    ) -> None:
         self.jobs = jobs
+        self.completions = completions
         self.events = events
         self.producer = producer
 
@@ -54,6 +60,8 @@ class JobLifecycle:
             self._finished(job_id, JobState.FAILED)
 
     def _finished(self, job_id: str, state: JobState) -> None:
+        if self.completions is not None:
+            self.completions.notify(job_id)
         job = self.jobs.get(job_id)
         if job is None:
             return

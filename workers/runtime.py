@@ -99,10 +99,16 @@ class Runtime:
         return event_publisher_from_settings(self.settings)
 
     @cached_property
+    def completions(self) -> Any:
+        from infra.completion import completion_notifier
+
+        return completion_notifier(self.settings.database.url, self.database.engine, self.settings.jobs.completion_push)
+
+    @cached_property
     def lifecycle(self) -> Any:
         from workers.lifecycle import JobLifecycle
 
-        return JobLifecycle(self.jobs, self.events, self.producer)
+        return JobLifecycle(self.jobs, self.events, self.producer, self.completions)
 
     # --- face computation ---------------------------------------------------------------
     @property

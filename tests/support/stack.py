@@ -63,6 +63,12 @@ class Stack:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
+        self.stop_workers()
+        if self._stop_milvus is not None:
+            self._stop_milvus()
+            self._stop_milvus = None
+
+    def stop_workers(self) -> None:
         # SIGTERM to the main process only: it stops its pool children itself (a signal to
         # the whole group kills them mid-shutdown). What is left after the grace is killed.
         for process in self.workers:
@@ -76,9 +82,6 @@ class Stack:
                 pass
             self.kill_worker(process)
         self.workers.clear()
-        if self._stop_milvus is not None:
-            self._stop_milvus()
-            self._stop_milvus = None
 
 
 @contextmanager

@@ -1,0 +1,273 @@
+"""Completion push: the API process waiting on a job is told the moment the job's row is final.
+
+The job row stays the source of truth. A push only says "read the row again now"; the waiter
+also re-reads it on a slow fallback period, so a lost push costs at most that period, never
+a wrong answer or a hang. The channel follows where the rows live, so no engine is added:
+
+- PostgreSQL: the worker sends ``NOTIFY facefleet_job_done, '<job id>'`` after the row
+  commits; each API process holds one ``LISTEN`` connection, read by one thread.
+- SQLite (embedded, one machine): each API process binds a UNIX datagram socket
+  (``infra.wakeup``); the worker sends the job id to every such socket.
+
+Any other database gets no push: waiters poll as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from infra.wakeup import WakeupSocket, ring, wakeup_folder
+
+log = logging.getLogger(__name__)
+
+PG_CHANNEL = "facefleet_job_done"
+Row = TypeVar("Row")
+RECONNECT_SECONDS = 1.0
+
+
+class CompletionNotifier(Protocol):
+    def notify(self, job_id: str) -> None:
+        """Tell waiting API processes that ``job_id``'s row is final. Never raises."""
+
+
+class WaiterBoard:
+    """Which job ids this process's request threads wait on, each with its event."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: dict[str, set[threading.Event]] = {}
+
+    @contextmanager
+    def expect(self, job_id: str) -> Iterator[threading.Event]:
+        event = threading.Event()
+        with self._lock:
+            self._waiting.setdefault(job_id, set()).add(event)
+        try:
+            yield event
+        finally:
+            with self._lock:
+                events = self._waiting.get(job_id)
+                if events is not None:
+                    events.discard(event)
+                    if not events:
+                        del self._waiting[job_id]
+
+    def announce(self, job_id: str) -> None:
+        with self._lock:
+            events = list(self._waiting.get(job_id, ()))
+        for event in events:
+            event.set()
+
+    def announce_all(self) -> None:
+        """Wake every waiter to re-read its row: pushes may have been lost (a reconnect)."""
+        with self._lock:
+            events = [event for found in self._waiting.values() for event in found]
+        for event in events:
+            event.set()
+
+
+class CompletionListener:
+    """The API side: one thread per process, started by the first waiter (after a fork)."""
+
+    def __init__(self) -> None:
+        self.board = WaiterBoard()
+        self._healthy = threading.Event()
+        self._stopping = threading.Event()
+        self._started = threading.Event()
+        self._start_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def healthy(self) -> bool:
+        """True while pushes can arrive; otherwise waiters keep their short poll."""
+        return self._healthy.is_set()
+
+    def ensure_started(self, timeout: float = 2.0) -> bool:
+        with self._start_lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._started.clear()
+                self._stopping.clear()
+                self._thread = threading.Thread(target=self._run, name=type(self).__name__, daemon=True)
+                self._thread.start()
+        self._started.wait(timeout)
+        return self.healthy
+
+    def expect(self, job_id: str) -> AbstractContextManager[threading.Event]:
+        return self.board.expect(job_id)
+
+    def close(self) -> None:
+        self._stopping.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._listen()
+            except Exception as error:  # noqa: BLE001 - an outage of the channel only slows waiters down
+                log.warning("completion listener lost its channel (%s); waiters poll until it is back", error)
+            self._healthy.clear()
+            self._started.set()
+            self.board.announce_all()
+            self._stopping.wait(RECONNECT_SECONDS)
+
+    def _listen(self) -> None:
+        raise NotImplementedError
+
+    def _ready(self) -> None:
+        self._healthy.set()
+        self._started.set()
+        # Pushes sent while this channel was down are lost: whoever waits re-reads now.
+        self.board.announce_all()
+
+
+class PostgresCompletionListener(CompletionListener):
+    def __init__(self, database_url: str) -> None:
+        super().__init__()
+        self.conninfo = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def _listen(self) -> None:
+        import psycopg
+
+        with psycopg.connect(self.conninfo, autocommit=True, connect_timeout=5) as connection:
+            connection.execute("LISTEN facefleet_job_done")
+            self._ready()
+            while not self._stopping.is_set():
+                for notice in connection.notifies(timeout=1.0):
+                    self.board.announce(notice.payload)
+
+
+class SocketCompletionListener(CompletionListener):
+    def __init__(self, database_url: str) -> None:
+        super().__init__()
+        self.folder = completion_folder(database_url)
+
+    def _listen(self) -> None:
+        wakeups = WakeupSocket(self.folder)
+        try:
+            self._ready()
+            while not self._stopping.is_set():
+                for job_id in wakeups.wait(1.0):
+                    self.board.announce(job_id)
+        finally:
+            wakeups.close()
+
+
+class PostgresCompletionNotifier:
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+
+    def notify(self, job_id: str) -> None:
+        try:
+            with self.engine.connect() as connection:
+                statement = text("SELECT pg_notify(:channel, :job_id)")
+                connection.execute(statement, {"channel": PG_CHANNEL, "job_id": job_id})
+                connection.commit()
+        except Exception as error:  # noqa: BLE001 - the row is final; the waiter's fallback poll will see it
+            log.warning("could not push the completion of job %s: %s", job_id, error)
+
+
+class SocketCompletionNotifier:
+    def __init__(self, database_url: str) -> None:
+        self.folder = completion_folder(database_url)
+
+    def notify(self, job_id: str) -> None:
+        ring(self.folder, job_id)
+
+
+class NoCompletionNotifier:
+    def notify(self, job_id: str) -> None:
+        return None
+
+
+def completion_folder(database_url: str) -> Path:
+    return wakeup_folder(str(make_url(database_url).database or ""), "completions")
+
+
+def _dialect(database_url: str) -> str:
+    return make_url(database_url).get_backend_name()
+
+
+def completion_listener(database_url: str, enabled: bool = True) -> CompletionListener | None:
+    if not enabled:
+        return None
+    dialect = _dialect(database_url)
+    if dialect == "postgresql":
+        return PostgresCompletionListener(database_url)
+    if dialect == "sqlite":
+        return SocketCompletionListener(database_url)
+    return None
+
+
+def completion_notifier(database_url: str, engine: Any, enabled: bool = True) -> CompletionNotifier:
+    if not enabled:
+        return NoCompletionNotifier()
+    dialect = _dialect(database_url)
+    if dialect == "postgresql":
+        return PostgresCompletionNotifier(engine)
+    if dialect == "sqlite":
+        return SocketCompletionNotifier(database_url)
+    return NoCompletionNotifier()
+
+
+def wait_for_final(
+    read: Callable[[str], Row | None],
+    is_final: Callable[[Row], bool],
+    job_id: str,
+    timeout: float,
+    listener: CompletionListener | None,
+    *,
+    fallback_seconds: float,
+    first_poll: float,
+    max_poll: float,
+) -> Row | None:
+    """The row from ``read(job_id)`` once ``is_final`` holds, or its latest state at ``timeout``.
+
+    With a healthy listener the waiter sleeps until pushed, re-reading every
+    ``fallback_seconds`` in case a push was lost; without one it polls with a short backoff."""
+    deadline = time.monotonic() + timeout
+    if listener is None or not listener.ensure_started():
+        return _poll(read, is_final, job_id, deadline, first_poll, max_poll)
+    delay = first_poll
+    with listener.expect(job_id) as pushed:
+        row = read(job_id)
+        while row is not None and not is_final(row):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            period = fallback_seconds if listener.healthy else delay
+            pushed.wait(min(period, remaining))
+            pushed.clear()
+            delay = min(delay * 2, max_poll)
+            row = read(job_id)
+    return row
+
+
+def _poll(
+    read: Callable[[str], Row | None],
+    is_final: Callable[[Row], bool],
+    job_id: str,
+    deadline: float,
+    first_poll: float,
+    max_poll: float,
+) -> Row | None:
+    delay = first_poll
+    row = read(job_id)
+    while row is not None and not is_final(row):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, max_poll)
+        row = read(job_id)
+    return row

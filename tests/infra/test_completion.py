@@ -1,0 +1,185 @@
+"""Completion push on the real databases: a waiter wakes when the job's row is final and the
+worker side notifies; a lost push still answers, after the fallback period; a listener whose
+channel breaks comes back and never leaves a waiter hanging."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from infra.completion import (
+    CompletionListener,
+    completion_listener,
+    completion_notifier,
+    wait_for_final,
+)
+from infra.db import Database, migrate
+from infra.db.repositories import JobRepo, ProjectRepo
+
+FALLBACK = 1.5
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('completion') / 'facefleet.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    migrate(url)
+    db = Database(url, pool_size=4)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture(scope="module")
+def project_id(database: Database) -> str:
+    return ProjectRepo(database).create(f"completion-{uuid.uuid4().hex[:6]}").id
+
+
+@pytest.fixture
+def listener(database: Database) -> Iterator[CompletionListener]:
+    found = completion_listener(database.url)
+    assert found is not None
+    yield found
+    found.close()
+
+
+def new_job(jobs: JobRepo, project_id: str) -> str:
+    job_id = uuid.uuid4().hex
+    jobs.create(job_id=job_id, project_id=project_id, kind="detect", payload={})
+    return job_id
+
+
+def finish_later(jobs: JobRepo, job_id: str, after: float, notify: bool, database: Database) -> threading.Thread:
+    """Another 'worker': stores the result after ``after`` seconds, then (maybe) pushes."""
+    notifier = completion_notifier(database.url, database.engine)
+
+    def finish() -> None:
+        time.sleep(after)
+        jobs.mark_running(job_id, worker="test")
+        assert jobs.succeed(job_id, {"faces": []})
+        if notify:
+            notifier.notify(job_id)
+
+    thread = threading.Thread(target=finish)
+    thread.start()
+    return thread
+
+
+def timed_wait(jobs: JobRepo, job_id: str, listener: CompletionListener, timeout: float = 10.0) -> tuple[str, float]:
+    started = time.monotonic()
+    row = wait_for_final(
+        jobs.get, lambda job: job.status in ("succeeded", "failed"), job_id, timeout, listener,
+        fallback_seconds=FALLBACK, first_poll=0.02, max_poll=0.25,
+    )
+    assert row is not None
+    return row.status, time.monotonic() - started
+
+
+def test_a_pushed_completion_wakes_the_waiter_at_once(database: Database, project_id: str, listener) -> None:
+    jobs = JobRepo(database)
+    assert listener.ensure_started()
+    for _ in range(3):
+        job_id = new_job(jobs, project_id)
+        finisher = finish_later(jobs, job_id, after=0.3, notify=True, database=database)
+        status, waited = timed_wait(jobs, job_id, listener)
+        finisher.join()
+        assert status == "succeeded"
+        # Finished at 0.3 s: a push answers well before the 1.5 s fallback period.
+        assert 0.3 <= waited < 0.3 + FALLBACK / 2, waited
+
+
+def test_a_lost_push_still_answers_within_the_fallback(database: Database, project_id: str, listener) -> None:
+    jobs = JobRepo(database)
+    assert listener.ensure_started()
+    job_id = new_job(jobs, project_id)
+    finisher = finish_later(jobs, job_id, after=0.3, notify=False, database=database)
+    status, waited = timed_wait(jobs, job_id, listener)
+    finisher.join()
+    assert status == "succeeded"
+    # The row is re-read every FALLBACK seconds: the first re-read after 0.3 s sees it.
+    assert FALLBACK - 0.05 <= waited < FALLBACK + 1.0, waited
+
+
+def test_a_timeout_returns_the_unfinished_row(database: Database, project_id: str, listener) -> None:
+    jobs = JobRepo(database)
+    job_id = new_job(jobs, project_id)
+    row = wait_for_final(
+        jobs.get, lambda job: job.status in ("succeeded", "failed"), job_id, 0.4, listener,
+        fallback_seconds=FALLBACK, first_poll=0.02, max_poll=0.25,
+    )
+    assert row is not None and row.status == "pending"
+
+
+def test_pushes_for_other_jobs_do_not_answer_a_waiter(database: Database, project_id: str, listener) -> None:
+    jobs = JobRepo(database)
+    assert listener.ensure_started()
+    waited_on, other = new_job(jobs, project_id), new_job(jobs, project_id)
+    notifier = completion_notifier(database.url, database.engine)
+    result: dict[str, object] = {}
+
+    def wait() -> None:
+        result["status"], result["waited"] = timed_wait(jobs, waited_on, listener, timeout=1.0)
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(0.1)
+    jobs.succeed(other, {})
+    notifier.notify(other)
+    waiter.join()
+    assert result["status"] == "pending"
+
+
+def test_the_listener_comes_back_after_its_channel_breaks(database: Database, project_id: str, listener) -> None:
+    """A broken channel (a PostgreSQL restart drops the LISTEN connection; a removed socket)
+    wakes every waiter to re-read, and pushes work again once the listener reconnected."""
+    jobs = JobRepo(database)
+    assert listener.ensure_started()
+    break_channel(database, listener)
+    deadline = time.monotonic() + 10
+    while not listener.healthy or not channel_open(database, listener):
+        assert time.monotonic() < deadline, "the listener did not reconnect"
+        time.sleep(0.1)
+    job_id = new_job(jobs, project_id)
+    finisher = finish_later(jobs, job_id, after=0.2, notify=True, database=database)
+    status, waited = timed_wait(jobs, job_id, listener)
+    finisher.join()
+    assert status == "succeeded" and waited < FALLBACK, waited
+
+
+def break_channel(database: Database, listener: CompletionListener) -> None:
+    if database.is_sqlite:
+        listener._stopping.set()  # the thread exits; ensure_started() must bring it back
+        assert listener._thread is not None
+        listener._thread.join(timeout=5)
+        assert not listener._thread.is_alive()
+        assert listener.ensure_started()
+        return
+    with database.engine.connect() as connection:
+        from sqlalchemy import text
+
+        killed = connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND query LIKE 'LISTEN %'"
+            )
+        ).all()
+        connection.commit()
+    assert killed, "no LISTEN connection to break"
+
+
+def channel_open(database: Database, listener: CompletionListener) -> bool:
+    if database.is_sqlite:
+        return True
+    from sqlalchemy import text
+
+    with database.engine.connect() as connection:
+        return bool(
+            connection.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'")
+            ).scalar()
+        )
