@@ -48,8 +48,14 @@ class ApiContext:
             gpu=GpuRouting(self.settings),
             completions=self.completions,
             fallback_poll_seconds=self.settings.jobs.completion_fallback_poll_seconds,
+            store=self.store,
         )
-        self.intake = ImageIntake(self.store, self.settings.object_store.bucket, self.settings.images.max_bytes)
+        self.intake = ImageIntake(
+            self.store,
+            self.settings.object_store.bucket,
+            self.settings.images.max_bytes,
+            probe_max_bytes=self.settings.api.inline_probe_max_bytes,
+        )
         self.service = FaceService(
             settings=self.settings,
             face_sets=self.face_sets,

@@ -23,6 +23,7 @@ from typing import IO, Any, Protocol
 
 from flask import g, has_request_context
 
+from api import probes
 from api.errors import ApiError, ApiErrorCode
 from infra.object_store import validate_key
 
@@ -128,12 +129,18 @@ def request_project_id() -> str | None:
 class ImageIntake:
     """Turns the image fields of a validated request model into one stored object key."""
 
-    def __init__(self, store: ObjectStoreLike, bucket: str, max_bytes: int) -> None:
+    def __init__(self, store: ObjectStoreLike, bucket: str, max_bytes: int, probe_max_bytes: int = 0) -> None:
         self.store = store
         self.bucket = bucket
         self.max_bytes = max_bytes
+        self.probe_max_bytes = probe_max_bytes
 
-    def key_of(self, model: Any, prefix: str = "image", required: bool = True) -> str | None:
+    def probe_key_of(self, model: Any, prefix: str = "image", required: bool = True) -> str | None:
+        """Like ``key_of`` for an image one sync job reads once: a small upload is held for
+        the request, not stored, and travels with its job (``api.probes``)."""
+        return self.key_of(model, prefix, required, probe=True)
+
+    def key_of(self, model: Any, prefix: str = "image", required: bool = True, probe: bool = False) -> str | None:
         upload = getattr(model, f"{prefix}_file", None)
         text = getattr(model, f"{prefix}_base64", None)
         url = getattr(model, f"{prefix}_url", None)
@@ -146,14 +153,16 @@ class ImageIntake:
                 f"give exactly one of {prefix}_file, {prefix}_base64 and {prefix}_url",
             )
         if upload is not None:
-            return self.put(read_limited(upload.stream, self.max_bytes, f"{prefix}_file"))
+            return self.put(read_limited(upload.stream, self.max_bytes, f"{prefix}_file"), probe)
         if text is not None:
-            return self.put(decode_base64_image(text, self.max_bytes, f"{prefix}_base64"))
+            return self.put(decode_base64_image(text, self.max_bytes, f"{prefix}_base64"), probe)
         return self.existing(url, f"{prefix}_url")
 
-    def put(self, data: bytes) -> str:
+    def put(self, data: bytes, probe: bool = False) -> str:
         if not data:
             raise ApiError(ApiErrorCode.INVALID_IMAGE, "the image is empty")
+        if probe and probes.can_hold(len(data), self.probe_max_bytes):
+            return probes.hold(data, sniff_content_type(data))
         return self.store.put(data, sniff_content_type(data))
 
     def existing(self, url: str, field: str = "image_url", project_id: str | None = None) -> str:

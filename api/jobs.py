@@ -22,12 +22,21 @@ from typing import Any, Protocol
 from flask import has_request_context, request
 from pydantic import BaseModel
 
+from api import probes
 from api.errors import ApiError, ApiErrorCode, job_error
 from infra.completion import CompletionListener, wait_for_final
 from infra.events import EventPublisher, JobEvent, JobState
 from infra.settings import WebhookSettings
 from infra.webhooks import CallbackUrlRejected, validate_callback_url
-from workers.contracts import GpuRouting, JobErrorCode, JobKind, JobStatus, TaskProducer, dispatch
+from workers.contracts import (
+    INLINE_IMAGES_FIELD,
+    GpuRouting,
+    JobErrorCode,
+    JobKind,
+    JobStatus,
+    TaskProducer,
+    dispatch,
+)
 
 log = logging.getLogger(__name__)
 
@@ -116,8 +125,10 @@ class JobGateway:
         gpu: GpuRouting | None = None,
         completions: CompletionListener | None = None,
         fallback_poll_seconds: float = 1.0,
+        store: probes.ProbeStore | None = None,
     ) -> None:
         self.jobs = jobs
+        self.store = store
         self.completions = completions
         self.fallback_poll_seconds = fallback_poll_seconds
         self.producer = producer
@@ -145,12 +156,21 @@ class JobGateway:
         wait: bool = True,
         idempotency_key: str | None = None,
     ) -> JobOutcome:
-        job = self.submit(project_id, kind, payload, idempotency_key)
+        job = self.submit(project_id, kind, payload, idempotency_key, inline_probes=wait)
         if wait and not JobStatus(job.status).is_final:
             job = self.wait(job.id, self.sync_wait_seconds) or job
         return JobOutcome(job, kind, asynchronous=not wait)
 
-    def submit(self, project_id: str, kind: JobKind, payload: BaseModel, idempotency_key: str | None = None) -> Any:
+    def submit(
+        self,
+        project_id: str,
+        kind: JobKind,
+        payload: BaseModel,
+        idempotency_key: str | None = None,
+        inline_probes: bool = False,
+    ) -> Any:
+        """Create the row and send the task. With ``inline_probes`` (a sync call), held probe
+        images of a read-only job travel in the message; otherwise they are stored first."""
         body = payload.model_dump(mode="json")
         callback_url = self.checked_callback_url(requested_callback_url())
         job_id = self.job_id_for(project_id, idempotency_key)
@@ -170,14 +190,24 @@ class JobGateway:
                 # holds no trace of an unsent message, and housekeeping leaves pending jobs
                 # to a durable broker). A read-only job run twice costs a computation: the
                 # second run finds the row final and does nothing.
-                self._send(kind, job_id, body)
+                self._send(kind, job_id, self._message(kind, body, inline_probes))
             return job
-        self._send(kind, job_id, body)
+        self._send(kind, job_id, self._message(kind, body, inline_probes))
         if self.events is not None:
             self.events.publish(
                 JobEvent.create(job_id, project_id, kind.value, JobState.ACCEPTED, timestamps={"created_at": job.created_at})
             )
         return job
+
+    def _message(self, kind: JobKind, body: dict[str, Any], inline_probes: bool) -> dict[str, Any]:
+        """The task's payload: the row's, plus the bytes of held probes when they may ride along."""
+        if inline_probes and kind in READ_ONLY_KINDS:
+            inline = probes.inline_images(body)
+            if inline:
+                return {**body, INLINE_IMAGES_FIELD: inline}
+        elif self.store is not None:
+            probes.store_held(self.store, body)
+        return body
 
     def _send(self, kind: JobKind, job_id: str, body: dict[str, Any]) -> None:
         try:

@@ -150,6 +150,9 @@ class ApiSettings(BaseModel):
     # a time, so their limit is about disk and time, not API memory.
     max_batch_request_bytes: int = 4 * 1024 * 1024 * 1024
     max_batch_items: int = 100_000
+    # Uploads up to this size to the native sync detect/compare/search endpoints travel in
+    # the task message instead of the object store (api/probes.py); 0 stores every image.
+    inline_probe_max_bytes: int = 256 * 1024
     # The operator's token for /v1/admin/* (fleet-wide queue signals). When set, only it is
     # accepted there, never a project's key: tenants must not read the whole fleet's load.
     # Unset (the embedded default), any valid project key may read them.

@@ -307,6 +307,9 @@ PAYLOAD_OF_KIND: dict[JobKind, type[_Payload]] = {
 
 
 ENQUEUED_AT_HEADER = "x-facefleet-enqueued-at"
+# A task message's payload may carry small probe images under this field (object key ->
+# base64 bytes) beside the job's own fields; the job row never holds them (api/probes.py).
+INLINE_IMAGES_FIELD = "inline_images"
 
 
 class TaskProducer(Protocol):

@@ -12,10 +12,11 @@ here, so every job kind gets the same guarantees:
 
 from __future__ import annotations
 
+import base64
 import logging
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Task
@@ -25,7 +26,15 @@ from sqlalchemy.exc import DBAPIError
 from infra.db.models import utc_now
 from infra.errors import TransientInfraError
 from pipelines.errors import PipelineError
-from workers.contracts import PAYLOAD_OF_KIND, QUEUE_OF_KIND, JobErrorCode, JobKind, JobStatus, QueueName
+from workers.contracts import (
+    INLINE_IMAGES_FIELD,
+    PAYLOAD_OF_KIND,
+    QUEUE_OF_KIND,
+    JobErrorCode,
+    JobKind,
+    JobStatus,
+    QueueName,
+)
 from workers.errors import JobFailure
 from workers.runtime import Runtime, get_runtime
 
@@ -37,6 +46,8 @@ class JobContext:
     job_id: str
     kind: JobKind
     runtime: Runtime
+    # Probe images that came in the task message (object key -> bytes), read instead of the store.
+    inline_images: Mapping[str, bytes] = field(default_factory=dict)
 
     def progress(self, done: int, total: int) -> None:
         self.runtime.lifecycle.progress(self.job_id, done, total)
@@ -68,8 +79,9 @@ def run_job(task: Task, job_id: str, kind: JobKind, raw_payload: dict[str, Any],
             log.info("job %s already %s: redelivery is a no-op", job_id, job.status)
             return
         runtime.lifecycle.running(job_id, worker=task.request.hostname or "worker")
-        payload = PAYLOAD_OF_KIND[kind].model_validate(raw_payload)
-        result = handler(JobContext(job_id, kind, runtime), payload)
+        fields, inline = split_inline_images(raw_payload)
+        payload = PAYLOAD_OF_KIND[kind].model_validate(fields)
+        result = handler(JobContext(job_id, kind, runtime, inline), payload)
     except Retry:
         raise
     except PipelineError as error:
@@ -90,7 +102,16 @@ def run_job(task: Task, job_id: str, kind: JobKind, raw_payload: dict[str, Any],
     _after_failure(runtime, job_id, kind, raw_payload)
 
 
+def split_inline_images(raw_payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The job's own fields, and the probe images the message carried (never mutates the
+    message: a retry re-sends it as it came)."""
+    carried = raw_payload.get(INLINE_IMAGES_FIELD) or {}
+    fields = {name: value for name, value in raw_payload.items() if name != INLINE_IMAGES_FIELD}
+    return fields, {key: base64.b64decode(data) for key, data in carried.items()}
+
+
 def _after_failure(runtime: Runtime, job_id: str, kind: JobKind, raw_payload: dict[str, Any]) -> None:
+    raw_payload = split_inline_images(raw_payload)[0]
     hook = FAILURE_HOOKS.get(kind)
     job = runtime.jobs.get(job_id)
     if hook is None or job is None or JobStatus(job.status) is not JobStatus.FAILED:

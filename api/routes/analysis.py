@@ -34,7 +34,7 @@ def analysis_blueprint() -> APIBlueprint:
         """Detect faces (and optional attributes) in one image."""
         ctx = current_context()
         request_body: DetectJson = parse_body(DetectJson, DetectForm)
-        image_key = ctx.intake.key_of(request_body)
+        image_key = ctx.intake.probe_key_of(request_body)
         assert image_key is not None
         outcome = ctx.service.detect(
             path.project_id,
@@ -56,8 +56,8 @@ def analysis_blueprint() -> APIBlueprint:
         """Compare the largest face of image1 with the largest face of image2."""
         ctx = current_context()
         request_body: CompareJson = parse_body(CompareJson, CompareForm)
-        first = ctx.intake.key_of(request_body, "image1")
-        second = ctx.intake.key_of(request_body, "image2")
+        first = ctx.intake.probe_key_of(request_body, "image1")
+        second = ctx.intake.probe_key_of(request_body, "image2")
         assert first is not None and second is not None
         outcome = ctx.service.compare(
             path.project_id,

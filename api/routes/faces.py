@@ -136,7 +136,7 @@ def faces_blueprint() -> APIBlueprint:
         ctx.service.face_set(path.project_id, path.face_set_name)
         image_key = None
         if request_body.face_id is None:
-            image_key = ctx.intake.key_of(request_body)
+            image_key = ctx.intake.probe_key_of(request_body)
         elif any(getattr(request_body, f"image_{kind}", None) is not None for kind in ("file", "base64", "url")):
             raise ApiError(ApiErrorCode.IMAGE_SOURCE, "give either an image or face_id, not both")
         options: dict[str, Any] = {name: getattr(request_body, name) for name in SEARCH_OPTIONS}

@@ -28,6 +28,7 @@ from infra.object_store.base import (
 )
 
 CHUNK_BYTES = 1024 * 1024
+HEAD_FIRST_BYTES = 1024 * 1024
 _MISSING_CODES = {"NoSuchKey", "NoSuchObject", "ResourceNotFound"}
 # S3 error codes that mean "busy, try again" rather than "this request is wrong".
 _TRANSIENT_CODES = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "XMinioServerNotInitialized"}
@@ -107,8 +108,10 @@ class S3ObjectStore:
     def put(self, data: bytes, content_type: str, prefix: str = DEFAULT_PREFIX) -> str:
         key = content_key(data, prefix)
         self.ensure_bucket()
-        # Content-addressed: an object already under this key holds these very bytes.
-        if not self.exists(key):
+        # Content-addressed: an object already under this key holds these very bytes, so
+        # rewriting it is harmless. Below HEAD_FIRST_BYTES one PUT costs less than a HEAD
+        # plus a PUT; above it, a HEAD can spare the upload.
+        if len(data) < HEAD_FIRST_BYTES or not self.exists(key):
             self._call(lambda: self.client.put_object(self.bucket, key, io.BytesIO(data), len(data), content_type))
         return key
 

@@ -15,7 +15,11 @@ from workers.execution import JobContext
 
 
 def load_image(ctx: JobContext, key: str) -> DecodedImage:
-    """Read an image from the object store once and decode it with the configured limits."""
+    """Read an image once (from the task message when it came inline, else from the object
+    store) and decode it with the configured limits."""
+    carried = ctx.inline_images.get(key)
+    if carried is not None:
+        return ctx.runtime.decode(carried)
     try:
         data = ctx.runtime.store.get(key)
     except ObjectNotFound as missing:

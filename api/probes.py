@@ -1,0 +1,69 @@
+"""Small interactive probes travel with their job instead of through the object store.
+
+A sync detect, compare, embed or search reads its image once and forgets it. Storing it
+costs the API a write and the worker a read, two round trips on the path a person waits
+on (docs/BENCHMARKS.md, "Sync latency"). So an upload or base64 image of at most
+``api.inline_probe_max_bytes`` given to one of those endpoints is only *held* for the
+request, under the content key it would have had; when its job is sent synchronously, the
+bytes ride in the task message (never in the job row, which keeps keys only). Anything else
+is written to the store as before: larger images, async calls (a 202's job may be re-sent
+from its row later, when the request is long gone) and jobs of other kinds. Enrolled
+images never take this path, so the store's enrolled-image keys are untouched.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Protocol
+
+from flask import g, has_request_context
+
+from infra.object_store import content_key
+
+_HELD = "facefleet_held_probes"
+# Fields of a job payload that name an image the worker reads.
+IMAGE_KEY_FIELDS = ("image_key", "image1_key", "image2_key")
+
+
+class ProbeStore(Protocol):
+    def put(self, data: bytes, content_type: str) -> str: ...
+
+
+def hold(data: bytes, content_type: str) -> str:
+    """Keep ``data`` for this request under its content key; nothing is written yet."""
+    key = content_key(data)
+    _held()[key] = (data, content_type)
+    return key
+
+
+def can_hold(size: int, max_bytes: int) -> bool:
+    return has_request_context() and 0 < size <= max_bytes
+
+
+def inline_images(body: dict[str, Any]) -> dict[str, str]:
+    """The held images ``body`` names, base64-encoded for the task message."""
+    if not has_request_context():
+        return {}
+    held = _held()
+    keys = {body[field] for field in IMAGE_KEY_FIELDS if isinstance(body.get(field), str)}
+    return {key: base64.b64encode(held[key][0]).decode("ascii") for key in keys if key in held}
+
+
+def store_held(store: ProbeStore, body: dict[str, Any]) -> None:
+    """Write the held images ``body`` names: its job will read them from the store."""
+    if not has_request_context():
+        return
+    held = _held()
+    for field in IMAGE_KEY_FIELDS:
+        key = body.get(field)
+        if isinstance(key, str) and key in held:
+            data, content_type = held.pop(key)
+            store.put(data, content_type)
+
+
+def _held() -> dict[str, tuple[bytes, str]]:
+    held: dict[str, tuple[bytes, str]] | None = g.get(_HELD)
+    if held is None:
+        held = {}
+        setattr(g, _HELD, held)
+    return held
