@@ -111,7 +111,8 @@ def main() -> None:
     parser.add_argument("--filtered-queries", type=int, default=300,
                         help="noisy-copy probes per ef with the filter (a JSON-field filter is slower)")
     parser.add_argument("--top-n", type=int, default=10)
-    parser.add_argument("--search-ef", default=f"64,128,256,512,{defaults.search_ef}", help="comma-separated")
+    parser.add_argument("--search-ef", default="64,128,256,512,default",
+                        help="comma-separated; 'default' is the ef FaceFleet derives for --top-n and --n")
     parser.add_argument("--hnsw-m", type=int, default=defaults.hnsw_m)
     parser.add_argument("--ef-construction", type=int, default=defaults.hnsw_ef_construction)
     parser.add_argument("--cameras", type=int, default=100, help="values of the filtered field")
@@ -129,7 +130,9 @@ def main() -> None:
     args = parser.parse_args()
     # A plain `kill` must still stop the Milvus server (the finally blocks run on SystemExit).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    efs = sorted({int(ef) for ef in args.search_ef.split(",")})
+    from infra.vector_index import search_ef_for
+
+    efs = sorted({search_ef_for(args.top_n, args.n) if ef == "default" else int(ef) for ef in args.search_ef.split(",")})
 
     rng = np.random.default_rng(args.seed)
     real = embed_real_faces(args.embeddings_cache)
@@ -275,7 +278,7 @@ def time_searches(index: Any, raw: Any, model_id: str, dataset: Dataset, probes:
 
     def adapter_search(probe: np.ndarray, camera: int) -> list[str]:
         expr = user_filter(camera) if filtered else None
-        hits = index.search(model_id, [probe], args.top_n, PROJECT, FACE_SET, expr=expr)[0]
+        hits = index.search(model_id, [probe], args.top_n, PROJECT, FACE_SET, expr=expr, face_set_size=args.n)[0]
         return [hit.face_id for hit in hits]
 
     def raw_search(probe: np.ndarray, camera: int) -> None:

@@ -58,7 +58,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300, help="timed searches per face set")
     parser.add_argument("--top-k", type=int, default=10)
     parser.add_argument("--backends", default="lite,server")
-    parser.add_argument("--search-ef", type=int, default=IndexConfig().search_ef, help="HNSW ef on the server")
+    parser.add_argument("--search-ef", type=int, default=IndexConfig().search_ef,
+                        help="HNSW ef on the server (default: derived per search, infra.vector_index.search_ef_for)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 

@@ -51,7 +51,9 @@ class VectorStoreSettings(BaseModel):
     index_type: str = "HNSW"
     hnsw_m: int = 32
     hnsw_ef_construction: int = 256
-    search_ef: int = 1536
+    # None: derived per search from top_n and the face set's size (vector_index.search_ef_for);
+    # a number overrides it for every search.
+    search_ef: int | None = None
     timeout_seconds: float = 5.0
 
 

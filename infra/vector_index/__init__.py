@@ -16,6 +16,7 @@ from infra.vector_index.records import (
     VectorRecord,
     collection_name,
     scope_key,
+    search_ef_for,
     vector_id,
 )
 
@@ -34,6 +35,7 @@ __all__ = [
     "VectorRecord",
     "collection_name",
     "scope_key",
+    "search_ef_for",
     "start_embedded_milvus",
     "vector_id",
 ]

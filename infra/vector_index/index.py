@@ -41,6 +41,7 @@ from infra.vector_index.records import (
     collection_name,
     milvus_string_literal,
     scope_key,
+    search_ef_for,
     vector_id,
 )
 from infra.vector_index.rows import (
@@ -189,6 +190,7 @@ class VectorIndex:
         expr: str | None = None,
         strong: bool = False,
         max_distance: float | None = None,
+        face_set_size: int | None = None,
     ) -> list[list[Hit]]:
         """The ``top_k`` nearest faces of one face set for each probe, nearest first.
 
@@ -196,6 +198,7 @@ class VectorIndex:
         from trusted parts or by ``infra.search_filter``. ``strong`` makes writes acknowledged
         before this call visible (about 200 ms on a server); otherwise Bounded consistency
         may miss the last ~0.2 s of writes. ``max_distance`` drops hits farther than it.
+        ``face_set_size`` (faces in the set, when known) sets HNSW's ef (``search_ef_for``).
         """
         if not 1 <= top_k <= MAX_TOP_K:
             raise ValueError(f"top_k must be between 1 and {MAX_TOP_K}, not {top_k}")
@@ -215,7 +218,7 @@ class VectorIndex:
                 filter=f"{scope} and ({expr})" if expr else scope,
                 limit=top_k,
                 output_fields=["face_id"],
-                search_params=self._search_params(top_k),
+                search_params=self._search_params(top_k, face_set_size),
                 consistency_level=consistency.value,
                 timeout=self._timeout,
             )
@@ -451,8 +454,8 @@ class VectorIndex:
                 params.add_index(column, index_type="STL_SORT", index_name=column)
         return params
 
-    def _search_params(self, top_k: int) -> dict[str, Any]:
+    def _search_params(self, top_k: int, face_set_size: int | None = None) -> dict[str, Any]:
         if self.is_server and self.index_config.index_type.upper() == "HNSW":
-            # HNSW needs ef >= k; recall@10 >= 0.99 took ef ~1536 at M=32 (GUIDE.md).
-            return {"metric_type": "L2", "params": {"ef": max(self.index_config.search_ef, top_k)}}
+            ef = search_ef_for(top_k, face_set_size, self.index_config.search_ef)
+            return {"metric_type": "L2", "params": {"ef": ef}}
         return {"metric_type": "L2", "params": {}}

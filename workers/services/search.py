@@ -58,6 +58,7 @@ def search(ctx: JobContext, payload: SearchPayload) -> dict[str, Any]:
             face_set_id=payload.face_set_id,
             expr=expr,
             strong=_written_recently(ctx, payload),
+            face_set_size=face_set.face_count,
         )
     except InvalidVectorFilter as refused:  # a filter our parser accepts but Milvus cannot run
         raise JobFailure(JobErrorCode.INVALID_FILTER, str(refused)) from refused
