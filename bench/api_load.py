@@ -207,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
         enroll_all(client, GALLERY, gallery)
         load = Load(client, probes, args.rate)
         runs = [measure_layout(client, processes, layout, args, load, batch) for layout in args.layouts.split(",")]
+        # A failed request is worth its logs (bench/results/logs/): one run in four once
+        # answered every search with 500, and the logs had gone with the temporary folder.
+        processes.keep_logs = any(run[phase]["all"]["error_rate"] > 0 for run in runs for phase in ("idle", "burst"))
 
     report = {
         "machine": machine_description(),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -117,11 +118,25 @@ def s3_server(bucket: str) -> Iterator[str]:
 # --- FaceFleet processes ------------------------------------------------------------------
 
 
+LOG_ARCHIVE = REPO_ROOT / "bench" / "results" / "logs"
+
+
 @dataclass
 class Processes:
     env: dict[str, str]
     logs: Path
     running: dict[str, subprocess.Popen[bytes]]
+    # Set by a bench that saw failed requests: the processes' logs outlive the run.
+    keep_logs: bool = False
+
+    def archive_logs(self) -> Path:
+        """Copy every process log (and Milvus's) to bench/results/logs/<time>/."""
+        target = LOG_ARCHIVE / time.strftime("%Y%m%dT%H%M%S")
+        target.mkdir(parents=True, exist_ok=True)
+        for log in [*self.logs.glob("*.log"), *self.logs.glob("milvus/**/*.log")]:
+            shutil.copy2(log, target / log.name)
+        print(f"logs kept in {target}", file=sys.stderr)
+        return target
 
     def start(self, name: str, *args: str) -> None:
         log = (self.logs / f"{name}.log").open("ab")
@@ -296,7 +311,15 @@ def distributed_service() -> Iterator[tuple[Client, Processes]]:
         processes.start("api", "api", "--bind", f"127.0.0.1:{port}")
         base = f"http://127.0.0.1:{port}"
         wait_until(lambda: requests.get(f"{base}/healthz", timeout=2).ok, "API")
-        yield Client(base=base, project_id=project_id, api_key=api_key), processes
+        try:
+            yield Client(base=base, project_id=project_id, api_key=api_key), processes
+        except BaseException:
+            processes.stop_all()
+            processes.archive_logs()
+            raise
+        if processes.keep_logs:
+            processes.stop_all()
+            processes.archive_logs()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -68,6 +68,7 @@ MIN_INDEXED_SEGMENT_ROWS = 1024
 FIRST_FILTER_COLUMN = STRING_COLUMNS[0]
 # Named, because a collection with scalar indexes too needs the name to ask about this one.
 VECTOR_INDEX = "vector"
+INDEX_CHANGED_WHILE_LOADED = "can't change the index for loaded collection"
 
 
 class VectorIndex:
@@ -391,12 +392,49 @@ class VectorIndex:
             return None
         if described.model_id != model_id:
             raise ValueError(f"collection {name} belongs to model {described.model_id!r}, not {model_id!r}")
-        with translated("load_collection"):
-            # A server forgets what was loaded when it restarts; loading twice is a no-op.
-            self._client.load_collection(name, timeout=self._timeout)
+        self._load(described)
         with self._lock:
             self._known[name] = described
         return described
+
+    def _load(self, collection: CollectionInfo) -> None:
+        """Load a collection, but only once every index it should have exists.
+
+        Milvus refuses to add an index to a loaded collection and, worse, then refuses every
+        later load: "can't change the index for loaded collection" (code 1100). A worker that
+        loaded a collection another worker was still adding its 13 indexes to (two workers
+        enrolling the first faces at once) left it so, and every search of every process
+        started afterwards failed with a 500 (the flaky bench.api_load run). So the missing
+        indexes are created first (idempotent: the same index again is accepted), and a
+        collection already left in that state is released and loaded again.
+        """
+        wanted = self._index_names(collection)
+        with translated("list_indexes"):
+            missing = wanted - set(self._client.list_indexes(collection.name, timeout=self._timeout))
+        if missing:
+            with translated("create_index"):
+                try:
+                    self._client.create_index(
+                        collection.name, self._index_params(only=missing), timeout=self._timeout, sync=False
+                    )
+                except MilvusException:
+                    # Another worker is creating the same indexes; what matters is that they exist.
+                    still = wanted - set(self._client.list_indexes(collection.name, timeout=self._timeout))
+                    if still:
+                        raise TransientInfraError("milvus", f"indexes of {collection.name} not created yet") from None
+        with translated("load_collection"):
+            # A server forgets what was loaded when it restarts; loading twice is a no-op.
+            try:
+                self._client.load_collection(collection.name, timeout=self._timeout)
+            except MilvusException as refused:
+                if INDEX_CHANGED_WHILE_LOADED not in str(refused.message):
+                    raise
+                self._client.release_collection(collection.name, timeout=self._timeout)
+                self._client.load_collection(collection.name, timeout=self._timeout)
+
+    def _index_names(self, collection: CollectionInfo) -> set[str]:
+        columns = (*STRING_COLUMNS, *NUMBER_COLUMNS) if self.is_server and collection.filter_columns else ()
+        return {VECTOR_INDEX, *columns}
 
     @contextmanager
     def _reading(self, collection: CollectionInfo, operation: str, user_filter: str | None = None) -> Iterator[None]:
@@ -430,7 +468,8 @@ class VectorIndex:
             filter_columns=FIRST_FILTER_COLUMN in fields,
         )
 
-    def _index_params(self) -> Any:
+    def _index_params(self, only: set[str] | None = None) -> Any:
+        """Every index of a new collection, or those named in ``only``."""
         params = self._client.prepare_index_params()
         config = self.index_config
         if not self.is_server:
@@ -452,6 +491,12 @@ class VectorIndex:
                 params.add_index(column, index_type="Trie", index_name=column)
             for column in NUMBER_COLUMNS:
                 params.add_index(column, index_type="STL_SORT", index_name=column)
+        if only is not None:
+            chosen = self._client.prepare_index_params()
+            for param in params:
+                if param.index_name in only:
+                    chosen.add_index(param.field_name, index_name=param.index_name, **param.get_index_configs())
+            return chosen
         return params
 
     def _search_params(self, top_k: int, face_set_size: int | None = None) -> dict[str, Any]:
