@@ -67,6 +67,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
+        # A pool child loads its models and connections before it reports up (workers/warmup.py),
+        # seconds on a busy machine; Celery's default 4 s would kill and restart it in a loop.
+        "worker_proc_alive_timeout": 120.0,
         "task_publish_retry": True,
         "task_publish_retry_policy": {
             "max_retries": 2,
