@@ -26,6 +26,7 @@ from workers.contracts import (
 )
 from workers.errors import JobFailure
 from workers.execution import JobContext
+from workers.services.chunk_enroll import enroll_chunk_items, item_entry
 from workers.services.common import load_image
 from workers.services.enroll import EnrollTarget, enroll_image
 
@@ -58,11 +59,15 @@ def enroll_chunk(ctx: JobContext, payload: EnrollChunkPayload) -> dict[str, Any]
     # A face set deleted meanwhile refuses each item's faces when they are added; one whose
     # delete job is queued takes them, and the job removes them with the rest.
     columns = FilterColumns.for_schema(face_set.external_fields if face_set is not None else {})
-    report = []
-    for index in range(payload.start, payload.stop):
-        report.append(_enroll_item(ctx, payload, index, items[index], columns))
-        ctx.progress(index + 1 - payload.start, payload.stop - payload.start)
-        runtime.lifecycle.parent_progress(payload.parent_job_id)
+    chunk = [(index, items[index]) for index in range(payload.start, payload.stop)]
+    if payload.options.on_duplicate == "allow":
+        report = enroll_chunk_items(ctx, payload, chunk, columns)
+    else:
+        # A duplicate check must see the faces of the chunk's earlier images: one at a time.
+        report = [_enroll_item(ctx, payload, index, item, columns) for index, item in chunk]
+    # Progress and its events once per chunk, not per image.
+    ctx.progress(len(chunk), len(chunk))
+    runtime.lifecycle.parent_progress(payload.parent_job_id)
     # The next chunk is sent before this one is marked done: a crash in between makes the
     # broker redeliver this chunk, which re-sends the next one if it has not started.
     following = payload.start // _chunk_size(ctx) + _in_flight(ctx)
@@ -130,11 +135,7 @@ def read_manifest(ctx: JobContext, key: str) -> list[BatchItem]:
 def _enroll_item(
     ctx: JobContext, payload: EnrollChunkPayload, index: int, item: BatchItem, columns: FilterColumns
 ) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "index": index,
-        "source": item.source,
-        "external_image_id": item.external_image_id,
-    }
+    entry = item_entry(index, item)
     if item.rejected is not None or item.image_key is None:
         refused = {**entry, "status": "rejected", "reason": item.rejected or "invalid_image"}
         return {**refused, "message": item.rejected_message} if item.rejected_message else refused

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import Image
@@ -29,6 +30,7 @@ from workers.execution import JobContext
 from workers.services.common import box_json, face_json, load_image, stable_face_id
 
 CROP_MARGIN = 0.25
+CROP_WRITERS = 4
 
 
 @dataclass(frozen=True)
@@ -74,89 +76,172 @@ def enroll_image(
 ) -> list[dict[str, Any]]:
     """Detect, embed, check and store every selected face of one image; returns them as JSON.
     With ``options.report_unindexed`` the faces left out are appended to ``unindexed``."""
-    runtime = ctx.runtime
-    results = _select(runtime.pipeline.process(image, embed=True, landmarks=False), options)
+    results = ctx.runtime.pipeline.process(image, embed=True, landmarks=False)
+    planned = plan_faces(ctx, target, image, results, options, id_seed)
+    if unindexed is not None:
+        unindexed.extend(planned.unindexed)
+    if not planned.results:
+        return []
+    stored = store_planned(ctx, [planned])
+    if not stored[0]:
+        raise JobFailure(JobErrorCode.FACE_SET_FULL, planned.refused or "the face set is full")
+    return planned.rendered(ctx)
+
+
+@dataclass
+class PlannedFaces:
+    """One image's faces, selected, checked and named, before anything is written."""
+
+    target: EnrollTarget
+    image: DecodedImage
+    results: list[FaceResult]
+    face_ids: list[str]
+    duplicates: dict[int, dict[str, Any]]
+    options: EnrollOptions
+    # Faces left out with their reasons (``options.report_unindexed``).
+    unindexed: list[dict[str, Any]] = field(default_factory=list)
+    crop_keys: list[str | None] = field(default_factory=list)
+    refused: str | None = None
+
+    @property
+    def save_crops(self) -> bool:
+        return self.options.save_crop
+
+    def rendered(self, ctx: JobContext) -> list[dict[str, Any]]:
+        target = self.target
+        faces = []
+        for face_id, result in zip(self.face_ids, self.results, strict=True):
+            face: dict[str, Any] = {
+                "face_id": face_id,
+                "bounding_box": box_json(result.face.box),
+                "external_image_id": target.external_image_id,
+                "external_fields": target.external_fields,
+            }
+            if self.options.report_unindexed:
+                face["confidence"] = round(float(result.face.confidence), 6)
+            if target.user_id is not None:
+                face["user_id"] = target.user_id
+            faces.append(face)
+        for index, duplicate in self.duplicates.items():
+            faces[index]["duplicate_of"] = duplicate
+        if self.options.detail_attributes is not None:
+            _add_details(ctx, self.image, self.results, faces, self.options.detail_attributes)
+        return faces
+
+
+def plan_faces(
+    ctx: JobContext,
+    target: EnrollTarget,
+    image: DecodedImage,
+    results: list[FaceResult],
+    options: EnrollOptions,
+    id_seed: str,
+) -> PlannedFaces:
+    """Select and check one image's faces (raising its per-image failure) and name them."""
+    results = _select(results, options)
+    left_out: list[dict[str, Any]] = []
     if options.report_unindexed:
         results, left_out = _left_out(ctx, image, results, options)
-        if unindexed is not None:
-            unindexed.extend(left_out)
     elif options.quality_gate:
         results = _passing_quality(ctx, image, results)
-    duplicates = _find_duplicates(ctx, target, results) if options.on_duplicate != "allow" else {}
+    duplicates = _find_duplicates(ctx, target, results) if options.on_duplicate != "allow" and results else {}
     if duplicates and options.on_duplicate == "reject":
         raise JobFailure(
             JobErrorCode.DUPLICATE_FACE,
             "the face set already holds this face",
             {"duplicates": list(duplicates.values())},
         )
+    face_ids = [
+        stable_face_id(id_seed, target.image_key, index, r.face.box.x, r.face.box.y, r.face.box.width, r.face.box.height)
+        for index, r in enumerate(results)
+    ]
+    return PlannedFaces(target, image, results, face_ids, duplicates, options, left_out)
 
+
+def store_planned(ctx: JobContext, plans: Sequence[PlannedFaces]) -> list[bool]:
+    """Write the planned faces of several images of one face set in the write order above:
+    their crops (concurrently), then their vectors in one upsert, then their rows in one
+    transaction. Returns, per plan, whether its faces were added; a plan that no longer
+    fits the face set is refused (``refused`` says why) and its vectors are removed."""
+    runtime = ctx.runtime
     model_id = runtime.pipeline.model_id
-    records = []
-    for index, result in enumerate(results):
-        assert result.embedding is not None
-        box = result.face.box
-        face_id = stable_face_id(id_seed, target.image_key, index, box.x, box.y, box.width, box.height)
-        crop_key = _store_crop(ctx, image, box) if options.save_crop else None
-        records.append((face_id, result, crop_key))
+    _store_crops(ctx, plans)
+    records = [
+        runtime.index_record(
+            face_id=face_id,
+            vector=result.embedding.vector,  # type: ignore[union-attr]
+            project_id=plan.target.project_id,
+            face_set_id=plan.target.face_set_id,
+            user_id=plan.target.user_id,
+            fields=plan.target.external_fields,
+            columns=plan.target.filter_columns.values(plan.target.external_fields),
+        )
+        for plan in plans
+        for face_id, result in zip(plan.face_ids, plan.results, strict=True)
+    ]
+    runtime.index.upsert(model_id, records)
+    try:
+        _add_rows(ctx, plans)
+        return [True for _ in plans]
+    except CapacityExceeded as full:
+        if len(plans) == 1:
+            plans[0].refused = str(full)
+            runtime.index.delete(model_id, plans[0].face_ids)
+            return [False]
+    # The chunk does not fit as a whole: image by image, the first ones in, the rest refused.
+    added = []
+    for plan in plans:
+        try:
+            _add_rows(ctx, [plan])
+            added.append(True)
+        except CapacityExceeded as full:
+            plan.refused = str(full)
+            runtime.index.delete(model_id, plan.face_ids)
+            added.append(False)
+    return added
 
-    if not records:
-        return []
-    runtime.index.upsert(
-        model_id,
-        [
-            runtime.index_record(
+
+def _add_rows(ctx: JobContext, plans: Sequence[PlannedFaces]) -> None:
+    runtime = ctx.runtime
+    first = plans[0].target
+    runtime.faces.add_faces(
+        project_id=first.project_id,
+        face_set_id=first.face_set_id,
+        faces=[
+            runtime.face_row(
                 face_id=face_id,
-                vector=result.embedding.vector,  # type: ignore[union-attr]
-                project_id=target.project_id,
-                face_set_id=target.face_set_id,
-                user_id=target.user_id,
-                fields=target.external_fields,
-                columns=target.filter_columns.values(target.external_fields),
+                external_image_id=plan.target.external_image_id,
+                external_fields=plan.target.external_fields,
+                user_id=plan.target.user_id,
+                box=result.face.box,
+                confidence=result.face.confidence,
+                image_key=plan.target.image_key,
+                crop_key=crop_key,
+                model_id=runtime.pipeline.model_id,
             )
-            for face_id, result, _ in records
+            for plan in plans
+            for face_id, result, crop_key in zip(plan.face_ids, plan.results, plan.crop_keys, strict=True)
         ],
     )
-    try:
-        runtime.faces.add_faces(
-            project_id=target.project_id,
-            face_set_id=target.face_set_id,
-            faces=[
-                runtime.face_row(
-                    face_id=face_id,
-                    external_image_id=target.external_image_id,
-                    external_fields=target.external_fields,
-                    user_id=target.user_id,
-                    box=result.face.box,
-                    confidence=result.face.confidence,
-                    image_key=target.image_key,
-                    crop_key=crop_key,
-                    model_id=model_id,
-                )
-                for face_id, result, crop_key in records
-            ],
-        )
-    except CapacityExceeded as full:
-        runtime.index.delete(model_id, [face_id for face_id, _, _ in records])
-        raise JobFailure(JobErrorCode.FACE_SET_FULL, str(full)) from full
 
-    rendered = []
-    for face_id, result, _ in records:
-        face: dict[str, Any] = {
-            "face_id": face_id,
-            "bounding_box": box_json(result.face.box),
-            "external_image_id": target.external_image_id,
-            "external_fields": target.external_fields,
-        }
-        if options.report_unindexed:
-            face["confidence"] = round(float(result.face.confidence), 6)
-        if target.user_id is not None:
-            face["user_id"] = target.user_id
-        rendered.append(face)
-    for index, duplicate in duplicates.items():
-        rendered[index]["duplicate_of"] = duplicate
-    if options.detail_attributes is not None:
-        _add_details(ctx, image, [result for _, result, _ in records], rendered, options.detail_attributes)
-    return rendered
+
+def _store_crops(ctx: JobContext, plans: Sequence[PlannedFaces]) -> None:
+    """Every crop of the plans, written concurrently (each is one object-store round trip)."""
+    for plan in plans:
+        plan.crop_keys = [None] * len(plan.results)
+    wanted = [(plan, index) for plan in plans if plan.save_crops for index in range(len(plan.results))]
+    if not wanted:
+        return
+
+    def store(job: tuple[PlannedFaces, int]) -> None:
+        plan, index = job
+        plan.crop_keys[index] = _store_crop(ctx, plan.image, plan.results[index].face.box)
+
+    if len(wanted) == 1:
+        store(wanted[0])
+        return
+    with ThreadPoolExecutor(max_workers=min(CROP_WRITERS, len(wanted))) as writers:
+        list(writers.map(store, wanted))  # list(): re-raises the first failure
 
 
 def _add_details(

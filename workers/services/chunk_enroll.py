@@ -1,0 +1,107 @@
+"""An enrollment chunk's images, enrolled together: the pipeline's fixed costs paid once.
+
+Each image is read, decoded and detected on its own (and fails on its own, as a rejected
+item), but the faces of every image are embedded in one ONNX call (batched inference is
+cheaper per face), their crops written concurrently, their vectors in one upsert and their
+rows in one transaction (``enroll.store_planned``). Face ids are those one-image-at-a-time
+enrollment computes, so a redelivered chunk rewrites the same faces and adds none.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.filter_columns import FilterColumns
+from pipelines.errors import PipelineError
+from pipelines.types import DecodedImage
+from workers.contracts import BatchItem, EnrollChunkPayload
+from workers.errors import JobFailure
+from workers.execution import JobContext
+from workers.services.common import load_image
+from workers.services.enroll import EnrollTarget, PlannedFaces, plan_faces, store_planned
+
+
+def item_entry(index: int, item: BatchItem) -> dict[str, Any]:
+    return {"index": index, "source": item.source, "external_image_id": item.external_image_id}
+
+
+def rejected_entry(entry: dict[str, Any], error: PipelineError | JobFailure) -> dict[str, Any]:
+    if isinstance(error, PipelineError):
+        return {**entry, "status": "rejected", "reason": str(error.code), "message": error.message}
+    rejected = {**entry, "status": "rejected", "reason": error.code.value, "message": error.message}
+    if error.details:
+        rejected["details"] = error.details
+    return rejected
+
+
+def enroll_chunk_items(
+    ctx: JobContext, payload: EnrollChunkPayload, chunk: list[tuple[int, BatchItem]], columns: FilterColumns
+) -> list[dict[str, Any]]:
+    """The per-item report of ``chunk`` (index, item), in order."""
+    report: dict[int, dict[str, Any]] = {}
+    loaded: list[tuple[int, BatchItem, EnrollTarget, DecodedImage]] = []
+    for index, item in chunk:
+        entry = item_entry(index, item)
+        if item.rejected is not None or item.image_key is None:
+            report[index] = {**entry, "status": "rejected", "reason": item.rejected or "invalid_image"}
+            continue
+        try:
+            image = load_image(ctx, item.image_key)
+        except (PipelineError, JobFailure) as error:
+            report[index] = rejected_entry(entry, error)
+            continue
+        loaded.append((index, item, _target(payload, item, columns), image))
+
+    results = _process(ctx, [image for _, _, _, image in loaded])
+    planned: list[tuple[int, PlannedFaces]] = []
+    for (index, item, target, image), found in zip(loaded, results, strict=True):
+        try:
+            if isinstance(found, PipelineError):
+                raise found
+            seed = f"{payload.parent_job_id}:{index}"
+            planned.append((index, plan_faces(ctx, target, image, found, payload.options, seed)))
+        except (PipelineError, JobFailure) as error:
+            report[index] = rejected_entry(item_entry(index, item), error)
+
+    if planned:
+        added = store_planned(ctx, [plan for _, plan in planned])
+        for (index, plan), stored in zip(planned, added, strict=True):
+            entry = item_entry(index, dict(chunk)[index])
+            if not stored:
+                report[index] = {**entry, "status": "rejected", "reason": "face_set_full", "message": plan.refused}
+                continue
+            faces = plan.rendered(ctx)
+            status = "duplicate" if any("duplicate_of" in face for face in faces) else "added"
+            report[index] = {**entry, "status": status, "faces": faces}
+    return [report[index] for index, _ in chunk]
+
+
+def _process(ctx: JobContext, images: list[DecodedImage]) -> list[Any]:
+    """Each image's faces, embedded in one call; an image the pipeline refuses gets its
+    error in its place (the others are then processed one by one)."""
+    if not images:
+        return []
+    pipeline = ctx.runtime.pipeline
+    try:
+        return list(pipeline.process_many(images, embed=True, landmarks=False))
+    except PipelineError:
+        found: list[Any] = []
+        for image in images:
+            try:
+                found.append(pipeline.process(image, embed=True, landmarks=False))
+            except PipelineError as error:
+                found.append(error)
+        return found
+
+
+def _target(payload: EnrollChunkPayload, item: BatchItem, columns: FilterColumns) -> EnrollTarget:
+    assert item.image_key is not None
+    return EnrollTarget(
+        project_id=payload.project_id,
+        face_set_id=payload.face_set_id,
+        image_key=item.image_key,
+        external_image_id=item.external_image_id,
+        external_fields=dict(item.external_fields),
+        user_id=item.user_id,
+        filter_columns=columns,
+    )
