@@ -1,0 +1,293 @@
+"""Sync latency and throughput through the API against the computation alone, in one run.
+
+For each stack (``--stacks distributed,embedded``):
+
+1. computation: this process decodes and runs the detect and search pipelines on the same
+   probe photos, one at a time on one core (p50/p99 per operation), and two processes do it
+   in a closed loop on two cores (the in-process rate);
+2. open loop: sync ``face-detect`` and ``search`` through the API at ``--rate`` per second
+   (requests start on schedule), p50/p99 per operation;
+3. closed loop: ``--clients`` callers issue sync requests back to back for ``--seconds``
+   against 2 interactive worker processes; requests per second against the in-process rate;
+4. one request's breakdown from its job row: before the row (API parse, probe intake),
+   row to start (publish, queue, worker pick-up), start to finish (the worker's job),
+   finish to the answer (completion push, response).
+
+The distributed stack is bench/distributed.py's (gunicorn API, Celery workers, RabbitMQ,
+PostgreSQL, a Milvus server, an S3 server); the embedded one is what `facefleet up` runs
+(SQLite, SQL broker transport, milvus-lite, local objects).
+
+    .venv/bin/python -m bench.latency --rate 4 --seconds 20 --clients 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import requests
+
+from bench.api_load import GALLERY, Load, Sample
+from bench.common import machine_description, save_report
+from bench.distributed import (
+    REPO_ROOT,
+    Client,
+    Processes,
+    created_project,
+    distributed_service,
+    enroll_all,
+    free_port,
+    run_cli,
+    single_face_images,
+    wait_until,
+)
+
+RESULTS = REPO_ROOT / "bench" / "results" / "latency.json"
+INTERACTIVE = "facefleet.interactive"
+ENROLL_QUEUES = "facefleet.interactive,facefleet.enroll"
+
+
+def percentiles(values_ms: list[float]) -> dict[str, float | None]:
+    if not values_ms:
+        return {"p50_ms": None, "p99_ms": None}
+    array = np.array(values_ms)
+    return {"p50_ms": round(float(np.percentile(array, 50)), 1), "p99_ms": round(float(np.percentile(array, 99)), 1)}
+
+
+# --- computation alone ----------------------------------------------------------------------
+
+
+def _pipeline() -> Any:
+    from infra.settings import Settings
+    from workers.models import build_pipeline
+
+    return build_pipeline(Settings.model_validate({"models": {"home": REPO_ROOT / ".facefleet"}}))
+
+
+def _compute(pipeline: Any, operation: str, data: bytes) -> None:
+    """What the detect and search jobs compute (workers/services/analyze.py, search.py)."""
+    from pipelines.image import ImageLimits, decode_image
+
+    image = decode_image(data, ImageLimits())
+    if operation == "detect":
+        found = pipeline.detect(image, landmarks=False)
+        pipeline.with_landmarks(image, found)
+    else:
+        pipeline.process(image, embed=True, landmarks=False)
+
+
+def computation(probes: list[bytes], rounds: int) -> dict[str, Any]:
+    pipeline = _pipeline()
+    for data in probes:  # warm-up
+        _compute(pipeline, "detect", data)
+        _compute(pipeline, "search", data)
+    timings: dict[str, list[float]] = {"detect": [], "search": []}
+    for _ in range(rounds):
+        for index, data in enumerate(probes):
+            operation = "detect" if index % 2 == 0 else "search"
+            started = time.perf_counter()
+            _compute(pipeline, operation, data)
+            timings[operation].append((time.perf_counter() - started) * 1000)
+    return {operation: percentiles(values) for operation, values in timings.items()}
+
+
+def _rate_worker(probes: list[bytes], seconds: float, done: Any) -> None:
+    os.environ["OMP_NUM_THREADS"] = "1"
+    pipeline = _pipeline()
+    for data in probes:
+        _compute(pipeline, "search", data)
+    count, deadline = 0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        _compute(pipeline, "detect" if count % 2 == 0 else "search", probes[count % len(probes)])
+        count += 1
+    done.put(count)
+
+
+def in_process_rate(probes: list[bytes], processes: int, seconds: float) -> float:
+    """Requests per second of ``processes`` processes computing in a closed loop."""
+    context = multiprocessing.get_context("spawn")
+    done = context.Queue()
+    workers = [context.Process(target=_rate_worker, args=(probes, seconds, done)) for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    counts = [done.get(timeout=seconds + 300) for _ in workers]
+    for worker in workers:
+        worker.join()
+    return sum(counts) / seconds
+
+
+# --- through the API --------------------------------------------------------------------------
+
+
+def closed_loop(load: Load, clients: int, seconds: float) -> dict[str, Any]:
+    deadline = time.monotonic() + seconds
+    samples: list[Sample] = []
+    lock = threading.Lock()
+
+    def caller(offset: int) -> None:
+        index = offset
+        while time.monotonic() < deadline:
+            sample = load._call(index)
+            with lock:
+                samples.append(sample)
+            index += clients
+
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        list(pool.map(caller, range(clients)))
+    ok = [s for s in samples if s.status == 200]
+    return {
+        "clients": clients,
+        "requests_per_second": round(len(ok) / seconds, 2),
+        "errors": len(samples) - len(ok),
+        **percentiles([s.seconds * 1000 for s in ok]),
+    }
+
+
+def open_loop(load: Load, seconds: float) -> dict[str, Any]:
+    samples = load.run(seconds)
+    by_operation: dict[str, Any] = {}
+    for operation in ("detect", "search"):
+        chosen = [s for s in samples if s.operation == operation]
+        ok = [s.seconds * 1000 for s in chosen if s.status == 200]
+        by_operation[operation] = {"requests": len(chosen), "errors": len(chosen) - len(ok), **percentiles(ok)}
+    return by_operation
+
+
+def breakdown(client: Client, database_url: str, probe: bytes, repeats: int = 5) -> dict[str, Any]:
+    """Median split of a sync detect by its job row's timestamps (one clock: same machine)."""
+    from datetime import UTC, datetime
+
+    from api.jobs import JobGateway
+    from infra.db import Database
+    from infra.db.repositories import JobRepo
+
+    jobs = JobRepo(Database(database_url, pool_size=1))
+    parts: dict[str, list[float]] = {"before_row": [], "row_to_start": [], "job": [], "finish_to_answer": []}
+    for _ in range(repeats):
+        key = f"breakdown-{time.time_ns()}"
+        sent = datetime.now(UTC)
+        started = time.perf_counter()
+        response = requests.post(
+            client._url("face-detect"),
+            files={"image_file": ("probe.jpg", probe, "image/jpeg")},
+            headers={"X-Auth-Token": client.api_key, "Idempotency-Key": key},
+            timeout=60,
+        )
+        total = time.perf_counter() - started
+        answered = sent.timestamp() + total
+        row = jobs.get(JobGateway.job_id_for(client.project_id, key))
+        if response.status_code != 200 or row is None or row.started_at is None or row.finished_at is None:
+            continue
+        parts["before_row"].append((row.created_at.timestamp() - sent.timestamp()) * 1000)
+        parts["row_to_start"].append((row.started_at - row.created_at).total_seconds() * 1000)
+        parts["job"].append((row.finished_at - row.started_at).total_seconds() * 1000)
+        parts["finish_to_answer"].append((answered - row.finished_at.timestamp()) * 1000)
+    return {name: round(float(np.median(values)), 1) if values else None for name, values in parts.items()}
+
+
+# --- the stacks -------------------------------------------------------------------------------
+
+
+@contextmanager
+def embedded_service() -> Iterator[tuple[Client, Processes]]:
+    """What `facefleet up` runs: SQLite, the SQL broker transport, milvus-lite, local objects."""
+    from facefleet.embedded import child_env, prepare_embedded
+
+    with tempfile.TemporaryDirectory(prefix="facefleet-bench-embedded-") as folder:
+        home = Path(folder)
+        settings, stop_milvus = prepare_embedded(
+            home, models={"home": REPO_ROOT / ".facefleet"}, api={"gunicorn_workers": 1, "rate_limit_per_minute": 0}
+        )
+        try:
+            env = child_env(settings)
+            project_id, api_key = created_project(run_cli(env, "project", "create", "bench"))
+            processes = Processes(env=env, logs=home, running={})
+            port = free_port()
+            processes.start("api", "api", "--bind", f"127.0.0.1:{port}")
+            base = f"http://127.0.0.1:{port}"
+            wait_until(lambda: requests.get(f"{base}/healthz", timeout=2).ok, "API")
+            try:
+                yield Client(base=base, project_id=project_id, api_key=api_key), processes
+            except BaseException:
+                processes.stop_all()
+                processes.archive_logs()
+                raise
+            processes.stop_all()
+            if processes.keep_logs:
+                processes.archive_logs()
+        finally:
+            stop_milvus()
+
+
+@dataclass(frozen=True)
+class Photos:
+    gallery: list[Path]
+    probes: list[Path]
+
+
+def measure_stack(name: str, service: Any, photos: Photos, args: argparse.Namespace) -> dict[str, Any]:
+    with service() as (client, processes):
+        processes.start("enroller", "worker", "--queues", ENROLL_QUEUES, "--name", "enroller@%h")
+        client.create_face_set(GALLERY)
+        enroll_all(client, GALLERY, photos.gallery)
+        processes.stop("enroller")
+        for index in range(2):
+            processes.start(f"interactive{index}", "worker", "--queues", INTERACTIVE, "--name", f"i{index}@%h")
+        load = Load(client, photos.probes, args.rate)
+        load.run(max(8.0, 8 / args.rate))  # every process warm, every connection open
+        opened = open_loop(load, args.seconds)
+        closed = closed_loop(load, args.clients, args.seconds)
+        split = breakdown(client, processes.env["FACEFLEET_DATABASE__URL"], photos.probes[0].read_bytes())
+        processes.keep_logs = any(part["errors"] for part in opened.values()) or closed["errors"] > 0
+    return {"stack": name, "open_loop": opened, "closed_loop": closed, "breakdown_ms": split}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rate", type=float, default=4.0, help="open-loop sync requests per second")
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of each measured phase")
+    parser.add_argument("--clients", type=int, default=4, help="closed-loop callers")
+    parser.add_argument("--rounds", type=int, default=5, help="passes over the probes for the computation")
+    parser.add_argument("--stacks", default="distributed,embedded")
+    args = parser.parse_args(argv)
+    chosen = single_face_images(24)
+    photos = Photos(gallery=chosen[:16], probes=chosen[16:])
+    probe_bytes = [path.read_bytes() for path in photos.probes]
+
+    computed = computation(probe_bytes, args.rounds)
+    rate = in_process_rate(probe_bytes, 2, args.seconds)
+    services = {"distributed": distributed_service, "embedded": embedded_service}
+    stacks = [measure_stack(name, services[name], photos, args) for name in args.stacks.split(",")]
+    for stack in stacks:
+        stack["closed_loop"]["over_in_process_rate"] = round(stack["closed_loop"]["requests_per_second"] / rate, 3)
+        for operation in ("detect", "search"):
+            api, alone = stack["open_loop"][operation], computed[operation]
+            if api["p50_ms"] is not None:
+                api["p50_over_computation_ms"] = round(api["p50_ms"] - alone["p50_ms"], 1)
+                api["p99_over_computation_ms"] = round(api["p99_ms"] - alone["p99_ms"], 1)
+    report = {
+        "machine": machine_description(),
+        "load": f"loadavg {os.getloadavg()[0]:.2f} at the end (the machine is shared)",
+        "command": "python -m bench.latency " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "computation": computed,
+        "in_process_rate_2_cores": round(rate, 2),
+        "stacks": stacks,
+    }
+    save_report(RESULTS, report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
