@@ -28,9 +28,11 @@ SUFFIX = ".sock"
 MAX_MESSAGE_BYTES = 512
 
 
-def wakeup_folder(resource: str, role: str) -> Path:
-    """The folder whose sockets wait on ``role`` events of ``resource`` (e.g. a SQLite path)."""
-    digest = hashlib.sha256(resource.encode()).hexdigest()[:16]
+def wakeup_folder(database_path: str, role: str) -> Path:
+    """The folder whose sockets wait on ``role`` events of the SQLite file ``database_path``
+    (resolved, so processes started from different folders meet in the same one)."""
+    resolved = str(Path(database_path).resolve()) if database_path else ""
+    digest = hashlib.sha256(resolved.encode()).hexdigest()[:16]
     return Path(tempfile.gettempdir()) / f"facefleet-{digest}" / role
 
 
