@@ -250,8 +250,23 @@ def measure_stack(name: str, service: Any, photos: Photos, args: argparse.Namesp
         opened = open_loop(load, args.seconds)
         closed = closed_loop(load, args.clients, args.seconds)
         split = breakdown(client, processes.env["FACEFLEET_DATABASE__URL"], photos.probes[0].read_bytes())
-        processes.keep_logs = any(part["errors"] for part in opened.values()) or closed["errors"] > 0
-    return {"stack": name, "open_loop": opened, "closed_loop": closed, "breakdown_ms": split}
+        result = {"stack": name, "open_loop": opened, "closed_loop": closed, "breakdown_ms": split}
+        if args.compare_stored_probes:
+            result["open_loop_stored_probes"] = stored_probes_open_loop(client, processes, load, args.seconds)
+        failed = [*opened.values(), *result.get("open_loop_stored_probes", {}).values()]
+        processes.keep_logs = any(part["errors"] for part in failed) or closed["errors"] > 0
+    return result
+
+
+def stored_probes_open_loop(client: Client, processes: Processes, load: Load, seconds: float) -> dict[str, Any]:
+    """The same open loop with every probe going through the object store (the path before
+    inline probes): the API restarted with ``api.inline_probe_max_bytes=0``."""
+    processes.stop("api")
+    processes.env = {**processes.env, "FACEFLEET_API__INLINE_PROBE_MAX_BYTES": "0"}
+    processes.start("api", "api", "--bind", client.base.removeprefix("http://"))
+    wait_until(lambda: requests.get(f"{client.base}/healthz", timeout=2).ok, "API")
+    load.run(4.0)
+    return open_loop(load, seconds)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -261,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=4, help="closed-loop callers")
     parser.add_argument("--rounds", type=int, default=5, help="passes over the probes for the computation")
     parser.add_argument("--stacks", default="distributed,embedded")
+    parser.add_argument("--compare-stored-probes", action="store_true",
+                        help="also run the open loop with probes stored in the object store (inline off)")
     args = parser.parse_args(argv)
     chosen = single_face_images(24)
     photos = Photos(gallery=chosen[:16], probes=chosen[16:])
