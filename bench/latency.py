@@ -197,6 +197,61 @@ def breakdown(client: Client, database_url: str, probe: bytes, repeats: int = 5)
     return {name: round(float(np.median(values)), 1) if values else None for name, values in parts.items()}
 
 
+def job_profile(env: dict[str, str], project_id: str, probe: bytes, repeats: int = 5) -> dict[str, Any]:
+    """Where a worker's sync search spends its time: the handler run in this process against
+    the stack's own stores, warm, with the probe inline (as a small sync probe travels),
+    timed per step by wrapping the runtime's parts; median of ``repeats`` runs, in ms."""
+    import hashlib
+
+    from infra.settings import Settings
+    from workers.contracts import JobKind, SearchPayload
+    from workers.execution import JobContext
+    from workers.runtime import Runtime
+    from workers.services.search import search
+    from workers.warmup import warm_up
+
+    saved = {key: os.environ.get(key) for key in env if key.startswith("FACEFLEET_")}
+    os.environ.update({key: value for key, value in env.items() if key.startswith("FACEFLEET_")})
+    try:
+        runtime = Runtime(Settings())
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    warm_up(runtime, [INTERACTIVE])
+    face_set = runtime.face_sets.get_by_name(project_id, GALLERY)
+    key = f"images/{hashlib.sha256(probe).hexdigest()}"
+    payload = SearchPayload(project_id=project_id, face_set_id=face_set.id, image_key=key)
+    steps: dict[str, list[float]] = {}
+
+    def timed(name: str, function: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                steps.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+
+        return wrapper
+
+    pipeline = runtime.pipeline
+    pipeline.detect = timed("detect", pipeline.detect)
+    pipeline.embedder.embed = timed("embed", pipeline.embedder.embed)
+    runtime.decode = timed("decode", runtime.decode)  # type: ignore[method-assign]
+    runtime.index.search = timed("vector_search", runtime.index.search)
+    runtime.faces.get_many = timed("sql_rows", runtime.faces.get_many)
+    runtime.faces.newest_created_at = timed("sql_newest", runtime.faces.newest_created_at)
+    runtime.face_sets.get = timed("sql_face_set", runtime.face_sets.get)
+    for index in range(repeats + 1):
+        context = JobContext(f"profile-{index}", JobKind.SEARCH, runtime, {key: probe})
+        timed("handler", search)(context, payload)
+        if index == 0:  # the first run's numbers go with the warm-up
+            steps.clear()
+    return {name: round(float(np.median(values)), 2) for name, values in steps.items()}
+
+
 # --- the stacks -------------------------------------------------------------------------------
 
 
@@ -250,7 +305,11 @@ def measure_stack(name: str, service: Any, photos: Photos, args: argparse.Namesp
         opened = open_loop(load, args.seconds)
         closed = closed_loop(load, args.clients, args.seconds)
         split = breakdown(client, processes.env["FACEFLEET_DATABASE__URL"], photos.probes[0].read_bytes())
-        result = {"stack": name, "open_loop": opened, "closed_loop": closed, "breakdown_ms": split}
+        profile = job_profile(processes.env, client.project_id, photos.probes[0].read_bytes())
+        result = {
+            "stack": name, "open_loop": opened, "closed_loop": closed, "breakdown_ms": split,
+            "search_job_profile_ms": profile,
+        }
         if args.compare_stored_probes:
             result["open_loop_stored_probes"] = stored_probes_open_loop(client, processes, load, args.seconds)
         failed = [*opened.values(), *result.get("open_loop_stored_probes", {}).values()]
