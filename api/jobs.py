@@ -172,6 +172,10 @@ class JobGateway:
         """Create the row and send the task. With ``inline_probes`` (a sync call), held probe
         images of a read-only job travel in the message; otherwise they are stored first."""
         body = payload.model_dump(mode="json")
+        inline = inline_probes and kind in READ_ONLY_KINDS
+        if not inline and self.store is not None:
+            # Before the row: a store that cannot take the image fails the request, not the job.
+            probes.store_held(self.store, body)
         callback_url = self.checked_callback_url(requested_callback_url())
         job_id = self.job_id_for(project_id, idempotency_key)
         job, created = self.jobs.create(
@@ -190,24 +194,20 @@ class JobGateway:
                 # holds no trace of an unsent message, and housekeeping leaves pending jobs
                 # to a durable broker). A read-only job run twice costs a computation: the
                 # second run finds the row final and does nothing.
-                self._send(kind, job_id, self._message(kind, body, inline_probes))
+                self._send(kind, job_id, self._message(body, inline))
             return job
-        self._send(kind, job_id, self._message(kind, body, inline_probes))
+        self._send(kind, job_id, self._message(body, inline))
         if self.events is not None:
             self.events.publish(
                 JobEvent.create(job_id, project_id, kind.value, JobState.ACCEPTED, timestamps={"created_at": job.created_at})
             )
         return job
 
-    def _message(self, kind: JobKind, body: dict[str, Any], inline_probes: bool) -> dict[str, Any]:
+    @staticmethod
+    def _message(body: dict[str, Any], inline: bool) -> dict[str, Any]:
         """The task's payload: the row's, plus the bytes of held probes when they may ride along."""
-        if inline_probes and kind in READ_ONLY_KINDS:
-            inline = probes.inline_images(body)
-            if inline:
-                return {**body, INLINE_IMAGES_FIELD: inline}
-        elif self.store is not None:
-            probes.store_held(self.store, body)
-        return body
+        carried = probes.inline_images(body) if inline else {}
+        return {**body, INLINE_IMAGES_FIELD: carried} if carried else body
 
     def _send(self, kind: JobKind, job_id: str, body: dict[str, Any]) -> None:
         try:

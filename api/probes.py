@@ -9,6 +9,10 @@ bytes ride in the task message (never in the job row, which keeps keys only). An
 is written to the store as before: larger images, async calls (a 202's job may be re-sent
 from its row later, when the request is long gone) and jobs of other kinds. Enrolled
 images never take this path, so the store's enrolled-image keys are untouched.
+
+The one cost: a sync job whose message is lost (the embedded SQL transport loses an
+in-flight message on kill -9) and that housekeeping re-sends from its row finds no image
+and fails with ``invalid_image``; its caller had already been answered 202 long before.
 """
 
 from __future__ import annotations
