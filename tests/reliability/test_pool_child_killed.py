@@ -130,7 +130,9 @@ def test_busy_pool_child_killed_then_its_job_completes_exactly_once(service: Ser
     client, stack = service.client, service.stack
     face_set = f"busy-{time.monotonic_ns()}"
     client.create_face_set(face_set)
-    photos = [p for identity in single_face_identities()[:3] for p in identity_photos(identity)[:3]]
+    # Four rounds of nine photos: batched chunks of 3 take a fraction of a second, so the
+    # batch must outlast the wait for its first chunk for the kill to hit a running one.
+    photos = [p for identity in single_face_identities()[:3] for p in identity_photos(identity)[:3]] * 4
     job_id = client.enroll_batch(face_set, photos, select="largest")["job_id"]
 
     deadline = time.monotonic() + 120
