@@ -112,10 +112,15 @@ class CompletionListener:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
+            was_healthy = self.healthy
             try:
                 self._listen()
             except Exception as error:  # noqa: BLE001 - an outage of the channel only slows waiters down
-                log.warning("completion listener lost its channel (%s); waiters poll until it is back", error)
+                # Once per outage, not once per reconnect attempt.
+                log.log(
+                    logging.WARNING if was_healthy else logging.DEBUG,
+                    "completion listener lost its channel (%s); waiters poll until it is back", error,
+                )
             self._healthy.clear()
             self._started.set()
             self.board.announce_all()
