@@ -37,7 +37,8 @@ from api.images import (
 )
 from api.schemas import EXTERNAL_IMAGE_ID_PATTERN, BatchItemMeta
 from api.services import new_external_image_id
-from workers.contracts import BatchItem, JobErrorCode
+from core.errors import ErrorCode
+from core.payloads import BatchItem
 
 CHUNK_BYTES = 256 * 1024
 MAX_FIELD_BYTES = 16 * 1024 * 1024  # form fields such as ``items`` (per-item metadata)
@@ -69,19 +70,19 @@ class BatchIntake:
         """``data`` None means the input was over the size limit."""
         self._check_count()
         if data is None:
-            self.entries.append(_Entry(source, rejected=JobErrorCode.IMAGE_TOO_LARGE.value))
+            self.entries.append(_Entry(source, rejected=ErrorCode.IMAGE_TOO_LARGE.value))
         elif not data:
-            self.entries.append(_Entry(source, rejected=JobErrorCode.INVALID_IMAGE.value))
+            self.entries.append(_Entry(source, rejected=ErrorCode.INVALID_IMAGE.value))
         else:
             self.entries.append(_Entry(source, image_key=self.store.put(data, sniff_content_type(data))))
 
     def add_key(self, key: str) -> None:
         self._check_count()
         if not is_safe_object_key(key):
-            self.entries.append(_Entry(key[:200], rejected=JobErrorCode.INVALID_ARGUMENT.value))
+            self.entries.append(_Entry(key[:200], rejected=ErrorCode.INVALID_ARGUMENT.value))
         elif not is_readable_by(key, self.project_id):
             # Another project's object reads exactly like a missing one.
-            self.entries.append(_Entry(key, rejected=JobErrorCode.INVALID_IMAGE.value))
+            self.entries.append(_Entry(key, rejected=ErrorCode.INVALID_IMAGE.value))
         else:
             self.entries.append(_Entry(key, image_key=key))
 
@@ -143,7 +144,7 @@ class BatchIntake:
                     unsafe = _unsafe_member_name(member.filename)
                     if unsafe is not None:  # reported, never read: the name is the attack
                         self._check_count()
-                        self.entries.append(_Entry(member.filename, rejected=JobErrorCode.INVALID_ARGUMENT.value, message=unsafe))
+                        self.entries.append(_Entry(member.filename, rejected=ErrorCode.INVALID_ARGUMENT.value, message=unsafe))
                     elif not member.is_dir() and not _is_hidden(member.filename):
                         self.add_image(member.filename, self._member_bytes(zipped, member))
         except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError) as bad:
@@ -204,7 +205,7 @@ class BatchIntake:
             try:
                 fields.update(validate_values(schema, meta.external_fields))
             except ApiError:
-                rejected = rejected or JobErrorCode.INVALID_ARGUMENT.value
+                rejected = rejected or ErrorCode.INVALID_ARGUMENT.value
         return BatchItem(
             image_key=None if rejected else entry.image_key,
             external_image_id=external_image_id,

@@ -15,8 +15,8 @@ from flask import current_app
 from api.images import ImageIntake
 from api.jobs import JobGateway
 from api.services import FaceService
+from infra.gpu_pool import GpuRouting
 from infra.settings import Settings
-from workers.contracts import GpuRouting
 
 CONTEXT_KEY = "facefleet"
 

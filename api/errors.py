@@ -14,7 +14,8 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from workers.contracts import JobErrorCode, JobKind
+from core.errors import ErrorCode
+from core.jobs import JobKind
 
 
 @dataclass(frozen=True)
@@ -106,33 +107,33 @@ class ApiError(Exception):
         return response
 
 
-_JOB_ERRORS: dict[JobErrorCode, ApiErrorCode] = {
-    JobErrorCode.INVALID_IMAGE: ApiErrorCode.INVALID_IMAGE,
-    JobErrorCode.UNSUPPORTED_FORMAT: ApiErrorCode.UNSUPPORTED_FORMAT,
-    JobErrorCode.IMAGE_TOO_LARGE: ApiErrorCode.IMAGE_TOO_LARGE,
-    JobErrorCode.IMAGE_TOO_SMALL: ApiErrorCode.IMAGE_TOO_SMALL,
-    JobErrorCode.NO_FACE: ApiErrorCode.NO_FACE,
-    JobErrorCode.MULTIPLE_FACES: ApiErrorCode.MULTIPLE_FACES,
-    JobErrorCode.LOW_QUALITY: ApiErrorCode.LOW_QUALITY,
-    JobErrorCode.INVALID_VIDEO: ApiErrorCode.INVALID_VIDEO,
-    JobErrorCode.DUPLICATE_FACE: ApiErrorCode.DUPLICATE_FACE,
-    JobErrorCode.FACE_SET_FULL: ApiErrorCode.FACE_SET_FULL,
-    JobErrorCode.FACE_SET_NOT_FOUND: ApiErrorCode.FACE_SET_NOT_FOUND,
-    JobErrorCode.FACE_NOT_FOUND: ApiErrorCode.FACE_NOT_FOUND,
-    JobErrorCode.INVALID_FILTER: ApiErrorCode.INVALID_FILTER,
-    JobErrorCode.INVALID_ARGUMENT: ApiErrorCode.INVALID_PARAMETER,
-    JobErrorCode.UNAVAILABLE: ApiErrorCode.STORAGE_UNAVAILABLE,
-    JobErrorCode.INTERNAL: ApiErrorCode.INTERNAL,
+_JOB_ERRORS: dict[ErrorCode, ApiErrorCode] = {
+    ErrorCode.INVALID_IMAGE: ApiErrorCode.INVALID_IMAGE,
+    ErrorCode.UNSUPPORTED_FORMAT: ApiErrorCode.UNSUPPORTED_FORMAT,
+    ErrorCode.IMAGE_TOO_LARGE: ApiErrorCode.IMAGE_TOO_LARGE,
+    ErrorCode.IMAGE_TOO_SMALL: ApiErrorCode.IMAGE_TOO_SMALL,
+    ErrorCode.NO_FACE: ApiErrorCode.NO_FACE,
+    ErrorCode.MULTIPLE_FACES: ApiErrorCode.MULTIPLE_FACES,
+    ErrorCode.LOW_QUALITY: ApiErrorCode.LOW_QUALITY,
+    ErrorCode.INVALID_VIDEO: ApiErrorCode.INVALID_VIDEO,
+    ErrorCode.DUPLICATE_FACE: ApiErrorCode.DUPLICATE_FACE,
+    ErrorCode.FACE_SET_FULL: ApiErrorCode.FACE_SET_FULL,
+    ErrorCode.FACE_SET_NOT_FOUND: ApiErrorCode.FACE_SET_NOT_FOUND,
+    ErrorCode.FACE_NOT_FOUND: ApiErrorCode.FACE_NOT_FOUND,
+    ErrorCode.INVALID_FILTER: ApiErrorCode.INVALID_FILTER,
+    ErrorCode.INVALID_ARGUMENT: ApiErrorCode.INVALID_PARAMETER,
+    ErrorCode.UNAVAILABLE: ApiErrorCode.STORAGE_UNAVAILABLE,
+    ErrorCode.INTERNAL: ApiErrorCode.INTERNAL,
 }
 
 
 def api_error_code_of_job(job_code: str | None, kind: JobKind | str | None = None) -> ApiErrorCode:
     """The API code for a failed job's stored code; unknown codes are internal errors."""
     try:
-        code = JobErrorCode(job_code or "")
+        code = ErrorCode(job_code or "")
     except ValueError:
         return ApiErrorCode.INTERNAL
-    if code is JobErrorCode.NO_FACE and kind in (JobKind.ENROLL, JobKind.ENROLL.value):
+    if code is ErrorCode.NO_FACE and kind in (JobKind.ENROLL, JobKind.ENROLL.value):
         return ApiErrorCode.NO_FACE_TO_ADD  # the seed's add-face endpoint has its own code
     return _JOB_ERRORS[code]
 

@@ -24,19 +24,14 @@ from pydantic import BaseModel
 
 from api import probes
 from api.errors import ApiError, ApiErrorCode, job_error
+from core.errors import ErrorCode
+from core.jobs import JobKind, JobStatus
+from core.messages import INLINE_IMAGES_FIELD, TaskProducer, dispatch
 from infra.completion import CompletionListener, wait_for_final
 from infra.events import EventPublisher, JobEvent, JobState
+from infra.gpu_pool import GpuRouting
 from infra.settings import WebhookSettings
 from infra.webhooks import CallbackUrlRejected, validate_callback_url
-from workers.contracts import (
-    INLINE_IMAGES_FIELD,
-    GpuRouting,
-    JobErrorCode,
-    JobKind,
-    JobStatus,
-    TaskProducer,
-    dispatch,
-)
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +209,7 @@ class JobGateway:
             dispatch(self.producer, kind, job_id, body, self.gpu is not None and self.gpu.available())
         except Exception as unreachable:  # any failure to hand the message over means "not started"
             log.warning("could not send job %s (%s): %s", job_id, kind.value, unreachable)
-            self.jobs.fail(job_id, JobErrorCode.UNAVAILABLE.value, "the job queue was unreachable; nothing ran")
+            self.jobs.fail(job_id, ErrorCode.UNAVAILABLE.value, "the job queue was unreachable; nothing ran")
             raise ApiError(ApiErrorCode.BROKER_UNAVAILABLE) from unreachable
 
     def wait(self, job_id: str, timeout: float) -> Any:

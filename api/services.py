@@ -16,9 +16,8 @@ from typing import Any
 from api.errors import ApiError, ApiErrorCode
 from api.fields import check_known, validate_schema, validate_values
 from api.jobs import JobGateway, JobOutcome
-from infra.search_filter import FilterError, Node, compile_filter, matches, parse_filter
-from infra.settings import Settings
-from workers.contracts import (
+from core.jobs import JobKind
+from core.payloads import (
     ComparePayload,
     DeleteFaceSetPayload,
     DeleteFacesPayload,
@@ -26,10 +25,11 @@ from workers.contracts import (
     EnrollBatchPayload,
     EnrollOptions,
     EnrollPayload,
-    JobKind,
     SearchPayload,
     UpdateFacePayload,
 )
+from infra.search_filter import FilterError, Node, compile_filter, matches, parse_filter
+from infra.settings import Settings
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 DELETE_SCAN_PAGE = 1000

@@ -8,15 +8,10 @@ from pathlib import Path
 
 import click
 
+from core.queues import CPU_QUEUES
 from infra.settings import Settings
 
-ALL_CPU_QUEUES = (
-    "facefleet.interactive",
-    "facefleet.enroll",
-    "facefleet.batch",
-    "facefleet.liveness",
-    "facefleet.maintenance",
-)
+ALL_CPU_QUEUES = tuple(queue.value for queue in CPU_QUEUES)
 
 
 @click.group()

@@ -37,13 +37,13 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import Boolean, Column, Engine, Integer, MetaData, String, Table, create_engine, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from infra.celery_config import QUEUE_NAMES
-from infra.events import is_amqp_url, pika_parameters
+from core.messages import ENQUEUED_AT_HEADER, is_amqp_url
+from core.queues import QUEUE_NAMES
+from infra.events import pika_parameters
 from infra.settings import Settings
 
 log = logging.getLogger(__name__)
 
-ENQUEUED_AT_HEADER = "x-facefleet-enqueued-at"
 _NOT_FOUND = 404
 
 

@@ -11,21 +11,13 @@ from typing import Any
 from celery import Celery
 from kombu.entity import Exchange, Queue
 
+from core.messages import is_amqp_url
+from core.queues import MAX_PRIORITY, QUEUE_NAMES, QueueName
 from infra import sql_transport
 from infra.settings import Settings
 
 sql_transport.register()
 
-# Kept in step with workers.contracts.QueueName; infra may not import workers.
-QUEUE_NAMES = (
-    "facefleet.interactive",
-    "facefleet.enroll",
-    "facefleet.batch",
-    "facefleet.liveness",
-    "facefleet.maintenance",
-    "facefleet.gpu",
-)
-MAX_PRIORITY = 9
 
 
 def _queues() -> list[Queue]:
@@ -43,7 +35,7 @@ def _queues() -> list[Queue]:
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
-    is_amqp = settings.broker.url.startswith(("amqp://", "amqps://", "pyamqp://"))
+    is_amqp = is_amqp_url(settings.broker.url)
     transport_options: dict[str, Any] = {}
     if is_amqp:
         transport_options["confirm_publish"] = settings.broker.confirm_publish
@@ -58,9 +50,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_serializer": "json",
         "accept_content": ["json"],
         "task_queues": _queues(),
-        "task_default_queue": "facefleet.interactive",
+        "task_default_queue": QueueName.INTERACTIVE.value,
         "task_default_exchange": "facefleet",
-        "task_default_routing_key": "facefleet.interactive",
+        "task_default_routing_key": QueueName.INTERACTIVE.value,
         "task_queue_max_priority": MAX_PRIORITY,
         "task_default_priority": 5,
         # Redelivery is safe because every write is idempotent; only then ack late.

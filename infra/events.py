@@ -31,6 +31,7 @@ import pika
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPError
 
+from core.messages import is_amqp_url
 from infra.settings import EventSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -258,10 +259,6 @@ def pika_parameters(url: str, connect_timeout: float, blocked_timeout: float) ->
     parameters.stack_timeout = connect_timeout * 2
     parameters.blocked_connection_timeout = blocked_timeout
     return parameters
-
-
-def is_amqp_url(url: str) -> bool:
-    return url.startswith(("amqp://", "amqps://", "pyamqp://"))
 
 
 class PikaEventPublisher(_Throttled):

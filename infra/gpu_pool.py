@@ -14,10 +14,11 @@ import time
 
 from kombu.connection import Connection
 
+from core.messages import is_amqp_url
+from core.queues import QueueName
+from infra.settings import PipelineSettings, Settings
+
 log = logging.getLogger(__name__)
-
-AMQP_SCHEMES = ("amqp://", "amqps://", "pyamqp://")
-
 
 class GpuPoolProbe:
     def __init__(self, broker_url: str, queue: str, cache_seconds: float = 5.0, timeout_seconds: float = 2.0) -> None:
@@ -31,7 +32,7 @@ class GpuPoolProbe:
 
     def available(self) -> bool:
         # The embedded SQL transport has no consumer registry and no GPU pool.
-        if not self.broker_url.startswith(AMQP_SCHEMES):
+        if not is_amqp_url(self.broker_url):
             return False
         with self._lock:
             now = time.monotonic()
@@ -48,3 +49,29 @@ class GpuPoolProbe:
         except Exception as error:  # noqa: BLE001 - no queue yet, broker down: the CPU pools serve
             log.debug("GPU pool probe on %s failed: %s", self.queue, error)
             return 0
+
+
+GPU_DETECTORS = frozenset({"mtcnn"})
+
+
+def pipeline_uses_gpu(pipeline: PipelineSettings) -> bool:
+    """TensorFlow models (deepface embedders, mtcnn) and onnxruntime with CUDA use a GPU;
+    dlib-bin is a CPU build (docs/OPERATIONS.md, "What runs on the GPU")."""
+    return (
+        pipeline.detector in GPU_DETECTORS
+        or pipeline.fallback_detector in GPU_DETECTORS
+        or pipeline.embedding_model.startswith("deepface-")
+        or pipeline.embedding_backend == "onnx"
+    )
+
+
+class GpuRouting:
+    """Whether to send GPU-worthy jobs to the GPU queue now: only when routing is switched
+    on (``pipeline.gpu_pool``), the pipeline can use a GPU, and a GPU pool consumes."""
+
+    def __init__(self, settings: Settings) -> None:
+        wanted = settings.pipeline.gpu_pool and pipeline_uses_gpu(settings.pipeline)
+        self._probe = GpuPoolProbe(settings.broker.url, QueueName.GPU.value) if wanted else None
+
+    def available(self) -> bool:
+        return self._probe is not None and self._probe.available()

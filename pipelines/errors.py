@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from core.errors import ErrorCode
 
-
-class ErrorCode(StrEnum):
-    INVALID_IMAGE = "invalid_image"
-    UNSUPPORTED_FORMAT = "unsupported_format"
-    IMAGE_TOO_LARGE = "image_too_large"
-    IMAGE_TOO_SMALL = "image_too_small"
-    NO_FACE = "no_face"
-    MULTIPLE_FACES = "multiple_faces"
-    LOW_QUALITY = "low_quality"
-    INVALID_VIDEO = "invalid_video"
-    UNKNOWN_MODEL = "unknown_model"
+# ErrorCode is re-exported: pipeline code raises with the codes every layer shares.
+__all__ = ["ErrorCode", "ImageError", "MultipleFacesError", "NoFaceError", "PipelineError", "UnknownModelError", "VideoError"]
 
 
 class PipelineError(Exception):

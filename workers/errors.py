@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from workers.contracts import JobErrorCode
+from core.errors import ErrorCode
 
 
 class JobFailure(Exception):
-    def __init__(self, code: JobErrorCode | str, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(self, code: ErrorCode | str, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
-        self.code = JobErrorCode(code)
+        self.code = ErrorCode(code)
         self.message = message
         self.details = details or {}

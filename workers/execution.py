@@ -23,18 +23,14 @@ from celery import Task
 from celery.exceptions import Retry, SoftTimeLimitExceeded
 from sqlalchemy.exc import DBAPIError
 
+from core.errors import ErrorCode
+from core.jobs import JobKind, JobStatus
+from core.messages import INLINE_IMAGES_FIELD
+from core.payloads import PAYLOAD_OF_KIND
+from core.queues import QUEUE_OF_KIND, QueueName
 from infra.db.models import utc_now
 from infra.errors import TransientInfraError
 from pipelines.errors import PipelineError
-from workers.contracts import (
-    INLINE_IMAGES_FIELD,
-    PAYLOAD_OF_KIND,
-    QUEUE_OF_KIND,
-    JobErrorCode,
-    JobKind,
-    JobStatus,
-    QueueName,
-)
 from workers.errors import JobFailure
 from workers.runtime import Runtime, get_runtime
 
@@ -91,10 +87,10 @@ def run_job(task: Task, job_id: str, kind: JobKind, raw_payload: dict[str, Any],
     except (TransientInfraError, DBAPIError) as error:
         _retry_or_give_up(task, runtime, job_id, kind, error)
     except SoftTimeLimitExceeded:
-        _fail(runtime, job_id, JobErrorCode.INTERNAL.value, "the job ran past its time limit")
+        _fail(runtime, job_id, ErrorCode.INTERNAL.value, "the job ran past its time limit")
     except Exception:
         log.exception("job %s (%s) failed unexpectedly", job_id, kind)
-        _fail(runtime, job_id, JobErrorCode.INTERNAL.value, "internal error while processing the job")
+        _fail(runtime, job_id, ErrorCode.INTERNAL.value, "internal error while processing the job")
     else:
         if result is not None:
             runtime.lifecycle.succeed(job_id, result)
@@ -128,7 +124,7 @@ def _retry_or_give_up(task: Task, runtime: Runtime, job_id: str, kind: JobKind, 
     if isinstance(error, DBAPIError) and not error.connection_invalidated:
         # A real SQL error (constraint, syntax) is a bug, not an outage.
         log.exception("job %s hit a database error", job_id)
-        _fail(runtime, job_id, JobErrorCode.INTERNAL.value, "internal error while processing the job")
+        _fail(runtime, job_id, ErrorCode.INTERNAL.value, "internal error while processing the job")
         return
     delay = retry_delay(attempt, settings.retry_backoff_seconds, settings.retry_backoff_max_seconds)
     out_of_budget = QUEUE_OF_KIND[kind] is QueueName.INTERACTIVE and _age_seconds(runtime, job_id) + delay > (
@@ -136,7 +132,7 @@ def _retry_or_give_up(task: Task, runtime: Runtime, job_id: str, kind: JobKind, 
     )
     if attempt >= settings.max_retries or out_of_budget:
         log.warning("job %s gives up after %d retries: %s", job_id, attempt, error)
-        _fail(runtime, job_id, JobErrorCode.UNAVAILABLE.value, f"a storage service stayed unavailable: {error}")
+        _fail(runtime, job_id, ErrorCode.UNAVAILABLE.value, f"a storage service stayed unavailable: {error}")
         return
     log.info("job %s: transient error (%s); retry %d in %.1fs", job_id, error, attempt + 1, delay)
     raise task.retry(exc=error, countdown=delay, max_retries=settings.max_retries)

@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from core.jobs import JobKind
+from core.queues import QueueName
 from infra.completion import CompletionNotifier
 from infra.events import EventPublisher, JobEvent, JobState
-from workers.contracts import JobKind, QueueName
 
 log = logging.getLogger(__name__)
 

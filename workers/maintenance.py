@@ -17,8 +17,9 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from core.jobs import JobKind
+from core.messages import is_amqp_url
 from infra.errors import ObjectNotFound, TransientInfraError
-from workers.contracts import JobKind
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ def requeue_stale_jobs(runtime: Runtime) -> list[str]:
     cutoff = datetime.now(UTC) - timedelta(seconds=runtime.settings.jobs.stale_after_seconds)
     # RabbitMQ keeps a confirmed message until it is acked, so a job waiting in a long queue
     # is not lost and must not be sent twice; the embedded SQL transport can lose one.
-    durable_broker = runtime.settings.broker.url.startswith(("amqp://", "amqps://", "pyamqp://"))
+    durable_broker = is_amqp_url(runtime.settings.broker.url)
     requeued = []
     for job in runtime.jobs.claim_stale(cutoff, include_pending=not durable_broker):
         try:

@@ -73,7 +73,7 @@ class Runtime:
 
     @cached_property
     def gpu_routing(self) -> Any:
-        from workers.contracts import GpuRouting
+        from infra.gpu_pool import GpuRouting
 
         return GpuRouting(self.settings)
 
@@ -84,8 +84,8 @@ class Runtime:
         ``TransientInfraError``, so the sending job is retried or redelivered, not failed."""
         from kombu.exceptions import OperationalError as BrokerUnreachable
 
+        from core.messages import dispatch
         from infra.errors import TransientInfraError
-        from workers.contracts import dispatch
 
         try:
             dispatch(self.producer, kind, job_id, payload, self.gpu_routing.available())

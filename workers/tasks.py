@@ -6,8 +6,8 @@ from typing import Any
 
 from celery import Task
 
+from core.jobs import JobKind, task_name
 from workers.app import app
-from workers.contracts import JobKind, task_name
 from workers.execution import Handler, run_job
 from workers.lifecycle import WEBHOOK_TASK
 from workers.runtime import get_runtime

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from workers.contracts import QueueName
+from core.queues import QueueName
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)

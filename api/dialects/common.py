@@ -27,7 +27,8 @@ from api.errors import ApiError, ApiErrorCode
 from api.images import decode_base64_image, read_limited
 from api.input_bounds import InputRefused
 from api.jobs import JobOutcome
-from workers.contracts import JobErrorCode, JobKind, JobStatus
+from core.errors import ErrorCode
+from core.jobs import JobKind, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -35,26 +36,26 @@ SCAN_PAGE = 1000
 
 
 class Reason(StrEnum):
-    """Why a dialect request failed; a superset of ``JobErrorCode`` values."""
+    """Why a dialect request failed; a superset of ``ErrorCode`` values."""
 
     MISSING_ARGUMENT = "missing_argument"
     BAD_ARGUMENT = "bad_argument"
     EMPTY_IMAGE = "empty_image"
-    INVALID_IMAGE = JobErrorCode.INVALID_IMAGE.value
-    UNSUPPORTED_FORMAT = JobErrorCode.UNSUPPORTED_FORMAT.value
-    IMAGE_TOO_LARGE = JobErrorCode.IMAGE_TOO_LARGE.value
-    IMAGE_TOO_SMALL = JobErrorCode.IMAGE_TOO_SMALL.value
-    NO_FACE = JobErrorCode.NO_FACE.value
-    MULTIPLE_FACES = JobErrorCode.MULTIPLE_FACES.value
-    LOW_QUALITY = JobErrorCode.LOW_QUALITY.value
-    INVALID_VIDEO = JobErrorCode.INVALID_VIDEO.value
-    DUPLICATE_FACE = JobErrorCode.DUPLICATE_FACE.value
-    FACE_SET_FULL = JobErrorCode.FACE_SET_FULL.value
-    FACE_SET_NOT_FOUND = JobErrorCode.FACE_SET_NOT_FOUND.value
-    FACE_NOT_FOUND = JobErrorCode.FACE_NOT_FOUND.value
-    UNAVAILABLE = JobErrorCode.UNAVAILABLE.value
+    INVALID_IMAGE = ErrorCode.INVALID_IMAGE.value
+    UNSUPPORTED_FORMAT = ErrorCode.UNSUPPORTED_FORMAT.value
+    IMAGE_TOO_LARGE = ErrorCode.IMAGE_TOO_LARGE.value
+    IMAGE_TOO_SMALL = ErrorCode.IMAGE_TOO_SMALL.value
+    NO_FACE = ErrorCode.NO_FACE.value
+    MULTIPLE_FACES = ErrorCode.MULTIPLE_FACES.value
+    LOW_QUALITY = ErrorCode.LOW_QUALITY.value
+    INVALID_VIDEO = ErrorCode.INVALID_VIDEO.value
+    DUPLICATE_FACE = ErrorCode.DUPLICATE_FACE.value
+    FACE_SET_FULL = ErrorCode.FACE_SET_FULL.value
+    FACE_SET_NOT_FOUND = ErrorCode.FACE_SET_NOT_FOUND.value
+    FACE_NOT_FOUND = ErrorCode.FACE_NOT_FOUND.value
+    UNAVAILABLE = ErrorCode.UNAVAILABLE.value
     TIMEOUT = "timeout"
-    INTERNAL = JobErrorCode.INTERNAL.value
+    INTERNAL = ErrorCode.INTERNAL.value
 
 
 IMAGE_REASONS = frozenset(

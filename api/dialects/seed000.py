@@ -20,7 +20,8 @@ from api.dialects.common import (
     run_job,
     store_upload,
 )
-from workers.contracts import EmbedPayload, JobKind
+from core.jobs import JobKind
+from core.payloads import EmbedPayload
 
 ALLOWED_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "bmp"})
 NO_FACE_MESSAGE = "未检测到人脸"

@@ -38,7 +38,8 @@ from api.dialects.common import (
     store_base64,
 )
 from api.input_bounds import bounded_text, is_ascii_integer, native_user_id
-from workers.contracts import ComparePayload, DetectPayload, EnrollOptions, JobKind, LivenessPayload
+from core.jobs import JobKind
+from core.payloads import ComparePayload, DetectPayload, EnrollOptions, LivenessPayload
 
 PROJECT_NAME_PREFIX = "d001-app-"
 FACE_SET_NAME = "d001"

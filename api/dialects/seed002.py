@@ -43,8 +43,9 @@ from api.dialects.common import (
     store_upload,
 )
 from api.input_bounds import bounded_text, native_user_id
+from core.jobs import JobKind, JobStatus
+from core.payloads import DetectPayload, EnrollOptions
 from infra.settings import DialectSettings
-from workers.contracts import DetectPayload, EnrollOptions, JobKind, JobStatus
 
 ALPHABET = string.ascii_letters + string.digits
 JOB_PART = 22

@@ -37,7 +37,8 @@ from api.dialects.common import (
 from api.dialects.seed003_codes import CODE_OF_CHECK, MESSAGES, Status, status_of
 from api.images import decode_base64_image
 from api.input_bounds import NATIVE_USER_ID, InputRefused, bounded_text, is_ascii_integer, native_name
-from workers.contracts import ComparePayload, DetectPayload, EnrollOptions, JobKind
+from core.jobs import JobKind
+from core.payloads import ComparePayload, DetectPayload, EnrollOptions
 
 FACE_SET_PREFIX = "d003-"
 MAX_IMAGE_BYTES = 4 * 1024 * 1024  # the document's limit

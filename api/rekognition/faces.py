@@ -10,7 +10,9 @@ from api.rekognition.calls import Call
 from api.rekognition.images import StoredImage, stored_image
 from api.rekognition.protocol import finished, invalid, offset_of, offset_token
 from api.rekognition.render import UNNAMED_PREFIX, face_detail, image_id, similarity, stored_face
-from workers.contracts import ComparePayload, DetectPayload, EnrollOptions, JobErrorCode, JobKind
+from core.errors import ErrorCode
+from core.jobs import JobKind
+from core.payloads import ComparePayload, DetectPayload, EnrollOptions
 
 MAX_INDEX_FACES = 100  # Rekognition indexes at most 100 faces per image
 MAX_SEARCH_FACES = 1000  # FaceFleet's candidate limit per search (AWS allows 4096)
@@ -76,7 +78,7 @@ def index_faces(call: Call) -> dict[str, Any]:
         wait=True,
         idempotency_key=None,
     )
-    if outcome.finished and outcome.job.error_code == JobErrorCode.NO_FACE.value:
+    if outcome.finished and outcome.job.error_code == ErrorCode.NO_FACE.value:
         return {"FaceRecords": [], "FaceModelVersion": call.model_version, "UnindexedFaces": []}
     result = finished(outcome)
     records = []

@@ -23,7 +23,8 @@ from flask import Response
 from api.errors import ApiError, ApiErrorCode
 from api.input_bounds import check_json_depth
 from api.jobs import JobOutcome
-from workers.contracts import JobErrorCode, JobStatus
+from core.errors import ErrorCode
+from core.jobs import JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -78,18 +79,18 @@ def json_response(body: dict[str, Any], status: int = 200) -> Response:
 # ---------------------------------------------------------------------------- failures
 
 _TYPE_OF_JOB_ERROR: dict[str, ErrorType] = {
-    JobErrorCode.INVALID_IMAGE.value: ErrorType.INVALID_IMAGE_FORMAT,
-    JobErrorCode.UNSUPPORTED_FORMAT.value: ErrorType.INVALID_IMAGE_FORMAT,
-    JobErrorCode.IMAGE_TOO_LARGE.value: ErrorType.IMAGE_TOO_LARGE,
-    JobErrorCode.IMAGE_TOO_SMALL.value: ErrorType.INVALID_PARAMETER,
-    JobErrorCode.NO_FACE.value: ErrorType.INVALID_PARAMETER,
-    JobErrorCode.MULTIPLE_FACES.value: ErrorType.INVALID_PARAMETER,
-    JobErrorCode.LOW_QUALITY.value: ErrorType.INVALID_PARAMETER,
-    JobErrorCode.FACE_SET_FULL.value: ErrorType.SERVICE_QUOTA_EXCEEDED,
-    JobErrorCode.FACE_SET_NOT_FOUND.value: ErrorType.RESOURCE_NOT_FOUND,
-    JobErrorCode.FACE_NOT_FOUND.value: ErrorType.RESOURCE_NOT_FOUND,
-    JobErrorCode.INVALID_ARGUMENT.value: ErrorType.INVALID_PARAMETER,
-    JobErrorCode.UNAVAILABLE.value: ErrorType.INTERNAL,
+    ErrorCode.INVALID_IMAGE.value: ErrorType.INVALID_IMAGE_FORMAT,
+    ErrorCode.UNSUPPORTED_FORMAT.value: ErrorType.INVALID_IMAGE_FORMAT,
+    ErrorCode.IMAGE_TOO_LARGE.value: ErrorType.IMAGE_TOO_LARGE,
+    ErrorCode.IMAGE_TOO_SMALL.value: ErrorType.INVALID_PARAMETER,
+    ErrorCode.NO_FACE.value: ErrorType.INVALID_PARAMETER,
+    ErrorCode.MULTIPLE_FACES.value: ErrorType.INVALID_PARAMETER,
+    ErrorCode.LOW_QUALITY.value: ErrorType.INVALID_PARAMETER,
+    ErrorCode.FACE_SET_FULL.value: ErrorType.SERVICE_QUOTA_EXCEEDED,
+    ErrorCode.FACE_SET_NOT_FOUND.value: ErrorType.RESOURCE_NOT_FOUND,
+    ErrorCode.FACE_NOT_FOUND.value: ErrorType.RESOURCE_NOT_FOUND,
+    ErrorCode.INVALID_ARGUMENT.value: ErrorType.INVALID_PARAMETER,
+    ErrorCode.UNAVAILABLE.value: ErrorType.INTERNAL,
 }
 
 _TYPE_OF_API_ERROR: dict[ApiErrorCode, ErrorType] = {

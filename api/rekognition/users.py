@@ -21,7 +21,8 @@ from api.rekognition.protocol import (
     not_found,
 )
 from api.rekognition.render import face_detail, similarity
-from workers.contracts import JobKind, SearchPayload, UpdateFacePayload
+from core.jobs import JobKind
+from core.payloads import SearchPayload, UpdateFacePayload
 
 MAX_USER_ID = 128
 MAX_ASSOCIATE_FACES = 100

@@ -16,7 +16,7 @@ from api.context import current_context
 from api.errors import ApiError, ApiErrorCode
 from api.routes.common import ACCEPTED, idempotency_key, job_response, v1_blueprint
 from api.schemas import BatchForm, BatchJson, FaceSetPath, JobHeaders
-from workers.contracts import EnrollOptions
+from core.payloads import EnrollOptions
 
 ZIP_TYPES = ("application/zip", "application/x-zip-compressed")
 

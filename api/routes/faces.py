@@ -31,7 +31,7 @@ from api.schemas import (
     SearchResponse,
 )
 from api.services import face_info
-from workers.contracts import EnrollOptions
+from core.payloads import EnrollOptions
 
 SEARCH_OPTIONS = ("top_n", "threshold", "filter", "sort", "return_fields", "all_faces", "group_by")
 

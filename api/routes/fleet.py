@@ -17,6 +17,8 @@ from flask_openapi3 import APIBlueprint, OpenAPI, Tag
 from api.auth import authenticate_operator
 from api.context import ApiContext
 from api.metrics import REGISTRY_KEY
+from core.jobs import JobKind
+from core.queues import QUEUE_OF_KIND
 from infra.broker_monitor import (
     BrokerMonitor,
     QueueJobStats,
@@ -24,7 +26,6 @@ from infra.broker_monitor import (
     queue_snapshot,
     register_queue_metrics,
 )
-from workers.contracts import QUEUE_OF_KIND, JobKind
 
 MONITOR_KEY = "facefleet_broker_monitor"
 

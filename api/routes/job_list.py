@@ -13,9 +13,9 @@ from api.errors import ApiError, ApiErrorCode
 from api.routes.common import v1_blueprint
 from api.routes.jobs import job_view
 from api.schemas import JobView, ProjectPath
+from core.jobs import JobKind
 from infra.db.console_reads import ConsoleReads, JobCursor
 from infra.db.rows import JobRow
-from workers.contracts import JobKind
 
 
 class JobListQuery(BaseModel):

@@ -19,7 +19,8 @@ from api.context import current_context
 from api.images import ImageIntake
 from api.routes.common import ACCEPTED, idempotency_key, job_response, v1_blueprint, wants_async
 from api.schemas import AsyncQuery, JobHeaders, ProjectPath
-from workers.contracts import JobKind, LivenessPayload
+from core.jobs import JobKind
+from core.payloads import LivenessPayload
 
 # The pipeline's own limit (pipelines.liveness.VideoLimits.max_bytes): 1-15 s of video.
 MAX_VIDEO_BYTES = 20 * 1024 * 1024

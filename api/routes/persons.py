@@ -22,8 +22,9 @@ from api.person_schemas import (
 from api.routes.common import ACCEPTED, idempotency_key, job_response, v1_blueprint, wants_async
 from api.schemas import AsyncQuery, FaceSetPath, JobHeaders
 from api.services import face_info
+from core.jobs import JobKind
+from core.payloads import DeletePersonPayload
 from infra.db.persons import PersonRepo
-from workers.contracts import DeletePersonPayload, JobKind
 
 PERSON_FACES_LIMIT = 1000
 

@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy import text
 
+from core.jobs import JobKind
+from core.messages import dispatch
 from tests.support.photos import FACES, identity_photos, single_face_identities
-from workers.contracts import JobKind, dispatch
 
 WOZNIAK = "face_recognition-steve_wozniak"
 ALLEN = "face_recognition-paul_allen"

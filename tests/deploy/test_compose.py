@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from core.queues import QueueName
 from infra.settings import Settings
 from tests.deploy.conftest import COMPOSE_FILE, ENV_EXAMPLE, generate_env, run_compose
 from tests.deploy.support import DEPLOY_DIR, parse_dockerfile, points_at_this_machine, settings_leaves
-from workers.contracts import QueueName
 
 HEALTH_CONDITIONS = {"service_healthy", "service_completed_successfully"}
 # Defaults that point at this machine but need no value in the compose deployment.

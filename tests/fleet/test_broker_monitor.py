@@ -12,6 +12,7 @@ import pika
 import pytest
 from prometheus_client import CollectorRegistry
 
+from core.queues import QUEUE_NAMES
 from infra.broker_monitor import (
     ENQUEUED_AT_HEADER,
     AmqpQueueReader,
@@ -22,7 +23,7 @@ from infra.broker_monitor import (
     queue_snapshot,
     register_queue_metrics,
 )
-from infra.celery_config import QUEUE_NAMES, make_celery
+from infra.celery_config import make_celery
 from infra.settings import BrokerSettings, Settings
 
 

@@ -8,9 +8,12 @@ import time
 import pytest
 from kombu import Connection, Consumer, Exchange, Queue
 
+from core.jobs import JobKind
+from core.messages import dispatch
+from core.queues import QueueName, queue_for
 from infra.celery_config import MAX_PRIORITY, make_celery
+from infra.gpu_pool import GpuRouting
 from infra.settings import BrokerSettings, PipelineSettings, Settings
-from workers.contracts import GpuRouting, JobKind, QueueName, dispatch, queue_for
 
 pytestmark = pytest.mark.integration
 

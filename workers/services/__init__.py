@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workers.contracts import JobKind
+from core.jobs import JobKind
 from workers.execution import FAILURE_HOOKS, Handler
 from workers.services.analyze import compare, detect, embed
 from workers.services.batch import chunk_failed, enroll_batch, enroll_chunk

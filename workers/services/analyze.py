@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from core.errors import ErrorCode
+from core.payloads import ComparePayload, DetectPayload, EmbedPayload
 from pipelines.compare import distance_to_similarity, euclidean_distance
 from pipelines.engine import FaceResult
-from workers.contracts import ComparePayload, DetectPayload, EmbedPayload, JobErrorCode
 from workers.errors import JobFailure
 from workers.execution import JobContext
 from workers.services.common import face_json, largest, load_image
@@ -62,7 +63,7 @@ def embed(ctx: JobContext, payload: EmbedPayload) -> dict[str, Any]:
     image = load_image(ctx, payload.image_key)
     results = ctx.runtime.pipeline.process(image, embed=True, landmarks=False)
     if not results:
-        raise JobFailure(JobErrorCode.NO_FACE, "no face was detected in the image")
+        raise JobFailure(ErrorCode.NO_FACE, "no face was detected in the image")
     chosen = _shown(ctx, image, [largest(results)] if payload.select == "largest" else results)
     return {
         "model_id": ctx.runtime.pipeline.model_id,
@@ -78,7 +79,7 @@ def _largest_embedded(ctx: JobContext, key: str, label: str):  # type: ignore[no
     image = load_image(ctx, key)
     results = ctx.runtime.pipeline.process(image, embed=True, landmarks=False)
     if not results:
-        raise JobFailure(JobErrorCode.NO_FACE, f"no face was detected in {label}", {"image": label})
+        raise JobFailure(ErrorCode.NO_FACE, f"no face was detected in {label}", {"image": label})
     return _shown(ctx, image, [largest(results)])[0]
 
 

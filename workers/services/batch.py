@@ -14,16 +14,11 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+from core.jobs import JobKind, JobStatus
+from core.payloads import BatchItem, EnrollBatchPayload, EnrollChunkPayload
 from infra.errors import ObjectNotFound, TransientInfraError
 from infra.filter_columns import FilterColumns
 from pipelines.errors import PipelineError
-from workers.contracts import (
-    BatchItem,
-    EnrollBatchPayload,
-    EnrollChunkPayload,
-    JobKind,
-    JobStatus,
-)
 from workers.errors import JobFailure
 from workers.execution import JobContext
 from workers.services.chunk_enroll import enroll_chunk_items, item_entry

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.payloads import BatchItem, EnrollChunkPayload
 from infra.filter_columns import FilterColumns
 from pipelines.errors import PipelineError
 from pipelines.types import DecodedImage
-from workers.contracts import BatchItem, EnrollChunkPayload
 from workers.errors import JobFailure
 from workers.execution import JobContext
 from workers.services.common import load_image

@@ -6,10 +6,10 @@ import base64
 import hashlib
 from typing import Any
 
+from core.errors import ErrorCode
 from infra.errors import ObjectNotFound
 from pipelines.engine import FaceResult
 from pipelines.types import BoundingBox, DecodedImage, DetectedFace
-from workers.contracts import JobErrorCode
 from workers.errors import JobFailure
 from workers.execution import JobContext
 
@@ -23,7 +23,7 @@ def load_image(ctx: JobContext, key: str) -> DecodedImage:
     try:
         data = ctx.runtime.store.get(key)
     except ObjectNotFound as missing:
-        raise JobFailure(JobErrorCode.INVALID_IMAGE, "the image of this job is no longer stored") from missing
+        raise JobFailure(ErrorCode.INVALID_IMAGE, "the image of this job is no longer stored") from missing
     return ctx.runtime.decode(data)
 
 
@@ -41,7 +41,7 @@ def face_json(face: DetectedFace) -> dict[str, Any]:
 
 def largest(results: list[FaceResult]) -> FaceResult:
     if not results:
-        raise JobFailure(JobErrorCode.NO_FACE, "no face was detected in the image")
+        raise JobFailure(ErrorCode.NO_FACE, "no face was detected in the image")
     return max(results, key=lambda r: r.face.box.area)
 
 

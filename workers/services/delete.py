@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from workers.contracts import DeleteFaceSetPayload, DeleteFacesPayload
+from core.payloads import DeleteFaceSetPayload, DeleteFacesPayload
 from workers.execution import JobContext
 
 

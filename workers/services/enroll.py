@@ -19,12 +19,13 @@ from typing import Any
 
 from PIL import Image
 
+from core.errors import ErrorCode
+from core.payloads import EnrollOptions, EnrollPayload
 from infra.db.errors import CapacityExceeded
 from infra.filter_columns import FilterColumns
 from pipelines.compare import distance_to_similarity
 from pipelines.engine import FaceResult
 from pipelines.types import BoundingBox, DecodedImage
-from workers.contracts import EnrollOptions, EnrollPayload, JobErrorCode
 from workers.errors import JobFailure
 from workers.execution import JobContext
 from workers.services.common import box_json, face_json, load_image, stable_face_id
@@ -47,7 +48,7 @@ class EnrollTarget:
 def enroll(ctx: JobContext, payload: EnrollPayload) -> dict[str, Any]:
     face_set = ctx.runtime.face_sets.get(payload.project_id, payload.face_set_id)
     if face_set is None:
-        raise JobFailure(JobErrorCode.FACE_SET_NOT_FOUND, "the face set no longer exists")
+        raise JobFailure(ErrorCode.FACE_SET_NOT_FOUND, "the face set no longer exists")
     image = load_image(ctx, payload.image_key)
     target = EnrollTarget(
         project_id=payload.project_id,
@@ -84,7 +85,7 @@ def enroll_image(
         return []
     stored = store_planned(ctx, [planned])
     if not stored[0]:
-        raise JobFailure(JobErrorCode.FACE_SET_FULL, planned.refused or "the face set is full")
+        raise JobFailure(ErrorCode.FACE_SET_FULL, planned.refused or "the face set is full")
     return planned.rendered(ctx)
 
 
@@ -147,7 +148,7 @@ def plan_faces(
     duplicates = _find_duplicates(ctx, target, results) if options.on_duplicate != "allow" and results else {}
     if duplicates and options.on_duplicate == "reject":
         raise JobFailure(
-            JobErrorCode.DUPLICATE_FACE,
+            ErrorCode.DUPLICATE_FACE,
             "the face set already holds this face",
             {"duplicates": list(duplicates.values())},
         )
@@ -285,7 +286,7 @@ def _unindexed(result: FaceResult, reasons: list[str]) -> dict[str, Any]:
 
 def _select(results: list[FaceResult], options: EnrollOptions) -> list[FaceResult]:
     if not results:
-        raise JobFailure(JobErrorCode.NO_FACE, "no face was detected in the image")
+        raise JobFailure(ErrorCode.NO_FACE, "no face was detected in the image")
     if options.box is not None:
         x, y, width, height = options.box
 
@@ -298,7 +299,7 @@ def _select(results: list[FaceResult], options: EnrollOptions) -> list[FaceResul
         return [max(results, key=lambda r: r.face.box.area)]
     if options.select == "single" and len(results) > 1:
         raise JobFailure(
-            JobErrorCode.MULTIPLE_FACES,
+            ErrorCode.MULTIPLE_FACES,
             f"{len(results)} faces were detected where exactly one was expected",
             {"face_count": len(results)},
         )
@@ -311,7 +312,7 @@ def _passing_quality(ctx: JobContext, image: DecodedImage, results: list[FaceRes
     if not passing:
         reasons = sorted({reason for found in verdicts for reason in found})
         raise JobFailure(
-            JobErrorCode.LOW_QUALITY, f"face rejected by the quality gate: {', '.join(reasons)}", {"reasons": reasons}
+            ErrorCode.LOW_QUALITY, f"face rejected by the quality gate: {', '.join(reasons)}", {"reasons": reasons}
         )
     return passing
 

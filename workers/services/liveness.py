@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import ErrorCode
+from core.payloads import LivenessPayload
 from infra.errors import ObjectNotFound
 from pipelines.liveness import Action, LivenessChecker, VideoRejected
-from workers.contracts import JobErrorCode, LivenessPayload
 from workers.errors import JobFailure
 from workers.execution import JobContext
 from workers.services.common import largest, load_image
@@ -34,7 +35,7 @@ def liveness(ctx: JobContext, payload: LivenessPayload) -> dict[str, Any]:
     try:
         video = runtime.store.get(payload.video_key)
     except ObjectNotFound as missing:
-        raise JobFailure(JobErrorCode.INVALID_VIDEO, "the video of this job is no longer stored") from missing
+        raise JobFailure(ErrorCode.INVALID_VIDEO, "the video of this job is no longer stored") from missing
     reference = _reference_vector(ctx, payload)
     checker = runtime.liveness_checker
     if payload.match_distance is not None:  # same loaded models, the caller's threshold
@@ -51,7 +52,7 @@ def liveness(ctx: JobContext, payload: LivenessPayload) -> dict[str, Any]:
             embedder=runtime.pipeline.embedder,
         )
     except VideoRejected as rejected:
-        raise JobFailure(JobErrorCode.INVALID_VIDEO, rejected.message, {"reason": str(rejected.reason)}) from rejected
+        raise JobFailure(ErrorCode.INVALID_VIDEO, rejected.message, {"reason": str(rejected.reason)}) from rejected
     body = result.to_dict(include_image=False)
     body["best_frame"]["image_key"] = runtime.store.put(result.best_frame_jpeg, "image/jpeg", prefix="liveness")
     return body
@@ -62,11 +63,11 @@ def _reference_vector(ctx: JobContext, payload: LivenessPayload) -> np.ndarray |
     if payload.reference_face_id is not None:
         rows = runtime.faces.find_by_face_id(payload.project_id, payload.reference_face_id)
         if not rows:
-            raise JobFailure(JobErrorCode.FACE_NOT_FOUND, f"face {payload.reference_face_id} does not exist")
+            raise JobFailure(ErrorCode.FACE_NOT_FOUND, f"face {payload.reference_face_id} does not exist")
         row = rows[0]
         vectors = runtime.index.get_vectors(row.model_id, [row.face_id])
         if row.face_id not in vectors:
-            raise JobFailure(JobErrorCode.FACE_NOT_FOUND, f"face {payload.reference_face_id} has no stored vector")
+            raise JobFailure(ErrorCode.FACE_NOT_FOUND, f"face {payload.reference_face_id} has no stored vector")
         return vectors[row.face_id]
     if payload.reference_image_key is not None:
         image = load_image(ctx, payload.reference_image_key)

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.errors import ErrorCode
+from core.payloads import DeletePersonPayload
 from infra.db.persons import PersonRepo
-from workers.contracts import DeletePersonPayload, JobErrorCode
 from workers.errors import JobFailure
 from workers.execution import JobContext
 from workers.services.delete import object_keys_of, purge_unreferenced_objects
@@ -66,7 +67,7 @@ def _verify_erased(
     objects_left = sum(1 for key in keys if key not in still_used and runtime.store.exists(key))
     if rows_left or vectors_left or objects_left:
         raise JobFailure(
-            JobErrorCode.INTERNAL,
+            ErrorCode.INTERNAL,
             f"erasure incomplete: {rows_left} rows, {vectors_left} vectors, {objects_left} objects left",
         )
     return {

@@ -7,12 +7,13 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import ErrorCode
+from core.payloads import SearchPayload
 from infra.filter_columns import FilterColumns
 from infra.search_filter import FilterError, compile_filter
 from infra.vector_index.errors import InvalidVectorFilter
 from pipelines.compare import distance_to_similarity, similarity_to_distance
 from pipelines.engine import FaceResult
-from workers.contracts import JobErrorCode, SearchPayload
 from workers.errors import JobFailure
 from workers.execution import JobContext
 from workers.services.common import box_json, face_json, largest, load_image
@@ -33,7 +34,7 @@ def search(ctx: JobContext, payload: SearchPayload) -> dict[str, Any]:
     runtime = ctx.runtime
     face_set = runtime.face_sets.get(payload.project_id, payload.face_set_id)
     if face_set is None:
-        raise JobFailure(JobErrorCode.FACE_SET_NOT_FOUND, "the face set does not exist")
+        raise JobFailure(ErrorCode.FACE_SET_NOT_FOUND, "the face set does not exist")
     expr = _compiled_filter(ctx, payload, face_set.external_fields) if payload.filter else None
 
     if payload.face_id is not None:
@@ -44,7 +45,7 @@ def search(ctx: JobContext, payload: SearchPayload) -> dict[str, Any]:
         # Only an all-faces search shows the probe faces (and so their landmarks).
         results = runtime.pipeline.process(image, embed=True, landmarks=payload.all_faces)
         if not results:
-            raise JobFailure(JobErrorCode.NO_FACE, "no face was detected in the probe image")
+            raise JobFailure(ErrorCode.NO_FACE, "no face was detected in the probe image")
         chosen: list[FaceResult] = results if payload.all_faces else [largest(results)]
         probes = [(r, r.embedding.vector) for r in chosen if r.embedding is not None]
 
@@ -61,7 +62,7 @@ def search(ctx: JobContext, payload: SearchPayload) -> dict[str, Any]:
             face_set_size=face_set.face_count,
         )
     except InvalidVectorFilter as refused:  # a filter our parser accepts but Milvus cannot run
-        raise JobFailure(JobErrorCode.INVALID_FILTER, str(refused)) from refused
+        raise JobFailure(ErrorCode.INVALID_FILTER, str(refused)) from refused
     rows = runtime.faces.get_many(
         payload.project_id,
         payload.face_set_id,
@@ -99,7 +100,7 @@ def _compiled_filter(ctx: JobContext, payload: SearchPayload, schema: dict[str, 
             columns = FilterColumns.for_schema(schema).by_field
         return compile_filter(payload.filter, schema, columns=columns)
     except FilterError as bad:
-        raise JobFailure(JobErrorCode.INVALID_FILTER, str(bad)) from bad
+        raise JobFailure(ErrorCode.INVALID_FILTER, str(bad)) from bad
 
 
 def _written_recently(ctx: JobContext, payload: SearchPayload) -> bool:
@@ -172,8 +173,8 @@ def _stored_vector(ctx: JobContext, payload: SearchPayload) -> np.ndarray:
     assert payload.face_id is not None
     row = runtime.faces.get(payload.project_id, payload.face_set_id, payload.face_id)
     if row is None:
-        raise JobFailure(JobErrorCode.FACE_NOT_FOUND, f"face {payload.face_id} is not in this face set")
+        raise JobFailure(ErrorCode.FACE_NOT_FOUND, f"face {payload.face_id} is not in this face set")
     vectors = runtime.index.get_vectors(row.model_id, [row.face_id])
     if row.face_id not in vectors:
-        raise JobFailure(JobErrorCode.FACE_NOT_FOUND, f"face {payload.face_id} has no stored vector")
+        raise JobFailure(ErrorCode.FACE_NOT_FOUND, f"face {payload.face_id} has no stored vector")
     return vectors[row.face_id]

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.errors import ErrorCode
+from core.payloads import UpdateFacePayload
 from infra.filter_columns import FilterColumns
-from workers.contracts import JobErrorCode, UpdateFacePayload
 from workers.errors import JobFailure
 from workers.execution import JobContext
 
@@ -26,7 +27,7 @@ def update_face(ctx: JobContext, payload: UpdateFacePayload) -> dict[str, Any]:
         user_id=payload.user_id,
     )
     if row is None:
-        raise JobFailure(JobErrorCode.FACE_NOT_FOUND, f"face {payload.face_id} is not in this face set")
+        raise JobFailure(ErrorCode.FACE_NOT_FOUND, f"face {payload.face_id} is not in this face set")
     vectors = runtime.index.get_vectors(row.model_id, [row.face_id])
     face_set = runtime.face_sets.get(payload.project_id, payload.face_set_id)
     if row.face_id in vectors and face_set is not None:

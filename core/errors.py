@@ -1,0 +1,70 @@
+"""The one vocabulary of failures: every code a job (or a request) can fail with.
+
+A failed job stores ``ErrorCode.value``. Each front end (the native API, each seed
+dialect) maps a code to its own code and status in one table; nothing below the front
+ends knows about HTTP. Pipeline codes (``invalid_image``, ``no_face``...) are these same
+strings, so a pipeline error passes through unchanged.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    INVALID_IMAGE = "invalid_image"
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    IMAGE_TOO_LARGE = "image_too_large"
+    IMAGE_TOO_SMALL = "image_too_small"
+    NO_FACE = "no_face"
+    MULTIPLE_FACES = "multiple_faces"
+    LOW_QUALITY = "low_quality"
+    INVALID_VIDEO = "invalid_video"
+    DUPLICATE_FACE = "duplicate_face"
+    FACE_SET_FULL = "face_set_full"
+    FACE_SET_NOT_FOUND = "face_set_not_found"
+    FACE_NOT_FOUND = "face_not_found"
+    INVALID_FILTER = "invalid_filter"
+    INVALID_ARGUMENT = "invalid_argument"
+    UNKNOWN_MODEL = "unknown_model"
+    UNAVAILABLE = "unavailable"
+    INTERNAL = "internal"
+
+    @property
+    def meaning(self) -> str:
+        return MEANING[self]
+
+    @property
+    def is_client_error(self) -> bool:
+        """The input was at fault (a 4xx in every front end); otherwise the service was."""
+        return self not in (ErrorCode.UNKNOWN_MODEL, ErrorCode.UNAVAILABLE, ErrorCode.INTERNAL)
+
+    @classmethod
+    def parse(cls, stored: str | None) -> ErrorCode:
+        """A stored code; one this version does not know (or none) reads as internal."""
+        try:
+            return cls(stored or "")
+        except ValueError:
+            return cls.INTERNAL
+
+
+MEANING: dict[ErrorCode, str] = {
+    ErrorCode.INVALID_IMAGE: "The image cannot be decoded (or is no longer stored).",
+    ErrorCode.UNSUPPORTED_FORMAT: "The image format is not supported (JPG, PNG, BMP).",
+    ErrorCode.IMAGE_TOO_LARGE: "The image is larger than allowed.",
+    ErrorCode.IMAGE_TOO_SMALL: "The image is too small.",
+    ErrorCode.NO_FACE: "No face was detected.",
+    ErrorCode.MULTIPLE_FACES: "More than one face was found where one was expected.",
+    ErrorCode.LOW_QUALITY: "The face failed the quality gate.",
+    ErrorCode.INVALID_VIDEO: "The video cannot be decoded or shows no usable face.",
+    ErrorCode.DUPLICATE_FACE: "The face set already holds this face.",
+    ErrorCode.FACE_SET_FULL: "The face set is full.",
+    ErrorCode.FACE_SET_NOT_FOUND: "The face set does not exist.",
+    ErrorCode.FACE_NOT_FOUND: "The face does not exist.",
+    ErrorCode.INVALID_FILTER: "The filter is invalid.",
+    ErrorCode.INVALID_ARGUMENT: "A parameter is invalid.",
+    ErrorCode.UNKNOWN_MODEL: "A configured model name is not in the registry (a deployment error).",
+    ErrorCode.UNAVAILABLE: "A storage service or the job queue stayed unreachable.",
+    ErrorCode.INTERNAL: "An internal error; nothing about it is the client's fault.",
+}
+

@@ -1,0 +1,304 @@
+"""The result of each job kind, built from shared pieces (``Box``, ``Point``, ``StoredFace``,
+``Match``).
+
+Workers return these models; the job row stores ``model_dump(mode="json")``; the API reads
+them back with ``RESULT_OF_KIND[kind].model_validate(row.result)``. The native API answers
+them as they are (they are its response schemas), and every other front end renders them
+in its own shape from the attributes, never from dict keys.
+
+Optional fields that a result leaves out (rather than sending as ``null``) are declared
+with ``Field(exclude_if=absent)``, so the stored JSON is the same as before these models.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.jobs import JobKind
+
+
+def absent(value: object) -> bool:
+    return value is None
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+# ------------------------------------------------------------------ shared pieces
+
+
+class Box(_Result):
+    """A face's box in image pixels, in the FRS seed's field names."""
+
+    top_left_x: int
+    top_left_y: int
+    width: int
+    height: int
+
+    @property
+    def right(self) -> int:
+        return self.top_left_x + self.width
+
+    @property
+    def bottom(self) -> int:
+        return self.top_left_y + self.height
+
+    def corners(self) -> tuple[int, int, int, int]:
+        """(left, top, right, bottom)."""
+        return self.top_left_x, self.top_left_y, self.right, self.bottom
+
+
+class Point(_Result):
+    x: float
+    y: float
+
+
+Landmarks = list[Point]
+
+
+class DetectedFace(_Result):
+    """A face found in an image (not stored)."""
+
+    bounding_box: Box
+    confidence: float
+    landmarks: Landmarks = Field(description="the detector's 5 alignment points")
+    attributes: dict[str, Any] | None = Field(
+        None, exclude_if=absent, description="the requested analysis: each estimate with its reliability"
+    )
+    quality: dict[str, Any] | None = Field(None, exclude_if=absent, description="sharpness, brightness, direction")
+
+
+class EmbeddedFace(DetectedFace):
+    embedding: list[float]
+
+
+class StoredFace(_Result):
+    """A face of a face set, as every listing and result shows it."""
+
+    face_id: str
+    external_image_id: str
+    external_fields: dict[str, Any] = Field(default_factory=dict)
+    bounding_box: Box
+    user_id: str | None = Field(None, exclude_if=absent)
+
+
+class DuplicateOf(_Result):
+    face_id: str
+    external_image_id: str
+    user_id: str | None
+    similarity: float
+
+
+class EnrolledFace(StoredFace):
+    duplicate_of: DuplicateOf | None = Field(None, exclude_if=absent)
+
+
+class Match(StoredFace):
+    similarity: float = Field(description="0..1, larger is more similar")
+    distance: float
+
+
+class ImageSize(_Result):
+    width: int
+    height: int
+
+
+# ------------------------------------------------------------------ one result per kind
+
+
+class DetectResult(_Result):
+    faces: list[DetectedFace]
+    image: ImageSize | None = Field(None, exclude_if=absent)
+
+
+class CompareResult(_Result):
+    similarity: float = Field(description="0..1, larger is more similar")
+    distance: float
+    model_id: str
+    image1_face: DetectedFace
+    image2_face: DetectedFace
+
+
+class EmbedResult(_Result):
+    model_id: str
+    faces: list[EmbeddedFace]
+
+
+class EnrollResult(_Result):
+    face_set_id: str
+    face_set_name: str
+    faces: list[EnrolledFace]
+
+
+class SearchGroup(_Result):
+    face: DetectedFace | None = Field(description="the probe face; null when searching by a stored face")
+    label: str = Field(description="best match's user_id or external_image_id, or 'unknown'")
+    faces: list[Match]
+
+
+class SearchResult(_Result):
+    faces: list[Match] | None = Field(None, exclude_if=absent, description="the largest face's matches")
+    results: list[SearchGroup] | None = Field(None, exclude_if=absent, description="only with all_faces=true")
+
+    def matches(self) -> list[Match]:
+        """The matches of the probe face (the first one of an all-faces search)."""
+        if self.faces is not None:
+            return list(self.faces)
+        return list(self.results[0].faces) if self.results else []
+
+    def probe_faces(self) -> list[DetectedFace]:
+        """The probe faces an all-faces search shows (none for a largest-face search)."""
+        return [group.face for group in self.results or [] if group.face is not None]
+
+
+class UpdateFaceResult(_Result):
+    face_id: str
+    external_image_id: str
+    external_fields: dict[str, Any]
+    user_id: str | None
+
+
+class DeleteFacesResult(_Result):
+    deleted: int
+    face_ids: list[str]
+
+
+class DeleteFaceSetResult(_Result):
+    face_set_id: str
+    deleted_faces: int
+
+
+class ErasedFromFaceSet(_Result):
+    face_set_id: str
+    deleted_faces: int
+
+
+class ErasureCheck(_Result):
+    """What was read back from each store after an erasure (all zero when it succeeded)."""
+
+    faces_remaining: int
+    vectors_remaining: int
+    objects_remaining: int
+    objects_kept_shared: int = Field(description="images another face still uses, kept on purpose")
+
+
+class DeletePersonResult(_Result):
+    user_id: str
+    deleted_faces: int
+    face_sets: list[ErasedFromFaceSet]
+    face_ids: list[str]
+    verified: ErasureCheck
+
+
+ItemStatus = Literal["added", "duplicate", "rejected"]
+
+
+class BatchItemReport(_Result):
+    """One input of a batch: what became of it, in manifest order."""
+
+    index: int
+    source: str | None
+    external_image_id: str | None
+    status: ItemStatus
+    reason: str | None = Field(None, exclude_if=absent, description="an error code, when rejected")
+    message: str | None = Field(None, exclude_if=absent)
+    details: dict[str, Any] | None = Field(None, exclude_if=absent)
+    faces: list[EnrolledFace] | None = Field(None, exclude_if=absent)
+
+
+class EnrollChunkResult(_Result):
+    items: list[BatchItemReport]
+
+
+class EnrollBatchResult(_Result):
+    total: int
+    added: int
+    duplicates: int
+    rejected: int
+    faces_added: int
+    rejected_by_reason: dict[str, int]
+    items: list[BatchItemReport]
+
+
+class ActionVerdict(_Result):
+    action: str
+    passed: bool
+    confidence: float
+    first_frame: int | None
+    last_frame: int | None
+
+
+class LivenessMatch(_Result):
+    matched: bool
+    matched_frames: int
+    min_frames: int
+    best_distance: float
+    threshold: float
+
+
+class FrameBox(_Result):
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+class BestFrame(_Result):
+    index: int
+    box: FrameBox
+    image_key: str | None = Field(None, exclude_if=absent, description="the frame as a JPEG in the object store")
+
+
+class LivenessResult(_Result):
+    alive: bool = Field(description="every requested action was performed, in order, by one face")
+    actions: list[ActionVerdict]
+    same_person: bool | None
+    max_identity_distance: float | None
+    match: LivenessMatch | None
+    best_frame: BestFrame
+    frames_analysed: int
+    fps: float
+    duration_s: float
+
+
+JobResult = (
+    DetectResult
+    | CompareResult
+    | EmbedResult
+    | EnrollResult
+    | EnrollBatchResult
+    | EnrollChunkResult
+    | SearchResult
+    | UpdateFaceResult
+    | DeleteFacesResult
+    | DeleteFaceSetResult
+    | LivenessResult
+    | DeletePersonResult
+)
+
+RESULT_OF_KIND: dict[JobKind, type[_Result]] = {
+    JobKind.DETECT: DetectResult,
+    JobKind.COMPARE: CompareResult,
+    JobKind.EMBED: EmbedResult,
+    JobKind.ENROLL: EnrollResult,
+    JobKind.ENROLL_BATCH: EnrollBatchResult,
+    JobKind.ENROLL_CHUNK: EnrollChunkResult,
+    JobKind.SEARCH: SearchResult,
+    JobKind.UPDATE_FACE: UpdateFaceResult,
+    JobKind.DELETE_FACES: DeleteFacesResult,
+    JobKind.DELETE_FACE_SET: DeleteFaceSetResult,
+    JobKind.LIVENESS: LivenessResult,
+    JobKind.DELETE_PERSON: DeletePersonResult,
+}
+
+
+def read_result(kind: JobKind | str, stored: dict[str, Any] | None) -> JobResult:
+    """A stored result as its kind's model."""
+    model = RESULT_OF_KIND[JobKind(kind)]
+    return model.model_validate(stored or {})  # type: ignore[return-value]
