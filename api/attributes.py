@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.results import DetectedFace
+
 HEADPOSE_AXES = ("pitch", "roll", "yaw")
 
 
@@ -18,12 +20,12 @@ def _value(estimate: Any) -> Any:
     return estimate.get("value") if isinstance(estimate, dict) else estimate
 
 
-def seed_face(face: dict[str, Any]) -> dict[str, Any]:
+def seed_face(face: DetectedFace) -> dict[str, Any]:
     """One detected face with its ``attributes`` rendered as the seed shows them."""
-    analysis = face.get("attributes")
+    rendered = face.to_json()
+    analysis = rendered.pop("attributes", None)
     if not isinstance(analysis, dict):
-        return face
-    rendered = {key: value for key, value in face.items() if key != "attributes"}
+        return face.to_json()
     attributes: dict[str, Any] = {}
     for name, estimate in analysis.items():
         if name == "headpose" and isinstance(estimate, dict):

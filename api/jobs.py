@@ -17,7 +17,7 @@ import hashlib
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from flask import has_request_context, request
 from pydantic import BaseModel
@@ -27,6 +27,7 @@ from api.errors import ApiError, ApiErrorCode, job_error
 from core.errors import ErrorCode
 from core.jobs import JobKind, JobStatus
 from core.messages import INLINE_IMAGES_FIELD, TaskProducer, dispatch
+from core.results import JobResult, read_result
 from infra.completion import CompletionListener, wait_for_final
 from infra.events import EventPublisher, JobEvent, JobState
 from infra.gpu_pool import GpuRouting
@@ -34,6 +35,8 @@ from infra.settings import WebhookSettings
 from infra.webhooks import CallbackUrlRejected, validate_callback_url
 
 log = logging.getLogger(__name__)
+
+ResultT = TypeVar("ResultT", bound=BaseModel)
 
 CALLBACK_HEADER = "X-Callback-Url"
 FIRST_POLL_SECONDS = 0.02
@@ -86,8 +89,15 @@ class JobOutcome:
         return self.status.is_final
 
     @property
-    def result(self) -> dict[str, Any]:
-        return dict(self.job.result or {})
+    def result(self) -> JobResult:
+        """The finished job's result model (what its worker returned)."""
+        return read_result(self.kind, self.job.result)
+
+    def result_as(self, model: type[ResultT]) -> ResultT:
+        result = self.result
+        if not isinstance(result, model):
+            raise TypeError(f"a {self.kind.value} job has no {model.__name__}")
+        return result
 
     def error(self) -> ApiError:
         return job_error(self.job.error_code, self.job.error_message, self.kind, getattr(self.job, "error_details", None))

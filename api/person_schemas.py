@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas import FaceSetFace, FaceSetPath, ProjectPath
+from api.schemas import FaceSetPath, ProjectPath
+from core.results import ErasedFromFaceSet, ErasureCheck, StoredFace
 
 USER_ID_PATTERN = r"^[A-Za-z0-9_.@:-]{1,128}$"
 KEY_NAME_PATTERN = r"^[A-Za-z0-9 _.@:-]{1,128}$"
@@ -44,26 +45,14 @@ class PersonResponse(BaseModel):
     face_set_name: str
     user_id: str
     face_count: int
-    faces: list[FaceSetFace]
-
-
-class PersonErasedFaceSet(BaseModel):
-    face_set_id: str
-    deleted_faces: int
-
-
-class PersonErasureCheck(BaseModel):
-    faces_remaining: int
-    vectors_remaining: int
-    objects_remaining: int
-    objects_kept_shared: int = Field(description="objects another face (or project) still uses, kept on purpose")
+    faces: list[StoredFace]
 
 
 class PersonDeleted(BaseModel):
     user_id: str
     deleted_faces: int
-    face_sets: list[PersonErasedFaceSet]
-    verified: PersonErasureCheck
+    face_sets: list[ErasedFromFaceSet]
+    verified: ErasureCheck
 
 
 # ------------------------------------------------------------------ admin

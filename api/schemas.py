@@ -1,7 +1,9 @@
 """Request and response models of the native API.
 
 These pydantic models are both what requests are validated with and what the OpenAPI
-document is generated from (flask-openapi3), so the two cannot drift. Each endpoint that
+document is generated from (flask-openapi3), so the two cannot drift. A job's result is
+answered as the worker's result model (``core.results``), so those models are the
+responses of the compute endpoints and of a job's ``result``. Each endpoint that
 takes an image has a JSON model and a multipart model sharing one base: multipart adds
 the file parts and receives JSON-typed values (external_fields, sort...) as JSON text.
 """
@@ -13,6 +15,7 @@ from typing import Annotated, Any, Literal
 from flask_openapi3.models.file import FileStorage
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.results import Box, JobResult, Point, StoredFace
 from infra.search_filter import FIELD_TYPES, FieldType
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -88,9 +91,6 @@ class ImageForm(ImageJson):
 
 # ------------------------------------------------------------------ detect / compare
 
-ATTRIBUTE_CODES = {0: "headpose", 1: "gender", 2: "age", 3: "landmarks", 4: "dress", 5: "smile"}
-
-
 class _DetectOptions(BaseModel):
     attributes: str | None = Field(
         None, pattern=r"^\s*([0-5]\s*(,\s*[0-5]\s*)*)?$",
@@ -123,18 +123,6 @@ class CompareForm(CompareJson):
     image2_file: FileStorage | None = None
 
 
-class BoundingBox(BaseModel):
-    top_left_x: int
-    top_left_y: int
-    width: int
-    height: int
-
-
-class Point(BaseModel):
-    x: float
-    y: float
-
-
 class HeadPose(BaseModel):
     pitch_angle: float | None = None
     roll_angle: float | None = None
@@ -160,8 +148,10 @@ class ContourPoints(BaseModel):
 
 
 class DetectFace(BaseModel):
+    """A detected face with its analysis in the FRS seed's field names."""
+
     model_config = ConfigDict(extra="allow")
-    bounding_box: BoundingBox
+    bounding_box: Box
     confidence: float | None = None
     landmarks: list[Point] | None = Field(None, description="the detector's 5 alignment points")
     attributes: DetectAttributes | None = Field(None, description="as requested with `attributes`, seed field names")
@@ -173,13 +163,6 @@ class DetectFace(BaseModel):
 
 class DetectResponse(BaseModel):
     faces: list[DetectFace]
-
-
-class CompareResponse(BaseModel):
-    similarity: float = Field(description="0..1, larger is more similar")
-    distance: float | None = None
-    image1_face: DetectFace
-    image2_face: DetectFace
 
 
 # ------------------------------------------------------------------ face sets
@@ -237,26 +220,10 @@ class AddFaceForm(ImageForm, _AddFaceOptions):
     pass
 
 
-class FaceSetFace(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    face_id: str
-    external_image_id: str
-    external_fields: dict[str, Any] = Field(default_factory=dict)
-    bounding_box: BoundingBox
-    user_id: str | None = None
-    duplicate_of: dict[str, Any] | None = None
-
-
-class AddFaceResponse(BaseModel):
-    face_set_id: str
-    face_set_name: str
-    faces: list[FaceSetFace]
-
-
 class FaceListResponse(BaseModel):
     face_set_id: str
     face_set_name: str
-    faces: list[FaceSetFace]
+    faces: list[StoredFace]
     total: int | None = None
 
 
@@ -313,22 +280,6 @@ class SearchForm(ImageForm, _SearchOptions):
     pass
 
 
-class SearchFace(FaceSetFace):
-    similarity: float
-    distance: float | None = None
-
-
-class SearchGroup(BaseModel):
-    face: DetectFace | None
-    label: str = Field(description="best match's user_id or external_image_id, or 'unknown'")
-    faces: list[SearchFace]
-
-
-class SearchResponse(BaseModel):
-    faces: list[SearchFace] | None = None
-    results: list[SearchGroup] | None = Field(None, description="only with all_faces=true")
-
-
 # ------------------------------------------------------------------ batch
 
 
@@ -374,7 +325,7 @@ class JobView(BaseModel):
     kind: str
     status: Literal["pending", "running", "succeeded", "failed"]
     progress: dict[str, int] | None = None
-    result: dict[str, Any] | None = None
+    result: JobResult | None = Field(None, description="the job kind's result model, once succeeded")
     error: JobErrorView | None = None
     created_at: str | None = None
     updated_at: str | None = None

@@ -68,19 +68,6 @@ def face_set_info(face_set: Any) -> dict[str, Any]:
     }
 
 
-def face_info(face: Any) -> dict[str, Any]:
-    box = face.box
-    rendered: dict[str, Any] = {
-        "face_id": face.face_id,
-        "external_image_id": face.external_image_id,
-        "external_fields": dict(face.external_fields or {}),
-        "bounding_box": {"top_left_x": box.x, "top_left_y": box.y, "width": box.width, "height": box.height},
-    }
-    if face.user_id is not None:
-        rendered["user_id"] = face.user_id
-    return rendered
-
-
 class FaceService:
     def __init__(self, *, settings: Settings, face_sets: Any, faces: Any, jobs: Any, gateway: JobGateway) -> None:
         self.settings = settings

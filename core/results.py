@@ -12,7 +12,8 @@ with ``Field(exclude_if=absent)``, so the stored JSON is the same as before thes
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,6 +34,34 @@ class _Result(BaseModel):
 # ------------------------------------------------------------------ shared pieces
 
 
+class PixelBox(Protocol):
+    """Any box with a top-left corner and a size (the pipelines' and the rows' boxes)."""
+
+    @property
+    def x(self) -> int: ...
+    @property
+    def y(self) -> int: ...
+    @property
+    def width(self) -> int: ...
+    @property
+    def height(self) -> int: ...
+
+
+class FaceRecord(Protocol):
+    """A stored face as a repository hands it out."""
+
+    @property
+    def face_id(self) -> str: ...
+    @property
+    def external_image_id(self) -> str: ...
+    @property
+    def external_fields(self) -> Mapping[str, Any] | None: ...
+    @property
+    def user_id(self) -> str | None: ...
+    @property
+    def box(self) -> PixelBox: ...
+
+
 class Box(_Result):
     """A face's box in image pixels, in the FRS seed's field names."""
 
@@ -48,6 +77,14 @@ class Box(_Result):
     @property
     def bottom(self) -> int:
         return self.top_left_y + self.height
+
+    @classmethod
+    def of(cls, box: PixelBox) -> Box:
+        return cls(top_left_x=box.x, top_left_y=box.y, width=box.width, height=box.height)
+
+    def xywh(self) -> tuple[int, int, int, int]:
+        """(left, top, width, height): the shape ``EnrollOptions.box`` takes."""
+        return self.top_left_x, self.top_left_y, self.width, self.height
 
     def corners(self) -> tuple[int, int, int, int]:
         """(left, top, right, bottom)."""
@@ -87,6 +124,21 @@ class StoredFace(_Result):
     bounding_box: Box
     user_id: str | None = Field(None, exclude_if=absent)
 
+    @classmethod
+    def fields_of(cls, row: FaceRecord) -> dict[str, Any]:
+        """The constructor arguments every stored-face model takes from a row."""
+        return {
+            "face_id": row.face_id,
+            "external_image_id": row.external_image_id,
+            "external_fields": dict(row.external_fields or {}),
+            "bounding_box": Box.of(row.box),
+            "user_id": row.user_id,
+        }
+
+    @classmethod
+    def of(cls, row: FaceRecord) -> StoredFace:
+        return cls(**cls.fields_of(row))
+
 
 class DuplicateOf(_Result):
     face_id: str
@@ -97,6 +149,19 @@ class DuplicateOf(_Result):
 
 class EnrolledFace(StoredFace):
     duplicate_of: DuplicateOf | None = Field(None, exclude_if=absent)
+    # With EnrollOptions.report_unindexed / detail_attributes (Rekognition's IndexFaces):
+    confidence: float | None = Field(None, exclude_if=absent)
+    landmarks: Landmarks | None = Field(None, exclude_if=absent)
+    attributes: dict[str, Any] | None = Field(None, exclude_if=absent)
+    quality: dict[str, Any] | None = Field(None, exclude_if=absent)
+
+
+class UnindexedFace(_Result):
+    """A face an enrollment left out, and why (quality issues, ``exceeds_max_faces``)."""
+
+    bounding_box: Box
+    confidence: float
+    reasons: list[str]
 
 
 class Match(StoredFace):
@@ -117,12 +182,21 @@ class DetectResult(_Result):
     image: ImageSize | None = Field(None, exclude_if=absent)
 
 
-class CompareResult(_Result):
-    similarity: float = Field(description="0..1, larger is more similar")
+class ComparedFace(DetectedFace):
     distance: float
+    similarity: float
+
+
+class CompareResult(_Result):
+    """image1's largest face against image2's largest face, or (``all_targets``) against
+    every face of image2 in ``image2_faces``."""
+
+    similarity: float | None = Field(None, exclude_if=absent, description="0..1, larger is more similar")
+    distance: float | None = Field(None, exclude_if=absent)
     model_id: str
     image1_face: DetectedFace
-    image2_face: DetectedFace
+    image2_face: DetectedFace | None = Field(None, exclude_if=absent)
+    image2_faces: list[ComparedFace] | None = Field(None, exclude_if=absent)
 
 
 class EmbedResult(_Result):
@@ -134,6 +208,7 @@ class EnrollResult(_Result):
     face_set_id: str
     face_set_name: str
     faces: list[EnrolledFace]
+    unindexed: list[UnindexedFace] | None = Field(None, exclude_if=absent)
 
 
 class SearchGroup(_Result):
@@ -145,6 +220,9 @@ class SearchGroup(_Result):
 class SearchResult(_Result):
     faces: list[Match] | None = Field(None, exclude_if=absent, description="the largest face's matches")
     results: list[SearchGroup] | None = Field(None, exclude_if=absent, description="only with all_faces=true")
+    # With show_probe_faces: the probe face and the image's other faces.
+    searched_face: DetectedFace | None = Field(None, exclude_if=absent)
+    unsearched_faces: list[DetectedFace] | None = Field(None, exclude_if=absent)
 
     def matches(self) -> list[Match]:
         """The matches of the probe face (the first one of an all-faces search)."""

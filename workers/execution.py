@@ -21,6 +21,7 @@ from typing import Any
 
 from celery import Task
 from celery.exceptions import Retry, SoftTimeLimitExceeded
+from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 
 from core.errors import ErrorCode
@@ -49,9 +50,9 @@ class JobContext:
         self.runtime.lifecycle.progress(self.job_id, done, total)
 
 
-# A handler returns the job's result, or None when the job completes elsewhere
+# A handler returns the job's result model, or None when the job completes elsewhere
 # (a batch parent is finished by its last chunk).
-Handler = Callable[[JobContext, Any], dict[str, Any] | None]
+Handler = Callable[[JobContext, Any], BaseModel | None]
 # Called after a job of its kind was marked failed (a batch chunk hands on to the next).
 FailureHook = Callable[[JobContext, Any], None]
 FAILURE_HOOKS: dict[JobKind, FailureHook] = {}

@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from pydantic import BaseModel
+
 from core.jobs import JobKind
 from core.queues import QueueName
 from infra.completion import CompletionNotifier
@@ -50,10 +52,10 @@ class JobLifecycle:
         # Published under the parent row's lock: chunks in different workers report in turn.
         self.jobs.refresh_parent_progress(parent_job_id, then=publish)
 
-    def succeed(self, job_id: str, result: dict[str, Any]) -> None:
+    def succeed(self, job_id: str, result: BaseModel) -> None:
         # The first outcome wins; a second finisher (a re-sent parent racing its last chunk)
         # must not publish a second event or webhook.
-        if self.jobs.succeed(job_id, result):
+        if self.jobs.succeed(job_id, result.model_dump(mode="json")):
             self._finished(job_id, JobState.SUCCEEDED)
 
     def fail(self, job_id: str, code: str, message: str, details: dict[str, Any] | None = None) -> None:

@@ -26,9 +26,10 @@ from api.context import current_context
 from api.errors import ApiError, ApiErrorCode
 from api.images import decode_base64_image, read_limited
 from api.input_bounds import InputRefused
-from api.jobs import JobOutcome
+from api.jobs import JobOutcome, ResultT
 from core.errors import ErrorCode
 from core.jobs import JobKind, JobStatus
+from core.results import DeleteFacesResult
 
 log = logging.getLogger(__name__)
 
@@ -144,20 +145,20 @@ def _failure_of_job(outcome: JobOutcome) -> Failure:
     return Failure(reason, job.error_message or "", dict(getattr(job, "error_details", None) or {}))
 
 
-def finish(outcome: JobOutcome) -> dict[str, Any]:
-    """The job's result, or a ``Failure`` for a failed job or one still running."""
+def finish(outcome: JobOutcome, model: type[ResultT]) -> ResultT:
+    """The job's result model, or a ``Failure`` for a failed job or one still running."""
     if not outcome.finished:
         raise Failure(Reason.TIMEOUT, f"job {outcome.job_id} is still {outcome.status.value}")
     if outcome.status is JobStatus.FAILED:
         raise _failure_of_job(outcome)
-    return outcome.result
+    return outcome.result_as(model)
 
 
-def run_job(project_id: str, kind: JobKind, payload: BaseModel) -> dict[str, Any]:
-    return finish(current_context().gateway.run(project_id, kind, payload, wait=True))
+def run_job(project_id: str, kind: JobKind, payload: BaseModel, model: type[ResultT]) -> ResultT:
+    return finish(current_context().gateway.run(project_id, kind, payload, wait=True), model)
 
 
-def run_jobs(project_id: str, kind: JobKind, payloads: list[BaseModel]) -> list[dict[str, Any]]:
+def run_jobs(project_id: str, kind: JobKind, payloads: list[BaseModel], model: type[ResultT]) -> list[ResultT]:
     """Send every job first and then wait for each, so they run side by side."""
     gateway = current_context().gateway
     jobs = [gateway.submit(project_id, kind, payload) for payload in payloads]
@@ -165,7 +166,7 @@ def run_jobs(project_id: str, kind: JobKind, payloads: list[BaseModel]) -> list[
     results = []
     for job in jobs:
         final = gateway.wait(job.id, max(0.0, deadline - time.monotonic())) or job
-        results.append(finish(JobOutcome(final, kind)))
+        results.append(finish(JobOutcome(final, kind), model))
     return results
 
 
@@ -252,7 +253,7 @@ def delete_face_ids(project_id: str, face_set: Any, face_ids: list[str]) -> int:
     if not face_ids:
         return 0
     outcome = current_context().service.delete_faces(project_id, face_set, face_ids, wait=True, idempotency_key=None)
-    return int(finish(outcome).get("deleted", 0))
+    return finish(outcome, DeleteFacesResult).deleted
 
 
 def form_value(values: Any, name: str) -> str | None:

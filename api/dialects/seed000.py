@@ -22,6 +22,7 @@ from api.dialects.common import (
 )
 from core.jobs import JobKind
 from core.payloads import EmbedPayload
+from core.results import EmbedResult
 
 ALLOWED_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "bmp"})
 NO_FACE_MESSAGE = "未检测到人脸"
@@ -62,8 +63,8 @@ def blueprint(project_id: str) -> Blueprint:
         if upload is not None and upload.filename and file_extension(upload) not in ALLOWED_EXTENSIONS:
             raise Failure(Reason.UNSUPPORTED_FORMAT, "extension not allowed", argument="file")
         image_key = store_upload(upload, "file")
-        result = run_job(project_id, JobKind.EMBED, EmbedPayload(image_key=image_key, select="all"))
-        descriptors = [face["embedding"] for face in result.get("faces", []) if face.get("embedding")]
+        result = run_job(project_id, JobKind.EMBED, EmbedPayload(image_key=image_key, select="all"), EmbedResult)
+        descriptors = [face.embedding for face in result.faces if face.embedding]
         if not descriptors:
             raise Failure(Reason.NO_FACE)
         return jsonify({"face_descriptor": descriptors, "success": True})

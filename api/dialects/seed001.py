@@ -40,6 +40,7 @@ from api.dialects.common import (
 from api.input_bounds import bounded_text, is_ascii_integer, native_user_id
 from core.jobs import JobKind
 from core.payloads import ComparePayload, DetectPayload, EnrollOptions, LivenessPayload
+from core.results import CompareResult, DetectResult, EnrolledFace, EnrollResult, LivenessResult
 
 PROJECT_NAME_PREFIX = "d001-app-"
 FACE_SET_NAME = "d001"
@@ -155,7 +156,7 @@ def _threshold(params: Any) -> float:
     return value
 
 
-def _enroll(project_id: str, image_key: str, fid: int, name: str) -> list[dict[str, Any]]:
+def _enroll(project_id: str, image_key: str, fid: int, name: str) -> list[EnrolledFace]:
     outcome = current_context().service.add_faces(
         project_id,
         FACE_SET_NAME,
@@ -167,17 +168,12 @@ def _enroll(project_id: str, image_key: str, fid: int, name: str) -> list[dict[s
         wait=True,
         idempotency_key=None,
     )
-    faces: list[dict[str, Any]] = finish(outcome).get("faces", [])
-    return faces
+    return finish(outcome, EnrollResult).faces
 
 
-def _liveness_match(result: dict[str, Any]) -> bool:
-    """``pipelines.liveness`` reports the reference match as ``{"matched": ..., "min_frames":
-    ...}`` (the document's "closer than the threshold for 36 frames or more")."""
-    match = result.get("match")
-    if isinstance(match, dict):
-        return bool(match.get("matched", False))
-    return bool(match)
+def _liveness_match(result: LivenessResult) -> bool:
+    """Matched: closer than the threshold for the document's 36 frames or more."""
+    return result.match is not None and result.match.matched
 
 
 def _face_json(face: Any) -> dict[str, Any]:
@@ -245,8 +241,8 @@ def blueprint() -> Blueprint:
         if not keys:
             raise Failure(Reason.MISSING_ARGUMENT, "Fimg1 is required", argument="Fimg1")
         payloads = [ComparePayload(image1_key=keys[0], image2_key=other) for other in keys[1:]]
-        results = run_jobs(project_id, JobKind.COMPARE, list(payloads))
-        return jsonify({"msg_code": OK, "similarity": [float(result["similarity"]) for result in results]})
+        results = run_jobs(project_id, JobKind.COMPARE, list(payloads), CompareResult)
+        return jsonify({"msg_code": OK, "similarity": [result.similarity for result in results]})
 
     @bp.route("/api/detection", methods=["GET", "POST"])
     @dialect_view(render_failure)
@@ -254,15 +250,14 @@ def blueprint() -> Blueprint:
         params = _params()
         project_id, _ = _authenticate(params)
         image_key = store_base64(form_value(params, "Fimg"), "Fimg")
-        faces = run_job(project_id, JobKind.DETECT, DetectPayload(image_key=image_key)).get("faces", [])
+        faces = run_job(project_id, JobKind.DETECT, DetectPayload(image_key=image_key), DetectResult).faces
         if not faces:
             raise Failure(Reason.NO_FACE)
         locations = []
         for found in faces:
-            box = found["bounding_box"]
-            left, top = box["top_left_x"], box["top_left_y"]
+            left, top, right, bottom = found.bounding_box.corners()
             # face_recognition's (top, right, bottom, left), as the document's example shows
-            locations.append([top, left + box["width"], top + box["height"], left])
+            locations.append([top, right, bottom, left])
         return jsonify({"msg_code": OK, "location": locations})
 
     @bp.route("/api/match", methods=["GET", "POST"])
@@ -275,8 +270,10 @@ def blueprint() -> Blueprint:
         threshold = _threshold(params)
         probe_key = store_base64(form_value(params, "Fimg"), "Fimg")
         # The stored face was enrolled alone in its image, so its image's largest face is it.
-        result = run_job(project_id, JobKind.COMPARE, ComparePayload(image1_key=row.image_key, image2_key=probe_key))
-        return jsonify({"msg_code": OK, "match": float(result["distance"]) <= threshold})
+        result = run_job(
+            project_id, JobKind.COMPARE, ComparePayload(image1_key=row.image_key, image2_key=probe_key), CompareResult
+        )
+        return jsonify({"msg_code": OK, "match": result.distance <= threshold})
 
     @bp.route("/api/living", methods=["POST"])
     @dialect_view(render_failure)
@@ -300,8 +297,8 @@ def blueprint() -> Blueprint:
             reference_face_id=row.face_id,
             match_distance=threshold,
         )
-        result = run_job(project_id, JobKind.LIVENESS, payload)
-        return jsonify({"msg_code": OK, "match": _liveness_match(result), "real": bool(result.get("alive", False))})
+        result = run_job(project_id, JobKind.LIVENESS, payload, LivenessResult)
+        return jsonify({"msg_code": OK, "match": _liveness_match(result), "real": result.alive})
 
     return bp
 

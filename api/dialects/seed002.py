@@ -45,6 +45,17 @@ from api.dialects.common import (
 from api.input_bounds import bounded_text, native_user_id
 from core.jobs import JobKind, JobStatus
 from core.payloads import DetectPayload, EnrollOptions
+from core.results import (
+    Box,
+    DetectedFace,
+    DetectResult,
+    EnrollResult,
+    JobResult,
+    Match,
+    SearchGroup,
+    SearchResult,
+    read_result,
+)
 from infra.settings import DialectSettings
 
 ALPHABET = string.ascii_letters + string.digits
@@ -93,12 +104,14 @@ def _index_of(text: str) -> int | None:
         return None
 
 
-def _faces_of_result(result: dict[str, Any]) -> list[dict[str, Any]]:
+def _faces_of_result(result: JobResult) -> list[DetectedFace]:
     """The faces a token-issuing job saw, in token order: a detect job's faces, or the
     probes of a search over every face."""
-    if "results" in result:
-        return [entry["face"] for entry in result["results"] if entry.get("face")]
-    return list(result.get("faces", []))
+    if isinstance(result, SearchResult):
+        return result.probe_faces()
+    if isinstance(result, DetectResult):
+        return list(result.faces)
+    return []
 
 
 class TokenStore:
@@ -118,7 +131,7 @@ class TokenStore:
     def token(job_part: str, index: int) -> str:
         return job_part + _base62(index)
 
-    def resolve(self, token: str) -> tuple[str, dict[str, Any], int]:
+    def resolve(self, token: str) -> tuple[str, Box, int]:
         """(image key, bounding box, faces in that image) of a temporary token."""
         unknown = Failure(Reason.FACE_NOT_FOUND, "unknown or expired face_token")
         index = _index_of(token[JOB_PART:]) if len(token) == JOB_PART + 2 else None
@@ -131,15 +144,28 @@ class TokenStore:
         created = job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=UTC)
         if (datetime.now(UTC) - created).total_seconds() > self.ttl_seconds:
             raise unknown
-        faces = _faces_of_result(job.result or {})
+        faces = _faces_of_result(read_result(job.kind, job.result))
         if index >= len(faces) or not (job.payload or {}).get("image_key"):
             raise unknown
-        return str(job.payload["image_key"]), faces[index]["bounding_box"], len(faces)
+        return str(job.payload["image_key"]), faces[index].bounding_box, len(faces)
 
 
-def _nearest(boxes: list[dict[str, Any]], wanted: dict[str, Any]) -> int:
-    keys = ("top_left_x", "top_left_y", "width", "height")
-    return min(range(len(boxes)), key=lambda i: sum(abs(boxes[i][k] - wanted[k]) for k in keys))
+def _probe_box(group: SearchGroup) -> Box:
+    # An image search shows every probe face; only a search by a stored face has none.
+    assert group.face is not None
+    return group.face.bounding_box
+
+
+def _probe_area(group: SearchGroup) -> int:
+    box = _probe_box(group)
+    return box.width * box.height
+
+
+def _nearest(boxes: list[Box], wanted: Box) -> int:
+    def offset(box: Box) -> int:
+        return sum(abs(a - b) for a, b in zip(box.xywh(), wanted.xywh(), strict=True))
+
+    return min(range(len(boxes)), key=lambda i: offset(boxes[i]))
 
 
 def _threshold(values: Any) -> tuple[str, float]:
@@ -180,7 +206,7 @@ def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
             return []
         return list(current_context().faces.find_by_external_image_id(project_id, face_set.id, token))
 
-    def search(image_key: str | None, face_id: str | None, job_part: str | None) -> dict[str, Any]:
+    def search(image_key: str | None, face_id: str | None, job_part: str | None) -> SearchResult:
         ensure_face_set(project_id, face_set_name)  # every argument was accepted by now
         options = {"top_n": SEARCH_TOP_N, "threshold": 0.0, "all_faces": image_key is not None}
         outcome = current_context().service.search(
@@ -192,13 +218,13 @@ def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
             wait=True,
             idempotency_key=tokens.idempotency_key(job_part) if job_part else None,
         )
-        return finish(outcome)
+        return finish(outcome, SearchResult)
 
-    def cmp_result(matches: list[dict[str, Any]], probe_token: str, threshold: float) -> list[dict[str, Any]]:
+    def cmp_result(matches: list[Match], probe_token: str, threshold: float) -> list[dict[str, Any]]:
         return [
-            {"face_token": match["external_image_id"], "distant": match["distance"], "face_name": match.get("user_id", "")}
+            {"face_token": match.external_image_id, "distant": match.distance, "face_name": match.user_id or ""}
             for match in matches
-            if match["distance"] <= threshold and match["external_image_id"] != probe_token
+            if match.distance <= threshold and match.external_image_id != probe_token
         ]
 
     @bp.post("/detect")
@@ -215,16 +241,15 @@ def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
             idempotency_key=tokens.idempotency_key(job_part),
         )
         faces = []
-        for index, found in enumerate(_faces_of_result(finish(outcome))):
-            box = found["bounding_box"]
+        for index, found in enumerate(finish(outcome, DetectResult).faces):
             token = tokens.token(job_part, index)
-            x, y = box["top_left_x"], box["top_left_y"]
+            left, top, right, bottom = found.bounding_box.corners()
             faces.append(
                 {
                     "face_token": token,
                     "face_name": f"{token}.jpg",
-                    "top_left": [x, y],
-                    "bottom_right": [x + box["width"], y + box["height"]],
+                    "top_left": [left, top],
+                    "bottom_right": [right, bottom],
                 }
             )
         return _ok(face_num=len(faces), faces=faces)
@@ -237,15 +262,12 @@ def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
             threshold_text, threshold = _threshold(request.form)
             image_key = _store_image()
             job_part = tokens.new_job_part()
-            probes = search(image_key, None, job_part)["results"]
+            probes = search(image_key, None, job_part).results or []
             if not probes:
                 raise Failure(Reason.NO_FACE, "no face in image_file")
-            largest = max(
-                range(len(probes)),
-                key=lambda i: probes[i]["face"]["bounding_box"]["width"] * probes[i]["face"]["bounding_box"]["height"],
-            )
+            largest = max(range(len(probes)), key=lambda i: _probe_area(probes[i]))
             probe_token = tokens.token(job_part, largest)
-            matches = probes[largest]["faces"]
+            matches = probes[largest].faces
         else:
             probe_token = _token(request.args) or ""
             if not probe_token:
@@ -253,12 +275,12 @@ def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
             threshold_text, threshold = _threshold(request.args)
             saved = stored(probe_token)
             if saved:
-                matches = search(None, saved[0].face_id, None)["faces"]
+                matches = search(None, saved[0].face_id, None).matches()
             else:
                 image_key, box, _ = tokens.resolve(probe_token)
-                probes = search(image_key, None, None)["results"]
-                chosen = _nearest([probe["face"]["bounding_box"] for probe in probes], box)
-                matches = probes[chosen]["faces"]
+                groups = search(image_key, None, None).results or []
+                chosen = _nearest([_probe_box(group) for group in groups], box)
+                matches = groups[chosen].faces
         return _ok(
             face_token=probe_token,
             threshold=threshold_text,
@@ -289,12 +311,12 @@ def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
             # Only the token's face, found again by its box, is enrolled.
             options=EnrollOptions(
                 select="largest" if face_count == 1 else "all",
-                box=(box["top_left_x"], box["top_left_y"], box["width"], box["height"]),
+                box=box.xywh(),
             ),
             wait=True,
             idempotency_key=None,
         )
-        finish(outcome)
+        finish(outcome, EnrollResult)
         return _ok(face_token=token, face_neme=name, face_name=name)
 
     @bp.get("/removeface")

@@ -39,6 +39,7 @@ from api.images import decode_base64_image
 from api.input_bounds import NATIVE_USER_ID, InputRefused, bounded_text, is_ascii_integer, native_name
 from core.jobs import JobKind
 from core.payloads import ComparePayload, DetectPayload, EnrollOptions
+from core.results import CompareResult, DetectedFace, DetectResult, EnrollResult, SearchResult
 
 FACE_SET_PREFIX = "d003-"
 MAX_IMAGE_BYTES = 4 * 1024 * 1024  # the document's limit
@@ -163,29 +164,28 @@ def _app(project_id: str, create: bool = False) -> Any:
 # ---------------------------------------------------------------------------- checks
 
 
-def _quality_of(face: dict[str, Any]) -> tuple[int, int | None]:
+def _quality_of(face: DetectedFace) -> tuple[int, int | None]:
     """(check_result, measured direction code) of a detected face; (0, None) when the
     worker gave no quality measures."""
-    quality = face.get("quality") if isinstance(face.get("quality"), dict) else face
+    quality = face.quality or {}
     check = int(quality.get("check_result", 0) or 0)
     direction = quality.get("direction_code")
     return check, int(direction) if direction is not None else None
 
 
-def _detect(project_id: str, image_key: str) -> list[dict[str, Any]]:
+def _detect(project_id: str, image_key: str) -> list[DetectedFace]:
     """Faces with quality measures, best first. Falls back to plain detection when the
     workers cannot measure quality, so the gate degrades instead of every call failing."""
     try:
-        result = run_job(project_id, JobKind.DETECT, DetectPayload(image_key=image_key, quality=True))
+        result = run_job(project_id, JobKind.DETECT, DetectPayload(image_key=image_key, quality=True), DetectResult)
     except Failure as failed:
         if failed.reason is not Reason.INTERNAL:
             raise
-        result = run_job(project_id, JobKind.DETECT, DetectPayload(image_key=image_key))
-    faces: list[dict[str, Any]] = result.get("faces", [])
-    return faces
+        result = run_job(project_id, JobKind.DETECT, DetectPayload(image_key=image_key), DetectResult)
+    return list(result.faces)
 
 
-def check_result_of(face: dict[str, Any], direction: int | None) -> int:
+def check_result_of(face: DetectedFace, direction: int | None) -> int:
     """The document's check_result for one detected face and the requested direction."""
     check, measured = _quality_of(face)
     if check == 0 and direction is not None and measured is not None and measured != direction:
@@ -219,10 +219,10 @@ def _same_face(project_id: str, face_set: Any, image_key: str, user_id: str, rep
         project_id, face_set.name, image_key=image_key, face_id=None,
         options={"top_n": 1, "threshold": 0.0}, wait=True, idempotency_key=None,
     )
-    best = finish(outcome).get("faces", [])
+    best = finish(outcome, SearchResult).matches()
     match_distance = current_context().settings.pipeline.match_distance
-    if best and best[0]["distance"] <= match_distance and best[0].get("user_id") != user_id:
-        raise Status(40315, face_id=_face_number(best[0]["external_image_id"]), check_result=50)
+    if best and best[0].distance <= match_distance and best[0].user_id != user_id:
+        raise Status(40315, face_id=_face_number(best[0].external_image_id), check_result=50)
 
 
 def _enroll(project_id: str, face_set: Any, image_key: str, number: str, user_id: str) -> None:
@@ -230,7 +230,7 @@ def _enroll(project_id: str, face_set: Any, image_key: str, number: str, user_id
         project_id, face_set.name, image_key, external_image_id=number, external_fields={},
         user_id=user_id, options=EnrollOptions(select="single"), wait=True, idempotency_key=None,
     )
-    finish(outcome)
+    finish(outcome, EnrollResult)
 
 
 def _face_row(project_id: str, face_set: Any, code: int) -> Any:
@@ -341,14 +341,13 @@ def blueprint() -> Blueprint:
             raise Status(40304, check_result=10)
         information = []
         for face in faces[: int(max_text)]:
-            box = face["bounding_box"]
-            x, y = box["top_left_x"], box["top_left_y"]
+            left, top, right, bottom = face.bounding_box.corners()
             information.append(
                 {
                     "check_result": _quality_of(face)[0],
-                    "face_location": f"({x},{y}),({x + box['width']},{y + box['height']})",
-                    "face_probability": round(min(1.0, max(0.0, float(face.get("confidence", 1.0)))), 4),
-                    "landmark": [{"x": p["x"], "y": p["y"]} for p in face.get("landmarks", [])],
+                    "face_location": f"({left},{top}),({right},{bottom})",
+                    "face_probability": round(min(1.0, max(0.0, face.confidence)), 4),
+                    "landmark": [{"x": p.x, "y": p.y} for p in face.landmarks],
                 }
             )
         return _ok(face_num=len(faces), check_result=information[0]["check_result"], face_information=information)
@@ -363,11 +362,11 @@ def blueprint() -> Blueprint:
             project_id, face_set.name, image_key=image_key, face_id=None,
             options={"top_n": 1, "threshold": 0.0}, wait=True, idempotency_key=None,
         )
-        best = finish(outcome).get("faces", [])
+        best = finish(outcome, SearchResult).matches()
         match_distance = current_context().settings.pipeline.match_distance
-        if not best or best[0]["distance"] > match_distance:
+        if not best or best[0].distance > match_distance:
             raise Status(40312, check_result=0)
-        return _ok(check_result=0, user_id=best[0].get("user_id", ""), score=best[0]["similarity"])
+        return _ok(check_result=0, user_id=best[0].user_id or "", score=best[0].similarity)
 
     @bp.post("/face_compare")
     @authenticated
@@ -388,8 +387,8 @@ def blueprint() -> Blueprint:
             if not references:
                 raise Status(40309)
         payloads = [ComparePayload(image1_key=image_key, image2_key=key) for key in references]
-        best = min(run_jobs(project_id, JobKind.COMPARE, list(payloads)), key=lambda r: float(r["distance"]))
-        same = float(best["distance"]) <= current_context().settings.pipeline.match_distance
-        return _ok(check_result=0, result=same, score=round(float(best["similarity"]), 4))
+        best = min(run_jobs(project_id, JobKind.COMPARE, list(payloads), CompareResult), key=lambda r: r.distance)
+        same = best.distance <= current_context().settings.pipeline.match_distance
+        return _ok(check_result=0, result=same, score=round(best.similarity, 4))
 
     return bp

@@ -136,7 +136,8 @@ def finished(outcome: JobOutcome) -> dict[str, Any]:
         if error_type is ErrorType.INTERNAL:
             message = "internal server error"
         raise RekognitionError(error_type, message)
-    return outcome.result
+    # The result model as its stored JSON: this front end still renders from dict keys.
+    return outcome.result.model_dump(mode="json")
 
 
 # ---------------------------------------------------------------------------- parameters

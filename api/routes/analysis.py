@@ -13,13 +13,13 @@ from api.schemas import (
     AsyncQuery,
     CompareForm,
     CompareJson,
-    CompareResponse,
     DetectForm,
     DetectJson,
     DetectResponse,
     JobHeaders,
     ProjectPath,
 )
+from core.results import CompareResult
 
 
 def analysis_blueprint() -> APIBlueprint:
@@ -44,12 +44,12 @@ def analysis_blueprint() -> APIBlueprint:
             idempotency_key=idempotency_key(header),
         )
         return job_response(
-            path.project_id, outcome, lambda result: {"faces": [seed_face(face) for face in result.get("faces", [])]}
+            path.project_id, outcome, lambda result: {"faces": [seed_face(face) for face in result.faces]}
         )
 
     @bp.post(
         "/face-compare",
-        responses={200: CompareResponse, **ACCEPTED},
+        responses={200: CompareResult, **ACCEPTED},
         openapi_extensions=body_doc(bp, CompareJson, CompareForm),
     )
     def face_compare(path: ProjectPath, query: AsyncQuery, header: JobHeaders) -> Response:

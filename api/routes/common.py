@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Response, current_app, jsonify
 from flask_openapi3 import APIBlueprint, Tag
+from pydantic import BaseModel
 
 from api.auth import authenticate_project_request
 from api.jobs import JobOutcome, job_location
@@ -52,7 +53,7 @@ def accepted(project_id: str, outcome: JobOutcome) -> Response:
 
 
 def job_response(
-    project_id: str, outcome: JobOutcome, render: Callable[[dict[str, Any]], Any] = lambda result: result
+    project_id: str, outcome: JobOutcome, render: Callable[[Any], BaseModel | dict[str, Any]] = lambda result: result
 ) -> Response:
     """200 with the rendered result or the job's error; 202 while it is still running or
     when the client asked for an asynchronous answer."""
@@ -61,4 +62,5 @@ def job_response(
         return accepted(project_id, outcome)
     record_job(current_app, outcome.kind.value, outcome.status.value)
     outcome.raise_if_failed()
-    return jsonify(render(outcome.result))
+    rendered = render(outcome.result)
+    return jsonify(rendered.model_dump(mode="json") if isinstance(rendered, BaseModel) else rendered)

@@ -58,7 +58,7 @@ def face_sets_blueprint() -> APIBlueprint:
         return job_response(
             path.project_id,
             outcome,
-            lambda result: {"face_set_name": path.face_set_name, "deleted_faces": result.get("deleted_faces")},
+            lambda result: {"face_set_name": path.face_set_name, "deleted_faces": result.deleted_faces},
         )
 
     return bp

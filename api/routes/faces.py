@@ -15,7 +15,6 @@ from api.routes.face_selection import selected_faces
 from api.schemas import (
     AddFaceForm,
     AddFaceJson,
-    AddFaceResponse,
     AsyncQuery,
     BatchDeleteBody,
     DeleteFacesQuery,
@@ -28,10 +27,9 @@ from api.schemas import (
     JobHeaders,
     SearchForm,
     SearchJson,
-    SearchResponse,
 )
-from api.services import face_info
 from core.payloads import EnrollOptions
+from core.results import EnrollResult, SearchResult, StoredFace
 
 SEARCH_OPTIONS = ("top_n", "threshold", "filter", "sort", "return_fields", "all_faces", "group_by")
 
@@ -41,7 +39,7 @@ def faces_blueprint() -> APIBlueprint:
 
     @bp.post(
         "/face-sets/<face_set_name>/faces",
-        responses={200: AddFaceResponse, **ACCEPTED},
+        responses={200: EnrollResult, **ACCEPTED},
         openapi_extensions=body_doc(bp, AddFaceJson, AddFaceForm),
     )
     def add_faces(path: FaceSetPath, query: AsyncQuery, header: JobHeaders) -> Response:
@@ -87,7 +85,7 @@ def faces_blueprint() -> APIBlueprint:
             {
                 "face_set_id": face_set.id,
                 "face_set_name": face_set.name,
-                "faces": [face_info(face) for face in faces],
+                "faces": [StoredFace.of(face).to_json() for face in faces],
                 "total": int(face_set.face_count or 0) if total is None else total,
             }
         )
@@ -126,7 +124,7 @@ def faces_blueprint() -> APIBlueprint:
 
     @bp.post(
         "/face-sets/<face_set_name>/search",
-        responses={200: SearchResponse, **ACCEPTED},
+        responses={200: SearchResult, **ACCEPTED},
         openapi_extensions=body_doc(bp, SearchJson, SearchForm),
     )
     def search(path: FaceSetPath, query: AsyncQuery, header: JobHeaders) -> Response:
@@ -165,7 +163,7 @@ def _faces_of_person(ctx: Any, path: FaceSetPath, query: FaceQuery) -> Response:
         {
             "face_set_id": face_set.id,
             "face_set_name": face_set.name,
-            "faces": [face_info(face) for face in faces],
+            "faces": [StoredFace.of(face).to_json() for face in faces],
             "total": repo.face_count(path.project_id, face_set.id, query.user_id),
         }
     )
@@ -198,7 +196,7 @@ def _delete(
         path.project_id,
         outcome,
         lambda result: {
-            "face_number": int(result.get("deleted", 0)),
+            "face_number": result.deleted,
             "face_set_id": face_set.id,
             "face_set_name": face_set.name,
         },

@@ -1,4 +1,4 @@
-"""live-detect: cooperative video liveness as a job (issue 6).
+"""live-detect: cooperative video liveness as a job.
 
 The client films a face performing the requested actions (blink, open mouth, turn left or
 right, nod) in order; the worker checks that one and the same face did them, optionally
@@ -21,6 +21,7 @@ from api.routes.common import ACCEPTED, idempotency_key, job_response, v1_bluepr
 from api.schemas import AsyncQuery, JobHeaders, ProjectPath
 from core.jobs import JobKind
 from core.payloads import LivenessPayload
+from core.results import LivenessResult
 
 # The pipeline's own limit (pipelines.liveness.VideoLimits.max_bytes): 1-15 s of video.
 MAX_VIDEO_BYTES = 20 * 1024 * 1024
@@ -51,28 +52,12 @@ class LiveDetectForm(LiveDetectJson):
     video_file: FileStorage | None = None
 
 
-class ActionVerdict(BaseModel):
-    action: str
-    passed: bool
-    confidence: float
-    first_frame: int | None = None
-    last_frame: int | None = None
-
-
-class LiveDetectResponse(BaseModel):
-    alive: bool
-    actions: list[ActionVerdict]
-    same_person: bool | None = None
-    match: dict[str, Any] | None = None
-    best_frame: dict[str, Any]
-
-
 def liveness_blueprint() -> APIBlueprint:
     bp = v1_blueprint("v1_liveness", "liveness", "Cooperative video liveness")
 
     @bp.post(
         "/live-detect",
-        responses={200: LiveDetectResponse, **ACCEPTED},
+        responses={200: LivenessResult, **ACCEPTED},
         openapi_extensions=body_doc(bp, LiveDetectJson, LiveDetectForm),
     )
     def live_detect(path: ProjectPath, query: AsyncQuery, header: JobHeaders) -> Response:

@@ -21,9 +21,9 @@ from api.person_schemas import (
 )
 from api.routes.common import ACCEPTED, idempotency_key, job_response, v1_blueprint, wants_async
 from api.schemas import AsyncQuery, FaceSetPath, JobHeaders
-from api.services import face_info
 from core.jobs import JobKind
 from core.payloads import DeletePersonPayload
+from core.results import DeletePersonResult, StoredFace
 from infra.db.persons import PersonRepo
 
 PERSON_FACES_LIMIT = 1000
@@ -68,7 +68,7 @@ def persons_blueprint() -> APIBlueprint:
                 "face_set_name": face_set.name,
                 "user_id": path.user_id,
                 "face_count": count,
-                "faces": [face_info(face) for face in faces],
+                "faces": [StoredFace.of(face).to_json() for face in faces],
             }
         )
 
@@ -108,8 +108,8 @@ def _erase(
     return job_response(project_id, outcome, _rendered_erasure)
 
 
-def _rendered_erasure(result: dict[str, Any]) -> dict[str, Any]:
-    return {key: result[key] for key in ("user_id", "deleted_faces", "face_sets", "verified") if key in result}
+def _rendered_erasure(result: DeletePersonResult) -> dict[str, Any]:
+    return result.model_dump(mode="json", include={"user_id", "deleted_faces", "face_sets", "verified"})
 
 
 def _no_such_person(user_id: str, where: str) -> ApiError:

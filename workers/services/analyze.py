@@ -7,29 +7,31 @@ from typing import Any
 
 from core.errors import ErrorCode
 from core.payloads import ComparePayload, DetectPayload, EmbedPayload
+from core.results import ComparedFace, CompareResult, DetectResult, EmbeddedFace, EmbedResult, ImageSize
 from pipelines.compare import distance_to_similarity, euclidean_distance
 from pipelines.engine import FaceResult
 from workers.errors import JobFailure
 from workers.execution import JobContext
-from workers.services.common import face_json, largest, load_image
+from workers.services.common import detected_face, largest, load_image
 
 
-def detect(ctx: JobContext, payload: DetectPayload) -> dict[str, Any]:
+def detect(ctx: JobContext, payload: DetectPayload) -> DetectResult:
     image = load_image(ctx, payload.image_key)
     pipeline = ctx.runtime.pipeline
     found = sorted(pipeline.detect(image, landmarks=False), key=lambda face: face.confidence, reverse=True)
     if payload.max_faces is not None:
         found = found[: payload.max_faces]
     shown = pipeline.with_landmarks(image, found)
-    faces = [face_json(face) for face in shown]
-    if payload.attributes or payload.quality:
-        analyzer = ctx.runtime.analyzer
-        for rendered, face in zip(faces, shown, strict=True):
-            rendered.update(analyzer(image, face, payload.attributes, payload.quality))
-    return {"faces": faces, "image": {"width": image.width, "height": image.height}}
+    analyzed = payload.attributes or payload.quality
+    analyzer = ctx.runtime.analyzer if analyzed else None
+    faces = [
+        detected_face(face, analyzer(image, face, payload.attributes, payload.quality) if analyzer else None)
+        for face in shown
+    ]
+    return DetectResult(faces=faces, image=ImageSize(width=image.width, height=image.height))
 
 
-def compare(ctx: JobContext, payload: ComparePayload) -> dict[str, Any]:
+def compare(ctx: JobContext, payload: ComparePayload) -> CompareResult:
     first = _largest_embedded(ctx, payload.image1_key, "image1")
     assert first.embedding is not None
     if payload.all_targets:
@@ -37,16 +39,16 @@ def compare(ctx: JobContext, payload: ComparePayload) -> dict[str, Any]:
     second = _largest_embedded(ctx, payload.image2_key, "image2")
     assert second.embedding is not None
     distance = euclidean_distance(first.embedding.vector, second.embedding.vector)
-    return {
-        "similarity": distance_to_similarity(distance),
-        "distance": distance,
-        "model_id": first.embedding.model_id,
-        "image1_face": face_json(first.face),
-        "image2_face": face_json(second.face),
-    }
+    return CompareResult(
+        similarity=distance_to_similarity(distance),
+        distance=distance,
+        model_id=first.embedding.model_id,
+        image1_face=detected_face(first.face),
+        image2_face=detected_face(second.face),
+    )
 
 
-def _compare_every_target(ctx: JobContext, first: FaceResult, image2_key: str) -> dict[str, Any]:
+def _compare_every_target(ctx: JobContext, first: FaceResult, image2_key: str) -> CompareResult:
     """image1's largest face against every face of image2 (none is not an error here)."""
     assert first.embedding is not None
     image = load_image(ctx, image2_key)
@@ -55,27 +57,33 @@ def _compare_every_target(ctx: JobContext, first: FaceResult, image2_key: str) -
     for target in targets:
         assert target.embedding is not None
         distance = euclidean_distance(first.embedding.vector, target.embedding.vector)
-        compared.append({**face_json(target.face), "distance": distance, "similarity": distance_to_similarity(distance)})
-    return {"model_id": first.embedding.model_id, "image1_face": face_json(first.face), "image2_faces": compared}
+        compared.append(
+            ComparedFace(
+                **dict(detected_face(target.face)), distance=distance, similarity=distance_to_similarity(distance)
+            )
+        )
+    return CompareResult(model_id=first.embedding.model_id, image1_face=detected_face(first.face), image2_faces=compared)
 
 
-def embed(ctx: JobContext, payload: EmbedPayload) -> dict[str, Any]:
+def embed(ctx: JobContext, payload: EmbedPayload) -> EmbedResult:
     image = load_image(ctx, payload.image_key)
     results = ctx.runtime.pipeline.process(image, embed=True, landmarks=False)
     if not results:
         raise JobFailure(ErrorCode.NO_FACE, "no face was detected in the image")
     chosen = _shown(ctx, image, [largest(results)] if payload.select == "largest" else results)
-    return {
-        "model_id": ctx.runtime.pipeline.model_id,
-        "faces": [
-            {**face_json(r.face), "embedding": [float(x) for x in r.embedding.vector]}
+    return EmbedResult(
+        model_id=ctx.runtime.pipeline.model_id,
+        faces=[
+            EmbeddedFace(
+                **dict(detected_face(r.face)), embedding=[float(x) for x in r.embedding.vector]
+            )
             for r in chosen
             if r.embedding is not None
         ],
-    }
+    )
 
 
-def _largest_embedded(ctx: JobContext, key: str, label: str):  # type: ignore[no-untyped-def]
+def _largest_embedded(ctx: JobContext, key: str, label: str) -> FaceResult:
     image = load_image(ctx, key)
     results = ctx.runtime.pipeline.process(image, embed=True, landmarks=False)
     if not results:

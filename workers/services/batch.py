@@ -16,6 +16,7 @@ from typing import Any
 
 from core.jobs import JobKind, JobStatus
 from core.payloads import BatchItem, EnrollBatchPayload, EnrollChunkPayload
+from core.results import EnrollBatchResult, EnrollChunkResult
 from infra.errors import ObjectNotFound, TransientInfraError
 from infra.filter_columns import FilterColumns
 from pipelines.errors import PipelineError
@@ -32,10 +33,10 @@ def chunk_job_id(parent_job_id: str, chunk_index: int) -> str:
     return f"{parent_job_id}.c{chunk_index:05d}"
 
 
-def enroll_batch(ctx: JobContext, payload: EnrollBatchPayload) -> dict[str, Any] | None:
+def enroll_batch(ctx: JobContext, payload: EnrollBatchPayload) -> EnrollBatchResult | None:
     runtime = ctx.runtime
     if payload.total == 0:
-        return summarize([])
+        return EnrollBatchResult.model_validate(summarize([]))
     job = runtime.jobs.get(ctx.job_id)
     if job is None or not job.progress_total:  # a re-sent parent keeps the progress it has
         ctx.progress(0, payload.total)
@@ -47,7 +48,7 @@ def enroll_batch(ctx: JobContext, payload: EnrollBatchPayload) -> dict[str, Any]
     return DEFERRED
 
 
-def enroll_chunk(ctx: JobContext, payload: EnrollChunkPayload) -> dict[str, Any] | None:
+def enroll_chunk(ctx: JobContext, payload: EnrollChunkPayload) -> EnrollChunkResult | None:
     runtime = ctx.runtime
     items = read_manifest(ctx, payload.manifest_key)
     face_set = runtime.face_sets.get(payload.project_id, payload.face_set_id)
@@ -182,7 +183,7 @@ def _finish_parent_if_complete(ctx: JobContext, parent_job_id: str, total: int) 
     if len(chunks) < chunk_count or any(not JobStatus(c.status).is_final for c in chunks):
         return
     items = [item for chunk in sorted(chunks, key=lambda c: c.id) for item in _chunk_items(ctx, chunk)]
-    runtime.lifecycle.succeed(parent_job_id, summarize(items))
+    runtime.lifecycle.succeed(parent_job_id, EnrollBatchResult.model_validate(summarize(items)))
 
 
 def _chunk_items(ctx: JobContext, chunk: Any) -> list[dict[str, Any]]:

@@ -1,11 +1,13 @@
-"""Helpers shared by the job handlers: loading inputs once and rendering faces as JSON."""
+"""Helpers shared by the job handlers: loading inputs once and describing faces as result models."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 from typing import Any
 
+from core import results
 from core.errors import ErrorCode
 from infra.errors import ObjectNotFound
 from pipelines.engine import FaceResult
@@ -27,16 +29,23 @@ def load_image(ctx: JobContext, key: str) -> DecodedImage:
     return ctx.runtime.decode(data)
 
 
-def box_json(box: BoundingBox) -> dict[str, int]:
-    return {"top_left_x": box.x, "top_left_y": box.y, "width": box.width, "height": box.height}
+def detected_face(face: DetectedFace, analysis: Mapping[str, Any] | None = None) -> results.DetectedFace:
+    """A detected face as every result shows it (with the analysis a detect job asked for)."""
+    return results.DetectedFace(
+        bounding_box=results.Box.of(face.box),
+        confidence=round(float(face.confidence), 6),
+        landmarks=[results.Point(x=round(p.x, 2), y=round(p.y, 2)) for p in face.landmarks],
+        **(analysis or {}),
+    )
+
+
+def box_json(box: BoundingBox) -> dict[str, Any]:
+    """A box as enrollment's JSON writes it (the model's own shape)."""
+    return results.Box.of(box).to_json()
 
 
 def face_json(face: DetectedFace) -> dict[str, Any]:
-    return {
-        "bounding_box": box_json(face.box),
-        "confidence": round(float(face.confidence), 6),
-        "landmarks": [{"x": round(p.x, 2), "y": round(p.y, 2)} for p in face.landmarks],
-    }
+    return detected_face(face).to_json()
 
 
 def largest(results: list[FaceResult]) -> FaceResult:

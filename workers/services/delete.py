@@ -10,10 +10,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from core.payloads import DeleteFaceSetPayload, DeleteFacesPayload
+from core.results import DeleteFaceSetResult, DeleteFacesResult
 from workers.execution import JobContext
 
 
-def delete_faces(ctx: JobContext, payload: DeleteFacesPayload) -> dict[str, Any]:
+def delete_faces(ctx: JobContext, payload: DeleteFacesPayload) -> DeleteFacesResult:
     runtime = ctx.runtime
     removed = runtime.faces.delete_faces(payload.project_id, payload.face_set_id, payload.face_ids)
     by_model: dict[str, list[str]] = {}
@@ -22,17 +23,17 @@ def delete_faces(ctx: JobContext, payload: DeleteFacesPayload) -> dict[str, Any]
     for model_id, face_ids in by_model.items():
         runtime.index.delete(model_id, face_ids)
     purge_unreferenced_objects(ctx, object_keys_of(removed))
-    return {"deleted": len(removed), "face_ids": [row.face_id for row in removed]}
+    return DeleteFacesResult(deleted=len(removed), face_ids=[row.face_id for row in removed])
 
 
-def delete_face_set(ctx: JobContext, payload: DeleteFaceSetPayload) -> dict[str, Any]:
+def delete_face_set(ctx: JobContext, payload: DeleteFaceSetPayload) -> DeleteFaceSetResult:
     runtime = ctx.runtime
     removed = runtime.face_sets.delete_with_faces(payload.project_id, payload.face_set_id)
     # Every collection, not only the models of the removed rows: vectors written by a crashed
     # enrollment have no row, and must go with their face set too.
     runtime.index.delete_by_face_set(None, payload.project_id, payload.face_set_id)
     purge_unreferenced_objects(ctx, object_keys_of(removed))
-    return {"face_set_id": payload.face_set_id, "deleted_faces": len(removed)}
+    return DeleteFaceSetResult(face_set_id=payload.face_set_id, deleted_faces=len(removed))
 
 
 def object_keys_of(rows: Iterable[Any]) -> set[str]:

@@ -21,6 +21,7 @@ from PIL import Image
 
 from core.errors import ErrorCode
 from core.payloads import EnrollOptions, EnrollPayload
+from core.results import EnrollResult
 from infra.db.errors import CapacityExceeded
 from infra.filter_columns import FilterColumns
 from pipelines.compare import distance_to_similarity
@@ -45,7 +46,7 @@ class EnrollTarget:
     filter_columns: FilterColumns
 
 
-def enroll(ctx: JobContext, payload: EnrollPayload) -> dict[str, Any]:
+def enroll(ctx: JobContext, payload: EnrollPayload) -> EnrollResult:
     face_set = ctx.runtime.face_sets.get(payload.project_id, payload.face_set_id)
     if face_set is None:
         raise JobFailure(ErrorCode.FACE_SET_NOT_FOUND, "the face set no longer exists")
@@ -64,7 +65,8 @@ def enroll(ctx: JobContext, payload: EnrollPayload) -> dict[str, Any]:
     result: dict[str, Any] = {"face_set_id": face_set.id, "face_set_name": face_set.name, "faces": faces}
     if payload.options.report_unindexed:
         result["unindexed"] = unindexed
-    return result
+    # Enrollment still builds its faces as JSON (shared with batched chunks): read as the model.
+    return EnrollResult.model_validate(result)
 
 
 def enroll_image(

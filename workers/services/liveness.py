@@ -8,12 +8,12 @@ best frame is stored as a JPEG next to the video, so the result stays small.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import numpy as np
 
 from core.errors import ErrorCode
 from core.payloads import LivenessPayload
+from core.results import LivenessResult
 from infra.errors import ObjectNotFound
 from pipelines.liveness import Action, LivenessChecker, VideoRejected
 from workers.errors import JobFailure
@@ -30,7 +30,7 @@ ACTIONS = {
 }
 
 
-def liveness(ctx: JobContext, payload: LivenessPayload) -> dict[str, Any]:
+def liveness(ctx: JobContext, payload: LivenessPayload) -> LivenessResult:
     runtime = ctx.runtime
     try:
         video = runtime.store.get(payload.video_key)
@@ -55,7 +55,7 @@ def liveness(ctx: JobContext, payload: LivenessPayload) -> dict[str, Any]:
         raise JobFailure(ErrorCode.INVALID_VIDEO, rejected.message, {"reason": str(rejected.reason)}) from rejected
     body = result.to_dict(include_image=False)
     body["best_frame"]["image_key"] = runtime.store.put(result.best_frame_jpeg, "image/jpeg", prefix="liveness")
-    return body
+    return LivenessResult.model_validate(body)
 
 
 def _reference_vector(ctx: JobContext, payload: LivenessPayload) -> np.ndarray | None:

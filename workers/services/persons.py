@@ -14,13 +14,14 @@ from typing import Any
 
 from core.errors import ErrorCode
 from core.payloads import DeletePersonPayload
+from core.results import DeletePersonResult, ErasedFromFaceSet, ErasureCheck
 from infra.db.persons import PersonRepo
 from workers.errors import JobFailure
 from workers.execution import JobContext
 from workers.services.delete import object_keys_of, purge_unreferenced_objects
 
 
-def delete_person(ctx: JobContext, payload: DeletePersonPayload) -> dict[str, Any]:
+def delete_person(ctx: JobContext, payload: DeletePersonPayload) -> DeletePersonResult:
     runtime = ctx.runtime
     persons = PersonRepo(runtime.database)
     face_set_ids = (
@@ -28,12 +29,12 @@ def delete_person(ctx: JobContext, payload: DeletePersonPayload) -> dict[str, An
         if payload.face_set_id is not None
         else persons.face_sets_of(payload.project_id, payload.user_id)
     )
-    erased: list[dict[str, Any]] = []
+    erased: list[ErasedFromFaceSet] = []
     removed_rows: list[Any] = []
     for face_set_id in face_set_ids:
         rows = persons.erase(payload.project_id, face_set_id, payload.user_id)
         removed_rows.extend(rows)
-        erased.append({"face_set_id": face_set_id, "deleted_faces": len(rows)})
+        erased.append(ErasedFromFaceSet(face_set_id=face_set_id, deleted_faces=len(rows)))
     by_model: dict[str, list[str]] = {}
     for row in removed_rows:
         by_model.setdefault(row.model_id, []).append(row.face_id)
@@ -42,13 +43,13 @@ def delete_person(ctx: JobContext, payload: DeletePersonPayload) -> dict[str, An
     keys = object_keys_of(removed_rows)
     purge_unreferenced_objects(ctx, keys)
     verification = _verify_erased(ctx, persons, payload, face_set_ids, by_model, keys)
-    return {
-        "user_id": payload.user_id,
-        "deleted_faces": len(removed_rows),
-        "face_sets": erased,
-        "face_ids": [row.face_id for row in removed_rows],
-        "verified": verification,
-    }
+    return DeletePersonResult(
+        user_id=payload.user_id,
+        deleted_faces=len(removed_rows),
+        face_sets=erased,
+        face_ids=[row.face_id for row in removed_rows],
+        verified=verification,
+    )
 
 
 def _verify_erased(
@@ -58,7 +59,7 @@ def _verify_erased(
     face_set_ids: list[str],
     vectors_by_model: dict[str, list[str]],
     keys: set[str],
-) -> dict[str, int]:
+) -> ErasureCheck:
     runtime = ctx.runtime
     rows_left = sum(persons.face_count(payload.project_id, face_set_id, payload.user_id) for face_set_id in face_set_ids)
     vectors_left = sum(len(runtime.index.get_vectors(model_id, ids)) for model_id, ids in vectors_by_model.items())
@@ -70,9 +71,9 @@ def _verify_erased(
             ErrorCode.INTERNAL,
             f"erasure incomplete: {rows_left} rows, {vectors_left} vectors, {objects_left} objects left",
         )
-    return {
-        "faces_remaining": rows_left,
-        "vectors_remaining": vectors_left,
-        "objects_remaining": objects_left,
-        "objects_kept_shared": len(keys & still_used),
-    }
+    return ErasureCheck(
+        faces_remaining=rows_left,
+        vectors_remaining=vectors_left,
+        objects_remaining=objects_left,
+        objects_kept_shared=len(keys & still_used),
+    )

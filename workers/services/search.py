@@ -9,6 +9,7 @@ import numpy as np
 
 from core.errors import ErrorCode
 from core.payloads import SearchPayload
+from core.results import FaceRecord, Match, SearchGroup, SearchResult
 from infra.filter_columns import FilterColumns
 from infra.search_filter import FilterError, compile_filter
 from infra.vector_index.errors import InvalidVectorFilter
@@ -16,7 +17,7 @@ from pipelines.compare import distance_to_similarity, similarity_to_distance
 from pipelines.engine import FaceResult
 from workers.errors import JobFailure
 from workers.execution import JobContext
-from workers.services.common import box_json, face_json, largest, load_image
+from workers.services.common import detected_face, largest, load_image
 
 # Extra candidates fetched when results are re-ranked after the vector query
 # (grouping by person), so the top_n survivors are still the best ones.
@@ -30,7 +31,7 @@ MAX_CANDIDATES = 1000
 READ_YOUR_WRITES_WINDOW = timedelta(seconds=10)
 
 
-def search(ctx: JobContext, payload: SearchPayload) -> dict[str, Any]:
+def search(ctx: JobContext, payload: SearchPayload) -> SearchResult:
     runtime = ctx.runtime
     face_set = runtime.face_sets.get(payload.project_id, payload.face_set_id)
     if face_set is None:
@@ -72,24 +73,24 @@ def search(ctx: JobContext, payload: SearchPayload) -> dict[str, Any]:
 
     if not payload.all_faces:
         if payload.image_key is None or not payload.show_probe_faces:
-            return {"faces": ranked[0]}
+            return SearchResult(faces=ranked[0])
         searched = chosen[0]
-        return {
-            "faces": ranked[0],
-            "searched_face": face_json(searched.face),
-            "unsearched_faces": [face_json(r.face) for r in results if r is not searched],
-        }
+        return SearchResult(
+            faces=ranked[0],
+            searched_face=detected_face(searched.face),
+            unsearched_faces=[detected_face(r.face) for r in results if r is not searched],
+        )
     threshold = payload.threshold or distance_to_similarity(runtime.match_distance)
-    return {
-        "results": [
-            {
-                "face": face_json(probe.face) if probe is not None else None,
-                "label": _label(matches, threshold),
-                "faces": matches,
-            }
+    return SearchResult(
+        results=[
+            SearchGroup(
+                face=detected_face(probe.face) if probe is not None else None,
+                label=_label(matches, threshold),
+                faces=matches,
+            )
             for (probe, _), matches in zip(probes, ranked, strict=True)
         ]
-    }
+    )
 
 
 def _compiled_filter(ctx: JobContext, payload: SearchPayload, schema: dict[str, Any]) -> str:
@@ -108,10 +109,10 @@ def _written_recently(ctx: JobContext, payload: SearchPayload) -> bool:
     return newest is not None and datetime.now(UTC) - newest < READ_YOUR_WRITES_WINDOW
 
 
-def _rank(payload: SearchPayload, hits: list[Any], rows: dict[str, Any]) -> list[dict[str, Any]]:
+def _rank(payload: SearchPayload, hits: list[Any], rows: dict[str, Any]) -> list[Match]:
     min_similarity = payload.threshold
     max_distance = similarity_to_distance(min_similarity) if min_similarity > 0 else float("inf")
-    matches: list[dict[str, Any]] = []
+    matches: list[Match] = []
     seen_people: set[str] = set()
     for hit in sorted(hits, key=lambda h: h.distance):
         row = rows.get(hit.face_id)
@@ -123,18 +124,20 @@ def _rank(payload: SearchPayload, hits: list[Any], rows: dict[str, Any]) -> list
             if person in seen_people:
                 continue
             seen_people.add(person)
-        matches.append(_render(payload, row, hit.distance))
+        matches.append(_match(row, hit.distance))
         if len(matches) == payload.top_n:
             break
     for spec in reversed(payload.sort):
         for field, direction in spec.items():
             matches.sort(
-                key=lambda m, f=field: _sort_key(m["external_fields"].get(f)), reverse=direction == "desc"
+                key=lambda m, f=field: _sort_key(m.external_fields.get(f)), reverse=direction == "desc"
             )
     if payload.return_fields is not None:
         wanted = set(payload.return_fields)
-        for match in matches:
-            match["external_fields"] = {k: v for k, v in match["external_fields"].items() if k in wanted}
+        matches = [
+            match.model_copy(update={"external_fields": {k: v for k, v in match.external_fields.items() if k in wanted}})
+            for match in matches
+        ]
     return matches
 
 
@@ -147,25 +150,19 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (1, str(value))
 
 
-def _render(payload: SearchPayload, row: Any, distance: float) -> dict[str, Any]:
-    rendered: dict[str, Any] = {
-        "face_id": row.face_id,
-        "external_image_id": row.external_image_id,
-        "external_fields": dict(row.external_fields or {}),
-        "bounding_box": box_json(row.box),
-        "similarity": round(distance_to_similarity(distance), 6),
-        "distance": round(float(distance), 6),
-    }
-    if row.user_id is not None:
-        rendered["user_id"] = row.user_id
-    return rendered
+def _match(row: FaceRecord, distance: float) -> Match:
+    return Match(
+        **Match.fields_of(row),
+        similarity=round(distance_to_similarity(distance), 6),
+        distance=round(float(distance), 6),
+    )
 
 
-def _label(matches: list[dict[str, Any]], threshold: float) -> str:
-    if not matches or matches[0]["similarity"] < threshold:
+def _label(matches: list[Match], threshold: float) -> str:
+    if not matches or matches[0].similarity < threshold:
         return "unknown"
     best = matches[0]
-    return str(best.get("user_id") or best["external_image_id"])
+    return str(best.user_id or best.external_image_id)
 
 
 def _stored_vector(ctx: JobContext, payload: SearchPayload) -> np.ndarray:

@@ -7,16 +7,15 @@ then the vector from the row, so a retry after any failure converges on the row'
 
 from __future__ import annotations
 
-from typing import Any
-
 from core.errors import ErrorCode
 from core.payloads import UpdateFacePayload
+from core.results import UpdateFaceResult
 from infra.filter_columns import FilterColumns
 from workers.errors import JobFailure
 from workers.execution import JobContext
 
 
-def update_face(ctx: JobContext, payload: UpdateFacePayload) -> dict[str, Any]:
+def update_face(ctx: JobContext, payload: UpdateFacePayload) -> UpdateFaceResult:
     runtime = ctx.runtime
     row = runtime.faces.update(
         payload.project_id,
@@ -46,9 +45,9 @@ def update_face(ctx: JobContext, payload: UpdateFacePayload) -> dict[str, Any]:
                 )
             ],
         )
-    return {
-        "face_id": row.face_id,
-        "external_image_id": row.external_image_id,
-        "external_fields": dict(row.external_fields or {}),
-        "user_id": row.user_id,
-    }
+    return UpdateFaceResult(
+        face_id=row.face_id,
+        external_image_id=row.external_image_id,
+        external_fields=dict(row.external_fields or {}),
+        user_id=row.user_id,
+    )
