@@ -10,8 +10,8 @@ size limits, CORS (off unless origins are configured) and Prometheus metrics.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
+from typing import Any
 
 from flask import Response, jsonify, redirect, request
 from flask_cors import CORS
@@ -20,8 +20,9 @@ from flask_openapi3 import Info, OpenAPI
 from pydantic import ValidationError
 from sqlalchemy.exc import OperationalError as SqlOperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.sansio.response import Response as BaseResponse
 
-from api import auth_limits, boundary, metrics
+from api import auth_limits, boundary, dialects, metrics
 from api.bodies import describe_validation_error
 from api.console import console_blueprint
 from api.context import ApiContext, build_context
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 
 API_VERSION = "1.0.0"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-SECURITY_SCHEMES = {"token": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"}}
+SECURITY_SCHEMES: dict[str, Any] = {"token": {"type": "apiKey", "in": "header", "name": "X-Auth-Token"}}
 _STATUS_CODES: dict[int, ApiErrorCode] = {
     400: ApiErrorCode.INVALID_PARAMETER,
     401: ApiErrorCode.AUTH_TOKEN_ABNORMAL,
@@ -89,27 +90,13 @@ def create_app(settings: Settings | None = None, context: ApiContext | None = No
     install_fleet_signals(app, app.extensions["facefleet"])
     app.register_api(fleet_history_blueprint())
     app.register_blueprint(console_blueprint())
-    _register_dialects(app)
+    dialects.register(app)
     register_rekognition(app)
     register_access_key_admin(app)
 
     app.add_url_rule("/v1/openapi.json", "openapi_v1", lambda: jsonify(app.api_doc))
     app.add_url_rule("/docs", "docs_home", lambda: redirect("/docs/swagger", code=302))
     return app
-
-
-def _register_dialects(app: OpenAPI) -> None:
-    """Seed dialects live in ``api.dialects`` (another module's work); each exposes
-    ``register(app)``. Absent dialects are not an error."""
-    try:
-        dialects = importlib.import_module("api.dialects")
-    except ModuleNotFoundError as missing:
-        if missing.name != "api.dialects":
-            raise
-        return
-    register = getattr(dialects, "register", None)
-    if callable(register):
-        register(app)
 
 
 def _validation_error_response(error: ValidationError) -> Response:
@@ -125,7 +112,7 @@ def _install_error_handlers(app: OpenAPI) -> None:
         return error.response()
 
     @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException) -> Response:
+    def _http_error(error: HTTPException) -> BaseResponse:
         if error.response is not None:  # flask-openapi3 aborts with a ready response
             return error.response
         status = error.code or 500

@@ -86,7 +86,3 @@ def _note_key_use(key: Any) -> None:
     last_used = getattr(key, "last_used_at", None)
     if last_used is None or datetime.now(UTC) - last_used >= KEY_USE_RESOLUTION:
         current_context().api_keys.touch(key.id)
-
-
-def current_project_id() -> str:
-    return str(g.project_id)

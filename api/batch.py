@@ -35,7 +35,7 @@ from api.images import (
     project_upload_prefix,
     sniff_content_type,
 )
-from api.schemas import EXTERNAL_IMAGE_ID_PATTERN, BatchItemMeta
+from api.schemas import EXTERNAL_IMAGE_ID_PATTERN, USER_ID_PATTERN, BatchItemMeta
 from api.services import new_external_image_id
 from core.errors import ErrorCode
 from core.payloads import BatchItem
@@ -45,7 +45,7 @@ MAX_FIELD_BYTES = 16 * 1024 * 1024  # form fields such as ``items`` (per-item me
 IMAGE_PARTS = ("image_file", "images", "file")
 ARCHIVE_PART = "archive"
 _EXTERNAL_ID = re.compile(EXTERNAL_IMAGE_ID_PATTERN)
-_USER_ID = re.compile(r"^[A-Za-z0-9_.@:-]{1,128}$")
+_USER_ID = re.compile(USER_ID_PATTERN)
 
 
 @dataclass

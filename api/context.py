@@ -8,7 +8,7 @@ so every dialect shares auth data, limits, jobs and face logic with the native A
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from flask import current_app
 
@@ -18,22 +18,31 @@ from api.services import FaceService
 from infra.gpu_pool import GpuRouting
 from infra.settings import Settings
 
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from infra.completion import CompletionListener
+    from infra.db import Database
+    from infra.db.repositories import ApiKeyRepo, FaceRepo, FaceSetRepo, JobRepo, ProjectRepo
+    from infra.events import EventPublisher
+    from infra.object_store import ObjectStore
+
 CONTEXT_KEY = "facefleet"
 
 
 @dataclass
 class ApiContext:
     settings: Settings
-    database: Any
-    projects: Any
-    api_keys: Any
-    face_sets: Any
-    faces: Any
-    jobs: Any
-    store: Any
-    producer: Any
-    events: Any = None
-    completions: Any = None
+    database: Database
+    projects: ProjectRepo
+    api_keys: ApiKeyRepo
+    face_sets: FaceSetRepo
+    faces: FaceRepo
+    jobs: JobRepo
+    store: ObjectStore
+    producer: Celery
+    events: EventPublisher | None = None
+    completions: CompletionListener | None = None
     gateway: JobGateway = field(init=False)
     intake: ImageIntake = field(init=False)
     service: FaceService = field(init=False)

@@ -156,7 +156,7 @@ class ImageIntake:
             return self.put(read_limited(upload.stream, self.max_bytes, f"{prefix}_file"), probe)
         if text is not None:
             return self.put(decode_base64_image(text, self.max_bytes, f"{prefix}_base64"), probe)
-        return self.existing(url, f"{prefix}_url")
+        return self.existing(str(url), f"{prefix}_url")
 
     def put(self, data: bytes, probe: bool = False) -> str:
         if not data:

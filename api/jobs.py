@@ -58,12 +58,19 @@ class JobRow(Protocol):
 
 class JobStore(Protocol):
     def create(
-        self, *, job_id: str, project_id: str, kind: str, payload: dict[str, Any], idempotency_key: str | None
+        self,
+        *,
+        job_id: str,
+        project_id: str,
+        kind: str,
+        payload: dict[str, Any],
+        idempotency_key: str | None,
+        callback_url: str | None = None,
     ) -> tuple[Any, bool]: ...
 
     def get(self, job_id: str) -> Any: ...
 
-    def fail(self, job_id: str, code: str, message: str, details: dict[str, Any] | None = None) -> None: ...
+    def fail(self, job_id: str, code: str, message: str, details: dict[str, Any] | None = None) -> object: ...
 
 
 @dataclass(frozen=True)

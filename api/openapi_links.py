@@ -142,5 +142,5 @@ class LinkedOpenAPI(OpenAPI):
     built on first request of either URL, after every blueprint is registered."""
 
     def generate_spec_json(self) -> None:
-        super().generate_spec_json()
+        super().generate_spec_json()  # type: ignore[no-untyped-call]  # flask-openapi3 leaves it unannotated
         add_links(self.spec_json)

@@ -21,10 +21,11 @@ from infra.search_filter import FIELD_TYPES, FieldType
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 EXTERNAL_IMAGE_ID_PATTERN = r"^[A-Za-z0-9_-]{1,36}$"
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+USER_ID_PATTERN = r"^[A-Za-z0-9_.@:-]{1,128}$"
 
 FaceSetName = Annotated[str, Field(pattern=NAME_PATTERN, description="1-64 of [A-Za-z0-9_-]")]
 ExternalImageId = Annotated[str, Field(pattern=EXTERNAL_IMAGE_ID_PATTERN, description="1-36 of [A-Za-z0-9_-]")]
-UserId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.@:-]{1,128}$", description="groups faces of one person")]
+UserId = Annotated[str, Field(pattern=USER_ID_PATTERN, description="groups faces of one person")]
 OnDuplicate = Literal["reject", "flag", "allow"]
 
 

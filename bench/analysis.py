@@ -31,9 +31,11 @@ import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from pipelines.analysis import Attribute, FaceAnalyzer, QualityGate, QualityIssue  # noqa: E402
-from pipelines.analysis.landmarks import HogFaceDetector, LandmarkPredictor  # noqa: E402
+from pipelines.analysis.landmarks import LandmarkPredictor  # noqa: E402
 from pipelines.analysis.pose import HeadPose, estimate_head_pose, face_direction  # noqa: E402
+from pipelines.detection.dlib_detectors import HogDetector  # noqa: E402
 from pipelines.liveness import Action, LivenessChecker, decode_video  # noqa: E402
+from pipelines.liveness.check import LIVENESS_HOG_THRESHOLD  # noqa: E402
 from pipelines.liveness.actions import find_events  # noqa: E402
 from pipelines.types import DetectedFace  # noqa: E402
 
@@ -64,11 +66,11 @@ def timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
     return result, time.perf_counter() - start
 
 
-def largest(detector: HogFaceDetector, image: Image_) -> DetectedFace | None:
+def largest(detector: HogDetector, image: Image_) -> DetectedFace | None:
     return max(detector.detect(image), key=lambda f: f.box.area, default=None)
 
 
-def bench_pose(detector: HogFaceDetector, predictor: LandmarkPredictor) -> dict[str, Any]:
+def bench_pose(detector: HogDetector, predictor: LandmarkPredictor) -> dict[str, Any]:
     rows = list(csv.DictReader((FACES / "_misc" / "pose_labels.csv").open()))
     errors: dict[str, list[float]] = {"yaw": [], "pitch": [], "roll": []}
     agree, scored, found, seconds = 0, 0, 0, []
@@ -99,7 +101,7 @@ def bench_pose(detector: HogFaceDetector, predictor: LandmarkPredictor) -> dict[
     }
 
 
-def bench_quality(detector: HogFaceDetector, gate: QualityGate) -> dict[str, Any]:
+def bench_quality(detector: HogDetector, gate: QualityGate) -> dict[str, Any]:
     with (FACES / "identities.csv").open() as table:
         paths = [FACES / row["path"] for row in csv.DictReader(table)]
     degradations: dict[str, tuple[QualityIssue, Callable[[Image_, DetectedFace], Image_]]] = {
@@ -149,7 +151,7 @@ def bench_quality(detector: HogFaceDetector, gate: QualityGate) -> dict[str, Any
     }
 
 
-def bench_attributes(detector: HogFaceDetector, analyzer: FaceAnalyzer) -> dict[str, Any]:
+def bench_attributes(detector: HogDetector, analyzer: FaceAnalyzer) -> dict[str, Any]:
     annotated = [(p, "female", 30) for p in sorted((FACES / "compreface-A").glob("*"))]
     annotated += [(p, "female", 25) for p in sorted((FACES / "compreface-B").glob("*"))]
     annotated += [(p, "male", 30) for p in sorted((FACES / "compreface-C").glob("*"))]
@@ -246,7 +248,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the report here")
     args = parser.parse_args()
     cpu = pin_to_one_core()
-    detector, predictor = HogFaceDetector(upsample=1), LandmarkPredictor()
+    detector, predictor = HogDetector(upsample=1, threshold=LIVENESS_HOG_THRESHOLD), LandmarkPredictor()
     report: dict[str, Any] = {"system": machine_description(), "pinned_cpu": cpu}
     with quiet_stderr():
         progress("head pose")

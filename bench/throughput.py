@@ -42,10 +42,10 @@ from bench.common import (
     quiet_stderr,
 )
 from bench.onnx_speed import convolution_macs, embedding_rows, load_rgb, real_chips, share_of_gemm_rate
-from pipelines.detection.blazeface import BLAZEFACE_ONNX_FILENAME
+from pipelines.model_files import ModelFiles
 
-ONNX_MODEL = REPO / ".facefleet" / "models" / "dlib_resnet_v1.onnx"
-BLAZEFACE_ONNX = REPO / ".facefleet" / "models" / BLAZEFACE_ONNX_FILENAME
+ONNX_MODEL = ModelFiles(REPO / ".facefleet").dlib_resnet_onnx
+BLAZEFACE_ONNX = ModelFiles(REPO / ".facefleet").blazeface_onnx
 Array = np.ndarray[Any, Any]
 
 

@@ -12,6 +12,10 @@ from enum import StrEnum
 
 
 class ErrorCode(StrEnum):
+    # --- the request itself (front ends raise these before any job runs) ---
+    MISSING_ARGUMENT = "missing_argument"
+    EMPTY_IMAGE = "empty_image"
+    # --- requests and jobs ---
     INVALID_IMAGE = "invalid_image"
     UNSUPPORTED_FORMAT = "unsupported_format"
     IMAGE_TOO_LARGE = "image_too_large"
@@ -28,6 +32,8 @@ class ErrorCode(StrEnum):
     INVALID_ARGUMENT = "invalid_argument"
     UNKNOWN_MODEL = "unknown_model"
     UNAVAILABLE = "unavailable"
+    # A sync request whose job was still running when the front end stopped waiting.
+    TIMEOUT = "timeout"
     INTERNAL = "internal"
 
     @property
@@ -37,7 +43,12 @@ class ErrorCode(StrEnum):
     @property
     def is_client_error(self) -> bool:
         """The input was at fault (a 4xx in every front end); otherwise the service was."""
-        return self not in (ErrorCode.UNKNOWN_MODEL, ErrorCode.UNAVAILABLE, ErrorCode.INTERNAL)
+        return self not in SERVICE_ERRORS
+
+    @property
+    def is_transient(self) -> bool:
+        """The service could not answer now; the same request may succeed later (a 503)."""
+        return self in (ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT)
 
     @classmethod
     def parse(cls, stored: str | None) -> ErrorCode:
@@ -48,7 +59,21 @@ class ErrorCode(StrEnum):
             return cls.INTERNAL
 
 
+SERVICE_ERRORS = frozenset({ErrorCode.UNKNOWN_MODEL, ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT, ErrorCode.INTERNAL})
+# Everything that is wrong with the image a request sent.
+IMAGE_ERRORS = frozenset(
+    {
+        ErrorCode.EMPTY_IMAGE,
+        ErrorCode.INVALID_IMAGE,
+        ErrorCode.UNSUPPORTED_FORMAT,
+        ErrorCode.IMAGE_TOO_LARGE,
+        ErrorCode.IMAGE_TOO_SMALL,
+    }
+)
+
 MEANING: dict[ErrorCode, str] = {
+    ErrorCode.MISSING_ARGUMENT: "A required parameter (or image) is missing.",
+    ErrorCode.EMPTY_IMAGE: "The image sent is empty.",
     ErrorCode.INVALID_IMAGE: "The image cannot be decoded (or is no longer stored).",
     ErrorCode.UNSUPPORTED_FORMAT: "The image format is not supported (JPG, PNG, BMP).",
     ErrorCode.IMAGE_TOO_LARGE: "The image is larger than allowed.",
@@ -65,6 +90,7 @@ MEANING: dict[ErrorCode, str] = {
     ErrorCode.INVALID_ARGUMENT: "A parameter is invalid.",
     ErrorCode.UNKNOWN_MODEL: "A configured model name is not in the registry (a deployment error).",
     ErrorCode.UNAVAILABLE: "A storage service or the job queue stayed unreachable.",
+    ErrorCode.TIMEOUT: "The job was still running when the request stopped waiting for it.",
     ErrorCode.INTERNAL: "An internal error; nothing about it is the client's fault.",
 }
 

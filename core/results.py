@@ -25,7 +25,9 @@ def absent(value: object) -> bool:
 
 
 class _Result(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # Reading ignores unknown keys (a row written by a newer worker still reads), while the
+    # schema forbids them, so a response check catches a key the model does not declare.
+    model_config = ConfigDict(frozen=True, json_schema_extra={"additionalProperties": False})
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

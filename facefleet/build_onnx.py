@@ -23,14 +23,14 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import helper, numpy_helper, shape_inference
 
-from pipelines.detection.blazeface import BLAZEFACE_ONNX_FILENAME, BLAZEFACE_SOURCE_FILENAME
-from pipelines.embedding.dlib_onnx import MODEL_FILENAME
+from pipelines.detection.blazeface import BLAZEFACE_SOURCE_FILENAME
 from pipelines.embedding.dlibconv import (
     CONVERTER_VERSION,
     CONVERTER_VERSION_KEY,
     SOURCE_SHA256_KEY,
     convert_face_recognition_dat,
 )
+from pipelines.model_files import DLIB_RESNET_ONNX_FILENAME, ModelFiles
 
 BLAZEFACE_OPSET = 17
 BLAZEFACE_REWRITE_VERSION = "padconv1"
@@ -57,7 +57,7 @@ def shipped_dat_path() -> Path:
 
 
 def onnx_model_path(home: Path) -> Path:
-    return home / "models" / MODEL_FILENAME
+    return ModelFiles(home).dlib_resnet_onnx
 
 
 def _is_current(path: Path, source_sha256: str, converter_version: str = CONVERTER_VERSION) -> bool:
@@ -123,7 +123,7 @@ def build_blazeface_onnx(home: Path, force: bool = False) -> BuildResult:
     (tests/embedding_onnx/test_blazeface_onnx.py). A no-op while the file records the same
     source hash and converter version."""
     source = shipped_blazeface_path()
-    target = home / "models" / BLAZEFACE_ONNX_FILENAME
+    target = ModelFiles(home).blazeface_onnx
     source_bytes = source.read_bytes()
     digest = hashlib.sha256(source_bytes).hexdigest()
     # The version from the package metadata: importing tf2onnx imports TensorFlow (seconds).
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         "--home",
         type=Path,
         default=Path(".facefleet"),
-        help=f"write <home>/models/{MODEL_FILENAME} (default)",
+        help=f"write <home>/models/{DLIB_RESNET_ONNX_FILENAME} (default)",
     )
     parser.add_argument(
         "--dat", type=Path, default=None, help="dlib .dat to convert (default: the shipped one)"

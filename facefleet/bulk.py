@@ -26,7 +26,6 @@ from typing import Any
 from facefleet.client import FaceFleet
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp"})
-STATE_FILE = ".facefleet-enroll.json"
 _USER_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.@:-]")
 
 

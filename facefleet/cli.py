@@ -8,10 +8,8 @@ from pathlib import Path
 
 import click
 
-from core.queues import CPU_QUEUES
+from facefleet.worker_args import ALL_CPU_QUEUES, celery_worker_args
 from infra.settings import Settings
-
-ALL_CPU_QUEUES = tuple(queue.value for queue in CPU_QUEUES)
 
 
 @click.group()
@@ -51,18 +49,7 @@ def worker(queues: str, concurrency: int, pool: str, name: str, niceness: int) -
     if niceness:
         os.nice(niceness)  # inherited by the pool's children
 
-    app.worker_main(
-        [
-            "worker",
-            f"--queues={queues}",
-            f"--concurrency={concurrency}",
-            f"--pool={pool}",
-            f"--hostname={name}",
-            "--loglevel=INFO",
-            "--without-gossip",
-            "--without-mingle",
-        ]
-    )
+    app.worker_main(celery_worker_args(queues, concurrency, pool, name))
 
 
 @main.command()

@@ -23,8 +23,8 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
-from facefleet.cli import ALL_CPU_QUEUES
 from facefleet.supervision import Supervisor
+from facefleet.worker_args import ALL_CPU_QUEUES, celery_worker_args
 from infra.settings import Mode, Settings
 
 ENV_PREFIX = "FACEFLEET_"
@@ -96,22 +96,8 @@ def child_env(settings: Settings, extra: Mapping[str, str] | None = None) -> dic
 def worker_command(
     concurrency: int, queues: tuple[str, ...] = ALL_CPU_QUEUES, name: str = "embedded", pool: str = "prefork"
 ) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "workers.app",
-        "worker",
-        f"--queues={','.join(queues)}",
-        f"--concurrency={concurrency}",
-        f"--pool={pool}",
-        f"--hostname={name}@%h",
-        "--loglevel=INFO",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-    ]
+    celery = [sys.executable, "-m", "celery", "-A", "workers.app"]
+    return celery + celery_worker_args(",".join(queues), concurrency, pool, f"{name}@%h", heartbeat=False)
 
 
 def prepare_embedded(home: Path, **overrides: Any) -> tuple[Settings, Any]:

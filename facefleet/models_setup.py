@@ -17,6 +17,8 @@ import argparse
 import os
 from pathlib import Path
 
+from pipelines.model_files import ModelFiles
+
 # deepface's weight file name → file in the face_recognition_models wheel.
 DEEPFACE_LINKS = {
     "dlib_face_recognition_resnet_model_v1.dat": "dlib_face_recognition_resnet_model_v1.dat",
@@ -31,8 +33,7 @@ def package_models_dir() -> Path:
 
 
 def deepface_home(home: Path) -> Path:
-    """The folder to hand deepface as ``DEEPFACE_HOME`` (it appends ``.deepface/weights``)."""
-    return home / "models" / "deepface"
+    return ModelFiles(home).deepface_home
 
 
 def link_deepface_weights(home: Path) -> list[Path]:

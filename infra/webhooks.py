@@ -26,7 +26,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
@@ -200,6 +200,21 @@ class DeliveryReport:
     delivered: bool
     attempts: tuple[DeliveryAttempt, ...]
 
+    @classmethod
+    def start(cls, url: str) -> DeliveryReport:
+        """A delivery not yet attempted; its id stays the same across attempts, so
+        receivers can deduplicate."""
+        return cls(url, uuid.uuid4().hex, False, ())
+
+    @classmethod
+    def from_dict(cls, stored: Mapping[str, Any]) -> DeliveryReport:
+        return cls(
+            str(stored["url"]),
+            str(stored["delivery_id"]),
+            bool(stored["delivered"]),
+            tuple(DeliveryAttempt(**attempt) for attempt in stored.get("attempts", [])),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """What the caller stores on the job (e.g. ``result["webhook"]``)."""
         return {
@@ -263,63 +278,63 @@ def _post_pinned(
     raise last_error
 
 
-def deliver_webhook(
-    url: str,
+def attempt_webhook(
+    report: DeliveryReport,
     payload: Mapping[str, Any],
     secret: str,
     settings: Settings | WebhookSettings,
     *,
-    sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.time,
     resolve: Resolver = socket.getaddrinfo,
     ca_certs: str | None = None,
-) -> DeliveryReport:
-    """POST ``payload`` (the final job event) until a 2xx, a permanent refusal, or the
-    attempt bound. Network errors, 408/425/429 and 5xx are retried with exponential
-    backoff; other statuses (3xx included: redirects are not followed) are final. Every
-    attempt is recorded. Blocks for the backoff: run it in its own task, not in a job's.
-    ``ca_certs`` replaces certifi's bundle (a private CA for internal receivers)."""
+) -> tuple[DeliveryReport, float | None]:
+    """Make the next attempt of a delivery: POST ``payload`` (the final job event) once.
+
+    Returns the report with the attempt added, and the delay before the next attempt, or
+    None once the delivery is over (a 2xx, a permanent refusal, or the attempt bound).
+    Network errors, 408/425/429 and 5xx are retried with exponential backoff; other
+    statuses (3xx included: redirects are not followed) are final. The caller schedules
+    the next attempt (a Celery retry with this countdown), so nobody waits through the
+    backoff. ``ca_certs`` replaces certifi's bundle (a private CA for internal receivers)."""
     webhooks = _webhook_settings(settings)
+    max_attempts = max(1, webhooks.max_attempts)
+    if report.delivered or len(report.attempts) >= max_attempts:
+        return report, None
+    number = len(report.attempts) + 1
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-    delivery_id = uuid.uuid4().hex
-    attempts: list[DeliveryAttempt] = []
-    delivered = False
-    for number in range(1, max(1, webhooks.max_attempts) + 1):
-        started = time.monotonic()
-        at = datetime.fromtimestamp(clock(), UTC).isoformat(timespec="milliseconds")
-        status: int | None = None
-        error: str | None = None
-        retry = False
-        try:
-            parts, addresses = resolve_allowed_addresses(url, webhooks, resolve)
-            timestamp = int(clock())
-            headers = {
-                "Content-Type": "application/json",
-                "User-Agent": USER_AGENT,
-                SIGNATURE_HEADER: signature_header(secret, timestamp, body),
-                DELIVERY_HEADER: delivery_id,
-                ATTEMPT_HEADER: str(number),
-            }
-            status = _post_pinned(
-                parts, addresses, headers, body, webhooks.timeout_seconds, ca_certs or certifi.where()
-            )
-            delivered = 200 <= status < 300
-            retry = not delivered and _is_retryable(status)
-            if not delivered:
-                error = f"HTTP {status}"
-        except CallbackUrlRejected as rejected:
-            error = f"rejected: {rejected.reason}: {rejected.message}"
-        except (urllib3.exceptions.HTTPError, OSError) as failure:
-            # A connection error's text names the address that was dialled: the kind only.
-            # A TLS failure's reason (an untrusted certificate) names no address.
-            reason = _tls_reason(failure) or "the callback host did not answer"
-            error = f"{type(failure).__name__}: {reason}"
-            retry = True
-        attempts.append(DeliveryAttempt(number, at, status, error, int((time.monotonic() - started) * 1000)))
-        if delivered or not retry or number == webhooks.max_attempts:
-            break
-        sleep(backoff_delay(number, webhooks.backoff_seconds, webhooks.backoff_max_seconds))
-    return DeliveryReport(url, delivery_id, delivered, tuple(attempts))
+    started = time.monotonic()
+    at = datetime.fromtimestamp(clock(), UTC).isoformat(timespec="milliseconds")
+    status: int | None = None
+    error: str | None = None
+    delivered = retry = False
+    try:
+        parts, addresses = resolve_allowed_addresses(report.url, webhooks, resolve)
+        timestamp = int(clock())
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            SIGNATURE_HEADER: signature_header(secret, timestamp, body),
+            DELIVERY_HEADER: report.delivery_id,
+            ATTEMPT_HEADER: str(number),
+        }
+        status = _post_pinned(parts, addresses, headers, body, webhooks.timeout_seconds, ca_certs or certifi.where())
+        delivered = 200 <= status < 300
+        retry = not delivered and _is_retryable(status)
+        if not delivered:
+            error = f"HTTP {status}"
+    except CallbackUrlRejected as rejected:
+        error = f"rejected: {rejected.reason}: {rejected.message}"
+    except (urllib3.exceptions.HTTPError, OSError) as failure:
+        # A connection error's text names the address that was dialled: the kind only.
+        # A TLS failure's reason (an untrusted certificate) names no address.
+        reason = _tls_reason(failure) or "the callback host did not answer"
+        error = f"{type(failure).__name__}: {reason}"
+        retry = True
+    attempt = DeliveryAttempt(number, at, status, error, int((time.monotonic() - started) * 1000))
+    report = replace(report, delivered=delivered, attempts=(*report.attempts, attempt))
+    if delivered or not retry or number >= max_attempts:
+        return report, None
+    return report, backoff_delay(number, webhooks.backoff_seconds, webhooks.backoff_max_seconds)
 
 
 def _tls_reason(failure: Exception) -> str | None:

@@ -1,5 +1,5 @@
 """The package rules of docs/ARCHITECTURE.md hold: import-linter contracts (pyproject.toml)
-and mypy --strict on ``core`` and ``infra`` (``pipelines`` has its own test in tests/pipelines)."""
+and mypy --strict on ``core``, ``infra``, ``api`` and ``workers`` (``pipelines`` has its own test in tests/pipelines)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,6 @@ def test_import_contracts_are_kept() -> None:
     assert "0 broken" in done.stdout
 
 
-def test_core_and_infra_pass_mypy_strict() -> None:
-    done = _run(sys.executable, "-m", "mypy", "core", "infra")
+def test_core_infra_api_and_workers_pass_mypy_strict() -> None:
+    done = _run(sys.executable, "-m", "mypy", "core", "infra", "api", "workers")
     assert done.returncode == 0, done.stdout + done.stderr

@@ -60,7 +60,10 @@ FAILURE_HOOKS: dict[JobKind, FailureHook] = {}
 
 def retry_delay(attempt: int, base: float, cap: float) -> float:
     """Full-jitter exponential backoff (AWS architecture blog): spreads retries of many
-    workers hitting the same recovering dependency."""
+    workers hitting the same recovering dependency. Celery's own ``retry_backoff`` counts
+    whole seconds (``get_exponential_backoff_interval`` draws an integer), which would turn
+    sub-second backoffs into 0 or 1 s within a 5 s interactive budget; so only the delay is
+    computed here, and Celery's ``retry(countdown=...)`` re-schedules the task."""
     return random.uniform(0, min(cap, base * (2**attempt)))
 
 

@@ -15,14 +15,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from core.jobs import JobKind
-from core.queues import QueueName
+from core.jobs import WEBHOOK_TASK, JobKind
+from core.queues import PRIORITY_OF_QUEUE, QueueName
 from infra.completion import CompletionNotifier
 from infra.events import EventPublisher, JobEvent, JobState
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_TASK = "facefleet.deliver_webhook"
 # Chunks of a batch are an implementation detail: clients see the batch job's events.
 INTERNAL_KINDS = frozenset({JobKind.ENROLL_CHUNK.value})
 
@@ -72,7 +71,10 @@ class JobLifecycle:
         if getattr(job, "callback_url", None):
             try:
                 self.producer.send_task(
-                    WEBHOOK_TASK, args=[job_id], queue=QueueName.MAINTENANCE.value, priority=3
+                    WEBHOOK_TASK,
+                    args=[job_id],
+                    queue=QueueName.MAINTENANCE.value,
+                    priority=PRIORITY_OF_QUEUE[QueueName.MAINTENANCE],
                 )
             except Exception:  # the job itself is done; a lost callback is recorded as undelivered
                 log.exception("could not enqueue the webhook of job %s", job_id)

@@ -35,7 +35,7 @@ def requeue_stale_jobs(runtime: Runtime) -> list[str]:
     requeued = []
     for job in runtime.jobs.claim_stale(cutoff, include_pending=not durable_broker):
         try:
-            runtime.dispatch(JobKind(job.kind), job.id, job.payload)
+            runtime.dispatch(JobKind(job.kind), job.id, job.payload or {})
         except TransientInfraError:  # the broker is down: the next sweep tries again
             log.warning("could not re-send stale job %s; it stays stale for the next sweep", job.id)
             runtime.jobs.release_claim(job.id, stale_since=cutoff)

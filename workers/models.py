@@ -9,34 +9,30 @@ from typing import Any
 
 from infra.settings import Settings
 from pipelines.analysis import SEED_ATTRIBUTE_CODES, Attribute, FaceAnalyzer, QualityGate, QualityThresholds
+from pipelines.analysis.landmarks import LandmarkPredictor
 from pipelines.catalog import build_pipeline as build_face_pipeline
-from pipelines.detection.blazeface import BLAZEFACE_ONNX_FILENAME
+from pipelines.catalog import default_registry
 from pipelines.embedding.base import DescriptorBackend
 from pipelines.embedding.coalescing import CoalescingBackend
 from pipelines.embedding.dlib_resnet import MODEL_ID as DLIB_RESNET_ID
 from pipelines.embedding.dlib_resnet import descriptor_backend
 from pipelines.engine import FacePipeline
 from pipelines.liveness import LivenessChecker
+from pipelines.liveness.check import LIVENESS_DETECTOR, LIVENESS_HOG_THRESHOLD, LivenessSettings
+from pipelines.model_files import ModelFiles
 from pipelines.types import DecodedImage, DetectedFace
-
-ONNX_MODEL_FILE = "dlib_resnet_v1.onnx"
-
-
-def models_dir(settings: Settings) -> Path:
-    return settings.models.home / "models"
 
 
 def deepface_home(settings: Settings) -> Path:
-    """Matches ``facefleet.models_setup.deepface_home``: where the weights were linked."""
-    return models_dir(settings) / "deepface"
+    return ModelFiles(settings.models.home).deepface_home
 
 
 def onnx_model_path(settings: Settings) -> Path:
-    return models_dir(settings) / ONNX_MODEL_FILE
+    return ModelFiles(settings.models.home).dlib_resnet_onnx
 
 
 def blazeface_onnx_path(settings: Settings) -> Path:
-    return models_dir(settings) / BLAZEFACE_ONNX_FILENAME
+    return ModelFiles(settings.models.home).blazeface_onnx
 
 
 def descriptor_backend_options(settings: Settings) -> dict[str, Any]:
@@ -73,7 +69,7 @@ def build_pipeline(settings: Settings, shared_backend: DescriptorBackend | None 
     )
 
 
-# --- analysis (issue 6) ---------------------------------------------------------------
+# --- analysis ---------------------------------------------------------------------------
 
 Analyzer = Callable[[DecodedImage, DetectedFace, Sequence[int], bool], dict[str, Any]]
 QualityCheck = Callable[[DecodedImage, DetectedFace], list[str]]
@@ -123,4 +119,11 @@ def build_quality_gate(settings: Settings) -> QualityCheck:
 
 
 def build_liveness_checker(settings: Settings) -> LivenessChecker:
-    return LivenessChecker()
+    """Liveness keeps its own detector (the one its thresholds were tuned with), taken from
+    the same registry as the pipeline's, and the deployment's match distance."""
+    finder = default_registry().detector(LIVENESS_DETECTOR, threshold=LIVENESS_HOG_THRESHOLD)
+    return LivenessChecker(
+        finder,
+        LandmarkPredictor(),
+        LivenessSettings(match_distance=settings.pipeline.match_distance),
+    )

@@ -9,9 +9,28 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infra.settings import Settings
+
+if TYPE_CHECKING:  # adapters and models are imported where first used, so a worker loads only what it needs
+    from celery import Celery
+
+    from core.jobs import JobKind
+    from infra.completion import CompletionNotifier
+    from infra.db import Database
+    from infra.db.repositories import FaceRepo, FaceSetRepo, JobRepo, NewFace, ProjectRepo
+    from infra.events import EventPublisher
+    from infra.gpu_pool import GpuRouting
+    from infra.object_store import ObjectStore
+    from infra.vector_index import VectorIndex, VectorRecord
+    from pipelines.embedding.coalescing import CoalescingBackend
+    from pipelines.engine import FacePipeline
+    from pipelines.image import ImageLimits
+    from pipelines.liveness import LivenessChecker
+    from pipelines.types import DecodedImage
+    from workers.lifecycle import JobLifecycle
+    from workers.models import Analyzer, QualityCheck
 
 _lock = threading.Lock()
 _runtime: Runtime | None = None
@@ -24,60 +43,60 @@ class Runtime:
 
     # --- stores -------------------------------------------------------------------------
     @cached_property
-    def database(self) -> Any:
+    def database(self) -> Database:
         from infra.db import Database
 
         return Database.from_settings(self.settings.database)
 
     @cached_property
-    def jobs(self) -> Any:
+    def jobs(self) -> JobRepo:
         from infra.db.repositories import JobRepo
 
         return JobRepo(self.database, ttl_seconds=self.settings.jobs.result_ttl_seconds)
 
     @cached_property
-    def projects(self) -> Any:
+    def projects(self) -> ProjectRepo:
         from infra.db.repositories import ProjectRepo
 
         return ProjectRepo(self.database)
 
     @cached_property
-    def face_sets(self) -> Any:
+    def face_sets(self) -> FaceSetRepo:
         from infra.db.repositories import FaceSetRepo
 
         return FaceSetRepo(self.database)
 
     @cached_property
-    def faces(self) -> Any:
+    def faces(self) -> FaceRepo:
         from infra.db.repositories import FaceRepo
 
         return FaceRepo(self.database)
 
     @cached_property
-    def store(self) -> Any:
+    def store(self) -> ObjectStore:
         from infra.object_store import object_store_from_settings
 
         return object_store_from_settings(self.settings.object_store)
 
     @cached_property
-    def index(self) -> Any:
+    def index(self) -> VectorIndex:
         from infra.vector_index import VectorIndex
 
         return VectorIndex.from_settings(self.settings.vector_store)
 
     @cached_property
-    def producer(self) -> Any:
+    def producer(self) -> Celery:
         from infra.celery_config import make_celery
 
         return make_celery(self.settings, main="facefleet.producer")
 
     @cached_property
-    def gpu_routing(self) -> Any:
+    def gpu_routing(self) -> GpuRouting:
         from infra.gpu_pool import GpuRouting
 
         return GpuRouting(self.settings)
 
-    def dispatch(self, kind: Any, job_id: str, payload: dict[str, Any]) -> None:
+    def dispatch(self, kind: JobKind, job_id: str, payload: dict[str, Any]) -> None:
         """Send a job from a worker (batch chunks, re-sends), routed like the API routes.
 
         An unreachable broker (a restart) is an outage like a store's, not a bug: it raises
@@ -93,37 +112,38 @@ class Runtime:
             raise TransientInfraError("broker", str(unreachable)) from unreachable
 
     @cached_property
-    def events(self) -> Any:
+    def events(self) -> EventPublisher:
         from infra.events import event_publisher_from_settings
 
         return event_publisher_from_settings(self.settings)
 
     @cached_property
-    def completions(self) -> Any:
+    def completions(self) -> CompletionNotifier:
         from infra.completion import completion_notifier
 
         return completion_notifier(self.settings.database.url, self.database.engine, self.settings.jobs.completion_push)
 
     @cached_property
-    def lifecycle(self) -> Any:
+    def lifecycle(self) -> JobLifecycle:
         from workers.lifecycle import JobLifecycle
 
         return JobLifecycle(self.jobs, self.events, self.producer, self.completions)
 
     # --- face computation ---------------------------------------------------------------
     @property
-    def pipeline(self) -> Any:
+    def pipeline(self) -> FacePipeline:
         """One pipeline per job thread: a prefork child has one, a threads-pool worker one per
         thread, because detectors keep working state (dlib's HOG scanner, BlazeFace's
         interpreter) and are not safe to share. With micro-batching, the threads' pipelines
         share one descriptor backend that merges their chips into batched calls."""
         from workers.models import build_pipeline, micro_batching_enabled
 
-        def build() -> Any:
+        def build() -> FacePipeline:
             shared = self.coalescing_backend if micro_batching_enabled(self.settings) else None
             return build_pipeline(self.settings, shared_backend=shared)
 
-        return self._per_thread("pipeline", build)
+        pipeline: FacePipeline = self._per_thread("pipeline", build)
+        return pipeline
 
     def _per_thread(self, name: str, build: Callable[[], Any]) -> Any:
         """Model objects with working state (detectors, landmark scanners) are built once
@@ -135,7 +155,7 @@ class Runtime:
         return built
 
     @cached_property
-    def coalescing_backend(self) -> Any:
+    def coalescing_backend(self) -> CoalescingBackend:
         from workers.models import build_coalescing_backend
 
         return build_coalescing_backend(self.settings)
@@ -146,13 +166,13 @@ class Runtime:
         return None if backend is None else backend.stats
 
     @cached_property
-    def image_limits(self) -> Any:
+    def image_limits(self) -> ImageLimits:
         from pipelines.image import ImageLimits
 
         limits = self.settings.images
         return ImageLimits(max_bytes=limits.max_bytes, max_pixels=limits.max_pixels, min_side=limits.min_side)
 
-    def decode(self, data: bytes) -> Any:
+    def decode(self, data: bytes) -> DecodedImage:
         from pipelines.image import decode_image
 
         return decode_image(data, self.image_limits)
@@ -162,40 +182,36 @@ class Runtime:
         return self.settings.pipeline.match_distance
 
     @property
-    def analyzer(self) -> Any:
+    def analyzer(self) -> Analyzer:
         from workers.models import build_analyzer
 
-        return self._per_thread("analyzer", lambda: build_analyzer(self.settings))
+        analyzer: Analyzer = self._per_thread("analyzer", lambda: build_analyzer(self.settings))
+        return analyzer
 
     @property
-    def liveness_checker(self) -> Any:
+    def liveness_checker(self) -> LivenessChecker:
         from workers.models import build_liveness_checker
 
-        return self._per_thread("liveness_checker", lambda: build_liveness_checker(self.settings))
+        checker: LivenessChecker = self._per_thread("liveness_checker", lambda: build_liveness_checker(self.settings))
+        return checker
 
     @property
-    def quality_gate(self) -> Any:
+    def quality_gate(self) -> QualityCheck:
         from workers.models import build_quality_gate
 
-        return self._per_thread("quality_gate", lambda: build_quality_gate(self.settings))
+        gate: QualityCheck = self._per_thread("quality_gate", lambda: build_quality_gate(self.settings))
+        return gate
 
     # --- record builders (keep services free of adapter constructors) -------------------
-    def index_record(self, **fields: Any) -> Any:
+    def index_record(self, **fields: Any) -> VectorRecord:
         from infra.vector_index import VectorRecord
 
         return VectorRecord(**fields)
 
-    def face_row(self, **fields: Any) -> Any:
+    def face_row(self, **fields: Any) -> NewFace:
         from infra.db.repositories import NewFace
 
         return NewFace(**fields)
-
-
-def configure_runtime(settings: Settings) -> Runtime:
-    global _runtime
-    with _lock:
-        _runtime = Runtime(settings)
-        return _runtime
 
 
 def get_runtime() -> Runtime:

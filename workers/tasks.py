@@ -6,10 +6,9 @@ from typing import Any
 
 from celery import Task
 
-from core.jobs import JobKind, task_name
+from core.jobs import WEBHOOK_TASK, JobKind, task_name
 from workers.app import app
 from workers.execution import Handler, run_job
-from workers.lifecycle import WEBHOOK_TASK
 from workers.runtime import get_runtime
 from workers.services import HANDLERS
 from workers.webhooks import deliver_job_webhook
@@ -27,6 +26,9 @@ def _register(kind: JobKind, handler: Handler) -> Task:
 TASKS: dict[JobKind, Task] = {kind: _register(kind, handler) for kind, handler in HANDLERS.items()}
 
 
-@app.task(name=WEBHOOK_TASK, acks_late=True, reject_on_worker_lost=True)
-def deliver_webhook_task(job_id: str) -> None:
-    deliver_job_webhook(get_runtime(), job_id)
+# No retry limit here: the attempt bound is the webhook settings', kept by the delivery itself.
+@app.task(name=WEBHOOK_TASK, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
+def deliver_webhook_task(self: Task, job_id: str) -> None:
+    delay = deliver_job_webhook(get_runtime(), job_id)
+    if delay is not None:
+        raise self.retry(countdown=delay)

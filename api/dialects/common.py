@@ -3,8 +3,8 @@ numeric ids and view wrapping.
 
 A dialect never renders FaceFleet's own ``FRS.xxxx`` errors: every failure (a service
 ``ApiError``, a failed job, a job still running at the sync deadline, an unexpected bug)
-becomes a ``Failure`` with one of the stable ``Reason`` strings below, and each dialect
-maps reasons to its document's codes.
+becomes a ``Failure`` with a ``core.errors.ErrorCode``, and each dialect maps codes to its
+document's codes in one table.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from flask import Response, g
@@ -27,46 +26,28 @@ from api.errors import ApiError, ApiErrorCode
 from api.images import decode_base64_image, read_limited
 from api.input_bounds import InputRefused
 from api.jobs import JobOutcome, ResultT
-from core.errors import ErrorCode
+from core.errors import IMAGE_ERRORS, ErrorCode
 from core.jobs import JobKind, JobStatus
-from core.results import DeleteFacesResult
+from core.payloads import EnrollOptions
+from core.results import DeleteFacesResult, EnrolledFace, EnrollResult
 
 log = logging.getLogger(__name__)
 
 SCAN_PAGE = 1000
 
 
-class Reason(StrEnum):
-    """Why a dialect request failed; a superset of ``ErrorCode`` values."""
-
-    MISSING_ARGUMENT = "missing_argument"
-    BAD_ARGUMENT = "bad_argument"
-    EMPTY_IMAGE = "empty_image"
-    INVALID_IMAGE = ErrorCode.INVALID_IMAGE.value
-    UNSUPPORTED_FORMAT = ErrorCode.UNSUPPORTED_FORMAT.value
-    IMAGE_TOO_LARGE = ErrorCode.IMAGE_TOO_LARGE.value
-    IMAGE_TOO_SMALL = ErrorCode.IMAGE_TOO_SMALL.value
-    NO_FACE = ErrorCode.NO_FACE.value
-    MULTIPLE_FACES = ErrorCode.MULTIPLE_FACES.value
-    LOW_QUALITY = ErrorCode.LOW_QUALITY.value
-    INVALID_VIDEO = ErrorCode.INVALID_VIDEO.value
-    DUPLICATE_FACE = ErrorCode.DUPLICATE_FACE.value
-    FACE_SET_FULL = ErrorCode.FACE_SET_FULL.value
-    FACE_SET_NOT_FOUND = ErrorCode.FACE_SET_NOT_FOUND.value
-    FACE_NOT_FOUND = ErrorCode.FACE_NOT_FOUND.value
-    UNAVAILABLE = ErrorCode.UNAVAILABLE.value
-    TIMEOUT = "timeout"
-    INTERNAL = ErrorCode.INTERNAL.value
+# The request's image was at fault: every dialect answers these with its "bad image" code.
+IMAGE_REASONS = IMAGE_ERRORS
 
 
-IMAGE_REASONS = frozenset(
-    {Reason.EMPTY_IMAGE, Reason.INVALID_IMAGE, Reason.UNSUPPORTED_FORMAT, Reason.IMAGE_TOO_LARGE, Reason.IMAGE_TOO_SMALL}
-)
+def server_error_status(code: ErrorCode) -> int:
+    """The 5xx of a failure that no dialect table names: 503 when retrying may help."""
+    return 503 if code.is_transient else 500
 
 
 @dataclass
 class Failure(Exception):
-    reason: Reason
+    reason: ErrorCode
     message: str = ""
     details: dict[str, Any] = field(default_factory=dict)
     argument: str | None = None  # the request parameter at fault, when there is one
@@ -75,41 +56,16 @@ class Failure(Exception):
         return f"{self.reason.value}: {self.message}"
 
 
-_API_REASONS: dict[ApiErrorCode, Reason] = {
-    ApiErrorCode.INVALID_IMAGE: Reason.INVALID_IMAGE,
-    ApiErrorCode.INVALID_BASE64: Reason.INVALID_IMAGE,
-    ApiErrorCode.IMAGE_SOURCE: Reason.MISSING_ARGUMENT,
-    ApiErrorCode.IMAGE_TOO_LARGE: Reason.IMAGE_TOO_LARGE,
-    ApiErrorCode.UNSUPPORTED_FORMAT: Reason.UNSUPPORTED_FORMAT,
-    ApiErrorCode.IMAGE_TOO_SMALL: Reason.IMAGE_TOO_SMALL,
-    ApiErrorCode.NO_FACE: Reason.NO_FACE,
-    ApiErrorCode.NO_FACE_TO_ADD: Reason.NO_FACE,
-    ApiErrorCode.MULTIPLE_FACES: Reason.MULTIPLE_FACES,
-    ApiErrorCode.LOW_QUALITY: Reason.LOW_QUALITY,
-    ApiErrorCode.INVALID_VIDEO: Reason.INVALID_VIDEO,
-    ApiErrorCode.DUPLICATE_FACE: Reason.DUPLICATE_FACE,
-    ApiErrorCode.FACE_SET_FULL: Reason.FACE_SET_FULL,
-    ApiErrorCode.FACE_SET_NOT_FOUND: Reason.FACE_SET_NOT_FOUND,
-    ApiErrorCode.FACE_NOT_FOUND: Reason.FACE_NOT_FOUND,
-    ApiErrorCode.BROKER_UNAVAILABLE: Reason.UNAVAILABLE,
-    ApiErrorCode.STORAGE_UNAVAILABLE: Reason.UNAVAILABLE,
-    ApiErrorCode.INTERNAL: Reason.INTERNAL,
-}
-
-
 def failure_of(error: Exception) -> Failure:
     """Any exception raised while serving a dialect request, as a ``Failure``."""
     if isinstance(error, Failure):
         return error
     if isinstance(error, InputRefused):
-        return Failure(Reason.BAD_ARGUMENT, error.message, argument=error.argument)
+        return Failure(ErrorCode.INVALID_ARGUMENT, error.message, argument=error.argument)
     if isinstance(error, ApiError):
-        reason = _API_REASONS.get(error.code)
-        if reason is None:
-            reason = Reason.INTERNAL if error.status >= 500 else Reason.BAD_ARGUMENT
-        return Failure(reason, error.message, dict(error.details))
+        return Failure(error.code.spec.core_code, error.message, dict(error.details))
     log.exception("unexpected error in a dialect request")
-    return Failure(Reason.INTERNAL, "internal error")
+    return Failure(ErrorCode.INTERNAL, "internal error")
 
 
 def dialect_view(render_failure: Callable[[Failure], Response]) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
@@ -138,17 +94,16 @@ def bind_project(project_id: str) -> None:
 
 def _failure_of_job(outcome: JobOutcome) -> Failure:
     job = outcome.job
-    try:
-        reason = Reason(job.error_code or "")
-    except ValueError:
-        reason = Reason.INTERNAL
-    return Failure(reason, job.error_message or "", dict(getattr(job, "error_details", None) or {}))
+    code = ErrorCode.parse(job.error_code)
+    if not code.is_client_error and not code.is_transient:
+        code = ErrorCode.INTERNAL  # a deployment fault (an unknown model) is ours, like any bug
+    return Failure(code, job.error_message or "", dict(getattr(job, "error_details", None) or {}))
 
 
 def finish(outcome: JobOutcome, model: type[ResultT]) -> ResultT:
     """The job's result model, or a ``Failure`` for a failed job or one still running."""
     if not outcome.finished:
-        raise Failure(Reason.TIMEOUT, f"job {outcome.job_id} is still {outcome.status.value}")
+        raise Failure(ErrorCode.TIMEOUT, f"job {outcome.job_id} is still {outcome.status.value}")
     if outcome.status is JobStatus.FAILED:
         raise _failure_of_job(outcome)
     return outcome.result_as(model)
@@ -176,22 +131,22 @@ def run_jobs(project_id: str, kind: JobKind, payloads: list[BaseModel], model: t
 def store_upload(upload: FileStorage | None, argument: str) -> str:
     """Store an uploaded file once; its object key."""
     if upload is None:
-        raise Failure(Reason.MISSING_ARGUMENT, f"{argument} is required", argument=argument)
+        raise Failure(ErrorCode.MISSING_ARGUMENT, f"{argument} is required", argument=argument)
     intake = current_context().intake
     data = read_limited(upload.stream, intake.max_bytes, argument)
     if not data:
-        raise Failure(Reason.EMPTY_IMAGE, f"{argument} is empty", argument=argument)
+        raise Failure(ErrorCode.EMPTY_IMAGE, f"{argument} is empty", argument=argument)
     return intake.put(data)
 
 
 def store_base64(text: str | None, argument: str) -> str:
     if text is None or not text.strip():
-        raise Failure(Reason.MISSING_ARGUMENT, f"{argument} is required", argument=argument)
+        raise Failure(ErrorCode.MISSING_ARGUMENT, f"{argument} is required", argument=argument)
     intake = current_context().intake
     try:
         data = decode_base64_image(text, intake.max_bytes, argument)
     except ApiError as bad:
-        reason = Reason.IMAGE_TOO_LARGE if bad.code is ApiErrorCode.IMAGE_TOO_LARGE else Reason.INVALID_IMAGE
+        reason = ErrorCode.IMAGE_TOO_LARGE if bad.code is ApiErrorCode.IMAGE_TOO_LARGE else ErrorCode.INVALID_IMAGE
         raise Failure(reason, bad.message, argument=argument) from bad
     return intake.put(data)
 
@@ -247,6 +202,25 @@ def ensure_face_set(project_id: str, name: str) -> Any:
         if raced.code is ApiErrorCode.FACE_SET_EXISTS:
             return service.face_set(project_id, name)
         raise
+
+
+def enroll_single(
+    project_id: str, face_set_name: str, image_key: str, external_image_id: str, user_id: str
+) -> list[EnrolledFace]:
+    """Enroll the one face of an image under the dialect's id and user (the documents'
+    "register" calls refuse an image with several faces)."""
+    outcome = current_context().service.add_faces(
+        project_id,
+        face_set_name,
+        image_key,
+        external_image_id=external_image_id,
+        external_fields={},
+        user_id=user_id,
+        options=EnrollOptions(select="single"),
+        wait=True,
+        idempotency_key=None,
+    )
+    return finish(outcome, EnrollResult).faces
 
 
 def delete_face_ids(project_id: str, face_set: Any, face_ids: list[str]) -> int:

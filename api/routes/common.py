@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import Any
 
 from flask import Response, current_app, jsonify
@@ -14,10 +15,11 @@ from api.jobs import JobOutcome, job_location
 from api.metrics import record_job
 from api.schemas import AsyncQuery, ErrorBody, JobAccepted, JobHeaders
 
-ERROR_RESPONSES: dict[int, Any] = {
-    status: ErrorBody for status in (400, 401, 403, 404, 405, 413, 429, 500, 503)
-}
-ACCEPTED = {202: JobAccepted}
+# flask-openapi3's type for a ``responses`` table.
+Responses = dict[str | int | HTTPStatus, type[BaseModel] | dict[Any, Any] | None]
+
+ERROR_RESPONSES: Responses = {status: ErrorBody for status in (400, 401, 403, 404, 405, 413, 429, 500, 503)}
+ACCEPTED: Responses = {202: JobAccepted}
 
 
 def v1_blueprint(name: str, tag: str, description: str) -> APIBlueprint:

@@ -28,12 +28,16 @@ MAX_VIDEO_BYTES = 20 * 1024 * 1024
 Action = Literal["blink", "mouth_open", "turn_left", "turn_right", "nod"]
 
 
+def _blink_only() -> list[Action]:
+    return ["blink"]
+
+
 class LiveDetectJson(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     video_base64: str | None = Field(None, description="MP4, MOV, AVI or WebM; 1-15 s; at most 20 MB")
     video_url: str | None = Field(None, description="/bucket/key of a video in this service's store")
-    actions: list[Action] = Field(default_factory=lambda: ["blink"], min_length=1, max_length=5)
+    actions: list[Action] = Field(default_factory=_blink_only, min_length=1, max_length=5)
     reference_face_id: str | None = Field(
         None, max_length=64, description="the video's face must match this stored face"
     )

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from facefleet.client.errors import FaceFleetError, JobFailed, JobTimeout, Unavailable, error_from_response
 from facefleet.client.images import ImageInput, image_bytes
@@ -90,6 +92,9 @@ class FaceFleet:
         self.backoff = backoff
         self.http = session or requests.Session()
         self.http.headers["X-Auth-Token"] = api_key
+        retrying = HTTPAdapter(max_retries=transient_retry(retries, backoff))
+        self.http.mount("http://", retrying)
+        self.http.mount("https://", retrying)
 
     # ------------------------------------------------------------------ face sets
 
@@ -276,25 +281,43 @@ class FaceFleet:
         headers = dict(kwargs.pop("headers", {}))
         if method != "GET":
             headers.setdefault("Idempotency-Key", idempotency_key or uuid.uuid4().hex)
-        last: Exception | None = None
-        for attempt in range(self.retries + 1):
-            try:
-                response = self.http.request(
-                    method, self.base + path, headers=headers, timeout=self.timeout, **kwargs
-                )
-            except (requests.ConnectionError, requests.Timeout) as error:
-                last = Unavailable(0, "connection_failed", str(error))
-            else:
-                if response.status_code < 400:
-                    body: dict[str, Any] = response.json()
-                    return body
-                last = error_from_response(response.status_code, _json(response))
-                if response.status_code not in RETRY_STATUSES:
-                    raise last
-            if attempt < self.retries:
-                time.sleep(random.uniform(0, self.backoff * 2**attempt))  # full jitter
-        assert last is not None
-        raise last
+        try:
+            response = self.http.request(method, self.base + path, headers=headers, timeout=self.timeout, **kwargs)
+        except (requests.ConnectionError, requests.Timeout) as error:
+            raise Unavailable(0, "connection_failed", str(error)) from error
+        if response.status_code >= 400:
+            raise error_from_response(response.status_code, _json(response))
+        body: dict[str, Any] = response.json()
+        return body
+
+
+class _FullJitterRetry(Retry):
+    """urllib3's retry with full jitter (a uniform delay up to the exponential bound), so
+    many clients retrying the same busy server spread out instead of arriving together."""
+
+    def get_backoff_time(self) -> float:
+        bound = super().get_backoff_time()
+        return random.uniform(0, bound) if bound > 0 else 0.0
+
+
+def transient_retry(retries: int, backoff: float) -> Retry:
+    """Connection failures, read timeouts and 429/502/503/504 are retried up to ``retries``
+    times with exponential backoff from ``backoff`` seconds. Every method is retried: a call
+    that changes something carries an Idempotency-Key, so a retry never applies it twice."""
+    return _FullJitterRetry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        other=0,
+        redirect=0,
+        allowed_methods=None,
+        status_forcelist=RETRY_STATUSES,
+        backoff_factor=backoff,
+        # The last answer is returned, so its error body is what the caller sees.
+        raise_on_status=False,
+        respect_retry_after_header=False,
+    )
 
 
 def _image_file(image: ImageInput, field: str = "image_file") -> dict[str, tuple[str, bytes]]:

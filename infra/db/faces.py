@@ -12,11 +12,12 @@ import builtins
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from core.results import PixelBox
 from infra.db.batching import batched, unique_in_order
 from infra.db.database import Database
 from infra.db.errors import CapacityExceeded, DuplicateFaceId, NotFound
@@ -24,18 +25,8 @@ from infra.db.face_sets import lock_face_set
 from infra.db.models import Face, FaceSet, Person, utc_now
 from infra.db.rows import FaceRow, PersonRow
 
-
-class BoxLike(Protocol):
-    """Any bounding box with these integer fields (``pipelines.types.BoundingBox``, ``Box``)."""
-
-    @property
-    def x(self) -> int: ...
-    @property
-    def y(self) -> int: ...
-    @property
-    def width(self) -> int: ...
-    @property
-    def height(self) -> int: ...
+# Any bounding box with integer x, y, width and height (``pipelines.types.BoundingBox``, ``Box``).
+BoxLike = PixelBox
 
 
 @dataclass(frozen=True)

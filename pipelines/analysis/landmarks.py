@@ -72,44 +72,6 @@ class LandmarkPredictor:
         return np.array([[shape.part(i).x, shape.part(i).y] for i in range(68)], dtype=np.float64)
 
 
-class HogFaceDetector:
-    """dlib's HOG + linear SVM frontal face detector.
-
-    It is the fallback for callers that have no detector of their own (the worker passes
-    its configured detector instead). ``upsample`` trades speed for the smallest face
-    found: 0 finds faces of about 80 px and up, each upsample halves that.
-    """
-
-    name: Final = "dlib-hog"
-
-    def __init__(self, upsample: int = 0) -> None:
-        self._upsample = upsample
-        self._detector: Any = None
-        self._lock = threading.Lock()
-
-    def detect(self, image: RGBImage) -> list[DetectedFace]:
-        dlib = _dlib()
-        height, width = image.shape[:2]
-        with self._lock:
-            if self._detector is None:
-                self._detector = dlib.get_frontal_face_detector()
-            rects, scores, _ = self._detector.run(image, self._upsample, -0.2)
-        faces: list[DetectedFace] = []
-        for rect, score in zip(rects, scores, strict=True):
-            left, top = max(0, rect.left()), max(0, rect.top())
-            right, bottom = min(width, rect.right() + 1), min(height, rect.bottom() + 1)
-            if right <= left or bottom <= top:
-                continue
-            faces.append(
-                DetectedFace(
-                    box=BoundingBox(left, top, right - left, bottom - top),
-                    confidence=float(score),
-                    detector=self.name,
-                )
-            )
-        return faces
-
-
 def contour_groups(points: Landmarks68) -> dict[str, list[Point]]:
     """The 68 points grouped as seed 004's landmark contours."""
     return {
@@ -143,12 +105,6 @@ def mouth_aspect_ratio(points: Landmarks68) -> float:
 
 def interocular_distance(points: Landmarks68) -> float:
     return float(np.linalg.norm(points[IMAGE_LEFT_EYE].mean(axis=0) - points[IMAGE_RIGHT_EYE].mean(axis=0)))
-
-
-def landmarks_box(points: Landmarks68) -> BoundingBox:
-    low = np.floor(points.min(axis=0)).astype(int)
-    high = np.ceil(points.max(axis=0)).astype(int)
-    return BoundingBox(int(low[0]), int(low[1]), int(high[0] - low[0]) + 1, int(high[1] - low[1]) + 1)
 
 
 def largest(faces: Sequence[DetectedFace]) -> DetectedFace | None:

@@ -101,8 +101,6 @@ class _Candidate:
 
 
 BLAZEFACE_SOURCE_FILENAME: Final = "face_detection_back.tflite"
-BLAZEFACE_ONNX_FILENAME: Final = "blazeface_back.onnx"
-"""The back-camera model as ONNX, converted at install time (``facefleet.build_onnx``)."""
 
 
 class _Network:

@@ -21,17 +21,23 @@ _MMOD_TURN = threading.Lock()
 
 class HogDetector:
     """dlib's HOG detector. It finds faces of about 80 px and up at ``upsample=0``; each
-    upsampling step halves that minimum and roughly quadruples the time."""
+    upsampling step halves that minimum and roughly quadruples the time. ``threshold``
+    moves dlib's decision threshold: below 0 keeps weaker detections (video frames, where
+    a missed frame costs more than a false one that tracking drops)."""
 
-    def __init__(self, upsample: int = 1) -> None:
+    def __init__(self, upsample: int = 1, threshold: float = 0.0) -> None:
         self.upsample = upsample
+        self.threshold = threshold
         self.name = f"hog-up{upsample}"
         self._scanner: Any = None
+        self._lock = threading.Lock()
 
     def detect(self, image: RGBImage) -> list[DetectedFace]:
-        if self._scanner is None:  # built on first use: constructing a pipeline loads no model
-            self._scanner = frontal_face_detector()
-        rects, margins, _ = self._scanner.run(image, self.upsample, 0.0)
+        # dlib's scanner keeps working buffers: one call at a time per detector object.
+        with self._lock:
+            if self._scanner is None:  # built on first use: constructing a pipeline loads no model
+                self._scanner = frontal_face_detector()
+            rects, margins, _ = self._scanner.run(image, self.upsample, self.threshold)
         return _faces(image, rects, margins, self.name)
 
 

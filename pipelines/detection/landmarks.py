@@ -8,12 +8,8 @@ own 5-point predictor) nor search uses them."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import dlib
-import numpy as np
-
-from pipelines.dlib_models import SIXTY_EIGHT_POINT_PREDICTOR, default_model_path, load_model
+from pipelines.analysis.landmarks import LandmarkPredictor
 from pipelines.types import BoundingBox, Point, RGBImage
 
 # 68-point indices (iBUG 300-W). Eyes are averaged over their six contour points.
@@ -25,16 +21,13 @@ _IMAGE_RIGHT_MOUTH = 54
 
 
 class DlibFivePointLandmarker:
+    """Five points out of the one 68-point predictor wrapper (``LandmarkPredictor``)."""
+
     def __init__(self, predictor_path: Path | None = None) -> None:
-        self.predictor_path = predictor_path or default_model_path(SIXTY_EIGHT_POINT_PREDICTOR)
-        self._predictor: Any = None
+        self.predictor = LandmarkPredictor(predictor_path)
 
     def landmarks(self, image: RGBImage, box: BoundingBox) -> tuple[Point, ...]:
-        if self._predictor is None:
-            self._predictor = load_model("shape_predictor", self.predictor_path)
-        rect = dlib.rectangle(box.x, box.y, box.right - 1, box.bottom - 1)
-        shape = self._predictor(image, rect)
-        points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+        points = self.predictor.predict(image, box)
         left_eye = points[_IMAGE_LEFT_EYE].mean(axis=0)
         right_eye = points[_IMAGE_RIGHT_EYE].mean(axis=0)
         chosen = [left_eye, right_eye, points[_NOSE_TIP], points[_IMAGE_LEFT_MOUTH], points[_IMAGE_RIGHT_MOUTH]]

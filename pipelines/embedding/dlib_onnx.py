@@ -17,8 +17,6 @@ import onnxruntime as ort
 
 from pipelines.embedding.dlibconv import INPUT_NAME, OUTPUT_NAME
 
-MODEL_FILENAME = "dlib_resnet_v1.onnx"
-"""Default file name under ``<home>/models``; equals ``workers.models.ONNX_MODEL_FILE``."""
 CHIP_SIZE = 150
 DESCRIPTOR_DIMENSION = 128
 

@@ -11,8 +11,9 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from pipelines.analysis.landmarks import HogFaceDetector, LandmarkPredictor
+from pipelines.analysis.landmarks import LandmarkPredictor
 from pipelines.compare import DEFAULT_MATCH_DISTANCE, euclidean_distance
+from pipelines.detection.dlib_detectors import HogDetector
 from pipelines.liveness.actions import Action, ActionEvent, ActionThresholds, find_events, match_sequence
 from pipelines.liveness.track import (
     FaceFinder,
@@ -128,6 +129,14 @@ class LivenessResult:
         return out
 
 
+# The detector the liveness thresholds were tuned with: HOG at upsample 0 (faces of ~80 px
+# and up), with dlib's threshold lowered so that fewer frames lose their face. Another
+# detector would change the answers.
+LIVENESS_DETECTOR = "hog-up0"
+LIVENESS_HOG_UPSAMPLE = 0
+LIVENESS_HOG_THRESHOLD = -0.2
+
+
 class LivenessChecker:
     """Holds the detector and landmark predictor (loaded once); one per worker process."""
 
@@ -137,7 +146,7 @@ class LivenessChecker:
         predictor: LandmarkPredictor | None = None,
         settings: LivenessSettings | None = None,
     ) -> None:
-        self.finder = finder or HogFaceDetector(upsample=0)
+        self.finder = finder or HogDetector(upsample=LIVENESS_HOG_UPSAMPLE, threshold=LIVENESS_HOG_THRESHOLD)
         self.predictor = predictor or LandmarkPredictor()
         self.settings = settings or LivenessSettings()
 

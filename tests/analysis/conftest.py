@@ -10,7 +10,9 @@ import pytest
 from PIL import Image
 
 from pipelines.analysis.faces import FaceAnalyzer
-from pipelines.analysis.landmarks import HogFaceDetector, LandmarkPredictor
+from pipelines.analysis.landmarks import LandmarkPredictor
+from pipelines.detection.dlib_detectors import HogDetector
+from pipelines.liveness.check import LIVENESS_HOG_THRESHOLD
 from pipelines.types import DetectedFace, RGBImage
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
@@ -31,8 +33,8 @@ def load_rgb(path: Path) -> RGBImage:
 
 
 @pytest.fixture(scope="session")
-def detector() -> HogFaceDetector:
-    return HogFaceDetector(upsample=1)
+def detector() -> HogDetector:
+    return HogDetector(upsample=1, threshold=LIVENESS_HOG_THRESHOLD)
 
 
 @pytest.fixture(scope="session")
@@ -45,5 +47,5 @@ def analyzer(predictor: LandmarkPredictor) -> FaceAnalyzer:
     return FaceAnalyzer(predictor=predictor)
 
 
-def largest_face(detector: HogFaceDetector, image: RGBImage) -> DetectedFace | None:
+def largest_face(detector: HogDetector, image: RGBImage) -> DetectedFace | None:
     return max(detector.detect(image), key=lambda face: face.box.area, default=None)

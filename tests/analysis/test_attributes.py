@@ -16,7 +16,7 @@ from pipelines.analysis import (
     analyze_faces,
     parse_seed_attributes,
 )
-from pipelines.analysis.landmarks import HogFaceDetector
+from pipelines.detection.dlib_detectors import HogDetector
 from tests.analysis.conftest import FACES, largest_face, load_rgb
 
 pytestmark = pytest.mark.model
@@ -35,7 +35,7 @@ AGE_TOLERANCE_YEARS = 10
     ],
 )
 def test_gender_and_age_on_annotated_photos(
-    analyzer: FaceAnalyzer, detector: HogFaceDetector, path: str, gender: str, age: int
+    analyzer: FaceAnalyzer, detector: HogDetector, path: str, gender: str, age: int
 ) -> None:
     image = load_rgb(FACES / path)
     face = largest_face(detector, image)
@@ -58,7 +58,7 @@ def test_gender_and_age_on_annotated_photos(
     ],
 )
 def test_smile_on_expression_photos(
-    analyzer: FaceAnalyzer, detector: HogFaceDetector, file_name: str, smiling: str
+    analyzer: FaceAnalyzer, detector: HogDetector, file_name: str, smiling: str
 ) -> None:
     image = load_rgb(ATTRIBUTES / file_name)
     face = largest_face(detector, image)
@@ -69,7 +69,7 @@ def test_smile_on_expression_photos(
     assert result.smile.reliability == Reliability.HEURISTIC
 
 
-def test_every_attribute_is_json_ready_and_honest(detector: HogFaceDetector, analyzer: FaceAnalyzer) -> None:
+def test_every_attribute_is_json_ready_and_honest(detector: HogDetector, analyzer: FaceAnalyzer) -> None:
     image = load_rgb(ATTRIBUTES / "inspireface__open_eyes.png")
     face = largest_face(detector, image)
     assert face is not None
@@ -94,7 +94,7 @@ def test_every_attribute_is_json_ready_and_honest(detector: HogFaceDetector, ana
     assert payload["gender"]["value"] in {"male", "female"} and 0 <= payload["gender"]["confidence"] <= 1
 
 
-def test_nothing_requested_computes_nothing(detector: HogFaceDetector, analyzer: FaceAnalyzer) -> None:
+def test_nothing_requested_computes_nothing(detector: HogDetector, analyzer: FaceAnalyzer) -> None:
     image = load_rgb(ATTRIBUTES / "inspireface__open_eyes.png")
     face = largest_face(detector, image)
     assert face is not None

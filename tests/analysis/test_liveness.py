@@ -17,8 +17,9 @@ import cv2
 import numpy as np
 import pytest
 
-from pipelines.analysis.landmarks import HogFaceDetector, LandmarkPredictor
+from pipelines.analysis.landmarks import LandmarkPredictor
 from pipelines.catalog import build_pipeline
+from pipelines.detection.dlib_detectors import HogDetector
 from pipelines.embedding.base import Embedder
 from pipelines.errors import ErrorCode, MultipleFacesError, NoFaceError
 from pipelines.liveness import Action, DecodedVideo, LivenessChecker, VideoLimits, decode_video
@@ -192,7 +193,7 @@ def _embedding_of(track: FaceTrack, sample: int, embedder: Embedder) -> np.ndarr
 
 
 @pytest.fixture(scope="session")
-def portrait_frame(detector: HogFaceDetector) -> RGBImage:
+def portrait_frame(detector: HogDetector) -> RGBImage:
     image = load_rgb(FACES / "compreface-B" / "007_B.jpg")
     face = largest_face(detector, image)
     assert face is not None
@@ -225,7 +226,7 @@ def test_clip_without_a_large_face_is_no_face(checker: LivenessChecker) -> None:
 
 
 def test_clip_with_two_faces_is_multiple_faces(
-    tmp_path: Path, checker: LivenessChecker, detector: HogFaceDetector, portrait_frame: RGBImage
+    tmp_path: Path, checker: LivenessChecker, detector: HogDetector, portrait_frame: RGBImage
 ) -> None:
     image = load_rgb(FACES / "compreface-C" / "009_C.jpg")
     face = largest_face(detector, image)

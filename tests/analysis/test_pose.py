@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from pipelines.analysis.landmarks import HogFaceDetector, LandmarkPredictor
+from pipelines.analysis.landmarks import LandmarkPredictor
 from pipelines.analysis.pose import (
     DirectionBounds,
     FaceDirection,
@@ -22,6 +22,7 @@ from pipelines.analysis.pose import (
     estimate_head_pose,
     face_direction,
 )
+from pipelines.detection.dlib_detectors import HogDetector
 from tests.analysis.conftest import FACES, largest_face, load_rgb
 
 pytestmark = pytest.mark.model
@@ -39,7 +40,7 @@ class Scored:
 
 
 @pytest.fixture(scope="session")
-def scored(detector: HogFaceDetector, predictor: LandmarkPredictor) -> list[Scored]:
+def scored(detector: HogDetector, predictor: LandmarkPredictor) -> list[Scored]:
     rows = list(csv.DictReader((FACES / "_misc" / "pose_labels.csv").open()))
     results = []
     for row in rows:
@@ -94,7 +95,7 @@ def test_direction_agrees_with_the_labels_direction(scored: list[Scored]) -> Non
     ],
 )
 def test_named_direction_photos(
-    detector: HogFaceDetector, predictor: LandmarkPredictor, file_name: str, expected: FaceDirection
+    detector: HogDetector, predictor: LandmarkPredictor, file_name: str, expected: FaceDirection
 ) -> None:
     # right_face.png is a near-profile (~70 degrees) that the 68-point predictor mirrors;
     # it is listed as a known failure in docs/ANALYSIS.md rather than tested here.
@@ -105,7 +106,7 @@ def test_named_direction_photos(
     assert face_direction(pose) == expected
 
 
-def test_raised_head_has_positive_pitch(detector: HogFaceDetector, predictor: LandmarkPredictor) -> None:
+def test_raised_head_has_positive_pitch(detector: HogDetector, predictor: LandmarkPredictor) -> None:
     # rise_face mostly raises the eyes; the head itself is up by about the FRONT bound
     # (15 degrees), so only the sign and a clear lift are asserted, not the direction.
     image = load_rgb(FACES / "_misc" / "pose" / "inspireface__rise_face.jpeg")

@@ -14,7 +14,9 @@ from pipelines.analysis import (
     QualityThresholds,
     check_result,
 )
-from pipelines.analysis.landmarks import HogFaceDetector, LandmarkPredictor
+from pipelines.analysis.landmarks import LandmarkPredictor
+from pipelines.detection.dlib_detectors import HogDetector
+from pipelines.liveness.check import LIVENESS_HOG_THRESHOLD
 from pipelines.types import DetectedFace, RGBImage
 from tests.analysis.conftest import FACES, largest_face, load_rgb
 
@@ -36,7 +38,7 @@ def downscaled_portrait() -> RGBImage:
 
 
 @pytest.fixture(scope="session")
-def portrait(detector: HogFaceDetector) -> tuple[RGBImage, DetectedFace]:
+def portrait(detector: HogDetector) -> tuple[RGBImage, DetectedFace]:
     image = downscaled_portrait()
     face = largest_face(detector, image)
     assert face is not None
@@ -53,7 +55,7 @@ def test_good_portrait_passes(gate: QualityGate, portrait: tuple[RGBImage, Detec
     assert quality.sharpness > QualityThresholds().min_sharpness
 
 
-def test_blurred_photo_is_blurry(gate: QualityGate, detector: HogFaceDetector) -> None:
+def test_blurred_photo_is_blurry(gate: QualityGate, detector: HogDetector) -> None:
     image = load_rgb(FACES / "_misc" / "attributes" / "inspireface__blur.jpg")
     face = largest_face(detector, image)
     assert face is not None
@@ -84,14 +86,14 @@ def test_small_face(gate: QualityGate, portrait: tuple[RGBImage, DetectedFace]) 
     image, face = portrait
     scale = 50 / face.box.width
     small = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-    small_face = largest_face(HogFaceDetector(upsample=2), small)
+    small_face = largest_face(HogDetector(upsample=2, threshold=LIVENESS_HOG_THRESHOLD), small)
     assert small_face is not None
     issues = gate.check(small, small_face)
     assert issues[0] == QualityIssue.SMALL
     assert check_result(issues) == 50
 
 
-def test_extreme_pose_and_wrong_direction(gate: QualityGate, detector: HogFaceDetector) -> None:
+def test_extreme_pose_and_wrong_direction(gate: QualityGate, detector: HogDetector) -> None:
     image = load_rgb(FACES / "_misc" / "pose" / "inspireface__left_face.jpeg")
     face = largest_face(detector, image)
     assert face is not None

@@ -18,6 +18,7 @@ import pytest
 
 from infra.settings import JobSettings, Settings
 from tests.support.client import ProjectClient
+from tests.support.conformance import ResponseSchemas
 from tests.support.stack import Stack, start_stack
 
 API_JOBS = JobSettings(
@@ -38,6 +39,7 @@ class ApiStack:
     app: Any
     client: ProjectClient
     other: ProjectClient  # a second project on the same app, for isolation tests
+    schemas: ResponseSchemas
 
     @property
     def settings(self) -> Settings:
@@ -56,7 +58,7 @@ class ApiStack:
     def new_client(self, app: Any) -> ProjectClient:
         """A fresh project (and key) served by ``app``."""
         project_id, api_key = new_project(self.settings, f"api-{uuid.uuid4().hex[:8]}")
-        return ProjectClient(app.test_client(), project_id, api_key)
+        return ProjectClient(app.test_client(), project_id, api_key, ResponseSchemas.of_app(app))
 
 
 def new_project(settings: Settings, name: str) -> tuple[str, str]:
@@ -78,12 +80,20 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiStack]:
         app = create_app(stack.settings)
         first = new_project(stack.settings, "api-tests")
         second = new_project(stack.settings, "api-tests-other")
-        yield ApiStack(
-            stack=stack,
-            app=app,
-            client=ProjectClient(app.test_client(), *first),
-            other=ProjectClient(app.test_client(), *second),
-        )
+        yield api_stack(stack, app, first, second)
+
+
+def api_stack(stack: Stack, app: Any, first: tuple[str, str], second: tuple[str, str]) -> ApiStack:
+    """Clients of two projects; every answer they see is checked against the schema the
+    API declares for it (tests/support/conformance.py)."""
+    schemas = ResponseSchemas.of_app(app)
+    return ApiStack(
+        stack=stack,
+        app=app,
+        client=ProjectClient(app.test_client(), *first, schemas),
+        other=ProjectClient(app.test_client(), *second, schemas),
+        schemas=schemas,
+    )
 
 
 @pytest.fixture

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from infra.settings import BrokerSettings, DatabaseSettings
-from tests.api.conftest import API_JOBS, ApiStack, error_of, new_project, unique
+from tests.api.conftest import API_JOBS, ApiStack, api_stack, error_of, new_project, unique
 from tests.api.photos import GUIDO, OBAMA, OBAMA_240, OBAMA_SMALL, WOZNIAK, b64
 from tests.conftest import S3Server
-from tests.support.client import ProjectClient
 from tests.support.stack import start_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
@@ -36,12 +35,7 @@ def distributed(
         app = create_app(stack.settings)
         first = new_project(stack.settings, "api-distributed")
         second = new_project(stack.settings, "api-distributed-other")
-        yield ApiStack(
-            stack=stack,
-            app=app,
-            client=ProjectClient(app.test_client(), *first),
-            other=ProjectClient(app.test_client(), *second),
-        )
+        yield api_stack(stack, app, first, second)
 
 
 def test_readyz_sees_postgres_rabbitmq_and_s3(distributed: ApiStack) -> None:

@@ -38,7 +38,7 @@ API_DOCKERFILE = DEPLOY_DIR / "Dockerfile.api"
 WORKER_DOCKERFILE = DEPLOY_DIR / "Dockerfile.worker"
 API_REQUIREMENTS = DEPLOY_DIR / "requirements-api.txt"
 GPU_REQUIREMENTS = DEPLOY_DIR / "requirements-gpu.txt"
-PROJECT_PACKAGES = ("api", "workers", "pipelines", "infra", "facefleet")
+PROJECT_PACKAGES = ("core", "api", "workers", "pipelines", "infra", "facefleet")
 MODELS_SETUP = "facefleet.models_setup"
 # `python -m venv` on 3.11 seeds these into every venv, the image's included.
 VENV_SEED = {"pip", "setuptools"}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from api.dialects.seed003_codes import MESSAGES
+from api.dialects.face_gateway_codes import MESSAGES
 from tests.dialects.conftest import (
     CLAPTON,
     HOPKINS,

@@ -3,8 +3,8 @@ stack): what the enrollment gate refuses, and with which status code."""
 
 from __future__ import annotations
 
-from api.dialects.seed003 import _quality_of, check_result_of
-from api.dialects.seed003_codes import CODE_OF_CHECK
+from api.dialects.face_gateway import _quality_of, check_result_of
+from api.dialects.face_gateway_codes import CODE_OF_CHECK
 from core.results import Box, DetectedFace
 
 

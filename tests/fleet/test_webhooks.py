@@ -21,8 +21,9 @@ from infra.webhooks import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
     CallbackUrlRejected,
+    DeliveryReport,
     InvalidSignature,
-    deliver_webhook,
+    attempt_webhook,
     new_webhook_secret,
     signature_header,
     validate_callback_url,
@@ -79,6 +80,23 @@ def receiver(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def deliver_webhook(
+    url: str,
+    payload: dict[str, Any],
+    secret: str,
+    settings: WebhookSettings,
+    sleep: Callable[[float], None] = lambda _seconds: None,
+    **options: Any,
+) -> DeliveryReport:
+    """Every attempt of one delivery, as the webhook task makes them (it is re-scheduled
+    with each returned delay; here the delay is handed to ``sleep`` instead)."""
+    report, delay = attempt_webhook(DeliveryReport.start(url), payload, secret, settings, **options)
+    while delay is not None:
+        sleep(delay)
+        report, delay = attempt_webhook(report, payload, secret, settings, **options)
+    return report
 
 
 def _final_event() -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pytest
 
 from infra.address_policy import embedded_ipv4, is_allowed, is_public, parse_networks
 from infra.settings import WebhookSettings
-from infra.webhooks import CallbackUrlRejected, deliver_webhook, validate_callback_url
+from infra.webhooks import CallbackUrlRejected, DeliveryReport, attempt_webhook, validate_callback_url
 
 EMBEDDING_PRIVATE_IPV4 = [
     "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
@@ -92,10 +92,10 @@ def test_unresolvable_and_private_names_get_the_same_answer() -> None:
 def test_delivery_checks_again_on_each_attempt_and_records_no_address() -> None:
     """The name rebinds to a private address after the submit-time check: the attempt is
     refused, and the recorded error names neither the address nor a resolution."""
-    report = deliver_webhook(
-        "http://hooks.example.com/x", {"job": 1}, "whsec_x", WebhookSettings(max_attempts=1),
-        resolve=fixed_resolver("64:ff9b::a9fe:a9fe"), sleep=lambda _: None,
+    report, next_delay = attempt_webhook(
+        DeliveryReport.start("http://hooks.example.com/x"), {"job": 1}, "whsec_x", WebhookSettings(max_attempts=1),
+        resolve=fixed_resolver("64:ff9b::a9fe:a9fe"),
     )
-    assert not report.delivered
+    assert not report.delivered and next_delay is None
     error = report.attempts[0].error or ""
     assert error.startswith("rejected: address_not_allowed") and "a9fe" not in error

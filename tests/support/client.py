@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
+
+from tests.support.conformance import ResponseSchemas
 
 
 @dataclass
@@ -16,10 +18,16 @@ class ProjectClient:
     http: FlaskClient
     project_id: str
     api_key: str
+    # Set by the API tests: every answer is then checked against /v1/openapi.json.
+    schemas: ResponseSchemas | None = field(default=None, repr=False)
 
     def call(self, method: str, path: str, **kwargs: Any) -> TestResponse:
         headers = {"X-Auth-Token": self.api_key, **kwargs.pop("headers", {})}
-        return self.http.open(f"/v1/{self.project_id}{path}", method=method, headers=headers, **kwargs)
+        full_path = f"/v1/{self.project_id}{path}"
+        response = self.http.open(full_path, method=method, headers=headers, **kwargs)
+        if self.schemas is not None:
+            self.schemas.check(method, full_path, response)
+        return response
 
     def ok(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         response = self.call(method, path, **kwargs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from infra.search_filter import FilterError, compile_filter
 from infra.vector_index.errors import InvalidVectorFilter
 from pipelines.compare import distance_to_similarity, similarity_to_distance
 from pipelines.engine import FaceResult
+from pipelines.types import Vector
 from workers.errors import JobFailure
 from workers.execution import JobContext
 from workers.services.common import detected_face, largest, load_image
@@ -38,6 +40,7 @@ def search(ctx: JobContext, payload: SearchPayload) -> SearchResult:
         raise JobFailure(ErrorCode.FACE_SET_NOT_FOUND, "the face set does not exist")
     expr = _compiled_filter(ctx, payload, face_set.external_fields) if payload.filter else None
 
+    probes: list[tuple[FaceResult | None, Vector]]
     if payload.face_id is not None:
         probes = [(None, _stored_vector(ctx, payload))]
     else:
@@ -129,9 +132,7 @@ def _rank(payload: SearchPayload, hits: list[Any], rows: dict[str, Any]) -> list
             break
     for spec in reversed(payload.sort):
         for field, direction in spec.items():
-            matches.sort(
-                key=lambda m, f=field: _sort_key(m.external_fields.get(f)), reverse=direction == "desc"
-            )
+            matches.sort(key=_by_field(field), reverse=direction == "desc")
     if payload.return_fields is not None:
         wanted = set(payload.return_fields)
         matches = [
@@ -139,6 +140,10 @@ def _rank(payload: SearchPayload, hits: list[Any], rows: dict[str, Any]) -> list
             for match in matches
         ]
     return matches
+
+
+def _by_field(name: str) -> Callable[[Match], tuple[int, Any]]:
+    return lambda match: _sort_key(match.external_fields.get(name))
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.dialects.common import Failure, Reason
+from api.dialects.common import (
+    Failure,
+    server_error_status,
+)
+from core.errors import ErrorCode
 
 MESSAGES = {
     40201: "Not enough param",
@@ -40,7 +44,7 @@ class Status(Failure):
     """A documented non-200 outcome, with the fields the endpoint answers beside it."""
 
     def __init__(self, code: int, **fields: Any) -> None:
-        super().__init__(Reason.BAD_ARGUMENT, MESSAGES[code])
+        super().__init__(ErrorCode.INVALID_ARGUMENT, MESSAGES[code])
         self.code = code
         self.fields = fields
 
@@ -50,24 +54,24 @@ def status_of(failure: Failure) -> tuple[int, int, dict[str, Any]]:
     if isinstance(failure, Status):
         return 200, failure.code, failure.fields
     reason = failure.reason
-    if reason is Reason.MISSING_ARGUMENT:
+    if reason is ErrorCode.MISSING_ARGUMENT:
         return 200, MISSING_CODES.get(failure.argument or "", 40201), {}
-    if reason is Reason.EMPTY_IMAGE:
+    if reason is ErrorCode.EMPTY_IMAGE:
         return 200, 40300, {}
-    if reason in (Reason.INVALID_IMAGE, Reason.UNSUPPORTED_FORMAT, Reason.IMAGE_TOO_LARGE, Reason.IMAGE_TOO_SMALL):
+    if reason in (ErrorCode.INVALID_IMAGE, ErrorCode.UNSUPPORTED_FORMAT, ErrorCode.IMAGE_TOO_LARGE, ErrorCode.IMAGE_TOO_SMALL):
         return 200, 40308, {}
-    if reason is Reason.NO_FACE:
+    if reason is ErrorCode.NO_FACE:
         return 200, 40304, {"check_result": 10}
-    if reason is Reason.MULTIPLE_FACES:
+    if reason is ErrorCode.MULTIPLE_FACES:
         return 200, 40306, {"check_result": 50}
-    if reason is Reason.LOW_QUALITY:
+    if reason is ErrorCode.LOW_QUALITY:
         issues = failure.details.get("reasons", [])
         check = next((CHECK_OF_ISSUE[i] for i in issues if i in CHECK_OF_ISSUE), 50)
         return 200, CODE_OF_CHECK[check], {"check_result": check}
-    if reason is Reason.DUPLICATE_FACE:
+    if reason is ErrorCode.DUPLICATE_FACE:
         return 200, 40315, {}
-    if reason is Reason.FACE_SET_NOT_FOUND:
+    if reason is ErrorCode.FACE_SET_NOT_FOUND:
         return 200, 40316, {}
-    if reason is Reason.BAD_ARGUMENT:
+    if reason is ErrorCode.INVALID_ARGUMENT:
         return 200, 40203, {}
-    return (503 if reason in (Reason.UNAVAILABLE, Reason.TIMEOUT) else 500), 40314, {}
+    return server_error_status(reason), 40314, {}

@@ -23,9 +23,9 @@ from api.auth_limits import AuthThrottled, authenticate_limited
 from api.context import current_context
 from api.dialects.common import (
     Failure,
-    Reason,
     bind_project,
     delete_face_ids,
+    enroll_single,
     ensure_face_set,
     faces_of_user,
     failure_of,
@@ -34,12 +34,13 @@ from api.dialects.common import (
     run_job,
     run_jobs,
 )
-from api.dialects.seed003_codes import CODE_OF_CHECK, MESSAGES, Status, status_of
+from api.dialects.face_gateway_codes import CODE_OF_CHECK, MESSAGES, Status, status_of
 from api.images import decode_base64_image
 from api.input_bounds import NATIVE_USER_ID, InputRefused, bounded_text, is_ascii_integer, native_name
+from core.errors import ErrorCode
 from core.jobs import JobKind
-from core.payloads import ComparePayload, DetectPayload, EnrollOptions
-from core.results import CompareResult, DetectedFace, DetectResult, EnrollResult, SearchResult
+from core.payloads import ComparePayload, DetectPayload
+from core.results import CompareResult, DetectedFace, DetectResult, SearchResult
 
 FACE_SET_PREFIX = "d003-"
 MAX_IMAGE_BYTES = 4 * 1024 * 1024  # the document's limit
@@ -93,7 +94,7 @@ def _param(name: str, required: bool = True) -> str | None:
     value = request.form.get(name)
     if value is None or not value.strip():
         if required:
-            raise Failure(Reason.MISSING_ARGUMENT, f"{name} is required", argument=name)
+            raise Failure(ErrorCode.MISSING_ARGUMENT, f"{name} is required", argument=name)
         return None
     value = value.strip()
     try:
@@ -122,12 +123,12 @@ def _image(name: str, required: bool = True) -> str | None:
         if not text.strip():
             if not required:
                 return None
-            raise Failure(Reason.MISSING_ARGUMENT, f"{name} is required", argument="image")
+            raise Failure(ErrorCode.MISSING_ARGUMENT, f"{name} is required", argument="image")
         data = decode_base64_image(text, MAX_IMAGE_BYTES, name)  # ApiError -> 40308
     if not data:
-        raise Failure(Reason.EMPTY_IMAGE, f"{name} is empty", argument="image")
+        raise Failure(ErrorCode.EMPTY_IMAGE, f"{name} is empty", argument="image")
     if len(data) > MAX_IMAGE_BYTES:
-        raise Failure(Reason.IMAGE_TOO_LARGE, f"{name} is larger than 4 MB")
+        raise Failure(ErrorCode.IMAGE_TOO_LARGE, f"{name} is larger than 4 MB")
     return current_context().intake.put(data)
 
 
@@ -157,7 +158,7 @@ def _app(project_id: str, create: bool = False) -> Any:
         return ensure_face_set(project_id, name)
     face_set = current_context().service.face_sets.get_by_name(project_id, name)
     if face_set is None:
-        raise Failure(Reason.FACE_SET_NOT_FOUND, "unknown app_id")
+        raise Failure(ErrorCode.FACE_SET_NOT_FOUND, "unknown app_id")
     return face_set
 
 
@@ -179,7 +180,7 @@ def _detect(project_id: str, image_key: str) -> list[DetectedFace]:
     try:
         result = run_job(project_id, JobKind.DETECT, DetectPayload(image_key=image_key, quality=True), DetectResult)
     except Failure as failed:
-        if failed.reason is not Reason.INTERNAL:
+        if failed.reason is not ErrorCode.INTERNAL:
             raise
         result = run_job(project_id, JobKind.DETECT, DetectPayload(image_key=image_key), DetectResult)
     return list(result.faces)
@@ -223,14 +224,6 @@ def _same_face(project_id: str, face_set: Any, image_key: str, user_id: str, rep
     match_distance = current_context().settings.pipeline.match_distance
     if best and best[0].distance <= match_distance and best[0].user_id != user_id:
         raise Status(40315, face_id=_face_number(best[0].external_image_id), check_result=50)
-
-
-def _enroll(project_id: str, face_set: Any, image_key: str, number: str, user_id: str) -> None:
-    outcome = current_context().service.add_faces(
-        project_id, face_set.name, image_key, external_image_id=number, external_fields={},
-        user_id=user_id, options=EnrollOptions(select="single"), wait=True, idempotency_key=None,
-    )
-    finish(outcome, EnrollResult)
 
 
 def _face_row(project_id: str, face_set: Any, code: int) -> Any:
@@ -285,7 +278,7 @@ def blueprint() -> Blueprint:
         face_set = _app(project_id, create=True)
         _same_face(project_id, face_set, image_key, user_id, replacing=None)
         number = new_numeric_id(project_id, face_set.id, MAX_FACE_NUMBER)
-        _enroll(project_id, face_set, image_key, str(number), user_id)
+        enroll_single(project_id, face_set.name, image_key, str(number), user_id)
         return _ok(check_result=0, register_result=0, face_id=number)
 
     @bp.post("/face_update")
@@ -301,7 +294,7 @@ def blueprint() -> Blueprint:
             return _ok(check_result=0, register_result=0, face_id=number)
         _checked_single_face(project_id, image_key, _direction())
         _same_face(project_id, face_set, image_key, row.user_id or "", replacing=row.face_id)
-        _enroll(project_id, face_set, image_key, row.external_image_id, row.user_id or "")
+        enroll_single(project_id, face_set.name, image_key, row.external_image_id, row.user_id or "")
         delete_face_ids(project_id, face_set, [row.face_id])  # only once the new face is in
         return _ok(check_result=0, register_result=0, face_id=number)
 

@@ -24,23 +24,24 @@ from api.context import current_context
 from api.dialects.common import (
     IMAGE_REASONS,
     Failure,
-    Reason,
     all_faces,
     bind_project,
     delete_face_ids,
     dialect_view,
+    enroll_single,
     ensure_face_set,
-    finish,
     form_value,
     new_numeric_id,
     run_job,
     run_jobs,
+    server_error_status,
     store_base64,
 )
 from api.input_bounds import bounded_text, is_ascii_integer, native_user_id
+from core.errors import ErrorCode
 from core.jobs import JobKind
-from core.payloads import ComparePayload, DetectPayload, EnrollOptions, LivenessPayload
-from core.results import CompareResult, DetectResult, EnrolledFace, EnrollResult, LivenessResult
+from core.payloads import ComparePayload, DetectPayload, LivenessPayload
+from core.results import CompareResult, DetectResult, LivenessResult
 
 PROJECT_NAME_PREFIX = "d001-app-"
 FACE_SET_NAME = "d001"
@@ -57,11 +58,11 @@ MULTIPLE_FACES = 6
 NO_SUCH_FACE = 7
 BAD_VIDEO = 8
 
-_CODE_OF_REASON: dict[Reason, int] = {
-    Reason.NO_FACE: NO_FACE,
-    Reason.MULTIPLE_FACES: MULTIPLE_FACES,
-    Reason.FACE_NOT_FOUND: NO_SUCH_FACE,
-    Reason.INVALID_VIDEO: BAD_VIDEO,
+_CODE_OF_REASON: dict[ErrorCode, int] = {
+    ErrorCode.NO_FACE: NO_FACE,
+    ErrorCode.MULTIPLE_FACES: MULTIPLE_FACES,
+    ErrorCode.FACE_NOT_FOUND: NO_SUCH_FACE,
+    ErrorCode.INVALID_VIDEO: BAD_VIDEO,
 }
 
 
@@ -69,7 +70,7 @@ class Refused(Failure):
     """An answer the table names directly (2, 3, 7)."""
 
     def __init__(self, msg_code: int, retry_after: int | None = None) -> None:
-        super().__init__(Reason.BAD_ARGUMENT, f"msg_code {msg_code}")
+        super().__init__(ErrorCode.INVALID_ARGUMENT, f"msg_code {msg_code}")
         self.msg_code = msg_code
         self.retry_after = retry_after  # too many failed keys from this address: 429
 
@@ -83,15 +84,15 @@ def render_failure(failure: Failure) -> Response:
         return response
     code = _CODE_OF_REASON.get(failure.reason)
     if code is None:
-        if failure.reason in IMAGE_REASONS or failure.reason is Reason.BAD_ARGUMENT:
+        if failure.reason in IMAGE_REASONS or failure.reason is ErrorCode.INVALID_ARGUMENT:
             code = BAD_IMAGE
-        elif failure.reason is Reason.MISSING_ARGUMENT:
+        elif failure.reason is ErrorCode.MISSING_ARGUMENT:
             code = NO_SUCH_FACE if failure.argument == "Fid" else BAD_IMAGE
         else:
             # The table has no code for our own failures: answer a real 5xx, never a code
             # that would blame the client's input.
             response = jsonify({"msg_code": 0, "error": failure.reason.value})
-            response.status_code = 503 if failure.reason in (Reason.UNAVAILABLE, Reason.TIMEOUT) else 500
+            response.status_code = server_error_status(failure.reason)
             return response
     return jsonify({"msg_code": code})
 
@@ -150,25 +151,10 @@ def _threshold(params: Any) -> float:
     try:
         value = float(text)
     except ValueError as bad:
-        raise Failure(Reason.BAD_ARGUMENT, "Threshold must be a number", argument="Threshold") from bad
+        raise Failure(ErrorCode.INVALID_ARGUMENT, "Threshold must be a number", argument="Threshold") from bad
     if not 0.0 <= value <= 1.0:
-        raise Failure(Reason.BAD_ARGUMENT, "Threshold must be within [0, 1]", argument="Threshold")
+        raise Failure(ErrorCode.INVALID_ARGUMENT, "Threshold must be within [0, 1]", argument="Threshold")
     return value
-
-
-def _enroll(project_id: str, image_key: str, fid: int, name: str) -> list[EnrolledFace]:
-    outcome = current_context().service.add_faces(
-        project_id,
-        FACE_SET_NAME,
-        image_key,
-        external_image_id=str(fid),
-        external_fields={},
-        user_id=name,
-        options=EnrollOptions(select="single"),
-        wait=True,
-        idempotency_key=None,
-    )
-    return finish(outcome, EnrollResult).faces
 
 
 def _liveness_match(result: LivenessResult) -> bool:
@@ -201,7 +187,7 @@ def blueprint() -> Blueprint:
             image_key = store_base64(form_value(params, "Fimg"), "Fimg")
             face_set = ensure_face_set(project_id, FACE_SET_NAME)  # only once the input is accepted
             fid = new_numeric_id(project_id, face_set.id, MAX_FID)
-            _enroll(project_id, image_key, fid, name)
+            enroll_single(project_id, FACE_SET_NAME, image_key, str(fid), name)
             return jsonify({"msg_code": OK, "Fid": fid, "Fname": name})
         row = _face_by_fid(project_id, face_set, form_value(params, "Fid"))
         fid = int(row.external_image_id)
@@ -213,7 +199,7 @@ def blueprint() -> Blueprint:
         image_text = form_value(params, "Fimg")
         if image_text is not None:
             image_key = store_base64(image_text, "Fimg")
-            _enroll(project_id, image_key, fid, name)  # the old face stays until this succeeds
+            enroll_single(project_id, FACE_SET_NAME, image_key, str(fid), name)  # the old face stays until this succeeds
             delete_face_ids(project_id, face_set, [row.face_id])
         elif name != row.user_id:
             current_context().service.update_face(
@@ -239,7 +225,7 @@ def blueprint() -> Blueprint:
         while form_value(params, f"Fimg{len(keys) + 1}") is not None:
             keys.append(store_base64(form_value(params, f"Fimg{len(keys) + 1}"), f"Fimg{len(keys) + 1}"))
         if not keys:
-            raise Failure(Reason.MISSING_ARGUMENT, "Fimg1 is required", argument="Fimg1")
+            raise Failure(ErrorCode.MISSING_ARGUMENT, "Fimg1 is required", argument="Fimg1")
         payloads = [ComparePayload(image1_key=keys[0], image2_key=other) for other in keys[1:]]
         results = run_jobs(project_id, JobKind.COMPARE, list(payloads), CompareResult)
         return jsonify({"msg_code": OK, "similarity": [result.similarity for result in results]})
@@ -252,7 +238,7 @@ def blueprint() -> Blueprint:
         image_key = store_base64(form_value(params, "Fimg"), "Fimg")
         faces = run_job(project_id, JobKind.DETECT, DetectPayload(image_key=image_key), DetectResult).faces
         if not faces:
-            raise Failure(Reason.NO_FACE)
+            raise Failure(ErrorCode.NO_FACE)
         locations = []
         for found in faces:
             left, top, right, bottom = found.bounding_box.corners()
@@ -284,12 +270,12 @@ def blueprint() -> Blueprint:
         row = _face_by_fid(project_id, face_set, form_value(params, "Fid"))
         action = ACTIONS.get((form_value(params, "Action") or "1").strip())
         if action is None:
-            raise Failure(Reason.BAD_ARGUMENT, "Action must be 1 (blink) or 2 (open mouth)", argument="Action")
+            raise Failure(ErrorCode.INVALID_ARGUMENT, "Action must be 1 (blink) or 2 (open mouth)", argument="Action")
         threshold = _threshold(params)
         try:
             video_key = store_base64(form_value(params, "Fvideo"), "Fvideo")
         except Failure as bad:
-            raise Failure(Reason.INVALID_VIDEO, bad.message, argument="Fvideo") from bad
+            raise Failure(ErrorCode.INVALID_VIDEO, bad.message, argument="Fvideo") from bad
         payload = LivenessPayload(
             project_id=project_id,
             video_key=video_key,

@@ -32,7 +32,6 @@ from api.context import current_context
 from api.dialects.common import (
     IMAGE_REASONS,
     Failure,
-    Reason,
     bind_project,
     delete_face_ids,
     dialect_view,
@@ -43,6 +42,7 @@ from api.dialects.common import (
     store_upload,
 )
 from api.input_bounds import bounded_text, native_user_id
+from core.errors import ErrorCode
 from core.jobs import JobKind, JobStatus
 from core.payloads import DetectPayload, EnrollOptions
 from core.results import (
@@ -73,12 +73,12 @@ ERRORS = {
     "1006": "FACE_TOKEN_ERROR",
     "1007": "FACE_INFO_ERROR",
 }
-_CODE_OF_REASON: dict[Reason, str] = {
-    Reason.BAD_ARGUMENT: "1001",
-    Reason.MISSING_ARGUMENT: "1002",
-    Reason.EMPTY_IMAGE: "1005",
-    Reason.FACE_NOT_FOUND: "1006",
-    Reason.NO_FACE: "1007",
+_CODE_OF_REASON: dict[ErrorCode, str] = {
+    ErrorCode.INVALID_ARGUMENT: "1001",
+    ErrorCode.MISSING_ARGUMENT: "1002",
+    ErrorCode.EMPTY_IMAGE: "1005",
+    ErrorCode.FACE_NOT_FOUND: "1006",
+    ErrorCode.NO_FACE: "1007",
 }
 
 
@@ -133,7 +133,7 @@ class TokenStore:
 
     def resolve(self, token: str) -> tuple[str, Box, int]:
         """(image key, bounding box, faces in that image) of a temporary token."""
-        unknown = Failure(Reason.FACE_NOT_FOUND, "unknown or expired face_token")
+        unknown = Failure(ErrorCode.FACE_NOT_FOUND, "unknown or expired face_token")
         index = _index_of(token[JOB_PART:]) if len(token) == JOB_PART + 2 else None
         if index is None or not token.isalnum():
             raise unknown
@@ -145,9 +145,10 @@ class TokenStore:
         if (datetime.now(UTC) - created).total_seconds() > self.ttl_seconds:
             raise unknown
         faces = _faces_of_result(read_result(job.kind, job.result))
-        if index >= len(faces) or not (job.payload or {}).get("image_key"):
+        image_key = (job.payload or {}).get("image_key")
+        if index >= len(faces) or not image_key:
             raise unknown
-        return str(job.payload["image_key"]), faces[index].bounding_box, len(faces)
+        return str(image_key), faces[index].bounding_box, len(faces)
 
 
 def _probe_box(group: SearchGroup) -> Box:
@@ -171,12 +172,12 @@ def _nearest(boxes: list[Box], wanted: Box) -> int:
 def _threshold(values: Any) -> tuple[str, float]:
     text = form_value(values, "threshold")
     if text is None:
-        raise Failure(Reason.MISSING_ARGUMENT, "threshold is required", argument="threshold")
+        raise Failure(ErrorCode.MISSING_ARGUMENT, "threshold is required", argument="threshold")
     bounded_text(text, "threshold", 64)
     try:
         return text, float(text)
     except ValueError as bad:
-        raise Failure(Reason.BAD_ARGUMENT, "threshold must be a number", argument="threshold") from bad
+        raise Failure(ErrorCode.INVALID_ARGUMENT, "threshold must be a number", argument="threshold") from bad
 
 
 def _token(values: Any) -> str | None:
@@ -184,14 +185,14 @@ def _token(values: Any) -> str | None:
     value names no face (1006) and never reaches a lookup."""
     token = form_value(values, "face_token")
     if token is not None and not (len(token) == JOB_PART + 2 and token.isascii() and token.isalnum()):
-        raise Failure(Reason.FACE_NOT_FOUND, "unknown or expired face_token", argument="face_token")
+        raise Failure(ErrorCode.FACE_NOT_FOUND, "unknown or expired face_token", argument="face_token")
     return token
 
 
 def _store_image() -> str:
     upload = request.files.get("image_file")
     if upload is not None and upload.filename and file_extension(upload) not in ALLOWED_EXTENSIONS:
-        raise Failure(Reason.UNSUPPORTED_FORMAT, "only JPG and PNG files", argument="image_file")
+        raise Failure(ErrorCode.UNSUPPORTED_FORMAT, "only JPG and PNG files", argument="image_file")
     return store_upload(upload, "image_file")
 
 
@@ -264,14 +265,14 @@ def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
             job_part = tokens.new_job_part()
             probes = search(image_key, None, job_part).results or []
             if not probes:
-                raise Failure(Reason.NO_FACE, "no face in image_file")
+                raise Failure(ErrorCode.NO_FACE, "no face in image_file")
             largest = max(range(len(probes)), key=lambda i: _probe_area(probes[i]))
             probe_token = tokens.token(job_part, largest)
             matches = probes[largest].faces
         else:
             probe_token = _token(request.args) or ""
             if not probe_token:
-                raise Failure(Reason.MISSING_ARGUMENT, "face_token is required", argument="face_token")
+                raise Failure(ErrorCode.MISSING_ARGUMENT, "face_token is required", argument="face_token")
             threshold_text, threshold = _threshold(request.args)
             saved = stored(probe_token)
             if saved:
@@ -294,7 +295,7 @@ def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
         bind_project(project_id)
         token = _token(request.args)
         if token is None:
-            raise Failure(Reason.MISSING_ARGUMENT, "face_token is required", argument="face_token")
+            raise Failure(ErrorCode.MISSING_ARGUMENT, "face_token is required", argument="face_token")
         name = form_value(request.args, "face_name") or "unknown"
         native_user_id(bounded_text(name, "face_name", 128), "face_name")  # refused (1001) before anything is stored
         if stored(token):  # already saved: adding again changes nothing
@@ -325,10 +326,10 @@ def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
         bind_project(project_id)
         token = _token(request.args)
         if token is None:
-            raise Failure(Reason.MISSING_ARGUMENT, "face_token is required", argument="face_token")
+            raise Failure(ErrorCode.MISSING_ARGUMENT, "face_token is required", argument="face_token")
         rows = stored(token)
         if not rows:
-            raise Failure(Reason.FACE_NOT_FOUND, "face_token is not in the face set")
+            raise Failure(ErrorCode.FACE_NOT_FOUND, "face_token is not in the face set")
         delete_face_ids(project_id, ensure_face_set(project_id, face_set_name), [row.face_id for row in rows])
         return _ok(face_token=token)
 

@@ -13,28 +13,29 @@ from flask import Blueprint, Response, jsonify, request
 from api.dialects.common import (
     IMAGE_REASONS,
     Failure,
-    Reason,
     bind_project,
     dialect_view,
     file_extension,
     run_job,
+    server_error_status,
     store_upload,
 )
+from core.errors import ErrorCode
 from core.jobs import JobKind
 from core.payloads import EmbedPayload
 from core.results import EmbedResult
 
 ALLOWED_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "bmp"})
 NO_FACE_MESSAGE = "未检测到人脸"
-MESSAGES: dict[Reason, str] = {
-    Reason.MISSING_ARGUMENT: "未上传文件",
-    Reason.BAD_ARGUMENT: "请求参数无效",
-    Reason.UNSUPPORTED_FORMAT: "不支持的文件格式，仅支持jpg、jpeg、png、bmp",
-    Reason.EMPTY_IMAGE: "图片文件为空",
-    Reason.INVALID_IMAGE: "图片文件无效或无法加载",
-    Reason.IMAGE_TOO_LARGE: "图片文件过大",
-    Reason.IMAGE_TOO_SMALL: "图片尺寸过小",
-    Reason.NO_FACE: NO_FACE_MESSAGE,
+MESSAGES: dict[ErrorCode, str] = {
+    ErrorCode.MISSING_ARGUMENT: "未上传文件",
+    ErrorCode.INVALID_ARGUMENT: "请求参数无效",
+    ErrorCode.UNSUPPORTED_FORMAT: "不支持的文件格式，仅支持jpg、jpeg、png、bmp",
+    ErrorCode.EMPTY_IMAGE: "图片文件为空",
+    ErrorCode.INVALID_IMAGE: "图片文件无效或无法加载",
+    ErrorCode.IMAGE_TOO_LARGE: "图片文件过大",
+    ErrorCode.IMAGE_TOO_SMALL: "图片尺寸过小",
+    ErrorCode.NO_FACE: NO_FACE_MESSAGE,
 }
 
 
@@ -43,12 +44,12 @@ def render_failure(failure: Failure) -> Response:
     request that carries no usable image is a client error (400); the rest are ours."""
     message = MESSAGES.get(failure.reason, "服务内部错误")
     response = jsonify({"error": message})
-    if failure.reason is Reason.NO_FACE:
+    if failure.reason is ErrorCode.NO_FACE:
         response.status_code = 200
-    elif failure.reason in (Reason.MISSING_ARGUMENT, Reason.BAD_ARGUMENT) or failure.reason in IMAGE_REASONS:
+    elif failure.reason in (ErrorCode.MISSING_ARGUMENT, ErrorCode.INVALID_ARGUMENT) or failure.reason in IMAGE_REASONS:
         response.status_code = 400
     else:
-        response.status_code = 503 if failure.reason in (Reason.UNAVAILABLE, Reason.TIMEOUT) else 500
+        response.status_code = server_error_status(failure.reason)
     return response
 
 
@@ -61,12 +62,12 @@ def blueprint(project_id: str) -> Blueprint:
         bind_project(project_id)
         upload = request.files.get("file")
         if upload is not None and upload.filename and file_extension(upload) not in ALLOWED_EXTENSIONS:
-            raise Failure(Reason.UNSUPPORTED_FORMAT, "extension not allowed", argument="file")
+            raise Failure(ErrorCode.UNSUPPORTED_FORMAT, "extension not allowed", argument="file")
         image_key = store_upload(upload, "file")
         result = run_job(project_id, JobKind.EMBED, EmbedPayload(image_key=image_key, select="all"), EmbedResult)
         descriptors = [face.embedding for face in result.faces if face.embedding]
         if not descriptors:
-            raise Failure(Reason.NO_FACE)
+            raise Failure(ErrorCode.NO_FACE)
         return jsonify({"face_descriptor": descriptors, "success": True})
 
     return bp
