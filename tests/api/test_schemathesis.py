@@ -1,5 +1,6 @@
 """Schemathesis against the served /v1/openapi.json: generated requests, valid and invalid,
-on every operation, with a valid key for a project of its own, never get a 5xx."""
+on every operation, with a valid key for a project of its own, never get a 5xx, and every
+answer (sync results and errors alike) matches the schema declared for its status."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from pydantic import SecretStr
 from schemathesis import GenerationMode
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import not_a_server_error, response_schema_conformance
 from schemathesis.core.failures import FailureGroup
 
 from tests.api.conftest import ApiStack
@@ -94,7 +95,7 @@ def test_generated_requests_never_get_a_server_error(api: ApiStack) -> None:
             try:
                 response = case.call_and_validate(
                     headers={"X-Auth-Token": OPERATOR_TOKEN if case.path.startswith("/v1/admin/") else client.api_key},
-                    checks=[not_a_server_error],
+                    checks=[not_a_server_error, response_schema_conformance],
                 )
                 answered[(operation.label, response.status_code)] += 1
                 body = response.json() if "json" in response.headers.get("Content-Type", "") else {}
