@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas import FaceSetPath, ProjectPath
+from api.schemas import USER_ID_PATTERN, FaceSetPath, ProjectPath
 from core.results import ErasedFromFaceSet, ErasureCheck, StoredFace
 
-USER_ID_PATTERN = r"^[A-Za-z0-9_.@:-]{1,128}$"
 KEY_NAME_PATTERN = r"^[A-Za-z0-9 _.@:-]{1,128}$"
 
 

@@ -28,7 +28,7 @@ from api.dialects.common import (
     bind_project,
     delete_face_ids,
     dialect_view,
-    enroll_single,
+    enroll_face,
     ensure_face_set,
     form_value,
     new_numeric_id,
@@ -187,7 +187,7 @@ def blueprint() -> Blueprint:
             image_key = store_base64(form_value(params, "Fimg"), "Fimg")
             face_set = ensure_face_set(project_id, FACE_SET_NAME)  # only once the input is accepted
             fid = new_numeric_id(project_id, face_set.id, MAX_FID)
-            enroll_single(project_id, FACE_SET_NAME, image_key, str(fid), name)
+            enroll_face(project_id, FACE_SET_NAME, image_key, str(fid), name)
             return jsonify({"msg_code": OK, "Fid": fid, "Fname": name})
         row = _face_by_fid(project_id, face_set, form_value(params, "Fid"))
         fid = int(row.external_image_id)
@@ -199,7 +199,7 @@ def blueprint() -> Blueprint:
         image_text = form_value(params, "Fimg")
         if image_text is not None:
             image_key = store_base64(image_text, "Fimg")
-            enroll_single(project_id, FACE_SET_NAME, image_key, str(fid), name)  # the old face stays until this succeeds
+            enroll_face(project_id, FACE_SET_NAME, image_key, str(fid), name)  # the old face stays until this succeeds
             delete_face_ids(project_id, face_set, [row.face_id])
         elif name != row.user_id:
             current_context().service.update_face(

@@ -29,7 +29,7 @@ from api.jobs import JobOutcome, ResultT
 from core.errors import IMAGE_ERRORS, ErrorCode
 from core.jobs import JobKind, JobStatus
 from core.payloads import EnrollOptions
-from core.results import DeleteFacesResult, EnrolledFace, EnrollResult
+from core.results import DeleteFacesResult, EnrolledFace, EnrollResult, Match, SearchResult
 
 log = logging.getLogger(__name__)
 
@@ -204,11 +204,16 @@ def ensure_face_set(project_id: str, name: str) -> Any:
         raise
 
 
-def enroll_single(
-    project_id: str, face_set_name: str, image_key: str, external_image_id: str, user_id: str
+def enroll_face(
+    project_id: str,
+    face_set_name: str,
+    image_key: str,
+    external_image_id: str,
+    user_id: str,
+    options: EnrollOptions | None = None,
 ) -> list[EnrolledFace]:
-    """Enroll the one face of an image under the dialect's id and user (the documents'
-    "register" calls refuse an image with several faces)."""
+    """Enroll a face of an image under the dialect's id and user, synchronously. By default
+    the one face of the image: the documents' "register" calls refuse several faces."""
     outcome = current_context().service.add_faces(
         project_id,
         face_set_name,
@@ -216,11 +221,29 @@ def enroll_single(
         external_image_id=external_image_id,
         external_fields={},
         user_id=user_id,
-        options=EnrollOptions(select="single"),
+        options=options or EnrollOptions(select="single"),
         wait=True,
         idempotency_key=None,
     )
     return finish(outcome, EnrollResult).faces
+
+
+def matching_face(project_id: str, face_set_name: str, image_key: str) -> Match | None:
+    """The stored face that matches the image's largest face: the closest one, if it lies
+    within the deployment's match distance."""
+    outcome = current_context().service.search(
+        project_id,
+        face_set_name,
+        image_key=image_key,
+        face_id=None,
+        options={"top_n": 1, "threshold": 0.0},
+        wait=True,
+        idempotency_key=None,
+    )
+    best = finish(outcome, SearchResult).matches()
+    if not best or best[0].distance > current_context().settings.pipeline.match_distance:
+        return None
+    return best[0]
 
 
 def delete_face_ids(project_id: str, face_set: Any, face_ids: list[str]) -> int:

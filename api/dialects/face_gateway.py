@@ -25,11 +25,11 @@ from api.dialects.common import (
     Failure,
     bind_project,
     delete_face_ids,
-    enroll_single,
+    enroll_face,
     ensure_face_set,
     faces_of_user,
     failure_of,
-    finish,
+    matching_face,
     new_numeric_id,
     run_job,
     run_jobs,
@@ -40,7 +40,7 @@ from api.input_bounds import NATIVE_USER_ID, InputRefused, bounded_text, is_asci
 from core.errors import ErrorCode
 from core.jobs import JobKind
 from core.payloads import ComparePayload, DetectPayload
-from core.results import CompareResult, DetectedFace, DetectResult, SearchResult
+from core.results import CompareResult, DetectedFace, DetectResult
 
 FACE_SET_PREFIX = "d003-"
 MAX_IMAGE_BYTES = 4 * 1024 * 1024  # the document's limit
@@ -216,14 +216,9 @@ def _same_face(project_id: str, face_set: Any, image_key: str, user_id: str, rep
             raise Status(40315, face_id=_face_number(row.external_image_id), check_result=50)
     if not face_set.face_count:
         return
-    outcome = current_context().service.search(
-        project_id, face_set.name, image_key=image_key, face_id=None,
-        options={"top_n": 1, "threshold": 0.0}, wait=True, idempotency_key=None,
-    )
-    best = finish(outcome, SearchResult).matches()
-    match_distance = current_context().settings.pipeline.match_distance
-    if best and best[0].distance <= match_distance and best[0].user_id != user_id:
-        raise Status(40315, face_id=_face_number(best[0].external_image_id), check_result=50)
+    best = matching_face(project_id, face_set.name, image_key)
+    if best is not None and best.user_id != user_id:
+        raise Status(40315, face_id=_face_number(best.external_image_id), check_result=50)
 
 
 def _face_row(project_id: str, face_set: Any, code: int) -> Any:
@@ -278,7 +273,7 @@ def blueprint() -> Blueprint:
         face_set = _app(project_id, create=True)
         _same_face(project_id, face_set, image_key, user_id, replacing=None)
         number = new_numeric_id(project_id, face_set.id, MAX_FACE_NUMBER)
-        enroll_single(project_id, face_set.name, image_key, str(number), user_id)
+        enroll_face(project_id, face_set.name, image_key, str(number), user_id)
         return _ok(check_result=0, register_result=0, face_id=number)
 
     @bp.post("/face_update")
@@ -294,7 +289,7 @@ def blueprint() -> Blueprint:
             return _ok(check_result=0, register_result=0, face_id=number)
         _checked_single_face(project_id, image_key, _direction())
         _same_face(project_id, face_set, image_key, row.user_id or "", replacing=row.face_id)
-        enroll_single(project_id, face_set.name, image_key, row.external_image_id, row.user_id or "")
+        enroll_face(project_id, face_set.name, image_key, row.external_image_id, row.user_id or "")
         delete_face_ids(project_id, face_set, [row.face_id])  # only once the new face is in
         return _ok(check_result=0, register_result=0, face_id=number)
 
@@ -351,15 +346,11 @@ def blueprint() -> Blueprint:
     def face_recognise(project_id: str) -> Response:
         face_set = _app(project_id)
         image_key = _image("image")
-        outcome = current_context().service.search(
-            project_id, face_set.name, image_key=image_key, face_id=None,
-            options={"top_n": 1, "threshold": 0.0}, wait=True, idempotency_key=None,
-        )
-        best = finish(outcome, SearchResult).matches()
-        match_distance = current_context().settings.pipeline.match_distance
-        if not best or best[0].distance > match_distance:
+        assert image_key is not None
+        best = matching_face(project_id, face_set.name, image_key)
+        if best is None:
             raise Status(40312, check_result=0)
-        return _ok(check_result=0, user_id=best[0].user_id or "", score=best[0].similarity)
+        return _ok(check_result=0, user_id=best.user_id or "", score=best.similarity)
 
     @bp.post("/face_compare")
     @authenticated

@@ -35,6 +35,7 @@ from api.dialects.common import (
     bind_project,
     delete_face_ids,
     dialect_view,
+    enroll_face,
     ensure_face_set,
     file_extension,
     finish,
@@ -49,7 +50,6 @@ from core.results import (
     Box,
     DetectedFace,
     DetectResult,
-    EnrollResult,
     JobResult,
     Match,
     SearchGroup,
@@ -302,22 +302,9 @@ def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
             return _ok(face_token=token, face_neme=name, face_name=name)
         image_key, box, face_count = tokens.resolve(token)
         ensure_face_set(project_id, face_set_name)
-        outcome = current_context().service.add_faces(
-            project_id,
-            face_set_name,
-            image_key,
-            external_image_id=token,
-            external_fields={},
-            user_id=name,
-            # Only the token's face, found again by its box, is enrolled.
-            options=EnrollOptions(
-                select="largest" if face_count == 1 else "all",
-                box=box.xywh(),
-            ),
-            wait=True,
-            idempotency_key=None,
-        )
-        finish(outcome, EnrollResult)
+        # Only the token's face, found again by its box, is enrolled.
+        options = EnrollOptions(select="largest" if face_count == 1 else "all", box=box.xywh())
+        enroll_face(project_id, face_set_name, image_key, token, name, options)
         return _ok(face_token=token, face_neme=name, face_name=name)
 
     @bp.get("/removeface")
