@@ -44,9 +44,10 @@ from bench.distributed import (
     enroll_all,
     single_face_images,
 )
+from core.queues import QueueName
 
 RESULTS = REPO_ROOT / "bench" / "results" / "api_load.json"
-BULK_QUEUES = "facefleet.enroll,facefleet.batch,facefleet.liveness,facefleet.maintenance"
+BULK_QUEUES = ",".join(q.value for q in QueueName if q not in (QueueName.INTERACTIVE, QueueName.GPU))
 GALLERY = "gallery"
 
 
@@ -149,7 +150,7 @@ def start_layout(processes: Processes, layout: str, workers: int) -> None:
         for index in range(workers):
             processes.start(f"{layout}{index}", "worker", "--queues", CPU_QUEUES, "--name", f"{layout}{index}@%h")
         return
-    processes.start("interactive", "worker", "--queues", "facefleet.interactive", "--name", "interactive@%h")
+    processes.start("interactive", "worker", "--queues", QueueName.INTERACTIVE.value, "--name", "interactive@%h")
     for index in range(workers - 1):
         processes.start(
             f"bulk{index}", "worker", "--queues", BULK_QUEUES, "--nice", "10", "--name", f"bulk{index}@%h"

@@ -33,12 +33,13 @@ from minio import Minio
 
 from bench.common import save_report
 from facefleet.embedded import child_env
+from facefleet.worker_args import ALL_CPU_QUEUES
 from infra.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FACES_DIR = (REPO_ROOT / ".." / "shared" / "data" / "faces").resolve()
 RESULTS = REPO_ROOT / "bench" / "results" / "distributed.json"
-CPU_QUEUES = "facefleet.interactive,facefleet.enroll,facefleet.batch,facefleet.liveness,facefleet.maintenance"
+CPU_QUEUES = ",".join(ALL_CPU_QUEUES)
 FACEFLEET = str(Path(sys.executable).parent / "facefleet")
 S3_KEY = "bench-access"
 S3_SECRET = "bench-secret-key"
