@@ -186,7 +186,7 @@ def _api_image_distributions() -> set[str]:
 def _forbidden_api_modules() -> list[str]:
     contracts = pyproject()["tool"]["importlinter"]["contracts"]
     (contract,) = [
-        c for c in contracts if c["source_modules"] == ["api"] and "tensorflow" in c["forbidden_modules"]
+        c for c in contracts if c.get("source_modules") == ["api"] and "tensorflow" in c.get("forbidden_modules", [])
     ]
     return [module for module in contract["forbidden_modules"] if module not in PROJECT_PACKAGES]
 
