@@ -200,6 +200,13 @@ class CompareResult(_Result):
     image2_face: DetectedFace | None = Field(None, exclude_if=absent)
     image2_faces: list[ComparedFace] | None = Field(None, exclude_if=absent)
 
+    @property
+    def pair(self) -> tuple[float, float]:
+        """(distance, similarity) of image1's face and image2's largest face."""
+        if self.distance is None or self.similarity is None:
+            raise ValueError("this comparison scored every face of image2: read image2_faces")
+        return self.distance, self.similarity
+
 
 class EmbedResult(_Result):
     model_id: str

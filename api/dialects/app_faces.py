@@ -228,7 +228,7 @@ def blueprint() -> Blueprint:
             raise Failure(ErrorCode.MISSING_ARGUMENT, "Fimg1 is required", argument="Fimg1")
         payloads = [ComparePayload(image1_key=keys[0], image2_key=other) for other in keys[1:]]
         results = run_jobs(project_id, JobKind.COMPARE, list(payloads), CompareResult)
-        return jsonify({"msg_code": OK, "similarity": [result.similarity for result in results]})
+        return jsonify({"msg_code": OK, "similarity": [result.pair[1] for result in results]})
 
     @bp.route("/api/detection", methods=["GET", "POST"])
     @dialect_view(render_failure)
@@ -259,7 +259,7 @@ def blueprint() -> Blueprint:
         result = run_job(
             project_id, JobKind.COMPARE, ComparePayload(image1_key=row.image_key, image2_key=probe_key), CompareResult
         )
-        return jsonify({"msg_code": OK, "match": result.distance <= threshold})
+        return jsonify({"msg_code": OK, "match": result.pair[0] <= threshold})
 
     @bp.route("/api/living", methods=["POST"])
     @dialect_view(render_failure)

@@ -371,8 +371,9 @@ def blueprint() -> Blueprint:
             if not references:
                 raise Status(40309)
         payloads = [ComparePayload(image1_key=image_key, image2_key=key) for key in references]
-        best = min(run_jobs(project_id, JobKind.COMPARE, list(payloads), CompareResult), key=lambda r: r.distance)
-        same = best.distance <= current_context().settings.pipeline.match_distance
-        return _ok(check_result=0, result=same, score=round(best.similarity, 4))
+        results = run_jobs(project_id, JobKind.COMPARE, list(payloads), CompareResult)
+        distance, similarity = min((result.pair for result in results), key=lambda pair: pair[0])
+        same = distance <= current_context().settings.pipeline.match_distance
+        return _ok(check_result=0, result=same, score=round(similarity, 4))
 
     return bp

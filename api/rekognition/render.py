@@ -21,7 +21,7 @@ def similarity(distance: float, match_distance: float) -> float:
     """Rekognition's 0-100 similarity: 100 at distance 0, exactly 80 at the model's match
     distance, strictly decreasing, so FaceMatchThreshold 80 decides as FaceFleet does."""
     ratio = max(distance, 0.0) / match_distance
-    return round(100.0 * (REKOGNITION_MATCH_SIMILARITY / 100.0) ** (ratio**SIMILARITY_STEEPNESS), 6)
+    return round(float(100.0 * (REKOGNITION_MATCH_SIMILARITY / 100.0) ** (ratio**SIMILARITY_STEEPNESS)), 6)
 
 
 def image_id(image_key: str) -> str:

@@ -128,7 +128,8 @@ def associate_faces(call: Call) -> dict[str, Any]:
     call.params.string("ClientRequestToken", max_length=64)
     _existing_user(call, face_set.id, user_id)
     found = call.api.faces.get_many(call.project_id, face_set.id, face_ids)
-    associated, unsuccessful = [], []
+    associated: list[str] = []
+    unsuccessful: list[dict[str, Any]] = []
     for face_id in dict.fromkeys(face_ids):
         face = found.get(face_id)
         if face is None:
