@@ -16,8 +16,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from api.dialects.seed002 import ERRORS as SEED002_ERRORS
-from api.dialects.seed003_codes import MESSAGES as SEED003_MESSAGES
+from api.dialects.face_gateway_codes import MESSAGES as SEED003_MESSAGES
+from api.dialects.facenet_web import ERRORS as SEED002_ERRORS
 
 HOSTILE_TEXT = [
     "", " ", "0", "-1", "1e9999", "nan", "inf", "\N{SUPERSCRIPT TWO}", "\N{ARABIC-INDIC DIGIT THREE}", "\uff11",
