@@ -32,8 +32,8 @@ from infra.gpu_pool import GpuRouting, pipeline_uses_gpu
 
 __all__ = [
     "ENQUEUED_AT_HEADER",
-    "INLINE_IMAGES_FIELD",
     "GPU_WORTHY_KINDS",
+    "INLINE_IMAGES_FIELD",
     "PAYLOAD_OF_KIND",
     "PRIORITY_OF_QUEUE",
     "QUEUE_OF_KIND",
