@@ -43,7 +43,8 @@ def enroll_chunk_items(
     for index, item in chunk:
         entry = item_entry(index, item)
         if item.rejected is not None or item.image_key is None:
-            report[index] = {**entry, "status": "rejected", "reason": item.rejected or "invalid_image"}
+            refused = {**entry, "status": "rejected", "reason": item.rejected or "invalid_image"}
+            report[index] = {**refused, "message": item.rejected_message} if item.rejected_message else refused
             continue
         try:
             image = load_image(ctx, item.image_key)
