@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from facefleet.rekognition_key import with_rekognition_server_key
 from infra.db import Database
 from infra.db.errors import NotFound
 from infra.db.rekognition import AccessKeyRepo, EncryptionNotConfigured, IssuedAccessKey, new_encryption_key
@@ -12,8 +13,6 @@ from infra.settings import Settings
 
 
 def _repo(settings: Settings) -> tuple[Database, AccessKeyRepo]:
-    from facefleet.embedded import with_rekognition_server_key
-
     settings = with_rekognition_server_key(settings)  # embedded mode's own key, when none is set
     database = Database.from_settings(settings.database)
     keys = [key.get_secret_value() for key in settings.rekognition.encryption_keys]
