@@ -54,6 +54,10 @@ class AsyncQuery(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
 
+class CalibrationQuery(AsyncQuery):
+    format: Literal["json", "svg"] = Field("json", description="svg: the FAR/FRR curve as a picture")
+
+
 class JobHeaders(BaseModel):
     idempotency_key: str | None = Field(
         None, alias="Idempotency-Key", pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
@@ -177,6 +181,13 @@ class FaceSetCreate(_Strict):
     face_set_name: FaceSetName
     face_set_capacity: int | None = Field(None, ge=1, description="default and maximum come from settings")
     external_fields: dict[str, FieldSpec] = Field(default_factory=dict)
+    model: str | None = Field(
+        None, max_length=64, description="embedding model of its faces; default dlib-resnet-flip-v1 (docs/PIPELINE.md)"
+    )
+
+
+class ReindexBody(_Strict):
+    model: str = Field(max_length=64, description="the model to move the face set to")
 
 
 class FaceSetInfo(BaseModel):
@@ -186,6 +197,9 @@ class FaceSetInfo(BaseModel):
     face_set_capacity: int
     create_date: str = Field(description="UTC, YYYY-MM-DD HH:MM:SS")
     external_fields: dict[str, FieldSpec]
+    model: str | None = Field(None, description="the embedding model its faces are searched with")
+    reindex_model: str | None = Field(None, description="the model a running reindex moves it to")
+    previous_model: str | None = Field(None, description="the model whose vectors remain until cleanup")
 
 
 class FaceSetInfoResponse(BaseModel):
@@ -263,6 +277,10 @@ class _SearchOptions(BaseModel):
     return_fields: list[str] | None = None
     all_faces: bool = Field(False, description="search every face of the image, label non-matches unknown")
     group_by: Literal["face", "person"] = Field("face", description="person: one result per user_id")
+    far: float | None = Field(
+        None, gt=0.0, lt=1.0,
+        description="target false-accept rate in place of threshold, from the face set's own calibration",
+    )
 
     @field_validator("return_fields", mode="before")
     @classmethod

@@ -65,6 +65,9 @@ def face_set_info(face_set: Any) -> dict[str, Any]:
         "face_set_capacity": int(face_set.capacity),
         "create_date": format_date(face_set.created_at),
         "external_fields": dict(face_set.external_fields or {}),
+        "model": face_set.model_id,
+        "reindex_model": getattr(face_set, "reindex_model_id", None),
+        "previous_model": getattr(face_set, "previous_model_id", None),
     }
 
 
@@ -79,9 +82,20 @@ class FaceService:
     # ------------------------------------------------------------------ face sets
 
     def create_face_set(
-        self, project_id: str, name: str, capacity: int | None, external_fields: dict[str, Any]
+        self,
+        project_id: str,
+        name: str,
+        capacity: int | None,
+        external_fields: dict[str, Any],
+        model: str | None = None,
     ) -> Any:
+        """``model``: the embedding model its faces are searched with (settings'
+        ``pipeline.face_set_model`` when None)."""
         limits = self.settings.api
+        model = model or self.settings.pipeline.face_set_model
+        if not self.offers_model(model):
+            offered = ", ".join(self.settings.pipeline.face_set_models)
+            raise ApiError(ApiErrorCode.INVALID_PARAMETER, f"model must be one of: {offered}, or a registered arcface-<name>")
         capacity = limits.default_face_set_capacity if capacity is None else capacity
         if not 1 <= capacity <= limits.max_face_set_capacity:
             raise ApiError(
@@ -95,7 +109,9 @@ class FaceService:
             raise ApiError(
                 ApiErrorCode.FACE_SET_LIMIT, f"a project may hold at most {limits.max_face_sets_per_project} face sets"
             )
-        created = self.face_sets.create(project_id=project_id, name=name, capacity=capacity, external_fields=schema)
+        created = self.face_sets.create(
+            project_id=project_id, name=name, capacity=capacity, external_fields=schema, model_id=model
+        )
         if created is None and self.face_sets.get_by_name(project_id, name) is None:
             raise ApiError(
                 ApiErrorCode.FACE_SET_EXISTS,
@@ -104,6 +120,16 @@ class FaceService:
         if created is None:  # lost a race with a concurrent create of the same name
             raise ApiError(ApiErrorCode.FACE_SET_EXISTS, f"a face set named {name!r} already exists")
         return created
+
+    def offers_model(self, model: str) -> bool:
+        """A built-in model a face set may use, or one registered with ``facefleet models add``."""
+        if model in self.settings.pipeline.face_set_models:
+            return True
+        from infra.model_registry import lookup, name_of
+        from infra.object_store import object_store_from_settings
+
+        name = name_of(model)
+        return name is not None and lookup(object_store_from_settings(self.settings), name) is not None
 
     def list_face_sets(self, project_id: str) -> list[Any]:
         return list(self.face_sets.list(project_id))

@@ -1,11 +1,14 @@
-"""Verification accuracy on every pair of ../shared/data/faces/pairs.csv.
+"""Verification accuracy and calibration on every pair of ../shared/data/faces/pairs.csv.
 
-For FaceFleet's default pipeline (and optionally other detectors) and, in the same run,
-the reference dlib loop (bench.common.ReferenceDlibLoop). Each image is embedded once; a
-pair whose image gave no face counts as "different" (a failure to detect rejects a genuine
-pair and cannot accept an impostor one).
+In one run: the reference dlib loop (bench.common.ReferenceDlibLoop), today's default
+(``dlib-resnet-v1`` at its shipped threshold and calibration) and every candidate
+embedding of the same ResNet (bench.embedding_variants), each at its shipped threshold and
+at its best one, with TAR at FAR 1e-2 and 1e-3. Each candidate's calibration and threshold
+are chosen by leave-one-source-out validation (bench.loso), every fold reported with its
+expected calibration error (ECE). Each image is detected once by the default detector; a
+pair whose image gave no face counts as "different".
 
-    .venv/bin/python -m bench.accuracy [--detectors hog,mtcnn] [--json bench/results/accuracy.json]
+    .venv/bin/python -m bench.accuracy [--no-reference] [--json bench/results/accuracy.json]
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -23,31 +25,35 @@ from bench.common import pin_to_one_core, progress, quiet_stderr
 
 import numpy as np  # noqa: E402  (after bench.common pins thread counts)
 
+from bench.embedding_variants import VARIANTS, FaceChips, face_chips  # noqa: E402
+from bench.loso import RULES, RuleResult, choose, evaluate_rule, fold_table, source_of  # noqa: E402
+from pipelines.calibration import (  # noqa: E402
+    best_accuracy_threshold,
+    expected_calibration_error,
+    probability,
+    rates_at,
+    tar_at_far,
+)
+
 Vector = np.ndarray[Any, Any]
+PREVIOUS_MATCH_DISTANCE = 0.58
+"""dlib-resnet-v1's threshold before leave-one-source-out selection (best on all pairs)."""
+MODELS = REPO / ".facefleet" / "models"
 
 
 @dataclass
 class Report:
     system: str
-    pairs: int
-    failed_images: list[str]
-    failed_pairs: int
-    accuracy_at_default: float
-    far_at_default: float
-    frr_at_default: float
+    shipped_threshold: float
+    accuracy_at_shipped: float
+    far_at_shipped: float
+    frr_at_shipped: float
     best_threshold: float
     best_accuracy: float
     tar_at_far_1e2: float
     tar_at_far_1e3: float
-    ms_per_image: float
-
-
-def embed_all(images: list[str], embed_one: Callable[[Path], Vector | None]) -> tuple[dict[str, Vector | None], float]:
-    vectors: dict[str, Vector | None] = {}
-    started = time.perf_counter()
-    for path in images:
-        vectors[path] = embed_one(FACES / path)
-    return vectors, (time.perf_counter() - started) / len(images) * 1000
+    failed_images: int
+    ms: float  # per image (systems) or per face (embedding candidates)
 
 
 def distances(pairs: list[Pair], vectors: dict[str, Vector | None]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
@@ -59,140 +65,166 @@ def distances(pairs: list[Pair], vectors: dict[str, Vector | None]) -> tuple[np.
     return np.array(values), np.array([p.same for p in pairs])
 
 
-def tar_at_far(dist: np.ndarray[Any, Any], same: np.ndarray[Any, Any], far: float) -> float:
-    """Largest genuine-accept rate whose threshold accepts at most ``far`` of impostors."""
-    impostor = np.sort(dist[~same])
-    allowed = int(np.floor(far * len(impostor)))  # impostor pairs that may be accepted
-    threshold = impostor[allowed] if allowed < len(impostor) else np.inf
-    return float(np.mean(dist[same] < threshold))  # strictly below the first rejected impostor
+def report(system: str, d: np.ndarray[Any, Any], same: np.ndarray[Any, Any], shipped: float, failed: int,
+           ms: float) -> Report:
+    far, frr = rates_at(d, same, shipped)
+    best = best_accuracy_threshold(d, same)
+    return Report(system, shipped, float(np.mean((d <= shipped) == same)), far, frr, best,
+                  float(np.mean((d <= best) == same)), tar_at_far(d, same, 1e-2), tar_at_far(d, same, 1e-3), failed,
+                  ms)
 
 
-def evaluate(system: str, pairs: list[Pair], vectors: dict[str, Vector | None], ms: float,
-             default_distance: float) -> Report:
-    dist, same = distances(pairs, vectors)
-    accept = dist <= default_distance
-    finite = np.unique(dist[np.isfinite(dist)])
-    candidates = (finite[:-1] + finite[1:]) / 2 if len(finite) > 1 else finite
-    accuracies = [float(np.mean((dist <= t) == same)) for t in candidates]
-    best = int(np.argmax(accuracies))
-    return Report(
-        system=system,
-        pairs=len(pairs),
-        failed_images=sorted(p for p, v in vectors.items() if v is None),
-        failed_pairs=int(np.sum(~np.isfinite(dist))),
-        accuracy_at_default=float(np.mean(accept == same)),
-        far_at_default=float(np.mean(accept[~same])),
-        frr_at_default=float(np.mean(~accept[same])),
-        best_threshold=float(candidates[best]),
-        best_accuracy=accuracies[best],
-        tar_at_far_1e2=tar_at_far(dist, same, 1e-2),
-        tar_at_far_1e3=tar_at_far(dist, same, 1e-3),
-        ms_per_image=ms,
-    )
+@dataclass
+class PipelineRun:
+    vectors: dict[str, Vector | None]
+    ms: float  # per image, decode included
 
 
-def sweep(dist: np.ndarray[Any, Any], same: np.ndarray[Any, Any]) -> list[tuple[float, float, float, float]]:
-    """(threshold, accuracy, FAR, FRR) for distance thresholds 0.40 to 0.70."""
-    rows = []
-    for threshold in np.round(np.arange(0.40, 0.701, 0.02), 2):
-        accept = dist <= threshold
-        rows.append((float(threshold), float(np.mean(accept == same)), float(np.mean(accept[~same])),
-                     float(np.mean(~accept[same]))))
-    return rows
+def pipeline_runs(images: list[str], models: list[str]) -> tuple[dict[str, FaceChips | None], dict[str, PipelineRun]]:
+    """The worker pipeline (ONNX engines) with each of ``models`` on every photo, timed
+    interleaved (the order rotating photo by photo), and the candidates' chips of the largest
+    face the first model's pass found."""
+    from pipelines.catalog import build_pipeline, with_model
+    from pipelines.engine import largest_face
+    from pipelines.image import ImageLimits, decode_image
+
+    base = build_pipeline(embedding_backend="onnx", backend_options={"model_path": MODELS / "dlib_resnet_v1.onnx"},
+                          blazeface_onnx=MODELS / "blazeface_back.onnx")
+    pipelines = {model: with_model(base, model) for model in models}
+    limits = ImageLimits()
+    chips: dict[str, FaceChips | None] = {}
+    runs = {model: PipelineRun({}, 0.0) for model in models}
+    for pipeline in pipelines.values():  # load models untimed
+        pipeline.process(decode_image((FACES / images[0]).read_bytes(), limits))
+    for index, path in enumerate(images):
+        order = models[index % len(models):] + models[: index % len(models)]
+        for model in order:
+            started = time.perf_counter()
+            image = decode_image((FACES / path).read_bytes(), limits)
+            results = pipelines[model].process(image, landmarks=False)
+            runs[model].ms += time.perf_counter() - started
+            face = largest_face(results) if results else None
+            runs[model].vectors[path] = face.embedding.vector if face and face.embedding else None
+            if model == models[0]:
+                chips[path] = None if face is None else face_chips(
+                    image.pixels, (face.face.box.x, face.face.box.y, face.face.box.right, face.face.box.bottom))
+    for run in runs.values():
+        run.ms = run.ms / len(images) * 1000
+    return chips, runs
 
 
-def fit_logistic(dist: np.ndarray[Any, Any], same: np.ndarray[Any, Any]) -> tuple[float, float]:
-    """P(same | d) = 1 / (1 + exp(k (d - m))), fitted by Newton's method (two parameters,
-    no library in the environment offers it). Returns (midpoint m, steepness k)."""
-    keep = np.isfinite(dist)
-    x, y = dist[keep], same[keep].astype(float)
-    w = np.zeros(2)  # logit = w0 + w1 * d
-    for _ in range(50):
-        p = 1 / (1 + np.exp(-(w[0] + w[1] * x)))
-        grad = np.array([np.sum(y - p), np.sum((y - p) * x)])
-        h = p * (1 - p)
-        hess = -np.array([[np.sum(h), np.sum(h * x)], [np.sum(h * x), np.sum(h * x * x)]])
-        w = w - np.linalg.solve(hess, grad)
-    steepness = -w[1]
-    return float(w[0] / steepness), float(steepness)
+def run_variants(chips: dict[str, FaceChips | None]) -> dict[str, tuple[dict[str, Vector | None], float]]:
+    """Every candidate's vectors and its network time per face (one face per call, as a
+    one-face photo costs), the candidates interleaved photo by photo so drift hits all alike."""
+    from pipelines.embedding.dlib_onnx import OnnxDescriptorBackend
+
+    backend = OnnxDescriptorBackend(MODELS / "dlib_resnet_v1.onnx", intra_op_threads=1)
+    found = {path: c for path, c in chips.items() if c is not None}
+    out: dict[str, dict[str, Vector | None]] = {name: {p: None for p in chips} for name in VARIANTS}
+    seconds = dict.fromkeys(VARIANTS, 0.0)
+    for _, how in VARIANTS.values():
+        how(backend, next(iter(found.values())))  # warm
+    for index, (path, face) in enumerate(found.items()):
+        names = list(VARIANTS)
+        names = names[index % len(names):] + names[: index % len(names)]
+        for name in names:
+            started = time.perf_counter()
+            out[name][path] = VARIANTS[name][1](backend, face)[0]
+            seconds[name] += time.perf_counter() - started
+    return {name: (out[name], seconds[name] / len(found) * 1000) for name in VARIANTS}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--detectors", default="",
-                        help="extra FaceFleet detectors to evaluate, comma-separated; 'name>fallback' adds a fallback")
+    parser.add_argument("--no-reference", action="store_true", help="skip the (slow) reference dlib loop")
     parser.add_argument("--json", type=Path, default=REPO / "bench" / "results" / "accuracy.json")
     args = parser.parse_args()
     cpu = pin_to_one_core()
 
-    from pipelines.catalog import DEFAULT_DETECTOR, DEFAULT_FALLBACK_DETECTOR, build_pipeline
-    from pipelines.compare import DEFAULT_MATCH_DISTANCE
-    from pipelines.engine import largest_face
-    from pipelines.image import ImageLimits, decode_image
+    from pipelines.catalog import DEFAULT_EMBEDDER, DEFAULT_FACE_SET_MODEL
+    from pipelines.compare import DLIB_RESNET_CALIBRATION, MODEL_SCORES
 
     pairs = load_pairs()
     images = pair_images(pairs)
-    limits = ImageLimits()
-    reports: list[Report] = []
-    default_dist: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None = None
+    sources = np.array([source_of(p.path_a) for p in pairs])
+    with quiet_stderr():
+        chips, runs = pipeline_runs(images, [DEFAULT_EMBEDDER, DEFAULT_FACE_SET_MODEL])
+    progress("pipelines done")
+    variants = run_variants(chips)
+    progress("candidates done")
 
-    default = f"{DEFAULT_DETECTOR}>{DEFAULT_FALLBACK_DETECTOR}"
-    detectors = [default] + [d for d in args.detectors.split(",") if d and d != default]
-    for detector in detectors:
-        primary, _, fallback = detector.partition(">")
-        pipeline = build_pipeline(detector=primary, fallback_detector=fallback or None)
+    systems: list[Report] = []
+    if not args.no_reference:
+        reference = ReferenceDlibLoop()
+        ref_vectors: dict[str, Vector | None] = {}
+        started = time.perf_counter()
+        for path in images:
+            found = reference.encodings(reference.load(FACES / path))
+            ref_vectors[path] = found[0] if found else None
+        ref_ms = (time.perf_counter() - started) / len(images) * 1000
+        d, same = distances(pairs, ref_vectors)
+        systems.append(report(reference.name, d, same, 0.6, sum(v is None for v in ref_vectors.values()), ref_ms))
+        progress("reference done")
+    d_today, same = distances(pairs, runs[DEFAULT_EMBEDDER].vectors)
+    failed = sum(v is None for v in runs[DEFAULT_EMBEDDER].vectors.values())
+    systems.append(report(f"before: {DEFAULT_EMBEDDER} at the old 0.58", d_today, same, PREVIOUS_MATCH_DISTANCE, failed,
+                          runs[DEFAULT_EMBEDDER].ms))
+    for model in (DEFAULT_EMBEDDER, DEFAULT_FACE_SET_MODEL):
+        d, _ = distances(pairs, runs[model].vectors)
+        label = "new default for face sets" if model == DEFAULT_FACE_SET_MODEL else "raw descriptor (seeds, old sets)"
+        systems.append(report(f"{label}: {model}", d, same, MODEL_SCORES[model].match_distance,
+                              sum(v is None for v in runs[model].vectors.values()), runs[model].ms))
 
-        def facefleet(path: Path) -> Vector | None:
-            results = pipeline.process(decode_image(path.read_bytes(), limits))
-            if not results:
-                return None
-            embedding = largest_face(results).embedding
-            return None if embedding is None else embedding.vector
+    candidates: list[tuple[str, int, float, RuleResult, list[RuleResult], Report]] = []
+    for name, (vectors, ms) in variants.items():
+        d, _ = distances(pairs, vectors)
+        results = [evaluate_rule(rule, d, same, sources, DLIB_RESNET_CALIBRATION) for rule in RULES]
+        chosen = choose(results)
+        candidates.append((name, VARIANTS[name][0], ms, chosen, results,
+                           report(name, d, same, chosen.final_threshold, failed, ms)))
 
-        with quiet_stderr():
-            facefleet(FACES / images[0])  # load models outside the timed loop
-            vectors, ms = embed_all(images, facefleet)
-        label = f"FaceFleet default ({detector})" if detector == default else f"FaceFleet, detector {detector}"
-        reports.append(evaluate(label, pairs, vectors, ms, DEFAULT_MATCH_DISTANCE))
-        if detector == default:
-            default_dist = distances(pairs, vectors)
-        progress(f"done: {label}")
-
-    reference = ReferenceDlibLoop()
-
-    def reference_one(path: Path) -> Vector | None:
-        found = reference.encodings(reference.load(path))
-        return found[0] if found else None
-
-    reference_one(FACES / images[0])
-    vectors, ms = embed_all(images, reference_one)
-    reports.append(evaluate(reference.name, pairs, vectors, ms, DEFAULT_MATCH_DISTANCE))
-
-    assert default_dist is not None
-    midpoint, steepness = fit_logistic(*default_dist)
     print(f"machine: {machine_description()}; pinned to CPU {cpu}")
-    print(f"pairs: {len(pairs)} ({int(sum(p.same for p in pairs))} same), images: {len(images)}, "
-          f"threads pinned to 1, default match distance {DEFAULT_MATCH_DISTANCE}\n")
-    print("| system | accuracy @default | FAR @default | FRR @default | best threshold | accuracy @best "
-          "| TAR@FAR=1e-2 | TAR@FAR=1e-3 | images without face | ms / image |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for r in reports:
-        print(f"| {r.system} | {r.accuracy_at_default:.4f} | {r.far_at_default:.4f} | {r.frr_at_default:.4f} "
-              f"| {r.best_threshold:.3f} | {r.best_accuracy:.4f} | {r.tar_at_far_1e2:.4f} | {r.tar_at_far_1e3:.4f} "
-              f"| {len(r.failed_images)} | {r.ms_per_image:.0f} |")
-    print(f"\nlogistic fit of P(same | distance) for the default: midpoint {midpoint:.4f}, steepness {steepness:.3f}")
-    print("\nthreshold sweep (default pipeline):\n\n| distance | accuracy | FAR | FRR |\n|---|---|---|---|")
-    for row in sweep(*default_dist):
-        print(f"| {row[0]:.2f} | {row[1]:.4f} | {row[2]:.4f} | {row[3]:.4f} |")
-    for r in reports:
-        if r.failed_images:
-            print(f"no face ({r.system}): {', '.join(r.failed_images)}")
+    print(f"pairs: {len(pairs)} ({int(same.sum())} same) from {len(set(sources))} sources, images: {len(images)}, "
+          "the reference at dlib's documented 0.6\n")
+    print("| system | shipped threshold | accuracy | FAR | FRR | best threshold | accuracy @best | TAR@FAR=1e-2 "
+          "| TAR@FAR=1e-3 | images without face | ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in systems + [c[5] for c in candidates]:
+        print(f"| {r.system} | {r.shipped_threshold:.3f} | {r.accuracy_at_shipped:.4f} | {r.far_at_shipped:.4f} "
+              f"| {r.frr_at_shipped:.4f} | {r.best_threshold:.3f} | {r.best_accuracy:.4f} | {r.tar_at_far_1e2:.4f} "
+              f"| {r.tar_at_far_1e3:.4f} | {r.failed_images} | {r.ms:.1f} |")
+    print("\n(ms: per image, decode included, for the systems; network per face for the candidates; a candidate's "
+          "shipped threshold is the one its leave-one-source-out rule gives on all pairs)\n")
+    print("leave-one-source-out, per candidate and rule (held-out accuracy: mean over sources; pooled: every pair):\n")
+    print("| candidate | passes | net ms/face | rule | held-out accuracy | pooled accuracy | pooled ECE "
+          "| pooled log loss | temper | tempered ECE | tempered log loss | final m | final k | final threshold |")
+    print("|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, passes, ms, chosen, results, _ in candidates:
+        for r in results:
+            mark = " **(chosen)**" if r is chosen else ""
+            print(f"| {name} | {passes} | {ms:.2f} | {r.rule.name}{mark} | {r.macro_accuracy:.4f} "
+                  f"| {r.pooled_accuracy:.4f} | {r.pooled_ece:.4f} | {r.pooled_log_loss:.4f} | {r.temper:.2f} "
+                  f"| {r.tempered_ece:.4f} | {r.tempered_log_loss:.4f} "
+                  f"| {r.final_calibration.midpoint:.4f} | {r.final_calibration.steepness:.2f} "
+                  f"| {r.final_threshold:.4f} |")
+    shipped_p = probability(d_today, DLIB_RESNET_CALIBRATION)
+    print(f"\ndlib-resnet-v1's shipped calibration (m {DLIB_RESNET_CALIBRATION.midpoint}, k {DLIB_RESNET_CALIBRATION.steepness}, "
+          f"fitted on all pairs, so not held out): ECE {expected_calibration_error(shipped_p, same):.4f}")
+    for name, _, _, chosen, _, _ in candidates:
+        print(f"\nfolds, {name}, rule '{chosen.rule.name}':\n")
+        print("\n".join(fold_table(chosen)))
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"machine": machine_description(), "reports": [asdict(r) for r in reports],
-                                     "sweep": sweep(*default_dist),
-                                     "default_distances": [None if not np.isfinite(d) else float(d)
-                                                           for d in default_dist[0]],
-                                     "calibration": {"midpoint": midpoint, "steepness": steepness}}, indent=2))
+    args.json.write_text(json.dumps({
+        "machine": machine_description(),
+        "systems": [asdict(r) for r in systems],
+        "candidates": [{"name": n, "passes": p, "ms_per_face": ms, "report": asdict(rep),
+                        "rules": [{"rule": r.rule.name, "macro_accuracy": r.macro_accuracy,
+                                   "pooled_accuracy": r.pooled_accuracy, "pooled_ece": r.pooled_ece,
+                                   "temper": r.temper, "tempered_ece": r.tempered_ece,
+                                   "final": asdict(r.final_calibration), "final_threshold": r.final_threshold,
+                                   "folds": [asdict(f) for f in r.folds]} for r in results]}
+                       for n, p, ms, _, results, rep in candidates],
+    }, indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,9 @@ class JobKind(StrEnum):
     DELETE_FACE_SET = "delete_face_set"
     LIVENESS = "liveness"
     DELETE_PERSON = "delete_person"
+    CALIBRATE = "calibrate"
+    REINDEX = "reindex"
+    DROP_PREVIOUS_VECTORS = "drop_previous_vectors"
 
 
 class JobStatus(StrEnum):

@@ -113,6 +113,25 @@ class SearchPayload(_Payload):
     # Also return the probe face and the image's other faces (Rekognition's
     # SearchedFaceBoundingBox and UnsearchedFaces).
     show_probe_faces: bool = False
+    # A target false-accept rate in place of ``threshold``: the distance comes from the face
+    # set's own labelled pairs (workers.services.calibration).
+    far: float | None = None
+
+
+class CalibratePayload(_Payload):
+    project_id: str
+    face_set_id: str
+
+
+class ReindexPayload(_Payload):
+    project_id: str
+    face_set_id: str
+    model: str
+
+
+class DropPreviousVectorsPayload(_Payload):
+    project_id: str
+    face_set_id: str
 
 
 class UpdateFacePayload(_Payload):
@@ -175,4 +194,7 @@ PAYLOAD_OF_KIND: dict[JobKind, type[_Payload]] = {
     JobKind.DELETE_FACE_SET: DeleteFaceSetPayload,
     JobKind.LIVENESS: LivenessPayload,
     JobKind.DELETE_PERSON: DeletePersonPayload,
+    JobKind.CALIBRATE: CalibratePayload,
+    JobKind.REINDEX: ReindexPayload,
+    JobKind.DROP_PREVIOUS_VECTORS: DropPreviousVectorsPayload,
 }

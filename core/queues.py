@@ -36,6 +36,9 @@ QUEUE_OF_KIND: dict[JobKind, QueueName] = {
     JobKind.DELETE_FACES: QueueName.MAINTENANCE,
     JobKind.DELETE_FACE_SET: QueueName.MAINTENANCE,
     JobKind.DELETE_PERSON: QueueName.MAINTENANCE,
+    JobKind.CALIBRATE: QueueName.INTERACTIVE,
+    JobKind.REINDEX: QueueName.BATCH,
+    JobKind.DROP_PREVIOUS_VECTORS: QueueName.MAINTENANCE,
 }
 
 # Jobs whose work is model inference: with a GPU-capable pipeline, a GPU pool serves them faster.

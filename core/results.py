@@ -196,6 +196,9 @@ class CompareResult(_Result):
     similarity: float | None = Field(None, exclude_if=absent, description="0..1, larger is more similar")
     distance: float | None = Field(None, exclude_if=absent)
     model_id: str
+    match_distance: float | None = Field(
+        None, exclude_if=absent, description="the model's same-person distance threshold"
+    )
     image1_face: DetectedFace
     image2_face: DetectedFace | None = Field(None, exclude_if=absent)
     image2_faces: list[ComparedFace] | None = Field(None, exclude_if=absent)
@@ -232,6 +235,13 @@ class SearchResult(_Result):
     # With show_probe_faces: the probe face and the image's other faces.
     searched_face: DetectedFace | None = Field(None, exclude_if=absent)
     unsearched_faces: list[DetectedFace] | None = Field(None, exclude_if=absent)
+    model_id: str | None = Field(None, exclude_if=absent, description="the face set's embedding model")
+    match_distance: float | None = Field(
+        None, exclude_if=absent, description="that model's same-person distance threshold"
+    )
+    far_distance: float | None = Field(
+        None, exclude_if=absent, description="with far=: the distance the face set's calibration gives"
+    )
 
     def matches(self) -> list[Match]:
         """The matches of the probe face (the first one of an all-faces search)."""
@@ -354,6 +364,51 @@ class LivenessResult(_Result):
     duration_s: float
 
 
+class RateAtThreshold(_Result):
+    distance: float
+    far: float | None = Field(description="false-accept rate of the labelled pairs; null without pairs")
+    frr: float | None = Field(description="false-reject rate of the labelled pairs; null without pairs")
+
+
+class FarThreshold(_Result):
+    far: float = Field(description="the target false-accept rate")
+    distance: float | None = Field(description="null when the pairs are too few for this rate")
+    similarity: float | None
+    impostor_pairs: int
+    genuine_pairs: int
+    measured_far: float | None
+    frr: float | None
+    status: Literal["ok", "not enough data"]
+
+
+class CalibrationResult(_Result):
+    """A face set's ROC over the pairs of its faces that carry a user id."""
+
+    model_id: str
+    labelled_faces: int
+    persons: int
+    genuine_pairs: int
+    impostor_pairs: int
+    default_threshold: RateAtThreshold
+    thresholds: list[FarThreshold]
+    roc: list[RateAtThreshold]
+
+
+class ReindexResult(_Result):
+    face_set_id: str
+    face_set_name: str
+    model: str
+    previous_model: str | None
+    reembedded_faces: int
+    already_reembedded: int
+
+
+class DropPreviousVectorsResult(_Result):
+    face_set_name: str
+    model: str
+    dropped_model: str | None
+
+
 JobResult = (
     DetectResult
     | CompareResult
@@ -367,6 +422,9 @@ JobResult = (
     | DeleteFaceSetResult
     | LivenessResult
     | DeletePersonResult
+    | CalibrationResult
+    | ReindexResult
+    | DropPreviousVectorsResult
 )
 
 RESULT_OF_KIND: dict[JobKind, type[_Result]] = {
@@ -382,6 +440,9 @@ RESULT_OF_KIND: dict[JobKind, type[_Result]] = {
     JobKind.DELETE_FACE_SET: DeleteFaceSetResult,
     JobKind.LIVENESS: LivenessResult,
     JobKind.DELETE_PERSON: DeletePersonResult,
+    JobKind.CALIBRATE: CalibrationResult,
+    JobKind.REINDEX: ReindexResult,
+    JobKind.DROP_PREVIOUS_VECTORS: DropPreviousVectorsResult,
 }
 
 

@@ -118,6 +118,36 @@ def key_revoke(key_id: str) -> None:
     click.echo(f"revoked {key_id}")
 
 
+@main.group("models")
+def models_group() -> None:
+    """Register bring-your-own recognition models (ArcFace family, .onnx)."""
+
+
+@models_group.command("add")
+@click.argument("name")
+@click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--sha256", "sha256", required=True, help="the file's SHA-256, checked now and on every load")
+def models_add(name: str, file: Path, sha256: str) -> None:
+    """Store FILE in the object store as model NAME; face sets then use it as arcface-NAME."""
+    from infra.model_registry import RegistrationError, register
+    from infra.object_store import object_store_from_settings
+
+    try:
+        record = register(object_store_from_settings(Settings()), name, file, sha256)
+    except RegistrationError as refused:
+        raise click.ClickException(str(refused)) from refused
+    click.echo(f"registered {record.model_id} (sha256 {record.sha256})")
+
+
+@models_group.command("list")
+def models_list() -> None:
+    from infra.model_registry import registered
+    from infra.object_store import object_store_from_settings
+
+    for record in registered(object_store_from_settings(Settings())):
+        click.echo(f"{record.model_id}\t{record.sha256}")
+
+
 def _register_client_commands() -> None:
     from facefleet.access_keys import access_key
     from facefleet.commands import register

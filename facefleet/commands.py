@@ -45,6 +45,9 @@ def register(main: click.Group) -> None:
     main.add_command(search)
     main.add_command(detect)
     main.add_command(job_group)
+    from facefleet.calibrate_command import calibrate
+
+    main.add_command(calibrate)
 
 
 # ---------------------------------------------------------------------------- face sets

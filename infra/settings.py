@@ -108,13 +108,23 @@ class PipelineSettings(BaseModel):
     # the slower consensus; fallback_detector=None turns the fallback off.
     detector: str = "blazeface"
     fallback_detector: str | None = "hog"
+    # The worker's own model (pipelines.catalog.DEFAULT_EMBEDDER): the raw dlib descriptor the
+    # seed dialects, /embed and liveness answer with; the seed dialects' face sets use it too.
     embedding_model: str = "dlib-resnet-v1"
+    # The model of a face set created through the native API without one
+    # (pipelines.catalog.DEFAULT_FACE_SET_MODEL), and the models a face set may name.
+    face_set_model: str = "dlib-resnet-flip-v1"
+    face_set_models: list[str] = ["dlib-resnet-v1", "dlib-resnet-flip-v1"]
     # "onnx": dlib's ResNet on onnxruntime, the same vectors ~20x faster (docs/ONNX.md);
     # "dlib": dlib-bin's own network, the reference.
     embedding_backend: str = "onnx"
     min_face_size: int = 20
-    # pipelines.compare.DEFAULT_MATCH_DISTANCE: the equal-error threshold on the shared pairs.
-    match_distance: float = 0.58
+    # None: each model's own threshold (pipelines.compare.MODEL_SCORES, chosen by
+    # leave-one-source-out validation); a number overrides it for every model.
+    match_distance: float | None = None
+    # The raw descriptor's threshold for code that cannot import pipelines (the API's
+    # Rekognition dialect): pipelines.compare.DEFAULT_MATCH_DISTANCE, which a test holds it to.
+    dlib_resnet_v1_match_distance: float = 0.614
     onnx_threads: int = 1
     # Micro-batching across the jobs a worker runs at once (a threads pool, e.g. the GPU
     # pool): chips of concurrent jobs wait at most this long to share one ONNX call.

@@ -17,7 +17,10 @@ from pipelines.embedding.base import DescriptorBackend, Embedder
 from pipelines.embedding.deepface_models import WEIGHT_FILES, DeepFaceEmbedder
 from pipelines.embedding.dlib_resnet import MODEL_ID as DLIB_RESNET_ID
 from pipelines.embedding.dlib_resnet import DlibChipAligner, DlibResnetEmbedder, dlib_resnet_embedder
+from pipelines.embedding.flip import MODEL_ID as DLIB_RESNET_FLIP_ID
+from pipelines.embedding.flip import FlipAveragingBackend, dlib_resnet_flip_embedder, flip_embedder
 from pipelines.engine import FacePipeline
+from pipelines.errors import UnknownModelError
 from pipelines.registry import ModelKind, Registry
 
 DEFAULT_DETECTOR: Final = "blazeface"
@@ -36,6 +39,14 @@ DEFAULT_HOG_UPSAMPLE: Final = 1
 the time."""
 
 DEFAULT_EMBEDDER: Final = DLIB_RESNET_ID
+"""The model of a worker's own pipeline: the raw dlib descriptor that the seed dialects,
+``/embed`` and liveness answer with."""
+DEFAULT_FACE_SET_MODEL: Final = DLIB_RESNET_FLIP_ID
+"""The model of a face set created through the native API without one: flip test-time
+augmentation beat the raw descriptor on every measure of the leave-one-source-out run for
+twice the network time (docs/PIPELINE.md, "Model versions")."""
+DLIB_FAMILY: Final = frozenset({DLIB_RESNET_ID, DLIB_RESNET_FLIP_ID})
+"""Models computed by dlib's one ResNet: they share the aligner and the descriptor backend."""
 
 DEFAULT_DETECTION_MAX_SIDE: Final = 1600
 """Photos whose longer side exceeds this are detected on a scaled-down copy (faces from
@@ -71,6 +82,7 @@ def default_registry(blazeface_onnx: Path | None = None) -> Registry:
     for name, factory in detectors.items():
         registry.register(ModelKind.DETECTOR, name, factory)
     registry.register(ModelKind.EMBEDDER, DLIB_RESNET_ID, dlib_resnet_embedder)
+    registry.register(ModelKind.EMBEDDER, DLIB_RESNET_FLIP_ID, dlib_resnet_flip_embedder)
     for model_name in WEIGHT_FILES:
         registry.register(ModelKind.EMBEDDER, f"deepface-{model_name}", partial(_deepface, model_name))
     return registry
@@ -103,10 +115,12 @@ def build_pipeline(
     pipelines share (one per worker thread around one micro-batching backend).
     ``blazeface_onnx``: see ``default_registry``."""
     registry = registry or default_registry(blazeface_onnx)
-    if embedding_model == DLIB_RESNET_ID and descriptor_backend is not None:
+    if embedding_model in DLIB_FAMILY and descriptor_backend is not None:
         registry.require(ModelKind.EMBEDDER, embedding_model)
         embedder: Embedder = DlibResnetEmbedder(DlibChipAligner(), descriptor_backend)
-    elif embedding_model == DLIB_RESNET_ID:
+        if embedding_model == DLIB_RESNET_FLIP_ID:
+            embedder = flip_embedder(DlibChipAligner(), descriptor_backend)
+    elif embedding_model in DLIB_FAMILY:
         embedder = registry.embedder(embedding_model, backend=embedding_backend, **(backend_options or {}))
     else:
         registry.require(ModelKind.EMBEDDER, embedding_model)
@@ -115,4 +129,25 @@ def build_pipeline(
         embedder = registry.embedder(embedding_model, deepface_home=deepface_home)
     return FacePipeline(
         build_detector(registry, detector, fallback_detector), embedder, min_face_size, detection_max_side
+    )
+
+
+def with_model(pipeline: FacePipeline, model_id: str) -> FacePipeline:
+    """``pipeline`` embedding with ``model_id`` instead: the same detector, landmarker and (for
+    dlib's family) the same aligner and network backend, so a worker holds each model once.
+    Other models cannot be derived this way (``UnknownModelError``)."""
+    if model_id == pipeline.model_id:
+        return pipeline
+    embedder = pipeline.embedder
+    if model_id not in DLIB_FAMILY or not isinstance(embedder, DlibResnetEmbedder):
+        raise UnknownModelError(f"model {model_id!r} is not available beside {pipeline.model_id!r}")
+    backend = embedder.backend
+    raw = backend.inner if isinstance(backend, FlipAveragingBackend) else backend
+    derived: Embedder = (
+        flip_embedder(embedder.aligner, raw)
+        if model_id == DLIB_RESNET_FLIP_ID
+        else DlibResnetEmbedder(embedder.aligner, raw, model_id=DLIB_RESNET_ID)
+    )
+    return FacePipeline(
+        pipeline.detector, derived, pipeline.min_face_size, pipeline.detection_max_side, pipeline.landmarker
     )

@@ -6,12 +6,10 @@ score exactly 1:
     p(d) = 1 / (1 + exp(steepness * (d - midpoint)))
     similarity(d) = p(d) / p(0)
 
-``p`` is fitted (logistic regression of same/different on distance) to the shared pairs
-set, so the similarity reads as an estimate of P(same person | distance) for
-``dlib-resnet-v1`` (p(0) differs from 1 by ~1e-14, so the rescaling changes nothing in
-practice). The fit is steep because the pairs separate well: similarity is above 0.99 below
-distance 0.5 and under 0.01 above 0.68. It is
-strictly decreasing, maps [0, inf) onto (0, 1], and is inverted exactly by
+``p`` is fitted per model (logistic regression of same/different on distance, chosen with
+leave-one-source-out validation: ``MODEL_SCORES``), so the similarity reads as an estimate of
+P(same person | distance) (p(0) differs from 1 by ~1e-9, so the rescaling changes nothing in
+practice). It is strictly decreasing, maps [0, inf) onto (0, 1], and is inverted exactly by
 ``similarity_to_distance``, so a similarity threshold given by a client is applied as the
 equivalent distance threshold in the vector index. The numbers and the data behind them are
 in docs/PIPELINE.md ("Comparison").
@@ -33,14 +31,47 @@ class SimilarityCalibration:
     steepness: float
 
 
-DLIB_RESNET_CALIBRATION: Final = SimilarityCalibration(midpoint=0.591, steepness=53.9)
-"""Logistic fit on all 775 pairs of ../shared/data/faces/pairs.csv, default pipeline
-(``python -m bench.accuracy``: midpoint 0.5906, steepness 53.908)."""
+@dataclass(frozen=True, slots=True)
+class ModelScoring:
+    """How one model's distances read: the similarity calibration and the match threshold."""
 
-DEFAULT_MATCH_DISTANCE: Final = 0.58
-"""Same person when the distance is at most this (``dlib-resnet-v1``): the accuracy-maximising
-threshold on ../shared/data/faces/pairs.csv (0.581, rounded); dlib documents 0.6 from LFW.
-Its false-accept and false-reject rates on those pairs are in docs/PIPELINE.md."""
+    calibration: SimilarityCalibration
+    match_distance: float
+
+
+MODEL_SCORES: Final[dict[str, ModelScoring]] = {
+    "dlib-resnet-v1": ModelScoring(SimilarityCalibration(midpoint=0.591, steepness=53.0), match_distance=0.614),
+    "dlib-resnet-flip-v1": ModelScoring(SimilarityCalibration(midpoint=0.569, steepness=37.2), match_distance=0.558),
+}
+"""The one place each model's threshold and calibration are stated. Both are chosen with
+leave-one-source-out validation on ../shared/data/faces/pairs.csv (``python -m bench.accuracy``,
+docs/PIPELINE.md "Comparison"): the logistic fit over every pair with its steepness scaled by
+the factor that minimised the held-out log loss of the folds (1.0 for dlib-resnet-v1, 0.55 for
+the flip model: a fit on some sources is steeper than the next source bears out), and the
+threshold that maximises accuracy over every pair (the middle of the best plateau; the rule
+won the folds' mean held-out accuracy), to three decimals (dlib-resnet-v1 0.6139,
+dlib-resnet-flip-v1 0.5584; 0.56 would accept an impostor pair at 0.559)."""
+
+DLIB_RESNET_CALIBRATION: Final = MODEL_SCORES["dlib-resnet-v1"].calibration
+DEFAULT_MATCH_DISTANCE: Final = MODEL_SCORES["dlib-resnet-v1"].match_distance
+"""Same person at most this far apart for the raw dlib descriptor (``dlib-resnet-v1``: the
+seed dialects, liveness, and face sets created before the flip model)."""
+
+
+BYO_ARCFACE_SCORING: Final = ModelScoring(SimilarityCalibration(midpoint=1.18, steepness=12.0), match_distance=1.18)
+"""Registered ArcFace-family models (``arcface-<name>``; unit vectors, so a distance d is a
+cosine similarity of 1 - d^2 / 2): NOT measured by FaceFleet, which ships no such weights.
+1.18 is cosine similarity 0.30, a common verification threshold for InsightFace's models;
+the curve is a placeholder centred there. Calibrate such a face set from its own user ids
+(``GET .../calibration``, ``far=``)."""
+
+
+def scoring_for(model_id: str) -> ModelScoring:
+    """The scoring of ``model_id``; a model without its own fit (the deepface models) reads
+    with dlib-resnet-v1's, as it always has: its similarities are then not probabilities."""
+    if model_id.startswith("arcface-"):
+        return BYO_ARCFACE_SCORING
+    return MODEL_SCORES.get(model_id, MODEL_SCORES["dlib-resnet-v1"])
 
 
 def euclidean_distance(a: npt.ArrayLike, b: npt.ArrayLike) -> float:

@@ -23,6 +23,10 @@ class ModelFiles:
         """The folder handed to deepface as ``DEEPFACE_HOME`` (it appends ``.deepface/weights``)."""
         return self.folder / "deepface"
 
+    def registered_onnx(self, sha256: str) -> Path:
+        """A bring-your-own model's file, named by its checksum (fetched from the object store)."""
+        return self.folder / "byo" / f"{sha256}.onnx"
+
     @property
     def dlib_resnet_onnx(self) -> Path:
         return self.folder / DLIB_RESNET_ONNX_FILENAME

@@ -69,6 +69,30 @@ def build_pipeline(settings: Settings, shared_backend: DescriptorBackend | None 
     )
 
 
+def registered_model_pipeline(settings: Settings, store: Any, base: FacePipeline, model_id: str) -> FacePipeline | None:
+    """``base`` embedding with a registered bring-your-own model (``arcface-<name>``), its file
+    fetched from the object store into the models folder on first use and its checksum
+    verified when loaded; None for a built-in model id."""
+    from infra.model_registry import lookup, name_of
+    from pipelines.embedding.arcface import ArcFaceEmbedder
+    from pipelines.errors import UnknownModelError
+
+    name = name_of(model_id)
+    if name is None:
+        return None
+    record = lookup(store, name)
+    if record is None:
+        raise UnknownModelError(f"model {model_id!r} is not registered")
+    path = ModelFiles(settings.models.home).registered_onnx(record.sha256)
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".part")
+        partial.write_bytes(store.get(record.file_key))
+        partial.replace(path)
+    embedder = ArcFaceEmbedder(model_id, path, record.sha256, base.landmarker)
+    return FacePipeline(base.detector, embedder, base.min_face_size, base.detection_max_side, base.landmarker)
+
+
 # --- analysis ---------------------------------------------------------------------------
 
 Analyzer = Callable[[DecodedImage, DetectedFace, Sequence[int], bool], dict[str, Any]]
@@ -120,10 +144,11 @@ def build_quality_gate(settings: Settings) -> QualityCheck:
 
 def build_liveness_checker(settings: Settings) -> LivenessChecker:
     """Liveness keeps its own detector (the one its thresholds were tuned with), taken from
-    the same registry as the pipeline's, and the deployment's match distance."""
+    the same registry as the pipeline's, and the match distance of the worker's model (the
+    one its frames are embedded with) unless the deployment sets one."""
+    from pipelines.compare import scoring_for
+
     finder = default_registry().detector(LIVENESS_DETECTOR, threshold=LIVENESS_HOG_THRESHOLD)
-    return LivenessChecker(
-        finder,
-        LandmarkPredictor(),
-        LivenessSettings(match_distance=settings.pipeline.match_distance),
-    )
+    configured = settings.pipeline.match_distance
+    match_distance = scoring_for(settings.pipeline.embedding_model).match_distance if configured is None else configured
+    return LivenessChecker(finder, LandmarkPredictor(), LivenessSettings(match_distance=match_distance))

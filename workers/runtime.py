@@ -177,9 +177,31 @@ class Runtime:
 
         return decode_image(data, self.image_limits)
 
+    def pipeline_for(self, model_id: str) -> Any:
+        """This thread's pipeline embedding with ``model_id`` (a face set's model): the same
+        detector and network as ``pipeline``, built once per thread and model."""
+        base = self.pipeline
+        if model_id == base.model_id:
+            return base
+        from pipelines.catalog import with_model
+        from workers.models import registered_model_pipeline
+
+        def build() -> Any:
+            registered = registered_model_pipeline(self.settings, self.store, base, model_id)
+            return registered if registered is not None else with_model(base, model_id)
+
+        return self._per_thread(f"pipeline_{model_id}", build)
+
+    def match_distance_for(self, model_id: str) -> float:
+        """The operator's ``pipeline.match_distance`` when set, else the model's own threshold."""
+        from pipelines.compare import scoring_for
+
+        configured = self.settings.pipeline.match_distance
+        return scoring_for(model_id).match_distance if configured is None else configured
+
     @property
     def match_distance(self) -> float:
-        return self.settings.pipeline.match_distance
+        return self.match_distance_for(self.settings.pipeline.embedding_model)
 
     @property
     def analyzer(self) -> Analyzer:

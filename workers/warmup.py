@@ -68,8 +68,10 @@ def _open_event_channel(runtime: Runtime) -> None:
 
 
 def _load_collection(runtime: Runtime) -> None:
-    # has_filter_columns describes (and loads) the model's collection once per process.
-    runtime.index.has_filter_columns(runtime.pipeline.model_id)
+    # has_filter_columns describes (and loads) the model's collection once per process: the
+    # worker's own model and the one new face sets use.
+    for model_id in dict.fromkeys((runtime.pipeline.model_id, runtime.settings.pipeline.face_set_model)):
+        runtime.index.has_filter_columns(model_id)
 
 
 def _run_pipeline(runtime: Runtime) -> None:
@@ -82,3 +84,4 @@ def _run_pipeline(runtime: Runtime) -> None:
     quarter = WARM_UP_SIDE // 4
     face = DetectedFace(box=BoundingBox(quarter, quarter, 2 * quarter, 2 * quarter), confidence=1.0)
     pipeline.embedder.embed(pixels, [face])  # the embedder, which a faceless image never reaches
+    runtime.pipeline_for(runtime.settings.pipeline.face_set_model).embedder.embed(pixels, [face])

@@ -197,7 +197,8 @@ def ensure_face_set(project_id: str, name: str) -> Any:
     if existing is not None:
         return existing
     try:
-        return service.create_face_set(project_id, name, None, {})
+        # The seeds' clients expect the raw dlib descriptor and its Euclidean thresholds.
+        return service.create_face_set(project_id, name, None, {}, current_context().settings.pipeline.embedding_model)
     except ApiError as raced:
         if raced.code is ApiErrorCode.FACE_SET_EXISTS:
             return service.face_set(project_id, name)
@@ -230,7 +231,7 @@ def enroll_face(
 
 def matching_face(project_id: str, face_set_name: str, image_key: str) -> Match | None:
     """The stored face that matches the image's largest face: the closest one, if it lies
-    within the deployment's match distance."""
+    within the match distance of the face set's model."""
     outcome = current_context().service.search(
         project_id,
         face_set_name,
@@ -240,8 +241,9 @@ def matching_face(project_id: str, face_set_name: str, image_key: str) -> Match 
         wait=True,
         idempotency_key=None,
     )
-    best = finish(outcome, SearchResult).matches()
-    if not best or best[0].distance > current_context().settings.pipeline.match_distance:
+    found = finish(outcome, SearchResult)
+    best = found.matches()
+    if not best or found.match_distance is None or best[0].distance > found.match_distance:
         return None
     return best[0]
 

@@ -372,8 +372,9 @@ def blueprint() -> Blueprint:
                 raise Status(40309)
         payloads = [ComparePayload(image1_key=image_key, image2_key=key) for key in references]
         results = run_jobs(project_id, JobKind.COMPARE, list(payloads), CompareResult)
-        distance, similarity = min((result.pair for result in results), key=lambda pair: pair[0])
-        same = distance <= current_context().settings.pipeline.match_distance
+        best = min(results, key=lambda result: result.pair[0])
+        distance, similarity = best.pair
+        same = best.match_distance is not None and distance <= best.match_distance
         return _ok(check_result=0, result=same, score=round(similarity, 4))
 
     return bp

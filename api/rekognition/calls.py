@@ -62,7 +62,9 @@ class Call:
 
     @property
     def match_distance(self) -> float:
-        return float(self.api.settings.pipeline.match_distance)
+        pipeline = self.api.settings.pipeline
+        configured = pipeline.match_distance
+        return float(pipeline.dlib_resnet_v1_match_distance if configured is None else configured)
 
     def collection(self, collection_id: str | None = None) -> CollectionRow:
         """The collection named by ``CollectionId`` in the caller's project (another

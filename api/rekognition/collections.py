@@ -26,8 +26,9 @@ def create_collection(call: Call) -> dict[str, Any]:
         raise RekognitionError(
             ErrorType.RESOURCE_EXISTS, f"The collection id: {collection_id} already exists"
         )
+    # The raw descriptor (FaceModelVersion and the similarity scale are the worker model's).
     face_set = call.api.service.create_face_set(
-        call.project_id, NATIVE_NAME_PREFIX + uuid.uuid4().hex, None, {}
+        call.project_id, NATIVE_NAME_PREFIX + uuid.uuid4().hex, None, {}, call.api.settings.pipeline.embedding_model
     )
     try:
         call.rekognition.collections.add(call.project_id, collection_id, face_set.id)

@@ -5,10 +5,13 @@ from __future__ import annotations
 from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint
 
+from api.calibration_chart import roc_svg
 from api.context import current_context
+from api.errors import ApiError, ApiErrorCode
 from api.routes.common import ACCEPTED, idempotency_key, job_response, v1_blueprint, wants_async
 from api.schemas import (
     AsyncQuery,
+    CalibrationQuery,
     FaceSetCreate,
     FaceSetDeleted,
     FaceSetInfoResponse,
@@ -16,8 +19,12 @@ from api.schemas import (
     FaceSetPath,
     JobHeaders,
     ProjectPath,
+    ReindexBody,
 )
 from api.services import face_set_info
+from core.jobs import JobKind
+from core.payloads import CalibratePayload, DropPreviousVectorsPayload, ReindexPayload
+from core.results import CalibrationResult, DropPreviousVectorsResult
 
 
 def face_sets_blueprint() -> APIBlueprint:
@@ -31,6 +38,7 @@ def face_sets_blueprint() -> APIBlueprint:
             body.face_set_name,
             body.face_set_capacity,
             {name: spec.model_dump() for name, spec in body.external_fields.items()},
+            body.model,
         )
         return jsonify({"face_set_info": face_set_info(face_set)})
 
@@ -60,5 +68,64 @@ def face_sets_blueprint() -> APIBlueprint:
             outcome,
             lambda result: {"face_set_name": path.face_set_name, "deleted_faces": result.deleted_faces},
         )
+
+    @bp.get("/face-sets/<face_set_name>/calibration", responses={200: CalibrationResult, **ACCEPTED})
+    def calibration(path: FaceSetPath, query: CalibrationQuery, header: JobHeaders) -> Response:
+        """The face set's own ROC from its faces' user ids (genuine pairs: one user id; impostor
+        pairs: two), with thresholds for FAR 1e-2, 1e-3 and 1e-4 where the pairs support them."""
+        ctx = current_context()
+        face_set = ctx.service.face_set(path.project_id, path.face_set_name)
+        outcome = ctx.service.gateway.run(
+            path.project_id,
+            JobKind.CALIBRATE,
+            CalibratePayload(project_id=path.project_id, face_set_id=face_set.id),
+            wait=not wants_async(query, header),
+            idempotency_key=None,
+        )
+        if query.format == "svg" and outcome.finished and not outcome.asynchronous:
+            outcome.raise_if_failed()
+            calibration = outcome.result_as(CalibrationResult)
+            title = f"{path.face_set_name}: FAR and FRR by distance ({calibration.model_id})"
+            return Response(roc_svg(calibration, title), mimetype="image/svg+xml")
+        return job_response(path.project_id, outcome)
+
+    @bp.post("/face-sets/<face_set_name>/reindex", responses={**ACCEPTED})
+    def reindex(path: FaceSetPath, body: ReindexBody, header: JobHeaders) -> Response:
+        """Move the face set to another model as a batch job (always 202): every stored face is
+        re-embedded while searches use the old vectors and new faces are written with both;
+        the set switches when done. The old vectors stay until ``/reindex/cleanup``."""
+        ctx = current_context()
+        face_set = ctx.service.face_set(path.project_id, path.face_set_name)
+        if not ctx.service.offers_model(body.model):
+            offered = ", ".join(ctx.settings.pipeline.face_set_models)
+            raise ApiError(ApiErrorCode.INVALID_PARAMETER, f"model must be one of: {offered}, or a registered arcface-<name>")
+        if body.model == face_set.model_id:
+            raise ApiError(ApiErrorCode.INVALID_PARAMETER, f"the face set already uses {body.model}")
+        if ctx.service.face_sets.start_reindex(path.project_id, face_set.id, body.model) is None:
+            raise ApiError(
+                ApiErrorCode.INVALID_PARAMETER, f"the face set is already moving to {face_set.reindex_model_id}"
+            )
+        outcome = ctx.service.gateway.run(
+            path.project_id,
+            JobKind.REINDEX,
+            ReindexPayload(project_id=path.project_id, face_set_id=face_set.id, model=body.model),
+            wait=False,
+            idempotency_key=idempotency_key(header),
+        )
+        return job_response(path.project_id, outcome)
+
+    @bp.post("/face-sets/<face_set_name>/reindex/cleanup", responses={200: DropPreviousVectorsResult, **ACCEPTED})
+    def reindex_cleanup(path: FaceSetPath, query: AsyncQuery, header: JobHeaders) -> Response:
+        """Remove the vectors of the model the face set used before its last reindex."""
+        ctx = current_context()
+        face_set = ctx.service.face_set(path.project_id, path.face_set_name)
+        outcome = ctx.service.gateway.run(
+            path.project_id,
+            JobKind.DROP_PREVIOUS_VECTORS,
+            DropPreviousVectorsPayload(project_id=path.project_id, face_set_id=face_set.id),
+            wait=not wants_async(query, header),
+            idempotency_key=idempotency_key(header),
+        )
+        return job_response(path.project_id, outcome)
 
     return bp

@@ -31,7 +31,7 @@ from api.schemas import (
 from core.payloads import EnrollOptions
 from core.results import EnrollResult, SearchResult, StoredFace
 
-SEARCH_OPTIONS = ("top_n", "threshold", "filter", "sort", "return_fields", "all_faces", "group_by")
+SEARCH_OPTIONS = ("top_n", "threshold", "filter", "sort", "return_fields", "all_faces", "group_by", "far")
 
 
 def faces_blueprint() -> APIBlueprint:
@@ -138,6 +138,8 @@ def faces_blueprint() -> APIBlueprint:
         elif any(getattr(request_body, f"image_{kind}", None) is not None for kind in ("file", "base64", "url")):
             raise ApiError(ApiErrorCode.IMAGE_SOURCE, "give either an image or face_id, not both")
         options: dict[str, Any] = {name: getattr(request_body, name) for name in SEARCH_OPTIONS}
+        if request_body.far is not None and request_body.threshold > 0:
+            raise ApiError(ApiErrorCode.INVALID_PARAMETER, "give either threshold or far, not both")
         outcome = ctx.service.search(
             path.project_id,
             path.face_set_name,

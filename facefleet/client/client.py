@@ -118,6 +118,20 @@ class FaceFleet:
     def delete_face_set(self, name: str) -> dict[str, Any]:
         return self._call("DELETE", f"/face-sets/{name}")
 
+    def calibration(self, name: str) -> dict[str, Any]:
+        """The face set's ROC and its thresholds for FAR 1e-2, 1e-3 and 1e-4 (from its user ids)."""
+        return self._call("GET", f"/face-sets/{name}/calibration")
+
+    def calibration_svg(self, name: str) -> str:
+        """The same curve drawn as SVG."""
+        response = self.http.get(
+            f"{self.base}/face-sets/{name}/calibration", params={"format": "svg"}, timeout=self.timeout
+        )
+        if response.status_code != 200 or not response.headers.get("Content-Type", "").startswith("image/svg"):
+            body = _json(response)
+            raise FaceFleetError(response.status_code, str(body.get("error_code", "")), str(body.get("error_msg", "")))
+        return response.text
+
     # ------------------------------------------------------------------ faces
 
     def add_faces(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from infra.db.batching import new_id
 from infra.db.database import Database
-from infra.db.models import Face, FaceSet, Person, utc_now
+from infra.db.models import LEGACY_FACE_SET_MODEL, Face, FaceSet, Person, utc_now
 from infra.db.rows import FaceRow, FaceSetRow
 
 
@@ -29,7 +29,13 @@ class FaceSetRepo:
         self.db = database
 
     def create(
-        self, *, project_id: str, name: str, capacity: int, external_fields: dict[str, Any] | None = None
+        self,
+        *,
+        project_id: str,
+        name: str,
+        capacity: int,
+        external_fields: dict[str, Any] | None = None,
+        model_id: str = LEGACY_FACE_SET_MODEL,
     ) -> FaceSetRow | None:
         """The new face set, or None when the project already has one of that name."""
         face_set = FaceSet(
@@ -40,6 +46,7 @@ class FaceSetRepo:
             external_fields=dict(external_fields or {}),
             face_count=0,
             created_at=utc_now(),
+            model_id=model_id,
         )
         try:
             with self.db.session() as session:
@@ -98,6 +105,46 @@ class FaceSetRepo:
                 .where(FaceSet.id == face_set_id, FaceSet.project_id == project_id, FaceSet.deleting_since.is_(None))
                 .values(deleting_since=utc_now())
             )
+
+    def start_reindex(self, project_id: str, face_set_id: str, model_id: str) -> FaceSetRow | None:
+        """Mark the face set as moving to ``model_id`` (enrollments then write both models);
+        None when it does not exist, is being deleted, or is already moving to another model."""
+        with self.db.write_session() as session:
+            face_set = lock_face_set(session, project_id, face_set_id)
+            if face_set is None or face_set.deleting_since is not None:
+                return None
+            if face_set.reindex_model_id not in (None, model_id):
+                return None
+            face_set.reindex_model_id = model_id
+            session.flush()
+            return FaceSetRow.of(face_set)
+
+    def switch_model(self, project_id: str, face_set_id: str, model_id: str) -> FaceSetRow | None:
+        """The atomic end of a reindex: the face set and every face of it now use
+        ``model_id``; the old model is kept as ``previous_model_id`` until cleanup. A face set
+        that already switched is returned as it is (a re-sent job finishes again)."""
+        with self.db.write_session() as session:
+            face_set = lock_face_set(session, project_id, face_set_id)
+            if face_set is None:
+                return None
+            if face_set.model_id != model_id:
+                if face_set.reindex_model_id != model_id:
+                    return None
+                face_set.previous_model_id = face_set.model_id
+                face_set.model_id = model_id
+                face_set.reindex_model_id = None
+                session.execute(update(Face).where(Face.face_set_id == face_set_id).values(model_id=model_id))
+            session.flush()
+            return FaceSetRow.of(face_set)
+
+    def forget_previous_model(self, project_id: str, face_set_id: str) -> FaceSetRow | None:
+        with self.db.write_session() as session:
+            face_set = lock_face_set(session, project_id, face_set_id)
+            if face_set is None:
+                return None
+            face_set.previous_model_id = None
+            session.flush()
+            return FaceSetRow.of(face_set)
 
     def delete_with_faces(self, project_id: str, face_set_id: str) -> builtins.list[FaceRow]:
         """Delete the face set, its faces and persons in one transaction; returns the faces

@@ -40,6 +40,7 @@ NAMING_CONVENTION = {
 ID_LENGTH = 64
 NAME_LENGTH = 255
 KEY_LENGTH = 512
+LEGACY_FACE_SET_MODEL = "dlib-resnet-v1"
 
 JsonColumn = JSON().with_variant(JSONB(), "postgresql")
 
@@ -115,6 +116,16 @@ class FaceSet(Base):
     # Set when a delete job for it was queued: from then on it is gone for clients (404),
     # while the job removes its faces, vectors and images.
     deleting_since: Mapped[datetime | None]
+    # The embedding model its faces are searched with (vectors of models never mix); face
+    # sets from before model versions hold the raw dlib descriptor.
+    model_id: Mapped[str] = mapped_column(
+        String(NAME_LENGTH), default=LEGACY_FACE_SET_MODEL, server_default=LEGACY_FACE_SET_MODEL
+    )
+    # While a reindex job re-embeds its faces: the model they are also written with (new
+    # enrollments go to both collections). After the switch: the model whose vectors stay
+    # until an explicit cleanup.
+    reindex_model_id: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    previous_model_id: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
 
 
 class Person(Base):

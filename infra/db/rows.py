@@ -73,6 +73,9 @@ class FaceSetRow:
     external_fields: dict[str, Any]
     face_count: int
     created_at: datetime
+    model_id: str = "dlib-resnet-v1"
+    reindex_model_id: str | None = None
+    previous_model_id: str | None = None
 
     @property
     def face_set_id(self) -> str:
@@ -88,6 +91,9 @@ class FaceSetRow:
             external_fields=dict(model.external_fields or {}),
             face_count=model.face_count,
             created_at=model.created_at,
+            model_id=model.model_id,
+            reindex_model_id=model.reindex_model_id,
+            previous_model_id=model.previous_model_id,
         )
 
 

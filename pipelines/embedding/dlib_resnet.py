@@ -63,12 +63,12 @@ class DlibDescriptorBackend:
 
 
 class DlibResnetEmbedder:
-    model_id = MODEL_ID
     dimension = DIMENSION
 
-    def __init__(self, aligner: DlibChipAligner, backend: DescriptorBackend) -> None:
+    def __init__(self, aligner: DlibChipAligner, backend: DescriptorBackend, model_id: str = MODEL_ID) -> None:
         self.aligner = aligner
         self.backend = backend
+        self.model_id = model_id
 
     def embed(self, image: RGBImage, faces: Sequence[DetectedFace]) -> list[Embedding]:
         chips = self.aligner.chips(image, faces)

@@ -23,7 +23,7 @@ from pipelines.liveness.track import FaceTrack, Series
 
 class Action(StrEnum):
     BLINK = "blink"
-    OPEN_MOUTH = "open_mouth"
+    OPEN_MOUTH = "mouth_open"  # the API's name, in requests and answers alike
     TURN_LEFT = "turn_left"
     TURN_RIGHT = "turn_right"
     NOD = "nod"

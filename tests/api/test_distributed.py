@@ -97,3 +97,9 @@ def test_batch_by_s3_prefix_and_idempotent_retry(distributed: ApiStack) -> None:
     accepted = client.call("POST", "/face-detect", json=detect, headers={"Prefer": "respond-async"})
     assert accepted.status_code == 202
     assert len(client.wait_job(accepted.get_json()["job_id"])["result"]["faces"]) == 1
+
+
+def test_reindex_on_the_distributed_stores(distributed: ApiStack) -> None:
+    from tests.api.test_reindex import check_reindex
+
+    check_reindex(distributed)

@@ -187,7 +187,7 @@ def test_async_search_then_poll(client: ProjectClient, gallery: Gallery) -> None
 def test_empty_face_set_returns_no_hits(client: ProjectClient) -> None:
     name = unique()
     client.create_face_set(name)
-    assert client.search(name, TWO_PEOPLE) == {"faces": []}
+    assert client.search(name, TWO_PEOPLE)["faces"] == []
 
 
 def test_filter_sees_fields_changed_by_an_update(client: ProjectClient) -> None:

@@ -131,3 +131,20 @@ def test_enrolling_every_identity_photo_gives_one_face_each(service: Service, tm
     assert _face_count(service, face_set) == len(listed)
     again = run(service, "enroll", str(folder), "--set", face_set)
     assert "added 0 (0 faces)" in again.output and _face_count(service, face_set) == len(listed)
+
+
+def test_calibrate_prints_thresholds_and_saves_the_curve(
+    service: Service, people_folder: Path, tmp_path: Path
+) -> None:
+    face_set = f"calib_{uuid.uuid4().hex[:6]}"
+    run(service, "enroll", str(people_folder), "--set", face_set, "--batch-size", "4")
+    picture = tmp_path / "curve.svg"
+
+    result = run(service, "calibrate", face_set, "--svg", str(picture))
+
+    # 3 persons with up to 3 faces each: at most 27 impostor pairs, too few for FAR 1e-2
+    faces = _face_count(service, face_set)
+    assert f"{faces} labelled faces of 3 persons" in result.output, result.output
+    assert result.output.count("enough") == 3  # "not enough data", wrapped in the table's cells
+    assert "FAR (x)" in result.output
+    assert picture.read_text().startswith("<svg") and "<polyline" in picture.read_text()

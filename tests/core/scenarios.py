@@ -209,10 +209,11 @@ def reconciliation_removes_what_a_crash_left_and_keeps_live_faces(service: Any) 
     client = service.client
     face_set = new_face_set(service)
     live = client.add_face(face_set, identity_photos(GUIDO)[0]).get_json()["faces"][0]["face_id"]
-    face_set_id = client.ok("GET", f"/face-sets/{face_set}")["face_set_info"]["face_set_id"]
+    info = client.ok("GET", f"/face-sets/{face_set}")["face_set_info"]
+    face_set_id = info["face_set_id"]
 
     runtime = Runtime(service.stack.settings)
-    model_id = runtime.pipeline.model_id
+    model_id = info["model"]  # the face set's model holds its vectors
     orphan_crop = runtime.store.put(b"crop of a face whose row never committed", "image/jpeg", prefix="crops")
     vector = np.random.default_rng(7).normal(size=128).astype(np.float32)
     runtime.index.upsert(

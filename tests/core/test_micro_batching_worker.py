@@ -12,6 +12,7 @@ import pytest
 
 from infra.settings import JobSettings, PipelineSettings
 from infra.vector_index.index import VectorIndex
+from pipelines.catalog import with_model
 from pipelines.image import ImageLimits, decode_image
 from tests.reliability.conftest import project_client
 from tests.support.photos import identity_photos, single_face_identities
@@ -37,7 +38,9 @@ def test_a_threads_worker_merges_concurrent_jobs_chips_and_stores_the_same_vecto
         items = job["result"]["items"]
         assert [item["status"] for item in items] == ["added"] * len(photos), items
 
-        alone = build_pipeline(stack.settings.model_copy(update={"pipeline": PipelineSettings()}))
+        # the face set's model (flip: two chips per face, both through the merging backend)
+        model = client.ok("GET", "/face-sets/people")["face_set_info"]["model"]
+        alone = with_model(build_pipeline(stack.settings.model_copy(update={"pipeline": PipelineSettings()})), model)
         index = VectorIndex.from_settings(stack.settings.vector_store)
         try:
             for item, photo in zip(sorted(items, key=lambda i: i["index"]), photos, strict=True):

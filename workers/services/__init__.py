@@ -6,10 +6,12 @@ from core.jobs import JobKind
 from workers.execution import FAILURE_HOOKS, Handler
 from workers.services.analyze import compare, detect, embed
 from workers.services.batch import chunk_failed, enroll_batch, enroll_chunk
+from workers.services.calibration import calibrate
 from workers.services.delete import delete_face_set, delete_faces
 from workers.services.enroll import enroll
 from workers.services.liveness import liveness
 from workers.services.persons import delete_person
+from workers.services.reindex import drop_previous_vectors, reindex
 from workers.services.search import search
 from workers.services.update import update_face
 
@@ -26,6 +28,9 @@ HANDLERS: dict[JobKind, Handler] = {
     JobKind.DELETE_FACES: delete_faces,
     JobKind.DELETE_FACE_SET: delete_face_set,
     JobKind.DELETE_PERSON: delete_person,
+    JobKind.CALIBRATE: calibrate,
+    JobKind.REINDEX: reindex,
+    JobKind.DROP_PREVIOUS_VECTORS: drop_previous_vectors,
 }
 
 FAILURE_HOOKS[JobKind.ENROLL_CHUNK] = chunk_failed

@@ -8,7 +8,7 @@ from typing import Any
 from core.errors import ErrorCode
 from core.payloads import ComparePayload, DetectPayload, EmbedPayload
 from core.results import ComparedFace, CompareResult, DetectResult, EmbeddedFace, EmbedResult, ImageSize
-from pipelines.compare import distance_to_similarity, euclidean_distance
+from pipelines.compare import distance_to_similarity, euclidean_distance, scoring_for
 from pipelines.engine import FaceResult
 from workers.errors import JobFailure
 from workers.execution import JobContext
@@ -39,10 +39,12 @@ def compare(ctx: JobContext, payload: ComparePayload) -> CompareResult:
     second = _largest_embedded(ctx, payload.image2_key, "image2")
     assert second.embedding is not None
     distance = euclidean_distance(first.embedding.vector, second.embedding.vector)
+    model_id = first.embedding.model_id
     return CompareResult(
-        similarity=distance_to_similarity(distance),
+        similarity=distance_to_similarity(distance, scoring_for(model_id).calibration),
         distance=distance,
-        model_id=first.embedding.model_id,
+        model_id=model_id,
+        match_distance=ctx.runtime.match_distance_for(model_id),
         image1_face=detected_face(first.face),
         image2_face=detected_face(second.face),
     )
@@ -53,13 +55,15 @@ def _compare_every_target(ctx: JobContext, first: FaceResult, image2_key: str) -
     assert first.embedding is not None
     image = load_image(ctx, image2_key)
     targets = _shown(ctx, image, ctx.runtime.pipeline.process(image, embed=True, landmarks=False))
+    calibration = scoring_for(first.embedding.model_id).calibration
     compared = []
     for target in targets:
         assert target.embedding is not None
         distance = euclidean_distance(first.embedding.vector, target.embedding.vector)
         compared.append(
             ComparedFace(
-                **dict(detected_face(target.face)), distance=distance, similarity=distance_to_similarity(distance)
+                **dict(detected_face(target.face)), distance=distance,
+                similarity=distance_to_similarity(distance, calibration),
             )
         )
     return CompareResult(model_id=first.embedding.model_id, image1_face=detected_face(first.face), image2_faces=compared)

@@ -55,12 +55,13 @@ def enroll_chunk(ctx: JobContext, payload: EnrollChunkPayload) -> EnrollChunkRes
     # A face set deleted meanwhile refuses each item's faces when they are added; one whose
     # delete job is queued takes them, and the job removes them with the rest.
     columns = FilterColumns.for_schema(face_set.external_fields if face_set is not None else {})
+    models = (face_set.model_id, face_set.reindex_model_id) if face_set is not None else (runtime.pipeline.model_id, None)
     chunk = [(index, items[index]) for index in range(payload.start, payload.stop)]
     if payload.options.on_duplicate == "allow":
-        report = enroll_chunk_items(ctx, payload, chunk, columns)
+        report = enroll_chunk_items(ctx, payload, chunk, columns, models)
     else:
         # A duplicate check must see the faces of the chunk's earlier images: one at a time.
-        report = [_enroll_item(ctx, payload, index, item, columns) for index, item in chunk]
+        report = [_enroll_item(ctx, payload, index, item, columns, models) for index, item in chunk]
     # Progress and its events once per chunk, not per image.
     ctx.progress(len(chunk), len(chunk))
     runtime.lifecycle.parent_progress(payload.parent_job_id)
@@ -129,7 +130,12 @@ def read_manifest(ctx: JobContext, key: str) -> list[BatchItem]:
 
 
 def _enroll_item(
-    ctx: JobContext, payload: EnrollChunkPayload, index: int, item: BatchItem, columns: FilterColumns
+    ctx: JobContext,
+    payload: EnrollChunkPayload,
+    index: int,
+    item: BatchItem,
+    columns: FilterColumns,
+    models: tuple[str, str | None],
 ) -> dict[str, Any]:
     entry = item_entry(index, item)
     if item.rejected is not None or item.image_key is None:
@@ -143,6 +149,8 @@ def _enroll_item(
         external_fields=dict(item.external_fields),
         user_id=item.user_id,
         filter_columns=columns,
+        model_id=models[0],
+        also_model_id=models[1],
     )
     try:
         image = load_image(ctx, item.image_key)

@@ -35,9 +35,14 @@ def rejected_entry(entry: dict[str, Any], error: PipelineError | JobFailure) -> 
 
 
 def enroll_chunk_items(
-    ctx: JobContext, payload: EnrollChunkPayload, chunk: list[tuple[int, BatchItem]], columns: FilterColumns
+    ctx: JobContext,
+    payload: EnrollChunkPayload,
+    chunk: list[tuple[int, BatchItem]],
+    columns: FilterColumns,
+    models: tuple[str, str | None],
 ) -> list[dict[str, Any]]:
-    """The per-item report of ``chunk`` (index, item), in order."""
+    """The per-item report of ``chunk`` (index, item), in order; ``models``: the face set's
+    model and the one a running reindex also writes (or None)."""
     report: dict[int, dict[str, Any]] = {}
     loaded: list[tuple[int, BatchItem, EnrollTarget, DecodedImage]] = []
     for index, item in chunk:
@@ -51,9 +56,9 @@ def enroll_chunk_items(
         except (PipelineError, JobFailure) as error:
             report[index] = rejected_entry(entry, error)
             continue
-        loaded.append((index, item, _target(payload, item, columns), image))
+        loaded.append((index, item, _target(payload, item, columns, models), image))
 
-    results = _process(ctx, [image for _, _, _, image in loaded])
+    results = _process(ctx, [image for _, _, _, image in loaded], models[0])
     planned: list[tuple[int, PlannedFaces]] = []
     for (index, item, target, image), found in zip(loaded, results, strict=True):
         try:
@@ -77,12 +82,12 @@ def enroll_chunk_items(
     return [report[index] for index, _ in chunk]
 
 
-def _process(ctx: JobContext, images: list[DecodedImage]) -> list[Any]:
+def _process(ctx: JobContext, images: list[DecodedImage], model_id: str) -> list[Any]:
     """Each image's faces, embedded in one call; an image the pipeline refuses gets its
     error in its place (the others are then processed one by one)."""
     if not images:
         return []
-    pipeline = ctx.runtime.pipeline
+    pipeline = ctx.runtime.pipeline_for(model_id)
     try:
         return list(pipeline.process_many(images, embed=True, landmarks=False))
     except PipelineError:
@@ -95,7 +100,9 @@ def _process(ctx: JobContext, images: list[DecodedImage]) -> list[Any]:
         return found
 
 
-def _target(payload: EnrollChunkPayload, item: BatchItem, columns: FilterColumns) -> EnrollTarget:
+def _target(
+    payload: EnrollChunkPayload, item: BatchItem, columns: FilterColumns, models: tuple[str, str | None]
+) -> EnrollTarget:
     assert item.image_key is not None
     return EnrollTarget(
         project_id=payload.project_id,
@@ -105,4 +112,6 @@ def _target(payload: EnrollChunkPayload, item: BatchItem, columns: FilterColumns
         external_fields=dict(item.external_fields),
         user_id=item.user_id,
         filter_columns=columns,
+        model_id=models[0],
+        also_model_id=models[1],
     )

@@ -24,7 +24,7 @@ from core.payloads import EnrollOptions, EnrollPayload
 from core.results import EnrollResult
 from infra.db.errors import CapacityExceeded
 from infra.filter_columns import FilterColumns
-from pipelines.compare import distance_to_similarity
+from pipelines.compare import distance_to_similarity, scoring_for
 from pipelines.engine import FaceResult
 from pipelines.types import BoundingBox, DecodedImage
 from workers.errors import JobFailure
@@ -44,6 +44,8 @@ class EnrollTarget:
     external_fields: dict[str, Any]
     user_id: str | None
     filter_columns: FilterColumns
+    model_id: str  # the face set's: its faces are embedded and searched with this model
+    also_model_id: str | None = None  # a reindex in progress: faces are written with this model too
 
 
 def enroll(ctx: JobContext, payload: EnrollPayload) -> EnrollResult:
@@ -59,6 +61,8 @@ def enroll(ctx: JobContext, payload: EnrollPayload) -> EnrollResult:
         external_fields=dict(payload.external_fields),
         user_id=payload.user_id,
         filter_columns=FilterColumns.for_schema(face_set.external_fields),
+        model_id=face_set.model_id,
+        also_model_id=face_set.reindex_model_id,
     )
     unindexed: list[dict[str, Any]] = []
     faces = enroll_image(ctx, target, image, payload.options, id_seed=ctx.job_id, unindexed=unindexed)
@@ -79,7 +83,7 @@ def enroll_image(
 ) -> list[dict[str, Any]]:
     """Detect, embed, check and store every selected face of one image; returns them as JSON.
     With ``options.report_unindexed`` the faces left out are appended to ``unindexed``."""
-    results = ctx.runtime.pipeline.process(image, embed=True, landmarks=False)
+    results = ctx.runtime.pipeline_for(target.model_id).process(image, embed=True, landmarks=False)
     planned = plan_faces(ctx, target, image, results, options, id_seed)
     if unindexed is not None:
         unindexed.extend(planned.unindexed)
@@ -167,29 +171,39 @@ def store_planned(ctx: JobContext, plans: Sequence[PlannedFaces]) -> list[bool]:
     transaction. Returns, per plan, whether its faces were added; a plan that no longer
     fits the face set is refused (``refused`` says why) and its vectors are removed."""
     runtime = ctx.runtime
-    model_id = runtime.pipeline.model_id
+    model_id = plans[0].target.model_id
     _store_crops(ctx, plans)
-    records = [
-        runtime.index_record(
-            face_id=face_id,
-            vector=result.embedding.vector,  # type: ignore[union-attr]
-            project_id=plan.target.project_id,
-            face_set_id=plan.target.face_set_id,
-            user_id=plan.target.user_id,
-            fields=plan.target.external_fields,
-            columns=plan.target.filter_columns.values(plan.target.external_fields),
-        )
-        for plan in plans
-        for face_id, result in zip(plan.face_ids, plan.results, strict=True)
-    ]
-    runtime.index.upsert(model_id, records)
+    vectors = {model_id: [r.embedding.vector for plan in plans for r in plan.results]}  # type: ignore[union-attr]
+    also = plans[0].target.also_model_id
+    if also and also != model_id:
+        # A reindex is moving the face set: its new collection gets these faces too.
+        embedder = runtime.pipeline_for(also).embedder
+        vectors[also] = [
+            e.vector for plan in plans for e in embedder.embed(plan.image.pixels, [r.face for r in plan.results])
+        ]
+    for written_model, model_vectors in vectors.items():
+        runtime.index.upsert(written_model, [
+            runtime.index_record(
+                face_id=face_id,
+                vector=vector,
+                project_id=plan.target.project_id,
+                face_set_id=plan.target.face_set_id,
+                user_id=plan.target.user_id,
+                fields=plan.target.external_fields,
+                columns=plan.target.filter_columns.values(plan.target.external_fields),
+            )
+            for (plan, face_id), vector in zip(
+                [(plan, face_id) for plan in plans for face_id in plan.face_ids], model_vectors, strict=True
+            )
+        ])
     try:
         _add_rows(ctx, plans)
         return [True for _ in plans]
     except CapacityExceeded as full:
         if len(plans) == 1:
             plans[0].refused = str(full)
-            runtime.index.delete(model_id, plans[0].face_ids)
+            for written_model in vectors:
+                runtime.index.delete(written_model, plans[0].face_ids)
             return [False]
     # The chunk does not fit as a whole: image by image, the first ones in, the rest refused.
     added = []
@@ -199,7 +213,8 @@ def store_planned(ctx: JobContext, plans: Sequence[PlannedFaces]) -> list[bool]:
             added.append(True)
         except CapacityExceeded as full:
             plan.refused = str(full)
-            runtime.index.delete(model_id, plan.face_ids)
+            for written_model in vectors:
+                runtime.index.delete(written_model, plan.face_ids)
             added.append(False)
     return added
 
@@ -220,7 +235,7 @@ def _add_rows(ctx: JobContext, plans: Sequence[PlannedFaces]) -> None:
                 confidence=result.face.confidence,
                 image_key=plan.target.image_key,
                 crop_key=crop_key,
-                model_id=runtime.pipeline.model_id,
+                model_id=plan.target.model_id,
             )
             for plan in plans
             for face_id, result, crop_key in zip(plan.face_ids, plan.results, plan.crop_keys, strict=True)
@@ -326,7 +341,7 @@ def _find_duplicates(
     runtime = ctx.runtime
     vectors = [r.embedding.vector for r in results if r.embedding is not None]
     hits = runtime.index.search(
-        runtime.pipeline.model_id,
+        target.model_id,
         vectors,
         top_k=1,
         project_id=target.project_id,
@@ -335,7 +350,7 @@ def _find_duplicates(
     )
     found: dict[int, dict[str, Any]] = {}
     for index, best in enumerate(hits):
-        if not best or best[0].distance > runtime.match_distance:
+        if not best or best[0].distance > runtime.match_distance_for(target.model_id):
             continue
         row = runtime.faces.get(target.project_id, target.face_set_id, best[0].face_id)
         if row is None:
@@ -344,7 +359,7 @@ def _find_duplicates(
             "face_id": row.face_id,
             "external_image_id": row.external_image_id,
             "user_id": row.user_id,
-            "similarity": distance_to_similarity(best[0].distance),
+            "similarity": distance_to_similarity(best[0].distance, scoring_for(target.model_id).calibration),
         }
     return found
 

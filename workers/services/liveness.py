@@ -8,6 +8,7 @@ best frame is stored as a JPEG next to the video, so the result stays small.
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 
@@ -65,6 +66,10 @@ def _reference_vector(ctx: JobContext, payload: LivenessPayload) -> np.ndarray |
         if not rows:
             raise JobFailure(ErrorCode.FACE_NOT_FOUND, f"face {payload.reference_face_id} does not exist")
         row = rows[0]
+        if row.model_id != runtime.pipeline.model_id:
+            # The video's faces are embedded with the worker's own model: describe the
+            # reference face again from its stored photo with that model.
+            return _embedded_at(ctx, row.image_key, row.box)
         vectors = runtime.index.get_vectors(row.model_id, [row.face_id])
         if row.face_id not in vectors:
             raise JobFailure(ErrorCode.FACE_NOT_FOUND, f"face {payload.reference_face_id} has no stored vector")
@@ -75,3 +80,18 @@ def _reference_vector(ctx: JobContext, payload: LivenessPayload) -> np.ndarray |
         assert reference.embedding is not None
         return reference.embedding.vector
     return None
+
+
+def _embedded_at(ctx: JobContext, image_key: str, box: Any) -> np.ndarray:
+    """The vector of the face of the stored image whose box is nearest ``box``."""
+    results = ctx.runtime.pipeline.process(load_image(ctx, image_key), embed=True, landmarks=False)
+    if not results:
+        raise JobFailure(ErrorCode.FACE_NOT_FOUND, "the reference face is no longer found in its photo")
+
+    def offset(result: Any) -> float:
+        found = result.face.box
+        return float(abs(found.x - box.x) + abs(found.y - box.y) + abs(found.width - box.width))
+
+    nearest = min(results, key=offset)
+    assert nearest.embedding is not None
+    return nearest.embedding.vector

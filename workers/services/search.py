@@ -14,11 +14,17 @@ from core.results import FaceRecord, Match, SearchGroup, SearchResult
 from infra.filter_columns import FilterColumns
 from infra.search_filter import FilterError, compile_filter
 from infra.vector_index.errors import InvalidVectorFilter
-from pipelines.compare import distance_to_similarity, similarity_to_distance
+from pipelines.compare import (
+    SimilarityCalibration,
+    distance_to_similarity,
+    scoring_for,
+    similarity_to_distance,
+)
 from pipelines.engine import FaceResult
 from pipelines.types import Vector
 from workers.errors import JobFailure
 from workers.execution import JobContext
+from workers.services.calibration import threshold_for_far
 from workers.services.common import detected_face, largest, load_image
 
 # Extra candidates fetched when results are re-ranked after the vector query
@@ -38,7 +44,9 @@ def search(ctx: JobContext, payload: SearchPayload) -> SearchResult:
     face_set = runtime.face_sets.get(payload.project_id, payload.face_set_id)
     if face_set is None:
         raise JobFailure(ErrorCode.FACE_SET_NOT_FOUND, "the face set does not exist")
-    expr = _compiled_filter(ctx, payload, face_set.external_fields) if payload.filter else None
+    expr = _compiled_filter(ctx, payload, face_set.external_fields, face_set.model_id) if payload.filter else None
+    calibration = scoring_for(face_set.model_id).calibration
+    match_distance = runtime.match_distance_for(face_set.model_id)
 
     probes: list[tuple[FaceResult | None, Vector]]
     if payload.face_id is not None:
@@ -47,7 +55,7 @@ def search(ctx: JobContext, payload: SearchPayload) -> SearchResult:
         assert payload.image_key is not None
         image = load_image(ctx, payload.image_key)
         # Only an all-faces search shows the probe faces (and so their landmarks).
-        results = runtime.pipeline.process(image, embed=True, landmarks=payload.all_faces)
+        results = runtime.pipeline_for(face_set.model_id).process(image, embed=True, landmarks=payload.all_faces)
         if not results:
             raise JobFailure(ErrorCode.NO_FACE, "no face was detected in the probe image")
         chosen: list[FaceResult] = results if payload.all_faces else [largest(results)]
@@ -56,7 +64,7 @@ def search(ctx: JobContext, payload: SearchPayload) -> SearchResult:
     fetch = payload.top_n * (OVERFETCH if payload.group_by == "person" else 1)
     try:
         hits_per_probe = runtime.index.search(
-            runtime.pipeline.model_id,
+            face_set.model_id,
             [vector for _, vector in probes],
             top_k=min(max(fetch, 1), MAX_CANDIDATES),
             project_id=payload.project_id,
@@ -72,19 +80,31 @@ def search(ctx: JobContext, payload: SearchPayload) -> SearchResult:
         payload.face_set_id,
         sorted({hit.face_id for hits in hits_per_probe for hit in hits}),
     )
-    ranked = [_rank(payload, hits, rows) for hits in hits_per_probe]
+    scoring: dict[str, Any] = {"model_id": face_set.model_id, "match_distance": match_distance}
+    if payload.far is not None:
+        max_distance = threshold_for_far(ctx, payload.project_id, face_set, payload.far)
+        scoring["far_distance"] = max_distance
+    else:
+        threshold = payload.threshold
+        max_distance = similarity_to_distance(threshold, calibration) if threshold > 0 else float("inf")
+    ranked = [_rank(payload, hits, rows, calibration, max_distance) for hits in hits_per_probe]
 
     if not payload.all_faces:
         if payload.image_key is None or not payload.show_probe_faces:
-            return SearchResult(faces=ranked[0])
+            return SearchResult(faces=ranked[0], **scoring)
         searched = chosen[0]
         return SearchResult(
             faces=ranked[0],
+            **scoring,
             searched_face=detected_face(searched.face),
             unsearched_faces=[detected_face(r.face) for r in results if r is not searched],
         )
-    threshold = payload.threshold or distance_to_similarity(runtime.match_distance)
+    if payload.far is not None:
+        threshold = distance_to_similarity(max_distance, calibration)
+    else:
+        threshold = payload.threshold or distance_to_similarity(match_distance, calibration)
     return SearchResult(
+        **scoring,
         results=[
             SearchGroup(
                 face=detected_face(probe.face) if probe is not None else None,
@@ -96,11 +116,11 @@ def search(ctx: JobContext, payload: SearchPayload) -> SearchResult:
     )
 
 
-def _compiled_filter(ctx: JobContext, payload: SearchPayload, schema: dict[str, Any]) -> str:
+def _compiled_filter(ctx: JobContext, payload: SearchPayload, schema: dict[str, Any], model_id: str) -> str:
     assert payload.filter is not None
     try:
         columns = None
-        if ctx.runtime.index.has_filter_columns(ctx.runtime.pipeline.model_id):
+        if ctx.runtime.index.has_filter_columns(model_id):
             columns = FilterColumns.for_schema(schema).by_field
         return compile_filter(payload.filter, schema, columns=columns)
     except FilterError as bad:
@@ -112,9 +132,13 @@ def _written_recently(ctx: JobContext, payload: SearchPayload) -> bool:
     return newest is not None and datetime.now(UTC) - newest < READ_YOUR_WRITES_WINDOW
 
 
-def _rank(payload: SearchPayload, hits: list[Any], rows: dict[str, Any]) -> list[Match]:
-    min_similarity = payload.threshold
-    max_distance = similarity_to_distance(min_similarity) if min_similarity > 0 else float("inf")
+def _rank(
+    payload: SearchPayload,
+    hits: list[Any],
+    rows: dict[str, Any],
+    calibration: SimilarityCalibration,
+    max_distance: float,
+) -> list[Match]:
     matches: list[Match] = []
     seen_people: set[str] = set()
     for hit in sorted(hits, key=lambda h: h.distance):
@@ -127,7 +151,7 @@ def _rank(payload: SearchPayload, hits: list[Any], rows: dict[str, Any]) -> list
             if person in seen_people:
                 continue
             seen_people.add(person)
-        matches.append(_match(row, hit.distance))
+        matches.append(_match(row, hit.distance, calibration))
         if len(matches) == payload.top_n:
             break
     for spec in reversed(payload.sort):
@@ -155,10 +179,10 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (1, str(value))
 
 
-def _match(row: FaceRecord, distance: float) -> Match:
+def _match(row: FaceRecord, distance: float, calibration: SimilarityCalibration) -> Match:
     return Match(
         **Match.fields_of(row),
-        similarity=round(distance_to_similarity(distance), 6),
+        similarity=round(distance_to_similarity(distance, calibration), 6),
         distance=round(float(distance), 6),
     )
 
