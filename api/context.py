@@ -58,6 +58,7 @@ class ApiContext:
             completions=self.completions,
             fallback_poll_seconds=self.settings.jobs.completion_fallback_poll_seconds,
             store=self.store,
+            default_callback_url=self._default_callback_url,
         )
         self.intake = ImageIntake(
             self.store,
@@ -72,6 +73,11 @@ class ApiContext:
             jobs=self.jobs,
             gateway=self.gateway,
         )
+
+
+    def _default_callback_url(self, project_id: str) -> str | None:
+        project = self.projects.get(project_id)
+        return getattr(project, "default_callback_url", None) if project is not None else None
 
 
 def build_context(settings: Settings) -> ApiContext:

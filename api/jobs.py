@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -138,6 +139,7 @@ class JobGateway:
         completions: CompletionListener | None = None,
         fallback_poll_seconds: float = 1.0,
         store: probes.ProbeStore | None = None,
+        default_callback_url: Callable[[str], str | None] | None = None,
     ) -> None:
         self.jobs = jobs
         self.store = store
@@ -148,6 +150,7 @@ class JobGateway:
         self.events = events
         self.webhooks = webhooks or WebhookSettings()
         self.gpu = gpu
+        self.default_callback_url = default_callback_url
 
     def checked_callback_url(self, url: str | None) -> str | None:
         """Refused at submit time, before anything runs: a callback must not be a way to
@@ -168,7 +171,9 @@ class JobGateway:
         wait: bool = True,
         idempotency_key: str | None = None,
     ) -> JobOutcome:
-        job = self.submit(project_id, kind, payload, idempotency_key, inline_probes=wait)
+        job = self.submit(
+            project_id, kind, payload, idempotency_key, inline_probes=wait, asynchronous=not wait
+        )
         if wait and not JobStatus(job.status).is_final:
             job = self.wait(job.id, self.sync_wait_seconds) or job
         return JobOutcome(job, kind, asynchronous=not wait)
@@ -180,15 +185,21 @@ class JobGateway:
         payload: BaseModel,
         idempotency_key: str | None = None,
         inline_probes: bool = False,
+        *,
+        asynchronous: bool = False,
     ) -> Any:
         """Create the row and send the task. With ``inline_probes`` (a sync call), held probe
-        images of a read-only job travel in the message; otherwise they are stored first."""
+        images of a read-only job travel in the message; otherwise they are stored first.
+        An ``asynchronous`` job without a callback of its own gets the project's default."""
         body = payload.model_dump(mode="json")
         inline = inline_probes and kind in READ_ONLY_KINDS
         if not inline and self.store is not None:
             # Before the row: a store that cannot take the image fails the request, not the job.
             probes.store_held(self.store, body)
         callback_url = self.checked_callback_url(requested_callback_url())
+        if callback_url is None and asynchronous and self.default_callback_url is not None:
+            # Checked when it was set, and again before every delivery attempt.
+            callback_url = self.default_callback_url(project_id)
         job_id = self.job_id_for(project_id, idempotency_key)
         job, created = self.jobs.create(
             job_id=job_id,

@@ -5,13 +5,17 @@ API keys are shown once, when created; the database keeps only their hash.
 
 from __future__ import annotations
 
+import os
+import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from infra.db import Database
 from infra.db.repositories import ApiKeyRepo, ProjectRepo
 from infra.settings import Settings
 
 DEFAULT_PROJECT_NAME = "default"
+ADMIN_TOKEN_FILE = "admin-token"
 
 
 @dataclass(frozen=True)
@@ -20,12 +24,6 @@ class CreatedProject:
     name: str
     api_key: str
     webhook_secret: str
-
-
-@dataclass(frozen=True)
-class ProjectEntry:
-    project_id: str
-    name: str
 
 
 def _database(settings: Settings) -> Database:
@@ -55,25 +53,17 @@ def ensure_default_project(settings: Settings) -> CreatedProject | None:
     return None if exists else create_project(settings, DEFAULT_PROJECT_NAME)
 
 
-def list_projects(settings: Settings) -> list[ProjectEntry]:
-    database = _database(settings)
-    try:
-        return [ProjectEntry(project.id, project.name) for project in ProjectRepo(database).list()]
-    finally:
-        database.dispose()
+def ensure_admin_token(home: Path) -> Path:
+    """The embedded operator's admin token (admin API, /metrics, queue signals), made on
+    the first start and kept in ``<home>/admin-token``, readable by its owner only."""
+    path = home / ADMIN_TOKEN_FILE
+    if not path.is_file():
+        home.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(32) + "\n")
+    return path
 
 
-def create_key(settings: Settings, project_id: str) -> str:
-    database = _database(settings)
-    try:
-        return ApiKeyRepo(database).create(project_id).key
-    finally:
-        database.dispose()
-
-
-def revoke_key(settings: Settings, key_id: str) -> bool:
-    database = _database(settings)
-    try:
-        return ApiKeyRepo(database).revoke(key_id)
-    finally:
-        database.dispose()
+def read_admin_token(path: Path) -> str:
+    return path.read_text().strip()

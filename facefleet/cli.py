@@ -71,53 +71,6 @@ def migrate() -> None:
     click.echo("database is at the latest revision")
 
 
-@main.group()
-def project() -> None:
-    """Create and list projects."""
-
-
-@project.command("create")
-@click.argument("name")
-def project_create(name: str) -> None:
-    from facefleet.admin import create_project
-
-    created = create_project(Settings(), name)
-    click.echo(f"project_id: {created.project_id}")
-    click.echo(f"api_key:    {created.api_key}   (shown once; store it now)")
-    click.echo(f"webhook_secret: {created.webhook_secret}   (verifies X-FaceFleet-Signature on callbacks)")
-
-
-@project.command("list")
-def project_list() -> None:
-    from facefleet.admin import list_projects
-
-    for entry in list_projects(Settings()):
-        click.echo(f"{entry.project_id}\t{entry.name}")
-
-
-@main.group()
-def key() -> None:
-    """Create and revoke API keys."""
-
-
-@key.command("create")
-@click.argument("project_id")
-def key_create(project_id: str) -> None:
-    from facefleet.admin import create_key
-
-    click.echo(create_key(Settings(), project_id))
-
-
-@key.command("revoke")
-@click.argument("key_id")
-def key_revoke(key_id: str) -> None:
-    from facefleet.admin import revoke_key
-
-    if not revoke_key(Settings(), key_id):
-        raise click.ClickException(f"no active key {key_id}")
-    click.echo(f"revoked {key_id}")
-
-
 @main.group("models")
 def models_group() -> None:
     """Register bring-your-own recognition models (ArcFace family, .onnx)."""
@@ -150,8 +103,11 @@ def models_list() -> None:
 
 def _register_client_commands() -> None:
     from facefleet.access_keys import access_key
+    from facefleet.admin_cli import key, project
     from facefleet.commands import register
 
+    main.add_command(project)
+    main.add_command(key)
     register(main)
     main.add_command(access_key)
 

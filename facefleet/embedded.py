@@ -100,9 +100,14 @@ def prepare_embedded(home: Path, **overrides: Any) -> tuple[Settings, Any]:
 
 
 def run_embedded(home: Path, host: str, port: int, worker_count: int) -> int:
-    from facefleet.admin import ensure_default_project
+    from facefleet.admin import ensure_admin_token, ensure_default_project, read_admin_token
 
     settings, milvus = prepare_embedded(home, public_url=f"http://{host}:{port}")
+    token_file = None
+    if not settings.api.admin_token.get_secret_value():
+        token_file = ensure_admin_token(home.resolve())
+        admin = settings.api.model_copy(update={"admin_token": SecretStr(read_admin_token(token_file))})
+        settings = settings.model_copy(update={"api": admin})
     supervisor = Supervisor(child_env(settings))
     # A worker that exits (its pool watchdog replacing a stalled pool, the OOM killer) is
     # started again; the API exiting stops the service, as a failed bind should.
@@ -114,6 +119,9 @@ def run_embedded(home: Path, host: str, port: int, worker_count: int) -> int:
     if created is not None:
         print(f"  project_id: {created.project_id}")
         print(f"  api_key:    {created.api_key}   (shown once; create more with `facefleet key create`)")
+        print(f"  webhook_secret: {created.webhook_secret}   (verifies X-FaceFleet-Signature on callbacks)")
+    if token_file is not None:
+        print(f"  admin token: in {token_file}   (admin API /v1/admin/*, /metrics; `facefleet key --help`)")
     print("Press Ctrl-C to stop.\n", flush=True)
 
     stopping = False

@@ -274,6 +274,8 @@ class Settings(BaseSettings):
             "object_store": ObjectStoreSettings(kind=ObjectStoreKind.LOCAL, local_root=data / "objects"),
             "vector_store": VectorStoreSettings(uri=str(data / "milvus.db")),
             "broker": BrokerSettings(url=f"sqla+sqlite:///{data / 'broker.db'}"),
+            # One machine: a receiver on the same host is the common case, not an SSRF target.
+            "webhooks": WebhookSettings(allowed_networks=["127.0.0.0/8", "::1/128"]),
         }
         base.update(overrides)
         return cls.model_validate(base)

@@ -13,6 +13,7 @@ from api.routes.job_list import job_list_blueprint
 from api.routes.jobs import jobs_blueprint
 from api.routes.liveness import liveness_blueprint
 from api.routes.persons import persons_blueprint
+from api.routes.webhooks import webhook_blueprint
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -28,6 +29,7 @@ def register_v1(app: OpenAPI) -> None:
         face_images_blueprint(),
         persons_blueprint(),
         job_list_blueprint(),
+        webhook_blueprint(),
     ):
         _keep_operations_of_shared_paths(app, blueprint)
         app.register_api(blueprint)

@@ -17,7 +17,7 @@ from flask_openapi3 import APIBlueprint, OpenAPI, Tag
 from api.auth import authenticate_admin
 from api.context import current_context
 from api.errors import ApiError, ApiErrorCode
-from api.person_schemas import (
+from api.ops_schemas import (
     AdminKeyPath,
     AdminProjectPath,
     ApiKeyInfo,

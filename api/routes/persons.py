@@ -11,7 +11,7 @@ from flask_openapi3 import APIBlueprint
 
 from api.context import ApiContext, current_context
 from api.errors import ApiError, ApiErrorCode
-from api.person_schemas import (
+from api.ops_schemas import (
     PageQuery,
     PersonDeleted,
     PersonListResponse,

@@ -1,4 +1,4 @@
-"""Request and response models of the persons endpoints and of the admin API."""
+"""Request and response models of the persons endpoints, the admin API and the webhook settings."""
 
 from __future__ import annotations
 
@@ -103,3 +103,22 @@ class ProjectList(BaseModel):
 class ProjectCreated(ProjectInfo):
     api_key: ApiKeyIssued
     webhook_secret: str = Field(description="signs this project's callbacks; shown once here")
+
+
+# ------------------------------------------------------------------ webhook settings
+
+
+class WebhookSettingsUpdate(_Strict):
+    callback_url: str | None = Field(
+        ..., max_length=2048, description="where callbacks of async jobs that name none go; null clears it"
+    )
+
+
+class WebhookSettingsView(BaseModel):
+    callback_url: str | None
+    signature_header: str
+    signature_tolerance_seconds: int
+
+
+class WebhookSecretRotated(BaseModel):
+    webhook_secret: str = Field(description="the new signing secret, shown once; the old one stops at once")
