@@ -19,6 +19,7 @@ import json
 import re
 import tempfile
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
@@ -177,8 +178,9 @@ class BatchIntake:
             raise ApiError(ApiErrorCode.INVALID_BATCH, "the batch names no image")
         common = validate_values(schema, common_fields)
         meta = {item.source: item for item in items}
+        stems = Counter(PurePosixPath(entry.source).stem for entry in self.entries)
         return [
-            self._item(index, entry, schema, common, meta.get(entry.source), user_id_from)
+            self._item(index, entry, schema, common, meta.get(entry.source), user_id_from, stems)
             for index, entry in enumerate(self.entries)
         ]
 
@@ -190,14 +192,20 @@ class BatchIntake:
         common: dict[str, Any],
         meta: BatchItemMeta | None,
         user_id_from: str,
+        stems: Counter[str],
     ) -> BatchItem:
         stem = PurePosixPath(entry.source).stem
         # Derived, not random: the same upload builds the same manifest, so a retry with
         # the same Idempotency-Key finds its first job.
         generated = new_external_image_id(f"{index}\0{entry.source}\0{entry.image_key or entry.rejected}")
-        external_image_id = (meta.external_image_id if meta else None) or (
-            stem if _EXTERNAL_ID.fullmatch(stem) else generated
-        )
+        if not _EXTERNAL_ID.fullmatch(stem):
+            derived = generated
+        elif stems[stem] > 1:
+            # a/aligned_1.jpg and b/aligned_1.jpg must not share an id: the stem, told apart.
+            derived = f"{stem[:27]}_{generated}"
+        else:
+            derived = stem
+        external_image_id = (meta.external_image_id if meta else None) or derived
         user_id = meta.user_id if meta and meta.user_id else _derived_user_id(entry.source, user_id_from)
         rejected = entry.rejected
         fields = dict(common)

@@ -29,6 +29,7 @@ from api.ops_schemas import (
     ProjectInfo,
     ProjectList,
 )
+from api.query_params import refuse_unknown_query_parameters
 from api.routes.common import ERROR_RESPONSES
 from infra.db.errors import DuplicateName, NotFound
 
@@ -67,6 +68,7 @@ def admin_blueprint() -> APIBlueprint:
         abp_responses=ERROR_RESPONSES,
     )
     bp.before_request(authenticate_admin)
+    bp.before_request(refuse_unknown_query_parameters)
 
     @bp.get("/projects", responses={200: ProjectList})
     def list_projects() -> Response:

@@ -14,11 +14,14 @@ from api.batch import BatchIntake, iter_prefix
 from api.bodies import MULTIPART, body_doc, decode_form_fields, parse_body, validate
 from api.context import current_context
 from api.errors import ApiError, ApiErrorCode
+from api.query_params import accepts_query
 from api.routes.common import ACCEPTED, idempotency_key, job_response, v1_blueprint
 from api.schemas import BatchForm, BatchJson, FaceSetPath, JobHeaders
 from core.payloads import EnrollOptions
 
 ZIP_TYPES = ("application/zip", "application/x-zip-compressed")
+# A zip body has no room for fields: its options travel in the query string instead.
+ZIP_QUERY_OPTIONS = ("on_duplicate", "select", "quality_gate", "user_id_from", "external_fields", "items")
 
 
 def _batch_body_doc(bp: APIBlueprint) -> dict[str, Any]:
@@ -31,6 +34,7 @@ def batch_blueprint() -> APIBlueprint:
     bp = v1_blueprint("v1_batch", "batch", "Batch enrollment as one job with a per-item report")
 
     @bp.post("/face-sets/<face_set_name>/faces/batch", responses=ACCEPTED, openapi_extensions=_batch_body_doc(bp))
+    @accepts_query(*ZIP_QUERY_OPTIONS)
     def enroll_batch(path: FaceSetPath, header: JobHeaders) -> Response:
         """Enroll many images: multipart files, a zip archive, or object keys / a prefix.
 
@@ -41,6 +45,12 @@ def batch_blueprint() -> APIBlueprint:
         face_set = ctx.service.face_set(path.project_id, path.face_set_name)
         intake = BatchIntake(ctx.store, settings.images.max_bytes, settings.api.max_batch_items, path.project_id)
         mimetype = request.mimetype
+        query_options = {name: value for name, value in request.args.items() if name in ZIP_QUERY_OPTIONS}
+        if query_options and mimetype not in ZIP_TYPES:
+            raise ApiError(
+                ApiErrorCode.INVALID_PARAMETER,
+                f"{', '.join(sorted(query_options))}: options go in the body; only a zip body takes them in the query",
+            )
         if mimetype == MULTIPART or mimetype in ZIP_TYPES:
             # Images stream to the object store one by one: a large body is fine here.
             request.max_content_length = settings.api.max_batch_request_bytes
@@ -55,7 +65,7 @@ def batch_blueprint() -> APIBlueprint:
                 shutil.copyfileobj(request.stream, spool, 1024 * 1024)
                 spool.seek(0)
                 intake.read_zip(spool)
-            options = BatchForm()
+            options = validate(BatchForm, decode_form_fields(BatchForm, query_options))
         else:
             if (request.content_length or 0) > settings.api.max_request_bytes:
                 raise ApiError(ApiErrorCode.REQUEST_TOO_LARGE)

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from api.auth import authenticate_project_request
 from api.jobs import JobOutcome, job_location
 from api.metrics import record_job
+from api.query_params import refuse_unknown_query_parameters
 from api.schemas import AsyncQuery, ErrorBody, JobAccepted, JobHeaders
 
 # flask-openapi3's type for a ``responses`` table.
@@ -32,6 +33,7 @@ def v1_blueprint(name: str, tag: str, description: str) -> APIBlueprint:
         abp_responses=ERROR_RESPONSES,
     )
     blueprint.before_request(authenticate_project_request)
+    blueprint.before_request(refuse_unknown_query_parameters)
     return blueprint
 
 
