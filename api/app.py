@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None, context: ApiContext | None = No
     _install_rate_limits(app, settings)
     if settings.api.cors_origins:
         CORS(app, origins=settings.api.cors_origins, expose_headers=["Location", "Retry-After"])
-    metrics.install(app)
+    metrics.install(app, job_outcomes=getattr(app.extensions["facefleet"].jobs, "outcome_counts", None))
 
     register_v1(app)
     register_admin(app)

@@ -1,14 +1,23 @@
-"""Prometheus metrics of the HTTP layer, served at /metrics.
+"""Prometheus metrics, served at /metrics to the operator's admin token only (the
+numbers span every tenant).
 
-Each app owns its registry, so several apps in one process (tests) never collide. Under
-gunicorn with several worker processes, set PROMETHEUS_MULTIPROC_DIR as the
-prometheus_client documentation describes; the collector below then aggregates them.
+- HTTP requests and latency, and how job requests were answered, are counted in the API
+  process. Under gunicorn (``facefleet api``) ``PROMETHEUS_MULTIPROC_DIR`` is set before
+  the workers start and the exposition aggregates every worker's files, as
+  prometheus_client documents for multi-process servers: a counter read through any
+  worker is the sum over all of them, so it never goes backwards between scrapes.
+- Job outcomes (``facefleet_jobs_finished_total``) are counted where a job finishes, in
+  the database transaction that makes it final (``infra.db.jobs``): once per job, however
+  the caller waited (sync, 202 + polling, callback), whichever process finished it.
+- Live collectors (queue gauges) are read at scrape time in the scraped process.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
@@ -19,13 +28,35 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 REGISTRY_KEY = "facefleet_metrics"
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class JobOutcomeCollector(Collector):
+    """``facefleet_jobs_finished_total{kind,status}`` from the durable outcome counts."""
+
+    def __init__(self, counts: Callable[[], dict[tuple[str, str], int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            "facefleet_jobs_finished",
+            "Jobs that finished, by kind and final status, counted once where they finished",
+            labels=["kind", "status"],
+        )
+        for (kind, status), count in sorted(self._counts().items()):
+            family.add_metric([kind, status], count)
+        yield family
 
 
 class HttpMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # Read at scrape time in the scraped process (also in multi-process mode).
+        self.live_collectors: list[Collector] = []
         self.requests = Counter(
             "facefleet_http_requests_total",
             "HTTP requests by route template, method and status",
@@ -41,22 +72,31 @@ class HttpMetrics:
         )
         self.jobs = Counter(
             "facefleet_api_jobs_total",
-            "Jobs submitted through the API by kind and how the request ended",
+            "Job requests by kind and how the API answered them (succeeded/failed: a synchronous "
+            "answer; accepted: 202). Outcomes of every job: facefleet_jobs_finished_total",
             ["kind", "outcome"],
             registry=self.registry,
         )
 
+    def add_live_collector(self, collector: Collector) -> None:
+        self.registry.register(collector)
+        self.live_collectors.append(collector)
+
     def exposition(self) -> bytes:
-        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        if os.environ.get(MULTIPROCESS_ENV):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            for collector in self.live_collectors:
+                registry.register(collector)
             return generate_latest(registry)
         return generate_latest(self.registry)
 
 
-def install(app: Flask) -> HttpMetrics:
+def install(app: Flask, job_outcomes: Callable[[], dict[tuple[str, str], int]] | None = None) -> HttpMetrics:
     metrics = HttpMetrics()
     app.extensions[REGISTRY_KEY] = metrics
+    if job_outcomes is not None:
+        metrics.add_live_collector(JobOutcomeCollector(job_outcomes))
 
     @app.before_request
     def _start_timer() -> None:
@@ -73,9 +113,13 @@ def install(app: Flask) -> HttpMetrics:
             metrics.latency.labels(route, request.method).observe(time.perf_counter() - started)
         return response
 
-    app.add_url_rule(
-        "/metrics", "metrics", lambda: Response(metrics.exposition(), mimetype=CONTENT_TYPE_LATEST)
-    )
+    def serve_metrics() -> Response:
+        from api.auth import authenticate_admin
+
+        authenticate_admin()
+        return Response(metrics.exposition(), mimetype=CONTENT_TYPE_LATEST)
+
+    app.add_url_rule("/metrics", "metrics", serve_metrics)
     return metrics
 
 
@@ -83,3 +127,4 @@ def record_job(app: Flask, kind: str, outcome: str) -> None:
     metrics: HttpMetrics | None = app.extensions.get(REGISTRY_KEY)
     if metrics is not None:
         metrics.jobs.labels(kind, outcome).inc()
+

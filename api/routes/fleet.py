@@ -22,9 +22,9 @@ from core.queues import QUEUE_OF_KIND
 from infra.broker_monitor import (
     BrokerMonitor,
     QueueJobStats,
+    QueueMetricsCollector,
     monitor_from_settings,
     queue_snapshot,
-    register_queue_metrics,
 )
 
 MONITOR_KEY = "facefleet_broker_monitor"
@@ -50,7 +50,7 @@ def job_stats_by_queue(ctx: ApiContext) -> Mapping[str, QueueJobStats]:
 
 def install_fleet_signals(app: OpenAPI, ctx: ApiContext) -> BrokerMonitor:
     monitor = monitor_from_settings(ctx.settings, job_stats=lambda: job_stats_by_queue(ctx))
-    register_queue_metrics(app.extensions[REGISTRY_KEY].registry, monitor)
+    app.extensions[REGISTRY_KEY].add_live_collector(QueueMetricsCollector(monitor))
     app.extensions[MONITOR_KEY] = monitor
     app.register_api(_fleet_blueprint())
     return monitor

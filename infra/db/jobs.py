@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 
 from infra.db.batching import affected_rows, batched, unique_in_order
 from infra.db.database import Database
-from infra.db.models import Job, utc_now
+from infra.db.models import Job, JobOutcomeCount, utc_now
 from infra.db.rows import JobRow
 
 PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
@@ -181,7 +181,7 @@ class JobRepo:
     def succeed(self, job_id: str, result: dict[str, Any]) -> bool:
         """Store the result; False when the job was already final (first outcome wins)."""
         now = utc_now()
-        return self._update_active(
+        return self._finish(
             job_id,
             status=SUCCEEDED,
             result=result,
@@ -193,7 +193,7 @@ class JobRepo:
     def fail(self, job_id: str, code: str, message: str, details: dict[str, Any] | None = None) -> bool:
         """Store a structured error; False when the job was already final."""
         now = utc_now()
-        return self._update_active(
+        return self._finish(
             job_id,
             status=FAILED,
             error_code=code,
@@ -213,6 +213,28 @@ class JobRepo:
                 .execution_options(synchronize_session=False)
             )
             return bool(affected_rows(result))
+
+    def _finish(self, job_id: str, **values: Any) -> bool:
+        """Make the job final and count its outcome in the same transaction: exactly once,
+        since only the update that found it still active counts."""
+        with self.db.session() as session:
+            if not affected_rows(session.execute(_active_update(job_id, **values))):
+                return False
+            kind = session.scalar(select(Job.kind).where(Job.id == job_id))
+            insert = postgresql.insert if self.db.engine.dialect.name == "postgresql" else sqlite.insert
+            statement = insert(JobOutcomeCount).values(kind=kind, status=values["status"], count=1)
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["kind", "status"], set_={"count": JobOutcomeCount.count + 1}
+                )
+            )
+            return True
+
+    def outcome_counts(self) -> dict[tuple[str, str], int]:
+        """Finished jobs by (kind, status) since the database was made; never decreases."""
+        with self.db.session() as session:
+            rows = session.execute(select(JobOutcomeCount.kind, JobOutcomeCount.status, JobOutcomeCount.count))
+            return {(kind, status): int(count) for kind, status, count in rows}
 
     def _update_active(self, job_id: str, **values: Any) -> bool:
         with self.db.session() as session:

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
@@ -275,3 +276,15 @@ class RekognitionImage(Base):
     image_key: Mapped[str] = mapped_column(String(KEY_LENGTH), primary_key=True)
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
+
+
+class JobOutcomeCount(Base):
+    """How many jobs of each kind ended in each final state, counted in the transaction
+    that made the job final: exactly once, whichever process finished it, and never
+    decreasing when old job rows expire (Prometheus counters read it)."""
+
+    __tablename__ = "job_outcome_counts"
+
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -6,7 +6,9 @@ import re
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
+from api.app import create_app
 from api.errors import all_codes
 from tests.api.conftest import ApiStack, error_of
 from tests.api.photos import OBAMA_SMALL, b64
@@ -36,8 +38,6 @@ def test_healthz_and_readyz_report_every_dependency(api: ApiStack) -> None:
 
 
 def test_readyz_answers_503_naming_an_unreachable_vector_store(api: ApiStack) -> None:
-    from api.app import create_app
-
     unreachable = api.settings.model_copy(
         update={"vector_store": api.settings.vector_store.model_copy(update={"uri": "http://127.0.0.1:9"})}
     )
@@ -53,10 +53,16 @@ def test_metrics_count_requests_and_jobs(api: ApiStack) -> None:
     client = api.client
     client.call("GET", "/face-sets")
     client.ok("POST", "/face-detect", json={"image_base64": b64(OBAMA_SMALL)})
-    text = client.http.get("/metrics").get_data(as_text=True)
+    assert client.http.get("/metrics").status_code == 401
+    operator = api.settings.model_copy(
+        update={"api": api.settings.api.model_copy(update={"admin_token": SecretStr("ops-metrics-token-0123456789")})}
+    )
+    http = create_app(operator).test_client()
+    http.get(f"/v1/{client.project_id}/face-sets", headers={"X-Auth-Token": client.api_key})
+    text = http.get("/metrics", headers={"Authorization": "Bearer ops-metrics-token-0123456789"}).get_data(as_text=True)
+    assert 'facefleet_jobs_finished_total{kind="detect",status="succeeded"}' in text
     assert "facefleet_http_requests_total" in text
     assert 'route="/v1/<project_id>/face-sets"' in text
-    assert 'facefleet_api_jobs_total{kind="detect",outcome="succeeded"}' in text
     assert "facefleet_http_request_seconds_bucket" in text
     assert client.project_id not in text  # templates, never concrete ids
 
