@@ -12,16 +12,23 @@ The store is shared by every project, so a key is readable by a project only whe
 - under the project's own upload prefix, ``projects/<project_id>/``.
 Anything else (another project's uploads, manifests listed by prefix...) answers as if it
 did not exist to this project.
+
+Probes (images sent only to be searched, detected, compared or checked for liveness) go
+under ``probes/<request nonce>/<sha256>`` instead: a key of their own, so the worker can
+delete it once the job's result is stored without ever touching an enrolled image, another
+request's probe or another project's object that happens to hold the same bytes.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import re
+import uuid
 from typing import IO, Any, Protocol
 
-from flask import g, has_request_context
+from flask import g, has_request_context, request
 
 from api import probes
 from api.errors import ApiError, ApiErrorCode
@@ -29,6 +36,8 @@ from infra.object_store import validate_key
 
 DATA_URL_PREFIX = re.compile(r"^data:[\w.+-]+/[\w.+-]+(;[\w=.+-]+)*;base64,", re.IGNORECASE)
 CONTENT_ADDRESSED_KEY = re.compile(r"^images/[0-9a-f]{64}$")
+PROBE_PREFIX = "probes"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 _MAGIC: tuple[tuple[bytes, int, str], ...] = (
     (b"\xff\xd8\xff", 0, "image/jpeg"),
     (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
@@ -41,7 +50,7 @@ _MAGIC: tuple[tuple[bytes, int, str], ...] = (
 
 
 class ObjectStoreLike(Protocol):
-    def put(self, data: bytes, content_type: str) -> str: ...
+    def put(self, data: bytes, content_type: str, prefix: str = ...) -> str: ...
 
     def exists(self, key: str) -> bool: ...
 
@@ -126,6 +135,17 @@ def request_project_id() -> str | None:
     return str(project_id) if project_id is not None else None
 
 
+def probe_prefix() -> str:
+    """This request's probe prefix. With an Idempotency-Key it is derived from it (scoped
+    to the project), so a retried request builds the same job payload and finds its job."""
+    key = request.headers.get(IDEMPOTENCY_HEADER) if has_request_context() else None
+    if key:
+        nonce = hashlib.sha256(f"{request_project_id()}\0{key}".encode()).hexdigest()[:32]
+    else:
+        nonce = uuid.uuid4().hex
+    return f"{PROBE_PREFIX}/{nonce}"
+
+
 class ImageIntake:
     """Turns the image fields of a validated request model into one stored object key."""
 
@@ -161,9 +181,13 @@ class ImageIntake:
     def put(self, data: bytes, probe: bool = False) -> str:
         if not data:
             raise ApiError(ApiErrorCode.INVALID_IMAGE, "the image is empty")
-        if probe and probes.can_hold(len(data), self.probe_max_bytes):
-            return probes.hold(data, sniff_content_type(data))
-        return self.store.put(data, sniff_content_type(data))
+        if not probe:
+            return self.store.put(data, sniff_content_type(data))
+        # A probe's key is its request's own, held or stored: see the module's docstring.
+        store_prefix = probe_prefix()
+        if probes.can_hold(len(data), self.probe_max_bytes):
+            return probes.hold(data, sniff_content_type(data), store_prefix)
+        return self.store.put(data, sniff_content_type(data), prefix=store_prefix)
 
     def existing(self, url: str, field: str = "image_url", project_id: str | None = None) -> str:
         key = object_key_from_url(url, self.bucket, field)

@@ -4,7 +4,7 @@ A sync detect, compare, embed or search reads its image once and forgets it. Sto
 costs the API a write and the worker a read, two round trips on the path a person waits
 on (docs/BENCHMARKS.md, "Sync latency"). So an upload or base64 image of at most
 ``api.inline_probe_max_bytes`` given to one of those endpoints is only *held* for the
-request, under the content key it would have had; when its job is sent synchronously, the
+request, under the key it would have had (its request's own ``probes/`` key, api.images); when its job is sent synchronously, the
 bytes ride in the task message (never in the job row, which keeps keys only). Anything else
 is written to the store as before: larger images, async calls (a 202's job may be re-sent
 from its row later, when the request is long gone) and jobs of other kinds. Enrolled
@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from flask import g, has_request_context
 
-from infra.object_store import content_key
+from infra.object_store import DEFAULT_PREFIX, content_key
 
 _HELD = "facefleet_held_probes"
 # Fields of a job payload that name an image the worker reads.
@@ -30,12 +30,12 @@ IMAGE_KEY_FIELDS = ("image_key", "image1_key", "image2_key")
 
 
 class ProbeStore(Protocol):
-    def put(self, data: bytes, content_type: str) -> str: ...
+    def put(self, data: bytes, content_type: str, prefix: str = ...) -> str: ...
 
 
-def hold(data: bytes, content_type: str) -> str:
+def hold(data: bytes, content_type: str, prefix: str = DEFAULT_PREFIX) -> str:
     """Keep ``data`` for this request under its content key; nothing is written yet."""
-    key = content_key(data)
+    key = content_key(data, prefix)
     _held()[key] = (data, content_type)
     return key
 
@@ -62,7 +62,7 @@ def store_held(store: ProbeStore, body: dict[str, Any]) -> None:
         key = body.get(field)
         if isinstance(key, str) and key in held:
             data, content_type = held.pop(key)
-            store.put(data, content_type)
+            store.put(data, content_type, prefix=key.rsplit("/", 1)[0])
 
 
 def _held() -> dict[str, tuple[bytes, str]]:

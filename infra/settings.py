@@ -94,6 +94,9 @@ class JobSettings(BaseModel):
     # An idle pool is sent a no-op probe this often, so a dead pool is found before a job
     # waits on it.
     pool_probe_interval_seconds: float = 30.0
+    # Probe images (search/detect/compare/liveness inputs, liveness best frames) are deleted
+    # when their job's result is stored (0), or kept this long and removed by reconciliation.
+    probe_retention_seconds: int = 0
 
 
 class ImageLimitSettings(BaseModel):

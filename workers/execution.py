@@ -33,6 +33,7 @@ from infra.db.models import utc_now
 from infra.errors import TransientInfraError
 from pipelines.errors import PipelineError
 from workers.errors import JobFailure
+from workers.probes import release_probes
 from workers.runtime import Runtime, get_runtime
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ def run_job(task: Task, job_id: str, kind: JobKind, raw_payload: dict[str, Any],
     else:
         if result is not None:
             runtime.lifecycle.succeed(job_id, result)
+            release_probes(runtime, raw_payload)
         return
     _after_failure(runtime, job_id, kind, raw_payload)
 
@@ -114,6 +116,8 @@ def _after_failure(runtime: Runtime, job_id: str, kind: JobKind, raw_payload: di
     raw_payload = split_inline_images(raw_payload)[0]
     hook = FAILURE_HOOKS.get(kind)
     job = runtime.jobs.get(job_id)
+    if job is not None and JobStatus(job.status) is JobStatus.FAILED:
+        release_probes(runtime, raw_payload)
     if hook is None or job is None or JobStatus(job.status) is not JobStatus.FAILED:
         return  # no hook, or a retry was scheduled instead
     try:

@@ -6,7 +6,8 @@
   an in-flight message on kill -9; this is what recovers it.
 - Expired jobs are purged.
 - Reconciliation removes what a crash between the store writes can leave behind:
-  vectors without a face row, and images/crops no face row refers to.
+  vectors without a face row, and images/crops no face row refers to; and probe images
+  past their retention (or left behind by a crash before their job could delete them).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from core.jobs import JobKind
 from core.messages import is_amqp_url
 from infra.errors import ObjectNotFound, TransientInfraError
+from workers.probes import PROBE_PREFIX
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -68,8 +70,11 @@ def reconcile(runtime: Runtime, grace: timedelta = timedelta(minutes=10)) -> Rec
             runtime.index.delete(model_id, orphans)
             report.vectors_removed += len(orphans)
     listed_by_batches = _images_of_running_batches(runtime)
-    for prefix in OBJECT_PREFIXES:
-        candidates = [key for key, modified in runtime.store.list_with_times(prefix) if modified < cutoff]
+    retention = timedelta(seconds=runtime.settings.jobs.probe_retention_seconds)
+    probe_cutoff = datetime.now(UTC) - max(grace, retention)
+    for prefix in (*OBJECT_PREFIXES, PROBE_PREFIX):
+        oldest_kept = probe_cutoff if prefix == PROBE_PREFIX else cutoff
+        candidates = [key for key, modified in runtime.store.list_with_times(prefix) if modified < oldest_kept]
         in_use = (
             runtime.faces.referenced_keys(candidates) | runtime.jobs.referenced_keys(candidates) | listed_by_batches
         )

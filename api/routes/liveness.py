@@ -69,7 +69,7 @@ def liveness_blueprint() -> APIBlueprint:
         ctx = current_context()
         request_body: LiveDetectJson = parse_body(LiveDetectJson, LiveDetectForm)
         intake = ImageIntake(ctx.store, ctx.settings.object_store.bucket, MAX_VIDEO_BYTES)
-        video_key = intake.key_of(request_body, prefix="video")
+        video_key = intake.probe_key_of(request_body, prefix="video")
         assert video_key is not None
         payload = LivenessPayload(
             project_id=path.project_id,

@@ -108,6 +108,17 @@ class LocalObjectStore:
             return
         except OSError as error:
             raise _classify(error) from error
+        self._prune_empty_folders(path.parent)
+
+    def _prune_empty_folders(self, folder: Path) -> None:
+        """Remove folders a delete left empty (``probes/<request>/``), never a top-level
+        one (``images/``): a concurrent put may be about to write there."""
+        while folder.parent != self.root and self.root in folder.parents:
+            try:
+                folder.rmdir()
+            except OSError:
+                return  # not empty (or already gone): nothing more to prune
+            folder = folder.parent
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         for key, _ in self.list_with_times(prefix):

@@ -2,7 +2,8 @@
 
 The video is read from the object store, checked for the requested actions by one and
 the same face, and optionally matched against a stored face or a reference photo. The
-best frame is stored as a JPEG next to the video, so the result stays small.
+best frame is a passer-by's face: it is stored (as a JPEG under ``probes/``, named in the
+result) only when probes are retained (``jobs.probe_retention_seconds``), never by default.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pipelines.liveness import Action, LivenessChecker, VideoRejected
 from workers.errors import JobFailure
 from workers.execution import JobContext
 from workers.services.common import largest, load_image
+
+BEST_FRAME_PREFIX = "probes/liveness-frames"
 
 # The job contract's action names → the pipeline's.
 ACTIONS = {
@@ -55,7 +58,11 @@ def liveness(ctx: JobContext, payload: LivenessPayload) -> LivenessResult:
     except VideoRejected as rejected:
         raise JobFailure(ErrorCode.INVALID_VIDEO, rejected.message, {"reason": str(rejected.reason)}) from rejected
     body = result.to_dict(include_image=False)
-    body["best_frame"]["image_key"] = runtime.store.put(result.best_frame_jpeg, "image/jpeg", prefix="liveness")
+    if runtime.settings.jobs.probe_retention_seconds > 0:
+        # A face from a probe video: kept only as long as probes are, then reconciled away.
+        body["best_frame"]["image_key"] = runtime.store.put(
+            result.best_frame_jpeg, "image/jpeg", prefix=BEST_FRAME_PREFIX
+        )
     return LivenessResult.model_validate(body)
 
 

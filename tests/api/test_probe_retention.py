@@ -1,0 +1,100 @@
+"""Probe images leave the object store when their job's result is stored: a count of
+every object before and after a few hundred mixed calls (detect, compare, search, live
+detect; sync and async; uploads, base64 and image_url) finds exactly the enrolled faces'
+images and crops added, and nothing else, while an enrolled image whose bytes were also
+sent as a probe, or named as one by image_url, stays."""
+
+from __future__ import annotations
+
+import base64
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import ApiStack, unique
+from tests.api.photos import ALLEN, GUIDO, OBAMA_240, OBAMA_SMALL, WOZNIAK
+from tests.support.client import ProjectClient
+from tests.support.photos import FACES
+
+pytestmark = [pytest.mark.integration, pytest.mark.model]
+
+PREFIXES = ("images", "crops", "probes", "liveness")
+VIDEO = FACES.parent / "videos" / "sadtalker" / "WDA_AlexandriaOcasioCortez_000.mp4"
+
+
+def objects(api: ApiStack) -> set[str]:
+    store = api.store()
+    return {key for prefix in PREFIXES for key in store.list_keys(prefix)}
+
+
+def b64(photo: Path) -> str:
+    return base64.b64encode(photo.read_bytes()).decode()
+
+
+def test_a_few_hundred_mixed_calls_leave_only_the_enrolled_faces_objects(
+    api: ApiStack, client: ProjectClient
+) -> None:
+    face_set = unique("probes")
+    client.create_face_set(face_set)
+    before = objects(api)
+    enrolled = []
+    for photo, user in ((OBAMA_SMALL, "obama"), (WOZNIAK, "woz"), (GUIDO, "guido")):
+        response = client.add_face(face_set, photo, user_id=user, select="largest")
+        assert response.status_code == 200, response.get_json()
+        enrolled += response.get_json()["faces"]
+    enrolled_objects = objects(api) - before
+    assert len(enrolled_objects) >= 4, "images and crops of the enrolled faces"
+    enrolled_url = api.image_url(OBAMA_SMALL.read_bytes())  # the enrolled photo, named by URL
+
+    photos = [OBAMA_SMALL, OBAMA_240, WOZNIAK, GUIDO, ALLEN]
+    async_jobs: list[str] = []
+    calls = 0
+    for round_number in range(40):
+        photo = photos[round_number % len(photos)]
+        async_headers = {"Prefer": "respond-async"} if round_number % 4 == 0 else {}
+        detect = client.call("POST", "/face-detect", json={"image_base64": b64(photo)}, headers=async_headers)
+        search = client.call(
+            "POST",
+            f"/face-sets/{face_set}/search",
+            data={"image_file": (photo.open("rb"), photo.name)},
+            content_type="multipart/form-data",
+        )
+        compare = client.call(
+            "POST",
+            "/face-compare",
+            json={"image1_base64": b64(OBAMA_SMALL), "image2_url": enrolled_url}
+            if round_number % 5 == 0
+            else {"image1_base64": b64(photo), "image2_base64": b64(OBAMA_240)},
+        )
+        by_face = client.call("POST", f"/face-sets/{face_set}/search", json={"face_id": enrolled[0]["face_id"]})
+        for response in (detect, search, compare, by_face):
+            assert response.status_code in (200, 202), response.get_json()
+            if response.status_code == 202:
+                async_jobs.append(response.get_json()["job_id"])
+        calls += 4
+    failing = client.call("POST", "/face-detect", json={"image_base64": b64(FACES.parent / "videos" / "MANIFEST.md")})
+    assert failing.status_code == 400, failing.get_json()  # a failed job's probe goes too
+    live = client.call(
+        "POST",
+        "/live-detect",
+        data={"video_file": (VIDEO.open("rb"), VIDEO.name), "actions": "blink"},
+        content_type="multipart/form-data",
+    )
+    assert live.status_code == 200, live.get_json()
+    assert "image_key" not in live.get_json()["best_frame"]
+    calls += 2
+    assert calls >= 160
+    for job_id in async_jobs:
+        assert client.wait_job(job_id)["status"] == "succeeded"
+    time.sleep(0.5)  # the worker deletes a probe right after storing the result
+
+    after = objects(api)
+    assert after - before == enrolled_objects, f"left behind: {sorted(after - before - enrolled_objects)[:10]}"
+    assert not [key for key in after if key.startswith("probes/")]
+    # The enrolled image sent again as a probe (same bytes) and by URL is still there and usable.
+    assert client.search(face_set, OBAMA_SMALL)["faces"][0]["face_id"] == enrolled[0]["face_id"]
+    assert objects(api) - before == enrolled_objects
+    probe_dirs = list((api.settings.object_store.local_root / "probes").glob("*"))
+    assert probe_dirs == [], "no empty per-request folders either"

@@ -1,0 +1,48 @@
+"""Probe images are deleted once their job's result is stored.
+
+A probe lives under ``probes/`` (``api.images``), a key no face and no other request
+shares, so deleting it can never remove an enrolled image. The check against other
+pending or running jobs still runs: a retried request with the same Idempotency-Key maps
+to the same probe key. With ``jobs.probe_retention_seconds`` above 0 nothing is deleted
+here; reconciliation (``workers.maintenance``) removes probes older than the retention,
+and any a crash left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from workers.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+PROBE_PREFIX = "probes/"
+PROBE_FIELDS = ("image_key", "image1_key", "image2_key", "video_key", "reference_image_key")
+
+
+def probe_keys(payload: Mapping[str, Any]) -> set[str]:
+    return {
+        str(value)
+        for name in PROBE_FIELDS
+        if isinstance(value := payload.get(name), str) and value.startswith(PROBE_PREFIX)
+    }
+
+
+def release_probes(runtime: Runtime, payload: Mapping[str, Any]) -> int:
+    """Delete the job's probes now that its outcome is stored; returns how many went."""
+    if runtime.settings.jobs.probe_retention_seconds > 0:
+        return 0
+    keys = probe_keys(payload)
+    if not keys:
+        return 0
+    in_use = runtime.jobs.referenced_keys(keys)
+    removed = 0
+    for key in keys - in_use:
+        try:
+            runtime.store.delete(key)
+            removed += 1
+        except Exception:  # noqa: BLE001  # the outcome is stored; reconciliation removes it later
+            log.warning("could not delete probe %s; reconciliation will", key)
+    return removed
