@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, context: ApiContext | None = No
     _install_error_handlers(app)
     boundary.install(app)
     auth_limits.install(app, settings)
+    _keep_retry_after_for_refusals(app)  # before the limiter: after-request hooks run in reverse
     _install_rate_limits(app, settings)
     if settings.api.cors_origins:
         CORS(app, origins=settings.api.cors_origins, expose_headers=["Location", "Retry-After"])
@@ -145,6 +146,17 @@ def _install_error_handlers(app: OpenAPI) -> None:
     def _unexpected(error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return ApiError(ApiErrorCode.INTERNAL).response()
+
+
+def _keep_retry_after_for_refusals(app: OpenAPI) -> None:
+    """flask-limiter sends Retry-After (the window's reset) on every response; on a 200 it
+    tells clients to wait for nothing. Only refusals (429, 503) keep it."""
+
+    @app.after_request
+    def _drop_retry_after(response: Response) -> Response:
+        if response.status_code not in (429, 503):
+            response.headers.pop("Retry-After", None)
+        return response
 
 
 def _generic(status: int, error: HTTPException) -> Response:

@@ -50,6 +50,9 @@ class JobPath(ProjectPath):
 
 class AsyncQuery(BaseModel):
     async_: bool = Field(False, alias="async", description="answer 202 at once with the job (as Prefer: respond-async)")
+    callback_url: str | None = Field(
+        None, max_length=2048, description="POST the job's signed final event here (as X-Callback-Url)"
+    )
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -64,6 +67,10 @@ class JobHeaders(BaseModel):
         description="retrying with the same key returns the same job and starts nothing new",
     )
     prefer: str | None = Field(None, alias="Prefer", description="respond-async: answer 202 at once")
+    callback_url: str | None = Field(
+        None, alias="X-Callback-Url", max_length=2048,
+        description="POST the job's signed final event to this URL (docs/EVENTS.md); checked against SSRF rules",
+    )
 
     model_config = ConfigDict(populate_by_name=True)
 
@@ -109,7 +116,9 @@ class _DetectOptions(BaseModel):
 
 
 class DetectJson(ImageJson, _DetectOptions):
-    pass
+    model_config = ConfigDict(
+        json_schema_extra={"example": {"image_url": "/facefleet/images/<sha256>", "attributes": "2,4"}}
+    )
 
 
 class DetectForm(ImageForm, _DetectOptions):
@@ -117,6 +126,10 @@ class DetectForm(ImageForm, _DetectOptions):
 
 
 class CompareJson(_Strict):
+    model_config = ConfigDict(
+        json_schema_extra={"example": {"image1_base64": "/9j/4AAQSkZJRg…", "image2_url": "/facefleet/images/<sha256>"}}
+    )
+
     image1_base64: str | None = None
     image1_url: str | None = None
     image2_base64: str | None = None
@@ -178,6 +191,12 @@ class FieldSpec(_Strict):
 
 
 class FaceSetCreate(_Strict):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {"face_set_name": "staff", "external_fields": {"badge": {"type": "string"}}}
+        }
+    )
+
     face_set_name: FaceSetName
     face_set_capacity: int | None = Field(None, ge=1, description="default and maximum come from settings")
     external_fields: dict[str, FieldSpec] = Field(default_factory=dict)
@@ -228,7 +247,11 @@ class _AddFaceOptions(BaseModel):
 
 
 class AddFaceJson(ImageJson, _AddFaceOptions):
-    pass
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {"image_base64": "/9j/4AAQSkZJRg…", "user_id": "alice", "external_fields": {"badge": "A-17"}}
+        }
+    )
 
 
 class AddFaceForm(ImageForm, _AddFaceOptions):
@@ -292,7 +315,11 @@ class _SearchOptions(BaseModel):
 
 
 class SearchJson(ImageJson, _SearchOptions):
-    pass
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {"image_base64": "/9j/4AAQSkZJRg…", "top_n": 5, "threshold": 0.6, "filter": "badge:A-17"}
+        }
+    )
 
 
 class SearchForm(ImageForm, _SearchOptions):

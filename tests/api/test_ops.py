@@ -92,6 +92,19 @@ def test_openapi_document_and_docs_are_served(api: ApiStack) -> None:
     assert spec["components"]["securitySchemes"]["token"]["name"] == "X-Auth-Token"
     docs = http.get("/docs", follow_redirects=True)
     assert docs.status_code == 200 and b"swagger" in docs.get_data().lower()
+    for documented in sorted(set(re.findall(r"`(/docs[^`]*)`", API_DOC.read_text()))):
+        assert http.get(documented, follow_redirects=True).status_code == 200, f"API.md names {documented}"
+    search = spec["paths"]["/v1/{project_id}/face-sets/{face_set_name}/search"]["post"]
+    parameters = {(item["in"], item["name"]) for item in search["parameters"]}
+    assert {("header", "X-Callback-Url"), ("query", "callback_url"), ("header", "Idempotency-Key")} <= parameters
+    schemas = spec["components"]["schemas"]
+    assert all(schemas[name].get("example") for name in ("SearchJson", "AddFaceJson", "DetectJson", "FaceSetCreate"))
+
+
+def test_retry_after_is_sent_only_with_a_refusal(api: ApiStack) -> None:
+    answered = api.client.call("GET", "/face-sets")
+    assert answered.status_code == 200 and "Retry-After" not in answered.headers
+    assert "X-RateLimit-Limit" in answered.headers
 
 
 def test_unknown_paths_and_methods_answer_the_error_format(api: ApiStack) -> None:

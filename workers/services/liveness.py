@@ -32,6 +32,7 @@ ACTIONS = {
     "turn_right": Action.TURN_RIGHT,
     "nod": Action.NOD,
 }
+CONTRACT_NAMES = {str(action): name for name, action in ACTIONS.items()}
 
 
 def liveness(ctx: JobContext, payload: LivenessPayload) -> LivenessResult:
@@ -58,6 +59,9 @@ def liveness(ctx: JobContext, payload: LivenessPayload) -> LivenessResult:
     except VideoRejected as rejected:
         raise JobFailure(ErrorCode.INVALID_VIDEO, rejected.message, {"reason": str(rejected.reason)}) from rejected
     body = result.to_dict(include_image=False)
+    for verdict in body["actions"]:
+        # Reported under the name it was requested by (mouth_open, not the pipeline's open_mouth).
+        verdict["action"] = CONTRACT_NAMES.get(verdict["action"], verdict["action"])
     if runtime.settings.jobs.probe_retention_seconds > 0:
         # A face from a probe video: kept only as long as probes are, then reconciled away.
         body["best_frame"]["image_key"] = runtime.store.put(
