@@ -28,7 +28,15 @@ from core.payloads import (
     SearchPayload,
     UpdateFacePayload,
 )
-from infra.search_filter import FilterError, Node, compile_filter, matches, parse_filter
+from infra.search_filter import (
+    FilterError,
+    Node,
+    built_in_values,
+    compile_filter,
+    matches,
+    parse_filter,
+    with_built_in_fields,
+)
 from infra.settings import Settings
 
 _ID_ALPHABET = string.ascii_letters + string.digits
@@ -258,8 +266,9 @@ class FaceService:
         if external_image_id is not None:
             rows = self.faces.find_by_external_image_id(project_id, face_set.id, external_image_id)
             return face_set, [row.face_id for row in rows]
-        node = self._parse_filter(filter_text or "", face_set.external_fields or {})
-        return face_set, self._matching_face_ids(project_id, face_set.id, node)
+        schema = face_set.external_fields or {}
+        node = self._parse_filter(filter_text or "", with_built_in_fields(schema))
+        return face_set, self._matching_face_ids(project_id, face_set.id, node, schema)
 
     def delete_faces(
         self, project_id: str, face_set: Any, face_ids: list[str], *, wait: bool, idempotency_key: str | None
@@ -267,13 +276,17 @@ class FaceService:
         payload = DeleteFacesPayload(project_id=project_id, face_set_id=face_set.id, face_ids=face_ids)
         return self.gateway.run(project_id, JobKind.DELETE_FACES, payload, wait=wait, idempotency_key=idempotency_key)
 
-    def _matching_face_ids(self, project_id: str, face_set_id: str, node: Node) -> list[str]:
+    def _matching_face_ids(self, project_id: str, face_set_id: str, node: Node, schema: dict[str, Any]) -> list[str]:
         # Evaluated row by row with the same semantics as the compiled Milvus filter.
         selected: list[str] = []
         offset = 0
         while True:
             page = list(self.faces.list(project_id, face_set_id, offset=offset, limit=DELETE_SCAN_PAGE))
-            selected.extend(row.face_id for row in page if matches(node, row.external_fields or {}))
+            selected.extend(
+                row.face_id
+                for row in page
+                if matches(node, {**(row.external_fields or {}), **built_in_values(schema, row.user_id)})
+            )
             if len(page) < DELETE_SCAN_PAGE:
                 return selected
             offset += DELETE_SCAN_PAGE
@@ -316,7 +329,7 @@ class FaceService:
         schema = face_set.external_fields or {}
         if options.get("filter"):
             try:
-                compile_filter(options["filter"], schema)  # refuse bad filters before queueing
+                compile_filter(options["filter"], with_built_in_fields(schema))  # refuse bad filters before queueing
             except FilterError as bad:
                 raise ApiError(ApiErrorCode.INVALID_FILTER, str(bad)) from bad
         check_known(schema, [name for spec in options.get("sort", []) for name in spec], "sort")

@@ -320,6 +320,27 @@ class _Parser:
 # ---------------------------------------------------------------------------- public API
 
 
+# Fields every face has besides its face set's own: ``user_id:alice`` selects a person.
+# Where a face set defines a field of the same name, its own field wins.
+BUILT_IN_FIELDS: dict[str, dict[str, str]] = {"user_id": {"type": "string"}}
+# The vector collection's column of each built-in field (``infra.vector_index.rows``).
+BUILT_IN_COLUMNS: dict[str, str] = {"user_id": "user_id"}
+
+
+def with_built_in_fields(schema: Mapping[str, Any]) -> dict[str, Any]:
+    return {**BUILT_IN_FIELDS, **schema}
+
+
+def built_in_columns(schema: Mapping[str, Any]) -> dict[str, str]:
+    """The built-in fields' columns, for those the face set does not define itself."""
+    return {name: column for name, column in BUILT_IN_COLUMNS.items() if name not in schema}
+
+
+def built_in_values(schema: Mapping[str, Any], user_id: str | None) -> dict[str, Any]:
+    """A face's built-in field values, to evaluate with ``matches`` beside its own fields."""
+    return {} if user_id is None or "user_id" in schema else {"user_id": user_id}
+
+
 def parse_filter(text: str, schema: Mapping[str, Any]) -> Node:
     """Parse and type-check ``text`` against ``schema`` (field name → ``{"type": t}``)."""
     if not text or not text.strip():

@@ -156,3 +156,17 @@ def test_project_wide_erasure_is_a_job_across_every_face_set(api: ApiStack, clie
     assert len(face_rows(api.settings, untouched)) == 1, "another project's person of the same id is not touched"
     error_of(client.call("DELETE", f"/persons/{user}"), 404, "FRS.0214")
     error_of(other_project.call("DELETE", f"/persons/{user}", headers={"X-Auth-Token": client.api_key}), 404, "FRS.0200")
+
+
+def test_user_id_is_a_filterable_field_for_search_and_delete(client: ProjectClient, face_set: str) -> None:
+    enroll(client, face_set, OBAMA_SMALL, "obama")
+    woz = enroll(client, face_set, WOZNIAK, "woz")
+    enroll(client, face_set, GUIDO, "guido")
+    found = client.search(face_set, OBAMA_SMALL, filter="user_id:woz", top_n=5)["faces"]
+    assert [face["face_id"] for face in found] == woz
+    either = client.search(face_set, OBAMA_SMALL, filter="user_id:woz || user_id:guido", top_n=5)["faces"]
+    assert {face["user_id"] for face in either} == {"woz", "guido"}
+    deleted = client.call("DELETE", f"/face-sets/{face_set}/faces", query_string={"filter": "!user_id:obama"})
+    assert deleted.status_code == 200 and deleted.get_json()["face_number"] == 2, deleted.get_json()
+    assert [person["user_id"] for person in client.ok("GET", f"/face-sets/{face_set}/persons")["persons"]] == ["obama"]
+    error_of(client.call("DELETE", f"/face-sets/{face_set}/faces", query_string={"filter": "user_id:[1 TO 2]"}), 400, "FRS.0120")

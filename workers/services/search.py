@@ -12,7 +12,7 @@ from core.errors import ErrorCode
 from core.payloads import SearchPayload
 from core.results import FaceRecord, Match, SearchGroup, SearchResult
 from infra.filter_columns import FilterColumns
-from infra.search_filter import FilterError, compile_filter
+from infra.search_filter import FilterError, built_in_columns, compile_filter, with_built_in_fields
 from infra.vector_index.errors import InvalidVectorFilter
 from pipelines.compare import (
     SimilarityCalibration,
@@ -119,10 +119,10 @@ def search(ctx: JobContext, payload: SearchPayload) -> SearchResult:
 def _compiled_filter(ctx: JobContext, payload: SearchPayload, schema: dict[str, Any], model_id: str) -> str:
     assert payload.filter is not None
     try:
-        columns = None
+        columns = built_in_columns(schema)
         if ctx.runtime.index.has_filter_columns(model_id):
-            columns = FilterColumns.for_schema(schema).by_field
-        return compile_filter(payload.filter, schema, columns=columns)
+            columns.update(FilterColumns.for_schema(schema).by_field)
+        return compile_filter(payload.filter, with_built_in_fields(schema), columns=columns)
     except FilterError as bad:
         raise JobFailure(ErrorCode.INVALID_FILTER, str(bad)) from bad
 
