@@ -169,6 +169,11 @@ class UnindexedFace(_Result):
 class Match(StoredFace):
     similarity: float = Field(description="0..1, larger is more similar")
     distance: float
+    # Searches grouped by person (workers.services.person_score, docs/API.md "Persons").
+    person_score: float | None = Field(
+        None, exclude_if=absent, description="mean similarity to the person's 3 most similar faces"
+    )
+    person_faces: int | None = Field(None, exclude_if=absent, description="faces the person score compared")
 
 
 class ImageSize(_Result):

@@ -83,6 +83,22 @@ class PersonRepo:
                 or 0
             )
 
+    def face_ids_of(
+        self, project_id: str, face_set_id: str, user_ids: builtins.list[str]
+    ) -> dict[str, builtins.list[str]]:
+        """Every face id of each of these persons in the face set."""
+        found: dict[str, builtins.list[str]] = {user_id: [] for user_id in user_ids}
+        with self.db.session() as session:
+            for chunk in batched(user_ids):
+                rows = session.execute(
+                    select(Face.user_id, Face.face_id).where(
+                        Face.project_id == project_id, Face.face_set_id == face_set_id, Face.user_id.in_(chunk)
+                    )
+                )
+                for user_id, face_id in rows:
+                    found[str(user_id)].append(str(face_id))
+        return found
+
     def face_sets_of(self, project_id: str, user_id: str) -> builtins.list[str]:
         """The ids of the project's face sets that hold a face of this person."""
         with self.db.session() as session:

@@ -170,3 +170,16 @@ def test_user_id_is_a_filterable_field_for_search_and_delete(client: ProjectClie
     assert deleted.status_code == 200 and deleted.get_json()["face_number"] == 2, deleted.get_json()
     assert [person["user_id"] for person in client.ok("GET", f"/face-sets/{face_set}/persons")["persons"]] == ["obama"]
     error_of(client.call("DELETE", f"/face-sets/{face_set}/faces", query_string={"filter": "user_id:[1 TO 2]"}), 400, "FRS.0120")
+
+
+def test_group_by_person_scores_each_person_on_all_their_faces(client: ProjectClient, face_set: str) -> None:
+    enroll(client, face_set, OBAMA_SMALL, "obama")
+    enroll(client, face_set, OBAMA_240, "obama")
+    enroll(client, face_set, WOZNIAK, "woz")
+    people = client.search(face_set, OBAMA_SMALL, group_by="person")["faces"]
+    scores = {person["user_id"]: person for person in people}
+    assert people[0]["user_id"] == "obama"
+    assert scores["obama"]["person_faces"] == 2 and scores["woz"]["person_faces"] == 1
+    # The mean of both obama faces: at most the best (the identical photo), far above the others.
+    assert scores["obama"]["similarity"] >= scores["obama"]["person_score"] > scores["woz"]["person_score"]
+    assert scores["woz"]["person_score"] == scores["woz"]["similarity"]

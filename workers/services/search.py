@@ -26,6 +26,7 @@ from workers.errors import JobFailure
 from workers.execution import JobContext
 from workers.services.calibration import threshold_for_far
 from workers.services.common import detected_face, largest, load_image
+from workers.services.person_score import add_person_scores
 
 # Extra candidates fetched when results are re-ranked after the vector query
 # (grouping by person), so the top_n survivors are still the best ones.
@@ -88,6 +89,14 @@ def search(ctx: JobContext, payload: SearchPayload) -> SearchResult:
         threshold = payload.threshold
         max_distance = similarity_to_distance(threshold, calibration) if threshold > 0 else float("inf")
     ranked = [_rank(payload, hits, rows, calibration, max_distance) for hits in hits_per_probe]
+    if payload.group_by == "person":
+        ranked = [
+            add_person_scores(
+                ctx, payload.project_id, payload.face_set_id, vector, matches, face_set.model_id,
+                lambda distance: distance_to_similarity(distance, calibration),
+            )
+            for (_, vector), matches in zip(probes, ranked, strict=True)
+        ]
 
     if not payload.all_faces:
         if payload.image_key is None or not payload.show_probe_faces:
