@@ -142,14 +142,19 @@ class CompareForm(CompareJson):
 
 
 class HeadPose(BaseModel):
+    """Degrees; no confidence is given (accuracy: docs/ANALYSIS.md, "Head pose")."""
+
     pitch_angle: float | None = None
     roll_angle: float | None = None
     yaw_angle: float | None = None
 
 
 class Dress(BaseModel):
-    glass: str | None = None
-    hat: str | None = None
+    """Kept for the seed's shape: glasses and hats are **not estimated**, both are always
+    ``unknown`` (docs/ANALYSIS.md, "Attributes")."""
+
+    glass: str | None = Field(None, description="not estimated: always unknown")
+    hat: str | None = Field(None, description="not estimated: always unknown")
 
 
 class DetectAttributes(BaseModel):

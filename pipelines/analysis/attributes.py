@@ -34,11 +34,13 @@ class GenderEstimate:
     value: str
     """``male`` or ``female`` (the only labels the bundled model knows)."""
     confidence: float
-    """0-1, the model's softmax probability of ``value``."""
+    """0-1, the model's softmax probability of ``value``. Kept internal: it reads 0.98 or
+    more on every face seen (all labelled photos, a 49 px face too), so it tells a client
+    nothing about which answers to trust (docs/ANALYSIS.md, "Attributes")."""
     reliability: Reliability = Reliability.MEASURED
 
     def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "confidence": self.confidence, "reliability": str(self.reliability)}
+        return {"value": self.value, "reliability": str(self.reliability)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +48,12 @@ class AgeEstimate:
     value: int
     """Years, the expectation over the model's 81 age classes."""
     confidence: float
-    """0-1, the model's probability mass near ``value``."""
+    """0-1, the model's probability mass near ``value``. Kept internal: never measured
+    against labelled ages, so it is not returned."""
     reliability: Reliability = Reliability.MEASURED
 
     def to_dict(self) -> dict[str, Any]:
-        return {"value": self.value, "confidence": self.confidence, "reliability": str(self.reliability)}
+        return {"value": self.value, "reliability": str(self.reliability)}
 
 
 @dataclass(frozen=True, slots=True)
