@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import random
+import uuid
 from pathlib import Path
 
 from tests.support.photos import FACES, identity_photos, misc
@@ -22,6 +24,18 @@ CORRUPT = b"\xff\xd8\xff\xe0 this is not really a jpeg" + bytes(range(256)) * 4
 def b64(path: Path, data_url: bool = False) -> str:
     text = base64.b64encode(path.read_bytes()).decode()
     return f"data:image/jpeg;base64,{text}" if data_url else text
+
+
+def unique_copy(photo: Path, folder: Path) -> Path:
+    """The photo with one corner pixel changed: new bytes, so an object key no other test of
+    this shared stack can hold."""
+    from PIL import Image
+
+    image = Image.open(photo).convert("RGB")
+    image.putpixel((0, 0), tuple(random.randrange(256) for _ in range(3)))
+    copy = folder / f"{uuid.uuid4().hex}.png"
+    image.save(copy)
+    return copy
 
 
 def all_identity_photos() -> list[Path]:

@@ -4,8 +4,6 @@ image shared with another person is kept."""
 
 from __future__ import annotations
 
-import random
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ from infra.db.models import Face
 from infra.settings import Settings
 from infra.vector_index import VectorIndex
 from tests.api.conftest import ApiStack, error_of, unique
-from tests.api.photos import ALLEN, GUIDO, OBAMA_240, OBAMA_SMALL, WOZNIAK
+from tests.api.photos import ALLEN, GUIDO, OBAMA_240, OBAMA_SMALL, WOZNIAK, unique_copy
 from tests.support.client import ProjectClient
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
@@ -50,18 +48,6 @@ def referenced_keys(settings: Settings, keys: set[str]) -> set[str]:
             return set(images) | set(crops)
     finally:
         engine.dispose()
-
-
-def unique_copy(photo: Path, folder: Path) -> Path:
-    """The photo with one corner pixel changed: new bytes, so an object key no other test of
-    this shared stack can hold."""
-    from PIL import Image
-
-    image = Image.open(photo).convert("RGB")
-    image.putpixel((0, 0), tuple(random.randrange(256) for _ in range(3)))
-    copy = folder / f"{uuid.uuid4().hex}.png"
-    image.save(copy)
-    return copy
 
 
 def enroll(client: ProjectClient, face_set: str, photo: Any, user_id: str) -> list[str]:
