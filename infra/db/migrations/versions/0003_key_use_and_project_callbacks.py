@@ -1,10 +1,8 @@
-"""When each API key was last used, each project's default callback URL, and job
-outcome counts.
+"""When each API key was last used, and each project's default callback URL.
 
 ``api_keys.last_used_at`` lets an operator see which key of a rotation is still in use
 before revoking the old one; ``projects.default_callback_url`` is where a project's job
-callbacks go when a request names none; ``job_outcome_counts`` counts finished jobs once,
-where they finish, for /metrics.
+callbacks go when a request names none.
 
 Revision ID: 0003
 Revises: 0002
@@ -27,17 +25,9 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.add_column("api_keys", sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("projects", sa.Column("default_callback_url", sa.String(2048), nullable=True))
-    op.create_table(
-        "job_outcome_counts",
-        sa.Column("kind", sa.String(32), nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("count", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("kind", "status", name=op.f("pk_job_outcome_counts")),
-    )
 
 
 def downgrade() -> None:
-    op.drop_table("job_outcome_counts")
     with op.batch_alter_table("projects") as batch:
         batch.drop_column("default_callback_url")
     with op.batch_alter_table("api_keys") as batch:
