@@ -7,12 +7,13 @@ so every dialect shares auth data, limits, jobs and face logic with the native A
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flask import current_app
 
-from api.images import ImageIntake
+from api.images import PROBE_PREFIX, ImageIntake
 from api.jobs import JobGateway
 from api.services import FaceService
 from infra.gpu_pool import GpuRouting
@@ -26,6 +27,10 @@ if TYPE_CHECKING:
     from infra.db.repositories import ApiKeyRepo, FaceRepo, FaceSetRepo, JobRepo, ProjectRepo
     from infra.events import EventPublisher
     from infra.object_store import ObjectStore
+
+log = logging.getLogger(__name__)
+# The payload fields that may name a probe image (as workers.probes reads them).
+PROBE_FIELDS = ("image_key", "image1_key", "image2_key", "video_key", "reference_image_key")
 
 CONTEXT_KEY = "facefleet"
 
@@ -59,6 +64,7 @@ class ApiContext:
             fallback_poll_seconds=self.settings.jobs.completion_fallback_poll_seconds,
             store=self.store,
             default_callback_url=self._default_callback_url,
+            release_probes=self._release_probes,
         )
         self.intake = ImageIntake(
             self.store,
@@ -74,6 +80,20 @@ class ApiContext:
             gateway=self.gateway,
         )
 
+
+    def _release_probes(self, payload: dict[str, Any]) -> None:
+        if self.settings.jobs.probe_retention_seconds > 0:
+            return  # reconciliation removes them once past the retention
+        keys = {
+            str(value)
+            for name in PROBE_FIELDS
+            if isinstance(value := payload.get(name), str) and value.startswith(PROBE_PREFIX + "/")
+        }
+        for key in keys - self.jobs.referenced_keys(keys):
+            try:
+                self.store.delete(key)
+            except Exception:  # noqa: BLE001  # the answer stands; reconciliation removes it later
+                log.warning("could not delete a retried request's probe; reconciliation will")
 
     def _default_callback_url(self, project_id: str) -> str | None:
         project = self.projects.get(project_id)

@@ -140,6 +140,7 @@ class JobGateway:
         fallback_poll_seconds: float = 1.0,
         store: probes.ProbeStore | None = None,
         default_callback_url: Callable[[str], str | None] | None = None,
+        release_probes: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.jobs = jobs
         self.store = store
@@ -151,6 +152,7 @@ class JobGateway:
         self.webhooks = webhooks or WebhookSettings()
         self.gpu = gpu
         self.default_callback_url = default_callback_url
+        self.release_probes = release_probes
 
     def checked_callback_url(self, url: str | None) -> str | None:
         """Refused at submit time, before anything runs: a callback must not be a way to
@@ -218,6 +220,10 @@ class JobGateway:
                 # to a durable broker). A read-only job run twice costs a computation: the
                 # second run finds the row final and does nothing.
                 self._send(kind, job_id, self._message(body, inline))
+            if JobStatus(job.status).is_final and self.release_probes is not None:
+                # The retry uploaded its probe again, under the first request's key, after
+                # the worker had deleted it: nothing will read it now.
+                self.release_probes(body)
             return job
         self._send(kind, job_id, self._message(body, inline))
         if self.events is not None:

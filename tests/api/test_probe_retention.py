@@ -7,6 +7,7 @@ sent as a probe, or named as one by image_url, stays."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,10 @@ def test_a_few_hundred_mixed_calls_leave_only_the_enrolled_faces_objects(
     assert calls >= 160
     for job_id in async_jobs:
         assert client.wait_job(job_id)["status"] == "succeeded"
-    time.sleep(0.5)  # the worker deletes a probe right after storing the result
+    # The worker deletes a probe right after storing the result the API answered with.
+    deadline = time.monotonic() + 15
+    while any(key.startswith("probes/") for key in objects(api) - before) and time.monotonic() < deadline:
+        time.sleep(0.2)
 
     after = objects(api)
     assert enrolled_objects <= after
@@ -134,3 +138,15 @@ def test_reconciliation_removes_probes_left_behind_and_keeps_retained_ones(api: 
     assert runtime.store.exists(left_by_a_crash), "younger than the retention: kept"
     reconcile(runtime, grace=timedelta(0))
     assert not runtime.store.exists(left_by_a_crash), "past the retention (0) and the grace: removed"
+
+
+def test_a_retry_of_a_finished_job_leaves_no_probe(api: ApiStack, client: ProjectClient) -> None:
+    key = unique("retry")
+    body = {"image_base64": b64(OBAMA_240)}
+    first = client.call("POST", "/face-detect", json=body, headers={"Idempotency-Key": key})
+    again = client.call("POST", "/face-detect", json=body, headers={"Idempotency-Key": key})
+    assert first.status_code == again.status_code == 200 and first.get_json() == again.get_json()
+    # The probe key of a request with an Idempotency-Key derives from it (api.images).
+    nonce = hashlib.sha256(f"{client.project_id}\0{key}".encode()).hexdigest()[:32]
+    left = [name for name in objects(api) if name.startswith(f"probes/{nonce}/")]
+    assert left == [], "the retry's upload is deleted, as the first request's was"
