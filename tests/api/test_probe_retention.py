@@ -30,6 +30,13 @@ def objects(api: ApiStack) -> set[str]:
     return {key for prefix in PREFIXES for key in store.list_keys(prefix)}
 
 
+def wait_for_probe_deletes(api: ApiStack, before: set[str]) -> None:
+    """The worker deletes a probe right after storing the result the API answers with."""
+    deadline = time.monotonic() + 15
+    while any(key.startswith("probes/") for key in objects(api) - before) and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def referenced_by_faces(api: ApiStack, keys: set[str]) -> set[str]:
     from infra.db import Database
     from infra.db.repositories import FaceRepo
@@ -103,10 +110,7 @@ def test_a_few_hundred_mixed_calls_leave_only_the_enrolled_faces_objects(
     assert calls >= 160
     for job_id in async_jobs:
         assert client.wait_job(job_id)["status"] == "succeeded"
-    # The worker deletes a probe right after storing the result the API answered with.
-    deadline = time.monotonic() + 15
-    while any(key.startswith("probes/") for key in objects(api) - before) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    wait_for_probe_deletes(api, before)
 
     after = objects(api)
     assert enrolled_objects <= after
@@ -117,6 +121,7 @@ def test_a_few_hundred_mixed_calls_leave_only_the_enrolled_faces_objects(
     assert not [key for key in new if key.startswith(("probes/", "liveness/"))]
     # The enrolled image sent again as a probe (same bytes) and by URL is still there and usable.
     assert client.search(face_set, obama)["faces"][0]["face_id"] == enrolled[0]["face_id"]
+    wait_for_probe_deletes(api, before)
     assert not [key for key in objects(api) - before if key.startswith("probes/")]
     probe_root = api.settings.object_store.local_root / "probes"
     empty = [folder for folder in probe_root.glob("*") if folder.is_dir() and not any(folder.iterdir())]
