@@ -109,10 +109,9 @@ def face_detail(face: dict[str, Any], width: int, height: int, *, full: bool = F
             detail["AgeRange"] = {"Low": int(age["value"]), "High": int(age["value"])}
         gender = attributes.get("gender")
         if gender:
-            detail["Gender"] = {
-                "Value": "Male" if gender["value"] == "male" else "Female",
-                "Confidence": round(float(gender["confidence"]) * 100.0, 4),
-            }
+            detail["Gender"] = {"Value": "Male" if gender["value"] == "male" else "Female"}
+            if gender.get("confidence") is not None:  # the native analysis returns none: it meant nothing
+                detail["Gender"]["Confidence"] = round(float(gender["confidence"]) * 100.0, 4)
         smile = attributes.get("smile")
         if smile:
             detail["Smile"] = {"Value": smile["value"] == "yes"}

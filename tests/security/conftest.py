@@ -13,7 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
-from infra.settings import DialectSettings, JobSettings, Settings
+from infra.settings import DialectSettings, JobSettings, Settings, WebhookSettings
 from tests.support.client import ProjectClient
 from tests.support.photos import identity_photos, single_face_identities
 from tests.support.stack import Stack, start_stack
@@ -56,7 +56,8 @@ def surfaces(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Surfaces]:
     from facefleet.admin import create_project
 
     home = tmp_path_factory.mktemp("surfaces")
-    with start_stack(home, workers=1, jobs=JobSettings(sync_wait_seconds=60.0)) as stack:
+    # The SSRF rules as a deployment has them: embedded mode allows loopback receivers.
+    with start_stack(home, workers=1, jobs=JobSettings(sync_wait_seconds=60.0), webhooks=WebhookSettings()) as stack:
         native = create_project(stack.settings, "hostile-native")
         d000 = create_project(stack.settings, "hostile-000")
         d001 = create_project(stack.settings, f"d001-app-{D001_APID}")
