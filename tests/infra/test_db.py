@@ -32,7 +32,7 @@ from infra.db.rows import Box
 from infra.settings import DatabaseSettings
 
 POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-HEAD = "0006"
+HEAD = "0007"
 T = TypeVar("T")
 
 
