@@ -45,7 +45,7 @@ def test_the_readme_quickstart_answers_what_it_shows(service: Service) -> None:
     assert len(answered) == len(shown), run.stdout
     for printed, actual in zip(shown, answered, strict=True):
         expected = comparable(json.loads(printed.replace("…", "")))
-        assert comparable(json.loads(actual)) == expected
+        assert comparable(json.loads(actual)) == expected, actual
 
 
 def transcript() -> str:
