@@ -22,9 +22,9 @@ from infra.filter_columns import FilterColumns
 from pipelines.errors import PipelineError
 from workers.errors import JobFailure
 from workers.execution import JobContext
-from workers.services.chunk_enroll import enroll_chunk_items, item_entry
+from workers.services.chunk_enroll import chunk_item_target, enroll_chunk_items, item_entry
 from workers.services.common import load_image
-from workers.services.enroll import EnrollTarget, enroll_image
+from workers.services.enroll import enroll_image
 
 DEFERRED = None  # a handler returning this leaves the job running: its completion happens elsewhere
 
@@ -141,17 +141,7 @@ def _enroll_item(
     if item.rejected is not None or item.image_key is None:
         refused = {**entry, "status": "rejected", "reason": item.rejected or "invalid_image"}
         return {**refused, "message": item.rejected_message} if item.rejected_message else refused
-    target = EnrollTarget(
-        project_id=payload.project_id,
-        face_set_id=payload.face_set_id,
-        image_key=item.image_key,
-        external_image_id=item.external_image_id,
-        external_fields=dict(item.external_fields),
-        user_id=item.user_id,
-        filter_columns=columns,
-        model_id=models[0],
-        also_model_id=models[1],
-    )
+    target = chunk_item_target(payload, item, columns, models)
     try:
         image = load_image(ctx, item.image_key)
         faces = enroll_image(ctx, target, image, payload.options, id_seed=f"{payload.parent_job_id}:{index}")

@@ -56,7 +56,7 @@ def enroll_chunk_items(
         except (PipelineError, JobFailure) as error:
             report[index] = rejected_entry(entry, error)
             continue
-        loaded.append((index, item, _target(payload, item, columns, models), image))
+        loaded.append((index, item, chunk_item_target(payload, item, columns, models), image))
 
     results = _process(ctx, [image for _, _, _, image in loaded], models[0])
     planned: list[tuple[int, PlannedFaces]] = []
@@ -100,9 +100,10 @@ def _process(ctx: JobContext, images: list[DecodedImage], model_id: str) -> list
         return found
 
 
-def _target(
+def chunk_item_target(
     payload: EnrollChunkPayload, item: BatchItem, columns: FilterColumns, models: tuple[str, str | None]
 ) -> EnrollTarget:
+    """Where one batch item's faces go: the same for the batched path and the one-image path."""
     assert item.image_key is not None
     return EnrollTarget(
         project_id=payload.project_id,
