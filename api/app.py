@@ -149,12 +149,13 @@ def _install_error_handlers(app: OpenAPI) -> None:
 
 
 def _keep_retry_after_for_refusals(app: OpenAPI) -> None:
-    """flask-limiter sends Retry-After (the window's reset) on every response; on a 200 it
-    tells clients to wait for nothing. Only refusals (429, 503) keep it."""
+    """flask-limiter sends Retry-After (the window's reset) on every response; on a success it
+    tells clients to wait for nothing. Refusals keep it: 429 and 503 natively, and the 400 that
+    Rekognition's ProvisionedThroughputExceededException travels in."""
 
     @app.after_request
     def _drop_retry_after(response: Response) -> Response:
-        if response.status_code not in (429, 503):
+        if response.status_code < 400:
             response.headers.pop("Retry-After", None)
         return response
 

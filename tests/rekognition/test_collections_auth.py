@@ -196,5 +196,5 @@ def test_another_projects_collection_is_not_found(rekognition: RekognitionServic
 
 def test_metrics_count_each_operation(rekognition: RekognitionService, rek: Any) -> None:
     rek.list_collections()
-    exposition = requests.get(f"{rekognition.url}/metrics", timeout=30).text
+    exposition = requests.get(f"{rekognition.url}/metrics", headers={"X-Auth-Token": ADMIN_TOKEN}, timeout=30).text
     assert 'route="/rekognition#ListCollections"' in exposition
