@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +97,28 @@ def kill_the_pool_child(stack: Stack) -> int:
     return child
 
 
+def kill_a_running_chunk(stack: Stack, items_done: Callable[[], int], attempts: int = 6) -> int:
+    """Kill the pool child until a kill lands inside a running chunk (the worker logs
+    WorkerLostError). A chunk takes a fraction of a second, so a kill can fall between two
+    chunks; the pool survives that without losing a job, and the next kill waits until the
+    replacement child has enrolled more photos."""
+    deadline = time.monotonic() + 120
+    while items_done() < 3:
+        assert time.monotonic() < deadline, "the batch made no progress"
+        time.sleep(0.05)
+    for _ in range(attempts):
+        done = items_done()
+        killed = kill_the_pool_child(stack)
+        time.sleep(1.0)  # the main process logs the lost job as soon as it sees the child die
+        if "WorkerLostError" in stack.worker_log():
+            return killed
+        deadline = time.monotonic() + 60
+        while items_done() <= done:
+            assert time.monotonic() < deadline, "the batch stopped or finished before a kill hit a chunk"
+            time.sleep(0.05)
+    raise AssertionError(f"none of {attempts} kills landed inside a running chunk")
+
+
 def sync_detect_seconds(client: ProjectClient) -> float:
     photo = identity_photos(single_face_identities()[0])[0]
     started = time.monotonic()
@@ -130,16 +152,12 @@ def test_busy_pool_child_killed_then_its_job_completes_exactly_once(service: Ser
     client, stack = service.client, service.stack
     face_set = f"busy-{time.monotonic_ns()}"
     client.create_face_set(face_set)
-    # Four rounds of nine photos: batched chunks of 3 take a fraction of a second, so the
-    # batch must outlast the wait for its first chunk for the kill to hit a running one.
-    photos = [p for identity in single_face_identities()[:3] for p in identity_photos(identity)[:3]] * 4
+    # Eight rounds of nine photos: batched chunks of 3 take a fraction of a second, so the
+    # batch must last long enough for a kill to land inside a running chunk.
+    photos = [p for identity in single_face_identities()[:3] for p in identity_photos(identity)[:3]] * 8
     job_id = client.enroll_batch(face_set, photos, select="largest")["job_id"]
 
-    deadline = time.monotonic() + 120
-    while (client.job(job_id).get("progress") or {}).get("done", 0) < 3:
-        assert time.monotonic() < deadline, "the batch made no progress"
-        time.sleep(0.05)
-    killed = kill_the_pool_child(stack)  # a chunk is running: two are in flight
+    killed = kill_a_running_chunk(stack, lambda: (client.job(job_id).get("progress") or {}).get("done", 0))
 
     elapsed = sync_detect_seconds(client)
     job = client.wait_job(job_id, timeout=180)

@@ -180,6 +180,13 @@ def test_distributed_worker_exits_and_its_job_runs_on_the_replacement(
     with start_stack(tmp_path / "stack", workers=1, **overrides) as stack:
         client = project_client(stack.settings, "watchdog")
         sync_detect_seconds(client)
+        # The answer is pushed once the job row is stored, a moment before the child hands
+        # the task back and its message is acknowledged; stopped in that moment, the child
+        # would hold the only prefetched message as a running job, which is not a stall.
+        deadline = time.monotonic() + 30
+        while " succeeded in " not in stack.worker_log("w1"):
+            assert time.monotonic() < deadline, "the first detect never finished in the worker"
+            time.sleep(0.05)
         stalled = stack.workers[0]
         (child,) = pool_children(stalled.pid)
         os.kill(child, signal.SIGSTOP)
