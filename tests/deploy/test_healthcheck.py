@@ -14,7 +14,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -23,6 +22,7 @@ from kombu import Connection
 from infra.celery_config import make_celery
 from infra.settings import Settings
 from tests.deploy.support import DEPLOY_DIR, REPO_ROOT
+from tests.support.processes import child_pids
 
 BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
@@ -104,19 +104,6 @@ def _stop_worker(worker: subprocess.Popen[bytes], queue: str) -> None:
         connection.default_channel.queue_delete(queue)
 
 
-def _pool_children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 @pytest.mark.integration
 def test_worker_probe_follows_a_real_worker_on_rabbitmq(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FACEFLEET_BROKER__URL", BROKER_URL)
@@ -141,7 +128,7 @@ def test_worker_probe_fails_while_the_pool_cannot_start_work(monkeypatch: pytest
     worker = _start_worker(prefix, queue, stall_seconds=600)  # the watchdog must not step in here
     try:
         _wait_healthy(prefix, worker)
-        (child,) = _pool_children(worker.pid)
+        (child,) = child_pids(worker.pid)
         os.kill(child, signal.SIGSTOP)
         node = f"{prefix}@{socket.gethostname()}"
         app = make_celery(Settings())

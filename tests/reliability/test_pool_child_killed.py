@@ -17,7 +17,6 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
@@ -26,6 +25,7 @@ from tests.conftest import S3Server
 from tests.reliability.conftest import FAULT_JOBS, project_client
 from tests.support.client import ProjectClient
 from tests.support.photos import identity_photos, single_face_identities
+from tests.support.processes import child_pids
 from tests.support.stack import Stack, start_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
@@ -77,16 +77,7 @@ def service(request: pytest.FixtureRequest) -> Service:
 
 
 def pool_children(worker_pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == worker_pid:
-                found.append(int(entry.name))
-    return found
+    return child_pids(worker_pid)
 
 
 def kill_the_pool_child(stack: Stack) -> int:
