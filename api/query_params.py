@@ -9,6 +9,7 @@ the query). The seed dialects keep accepting whatever their documents' clients s
 from __future__ import annotations
 
 import inspect
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar, get_type_hints
 
@@ -20,7 +21,9 @@ from api.errors import ApiError, ApiErrorCode
 ALWAYS_ACCEPTED = frozenset({"callback_url"})
 EXTRA_QUERY_ATTRIBUTE = "__facefleet_extra_query__"
 View = TypeVar("View", bound=Callable[..., Any])
-_known: dict[int, frozenset[str]] = {}
+# Keyed by the view itself, weakly: an id() key outlives its app, and a later app's view that
+# reuses the address would be judged by the dead view's names.
+_known: weakref.WeakKeyDictionary[Callable[..., Any], frozenset[str]] = weakref.WeakKeyDictionary()
 
 
 def accepts_query(*names: str) -> Callable[[View], View]:
@@ -34,7 +37,7 @@ def accepts_query(*names: str) -> Callable[[View], View]:
 
 
 def query_names_of(view: Callable[..., Any]) -> frozenset[str]:
-    cached = _known.get(id(view))
+    cached = _known.get(view)
     if cached is not None:
         return cached
     names = set(ALWAYS_ACCEPTED) | set(getattr(view, EXTRA_QUERY_ATTRIBUTE, ()))
@@ -49,7 +52,7 @@ def query_names_of(view: Callable[..., Any]) -> frozenset[str]:
             if field.alias:
                 names.add(field.alias)
     known = frozenset(names)
-    _known[id(view)] = known
+    _known[view] = known
     return known
 
 

@@ -31,6 +31,8 @@ from tests.support.stack import Stack, start_stack
 pytestmark = [pytest.mark.integration, pytest.mark.model]
 
 SYNC_DETECT_BOUND_SECONDS = 30.0
+# Under the project's rate limit (600 a minute) even when a stalled batch keeps the test polling.
+POLL_SECONDS = 0.15
 # No healthy job here runs for long: re-sending by housekeeping would only blur what the
 # pool itself recovered.
 POOL_JOBS = FAULT_JOBS.model_copy(
@@ -96,7 +98,7 @@ def kill_a_running_chunk(stack: Stack, items_done: Callable[[], int], attempts: 
     deadline = time.monotonic() + 120
     while items_done() < 3:
         assert time.monotonic() < deadline, "the batch made no progress"
-        time.sleep(0.05)
+        time.sleep(POLL_SECONDS)
     for _ in range(attempts):
         done = items_done()
         killed = kill_the_pool_child(stack)
@@ -106,7 +108,7 @@ def kill_a_running_chunk(stack: Stack, items_done: Callable[[], int], attempts: 
         deadline = time.monotonic() + 60
         while items_done() <= done:
             assert time.monotonic() < deadline, "the batch stopped or finished before a kill hit a chunk"
-            time.sleep(0.05)
+            time.sleep(POLL_SECONDS)
     raise AssertionError(f"none of {attempts} kills landed inside a running chunk")
 
 
