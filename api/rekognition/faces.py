@@ -9,10 +9,19 @@ from typing import Any
 from api.rekognition.calls import Call
 from api.rekognition.images import StoredImage, stored_image
 from api.rekognition.protocol import finished, invalid, offset_of, offset_token
-from api.rekognition.render import UNNAMED_PREFIX, face_detail, image_id, similarity, stored_face
+from api.rekognition.render import UNNAMED_PREFIX, box_detail, face_detail, image_id, similarity, stored_face
 from core.errors import ErrorCode
 from core.jobs import JobKind
 from core.payloads import ComparePayload, DetectPayload, EnrollOptions
+from core.results import (
+    ComparedFace,
+    CompareResult,
+    DeleteFacesResult,
+    DetectResult,
+    EnrollResult,
+    Match,
+    SearchResult,
+)
 
 MAX_INDEX_FACES = 100  # Rekognition indexes at most 100 faces per image
 MAX_SEARCH_FACES = 1000  # FaceFleet's candidate limit per search (AWS allows 4096)
@@ -80,12 +89,12 @@ def index_faces(call: Call) -> dict[str, Any]:
     )
     if outcome.finished and outcome.job.error_code == ErrorCode.NO_FACE.value:
         return {"FaceRecords": [], "FaceModelVersion": call.model_version, "UnindexedFaces": []}
-    result = finished(outcome)
+    result = finished(outcome, EnrollResult)
     records = []
-    for face in result.get("faces", []):
+    for face in result.faces:
         detail = face_detail(face, image.width, image.height, full=full)
         record_face: dict[str, Any] = {
-            "FaceId": face["face_id"],
+            "FaceId": face.face_id,
             "BoundingBox": detail["BoundingBox"],
             "ImageId": image_id(image.key),
             "Confidence": detail.get("Confidence"),
@@ -96,18 +105,12 @@ def index_faces(call: Call) -> dict[str, Any]:
         records.append({"Face": record_face, "FaceDetail": detail})
     unindexed = [
         {
-            "Reasons": sorted(
-                {UNINDEXED_REASONS.get(reason, "LOW_FACE_QUALITY") for reason in face["reasons"]}
-            ),
-            "FaceDetail": _box_only(face_detail(face, image.width, image.height)),
+            "Reasons": sorted({UNINDEXED_REASONS.get(reason, "LOW_FACE_QUALITY") for reason in face.reasons}),
+            "FaceDetail": box_detail(face, image.width, image.height),
         }
-        for face in result.get("unindexed", [])
+        for face in result.unindexed or []
     ]
     return {"FaceRecords": records, "FaceModelVersion": call.model_version, "UnindexedFaces": unindexed}
-
-
-def _box_only(detail: dict[str, Any]) -> dict[str, Any]:
-    return {name: detail[name] for name in ("BoundingBox", "Confidence") if name in detail}
 
 
 # ---------------------------------------------------------------------------- ListFaces / DeleteFaces
@@ -166,7 +169,8 @@ def delete_faces(call: Call) -> dict[str, Any]:
         finished(
             call.api.service.delete_faces(
                 call.project_id, face_set, deletable, wait=True, idempotency_key=None
-            )
+            ),
+            DeleteFacesResult,
         )
     body: dict[str, Any] = {"DeletedFaces": deletable}
     if unsuccessful:
@@ -185,7 +189,7 @@ def run_search(
     face_id: str | None,
     top_n: int,
     group_by: str = "face",
-) -> dict[str, Any]:
+) -> SearchResult:
     outcome = call.api.service.search(
         call.project_id,
         face_set.name,
@@ -195,26 +199,24 @@ def run_search(
         wait=True,
         idempotency_key=None,
     )
-    return finished(outcome)
+    return finished(outcome, SearchResult)
 
 
-def face_matches(
-    call: Call, face_set: Any, matches: list[dict[str, Any]], threshold: float
-) -> list[dict[str, Any]]:
+def face_matches(call: Call, face_set: Any, matches: list[Match], threshold: float) -> list[dict[str, Any]]:
     """Native search hits as ``FaceMatches``: those at or above ``threshold``, best first."""
-    scored = [(similarity(match["distance"], call.match_distance), match) for match in matches]
+    scored = [(similarity(match.distance, call.match_distance), match) for match in matches]
     kept = [(score, match) for score, match in scored if score >= threshold]
-    rows = call.api.faces.get_many(call.project_id, face_set.id, [match["face_id"] for _, match in kept])
+    rows = call.api.faces.get_many(call.project_id, face_set.id, [match.face_id for _, match in kept])
     sizes = call.rekognition.image_sizes.sizes([row.image_key for row in rows.values()])
     return [
         {
             "Similarity": score,
             "Face": stored_face(
-                rows[match["face_id"]], sizes.get(rows[match["face_id"]].image_key), call.model_version
+                rows[match.face_id], sizes.get(rows[match.face_id].image_key), call.model_version
             ),
         }
         for score, match in kept
-        if match["face_id"] in rows
+        if match.face_id in rows
     ]
 
 
@@ -231,7 +233,7 @@ def search_faces(call: Call) -> dict[str, Any]:
         raise invalid(f"FaceId {face_id} is not in collection {row.collection_id}")
     # One more than asked: the query face itself is always its own best hit, and never shown.
     result = run_search(call, face_set, image_key=None, face_id=face_id, top_n=max_faces + 1)
-    others = [match for match in result.get("faces", []) if match["face_id"] != face_id][:max_faces]
+    others = [match for match in result.faces or [] if match.face_id != face_id][:max_faces]
     return {
         "SearchedFaceId": face_id,
         "FaceMatches": face_matches(call, face_set, others, threshold),
@@ -249,10 +251,10 @@ def search_faces_by_image(call: Call) -> dict[str, Any]:
     call.params.choice("QualityFilter", QUALITY_FILTERS, "NONE")
     image = request_image(call)
     result = run_search(call, face_set, image_key=image.key, face_id=None, top_n=max_faces)
-    searched = result.get("searched_face") or {}
-    body: dict[str, Any] = {"FaceMatches": face_matches(call, face_set, result.get("faces", []), threshold)}
-    if searched:
-        detail = face_detail(searched, image.width, image.height)
+    searched = result.searched_face
+    body: dict[str, Any] = {"FaceMatches": face_matches(call, face_set, result.faces or [], threshold)}
+    if searched is not None:
+        detail = box_detail(searched, image.width, image.height)
         body["SearchedFaceBoundingBox"] = detail["BoundingBox"]
         body["SearchedFaceConfidence"] = detail.get("Confidence")
     body["FaceModelVersion"] = call.model_version
@@ -273,24 +275,23 @@ def compare_faces(call: Call) -> dict[str, Any]:
         ComparePayload(image1_key=source.key, image2_key=target.key, all_targets=True),
         wait=True,
     )
-    result = finished(outcome)
+    result = finished(outcome, CompareResult)
     matches, unmatched = [], []
-    for face in sorted(result.get("image2_faces", []), key=lambda f: f["distance"]):
-        score = similarity(face["distance"], call.match_distance)
+    for face in sorted(result.image2_faces or [], key=lambda f: f.distance):
+        score = similarity(face.distance, call.match_distance)
         compared = _compared_face(face, target)
         if score >= threshold:
             matches.append({"Similarity": score, "Face": compared})
         else:
             unmatched.append(compared)
-    source_face = face_detail(result["image1_face"], source.width, source.height)
     return {
-        "SourceImageFace": _box_only(source_face),
+        "SourceImageFace": box_detail(result.image1_face, source.width, source.height),
         "FaceMatches": matches,
         "UnmatchedFaces": unmatched,
     }
 
 
-def _compared_face(face: dict[str, Any], image: StoredImage) -> dict[str, Any]:
+def _compared_face(face: ComparedFace, image: StoredImage) -> dict[str, Any]:
     detail = face_detail(face, image.width, image.height)
     return {name: detail[name] for name in ("BoundingBox", "Confidence", "Landmarks") if name in detail}
 
@@ -304,9 +305,5 @@ def detect_faces(call: Call) -> dict[str, Any]:
     payload = DetectPayload(
         image_key=image.key, attributes=ALL_ATTRIBUTE_CODES if full else DEFAULT_ATTRIBUTE_CODES, quality=True
     )
-    result = finished(call.api.gateway.run(call.project_id, JobKind.DETECT, payload, wait=True))
-    return {
-        "FaceDetails": [
-            face_detail(face, image.width, image.height, full=full) for face in result.get("faces", [])
-        ]
-    }
+    result = finished(call.api.gateway.run(call.project_id, JobKind.DETECT, payload, wait=True), DetectResult)
+    return {"FaceDetails": [face_detail(face, image.width, image.height, full=full) for face in result.faces]}

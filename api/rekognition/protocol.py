@@ -22,7 +22,7 @@ from flask import Response
 
 from api.errors import ApiError, ApiErrorCode
 from api.input_bounds import check_json_depth
-from api.jobs import JobOutcome
+from api.jobs import JobOutcome, ResultT
 from core.errors import ErrorCode
 from core.jobs import JobStatus
 
@@ -121,8 +121,8 @@ def error_of(failure: Exception) -> RekognitionError:
     return RekognitionError(ErrorType.INTERNAL, "internal server error")
 
 
-def finished(outcome: JobOutcome) -> dict[str, Any]:
-    """The job's result; a job still running at the sync deadline is ThrottlingException
+def finished(outcome: JobOutcome, model: type[ResultT]) -> ResultT:
+    """The job's result model; a job still running at the sync deadline is ThrottlingException
     (retryable: the SDK's standard mode tries again), a failed job its Rekognition error."""
     if not outcome.finished:
         raise RekognitionError(
@@ -136,8 +136,7 @@ def finished(outcome: JobOutcome) -> dict[str, Any]:
         if error_type is ErrorType.INTERNAL:
             message = "internal server error"
         raise RekognitionError(error_type, message)
-    # The result model as its stored JSON: this front end still renders from dict keys.
-    return outcome.result.model_dump(mode="json")
+    return outcome.result_as(model)
 
 
 # ---------------------------------------------------------------------------- parameters

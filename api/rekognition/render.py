@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Any
+from typing import Any, Protocol
+
+from core.results import Box, Point
 
 # Faces indexed without an ExternalImageId keep a native id starting with this character,
 # which Rekognition's ExternalImageId pattern ([a-zA-Z0-9_.\-:]+) cannot contain.
@@ -37,21 +39,32 @@ def external_image_id(native: str) -> str | None:
     return None if native.startswith(UNNAMED_PREFIX) else native
 
 
-def ratio_box(box: dict[str, Any], width: int, height: int) -> dict[str, float]:
-    return {
-        "Width": box["width"] / width,
-        "Height": box["height"] / height,
-        "Left": box["top_left_x"] / width,
-        "Top": box["top_left_y"] / height,
-    }
+class BoxedFace(Protocol):
+    """A face as far as Rekognition's box-only shapes show it (``UnindexedFace`` too)."""
+
+    @property
+    def bounding_box(self) -> Box: ...
+    @property
+    def confidence(self) -> float | None: ...
 
 
-def row_box(row: Any) -> dict[str, int]:
+class AnalysedFace(BoxedFace, Protocol):
+    """A face with whatever analysis its job ran (``DetectedFace``, ``EnrolledFace``)."""
+
+    @property
+    def landmarks(self) -> list[Point] | None: ...
+    @property
+    def attributes(self) -> dict[str, Any] | None: ...
+    @property
+    def quality(self) -> dict[str, Any] | None: ...
+
+
+def ratio_box(box: Box, width: int, height: int) -> dict[str, float]:
     return {
-        "top_left_x": row.box.x,
-        "top_left_y": row.box.y,
-        "width": row.box.width,
-        "height": row.box.height,
+        "Width": box.width / width,
+        "Height": box.height / height,
+        "Left": box.top_left_x / width,
+        "Top": box.top_left_y / height,
     }
 
 
@@ -63,7 +76,7 @@ def stored_face(row: Any, size: tuple[int, int] | None, model_version: str) -> d
     """A face of a collection (SQL row) as Rekognition's ``Face``."""
     face: dict[str, Any] = {"FaceId": row.face_id, "ImageId": image_id(row.image_key)}
     if size is not None:
-        face["BoundingBox"] = ratio_box(row_box(row), *size)
+        face["BoundingBox"] = ratio_box(Box.of(row.box), *size)
     external = external_image_id(row.external_image_id)
     if external is not None:
         face["ExternalImageId"] = external
@@ -76,28 +89,35 @@ def stored_face(row: Any, size: tuple[int, int] | None, model_version: str) -> d
     return face
 
 
-def landmarks(points: list[dict[str, float]], width: int, height: int) -> list[dict[str, Any]]:
+def landmarks(points: list[Point], width: int, height: int) -> list[dict[str, Any]]:
     if len(points) != len(LANDMARK_TYPES):
         return []
     return [
-        {"Type": kind, "X": point["x"] / width, "Y": point["y"] / height}
+        {"Type": kind, "X": point.x / width, "Y": point.y / height}
         for kind, point in zip(LANDMARK_TYPES, points, strict=True)
     ]
 
 
-def face_detail(face: dict[str, Any], width: int, height: int, *, full: bool = False) -> dict[str, Any]:
-    """A detected face (the worker's face JSON, with any analysis) as ``FaceDetail``."""
-    detail: dict[str, Any] = {"BoundingBox": ratio_box(face["bounding_box"], width, height)}
-    if face.get("confidence") is not None:
-        detail["Confidence"] = confidence(face["confidence"])
-    marks = landmarks(face.get("landmarks") or [], width, height)
+def box_detail(face: BoxedFace, width: int, height: int) -> dict[str, Any]:
+    """A face as the ``BoundingBox`` and ``Confidence`` of a ``FaceDetail``."""
+    detail: dict[str, Any] = {"BoundingBox": ratio_box(face.bounding_box, width, height)}
+    if face.confidence is not None:
+        detail["Confidence"] = confidence(face.confidence)
+    return detail
+
+
+def face_detail(face: AnalysedFace, width: int, height: int, *, full: bool = False) -> dict[str, Any]:
+    """A face of a job's result, with any analysis it ran, as ``FaceDetail``."""
+    detail = box_detail(face, width, height)
+    marks = landmarks(face.landmarks or [], width, height)
     if marks:
         detail["Landmarks"] = marks
-    attributes = face.get("attributes") or {}
+    # The analysis estimates stay open mappings in the result model (one per seed code).
+    attributes = face.attributes or {}
     pose = attributes.get("headpose")
     if pose:
         detail["Pose"] = {"Roll": pose["roll"], "Yaw": pose["yaw"], "Pitch": pose["pitch"]}
-    quality = face.get("quality")
+    quality = face.quality
     if quality:
         detail["Quality"] = {
             "Brightness": round(min(100.0, quality["brightness"] / 255.0 * 100.0), 4),

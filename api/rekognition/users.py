@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from api.jobs import JobOutcome
+from api.jobs import JobOutcome, ResultT
 from api.rekognition.calls import Call
 from api.rekognition.faces import QUALITY_FILTERS, request_image, run_search
 from api.rekognition.protocol import (
@@ -23,6 +23,7 @@ from api.rekognition.protocol import (
 from api.rekognition.render import face_detail, similarity
 from core.jobs import JobKind
 from core.payloads import SearchPayload, UpdateFacePayload
+from core.results import Match, SearchResult, UpdateFaceResult
 
 MAX_USER_ID = 128
 MAX_ASSOCIATE_FACES = 100
@@ -78,7 +79,7 @@ def list_users(call: Call) -> dict[str, Any]:
     return body
 
 
-def _run_side_by_side(call: Call, kind: JobKind, payloads: list[Any]) -> list[dict[str, Any]]:
+def _run_side_by_side(call: Call, kind: JobKind, payloads: list[Any], model: type[ResultT]) -> list[ResultT]:
     """Every job sent first, then each waited for, all within one sync deadline."""
     gateway = call.api.gateway
     jobs = [gateway.submit(call.project_id, kind, payload) for payload in payloads]
@@ -86,7 +87,7 @@ def _run_side_by_side(call: Call, kind: JobKind, payloads: list[Any]) -> list[di
     results = []
     for job in jobs:
         final = gateway.wait(job.id, max(0.0, deadline - time.monotonic())) or job
-        results.append(finished(JobOutcome(final, kind)))
+        results.append(finished(JobOutcome(final, kind), model))
     return results
 
 
@@ -98,7 +99,7 @@ def _set_user(call: Call, face_set: Any, face_ids: list[str], user_id: str) -> N
         )
         for face_id in face_ids
     ]
-    _run_side_by_side(call, JobKind.UPDATE_FACE, payloads)
+    _run_side_by_side(call, JobKind.UPDATE_FACE, payloads, UpdateFaceResult)
 
 
 def _similarity_to_faces(call: Call, face_set: Any, face_ids: list[str], owned: set[str]) -> dict[str, float]:
@@ -110,11 +111,12 @@ def _similarity_to_faces(call: Call, face_set: Any, face_ids: list[str], owned: 
         for face_id in face_ids
     ]
     best: dict[str, float] = {}
-    for face_id, result in zip(face_ids, _run_side_by_side(call, JobKind.SEARCH, payloads), strict=True):
+    results = _run_side_by_side(call, JobKind.SEARCH, payloads, SearchResult)
+    for face_id, result in zip(face_ids, results, strict=True):
         scores = [
-            similarity(hit["distance"], call.match_distance)
-            for hit in result.get("faces", [])
-            if hit["face_id"] in owned
+            similarity(hit.distance, call.match_distance)
+            for hit in result.faces or []
+            if hit.face_id in owned
         ]
         best[face_id] = max(scores, default=0.0)
     return best
@@ -191,15 +193,15 @@ def disassociate_faces(call: Call) -> dict[str, Any]:
 
 
 def _user_matches(
-    call: Call, face_set: Any, hits: list[dict[str, Any]], threshold: float, limit: int, exclude: str | None
+    call: Call, face_set: Any, hits: list[Match], threshold: float, limit: int, exclude: str | None
 ) -> list[dict[str, Any]]:
     """Best similarity per user among ``hits`` (faces without a user are no user match)."""
     best: dict[str, float] = {}
     for hit in hits:
-        user_id = hit.get("user_id")
+        user_id = hit.user_id
         if not user_id or user_id == exclude:
             continue
-        score = similarity(hit["distance"], call.match_distance)
+        score = similarity(hit.distance, call.match_distance)
         best[user_id] = max(best.get(user_id, 0.0), score)
     ranked = sorted(((score, user_id) for user_id, score in best.items() if score >= threshold), reverse=True)
     return [
@@ -241,7 +243,9 @@ def search_users(call: Call) -> dict[str, Any]:
         for probe in probes
     ]
     hits = [
-        hit for result in _run_side_by_side(call, JobKind.SEARCH, payloads) for hit in result.get("faces", [])
+        hit
+        for result in _run_side_by_side(call, JobKind.SEARCH, payloads, SearchResult)
+        for hit in result.faces or []
     ]
     body["UserMatches"] = _user_matches(call, face_set, hits, threshold, max_users, exclude=user_id)
     body["FaceModelVersion"] = call.model_version
@@ -257,16 +261,14 @@ def search_users_by_image(call: Call) -> dict[str, Any]:
     image = request_image(call)
     result = run_search(call, face_set, image_key=image.key, face_id=None, top_n=max_users, group_by="person")
     body: dict[str, Any] = {
-        "UserMatches": _user_matches(
-            call, face_set, result.get("faces", []), threshold, max_users, exclude=None
-        ),
+        "UserMatches": _user_matches(call, face_set, result.faces or [], threshold, max_users, exclude=None),
         "FaceModelVersion": call.model_version,
     }
-    searched = result.get("searched_face")
-    if searched:
+    searched = result.searched_face
+    if searched is not None:
         body["SearchedFace"] = {"FaceDetail": face_detail(searched, image.width, image.height)}
     body["UnsearchedFaces"] = [
         {"FaceDetails": face_detail(face, image.width, image.height), "Reasons": ["FACE_NOT_LARGEST"]}
-        for face in result.get("unsearched_faces", [])
+        for face in result.unsearched_faces or []
     ]
     return body
