@@ -26,7 +26,7 @@ from api import auth_limits, boundary, dialects, metrics
 from api.bodies import describe_validation_error
 from api.console import console_blueprint
 from api.context import ApiContext, build_context
-from api.errors import ApiError, ApiErrorCode
+from api.errors import ApiError, ApiErrorCode, domain_error
 from api.fleet_history import fleet_history_blueprint
 from api.openapi_links import LinkedOpenAPI
 from api.rekognition import register as register_rekognition
@@ -36,6 +36,7 @@ from api.routes import register_v1
 from api.routes.admin import register_admin
 from api.routes.fleet import install_fleet_signals
 from api.routes.ops import ops_blueprint
+from core.errors import DomainError
 from infra.errors import TransientInfraError
 from infra.settings import Settings
 
@@ -111,6 +112,10 @@ def _install_error_handlers(app: OpenAPI) -> None:
     @app.errorhandler(ApiError)
     def _api_error(error: ApiError) -> Response:
         return error.response()
+
+    @app.errorhandler(DomainError)
+    def _domain_error(error: DomainError) -> Response:
+        return domain_error(error).response()
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> BaseResponse:

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Response, jsonify
 
-from core.errors import ErrorCode
+from core.errors import DomainError, ErrorCode
 from core.jobs import JobKind
 
 
@@ -68,14 +68,14 @@ class ApiErrorCode(Enum):
         "FRS.0132", 400, "The callback URL is not allowed (scheme, host or address not on the allow-list)."
     )
     # --- face sets and faces ---
-    FACE_SET_EXISTS = ErrorSpec("FRS.0201", 400, "A face set with this name already exists.")
-    FACE_SET_LIMIT = ErrorSpec("FRS.0202", 400, "The project holds the maximum number of face sets.")
+    FACE_SET_EXISTS = ErrorSpec("FRS.0201", 400, "A face set with this name already exists.", ErrorCode.FACE_SET_EXISTS)
+    FACE_SET_LIMIT = ErrorSpec("FRS.0202", 400, "The project holds the maximum number of face sets.", ErrorCode.FACE_SET_LIMIT)
     FACE_SET_FULL = ErrorSpec("FRS.0203", 400, "The face set is full.", ErrorCode.FACE_SET_FULL)
     # --- not found (404): another project's resources answer these too ---
     NOT_FOUND = ErrorSpec("FRS.0200", 404, "The requested resource does not exist.")
     FACE_SET_NOT_FOUND = ErrorSpec("FRS.0210", 404, "The face set does not exist.", ErrorCode.FACE_SET_NOT_FOUND)
     FACE_NOT_FOUND = ErrorSpec("FRS.0211", 404, "The face does not exist.", ErrorCode.FACE_NOT_FOUND)
-    JOB_NOT_FOUND = ErrorSpec("FRS.0212", 404, "The job does not exist.")
+    JOB_NOT_FOUND = ErrorSpec("FRS.0212", 404, "The job does not exist.", ErrorCode.JOB_NOT_FOUND)
     METHOD_NOT_ALLOWED = ErrorSpec("FRS.0213", 405, "The method is not allowed for this resource.")
     PERSON_NOT_FOUND = ErrorSpec("FRS.0214", 404, "The person (user_id) has no face here.")
     # --- protection ---
@@ -116,7 +116,13 @@ class ApiError(Exception):
         return response
 
 
-_JOB_ERRORS: dict[ErrorCode, ApiErrorCode] = {
+# The native API's one table: every shared code (a failed job's, or a service's
+# ``DomainError``) as the FRS code it answers. A sync call still running answers 202 with
+# its job, so ``timeout`` is never rendered here; a deployment fault is an internal error.
+CODE_OF_ERROR: dict[ErrorCode, ApiErrorCode] = {
+    ErrorCode.MISSING_ARGUMENT: ApiErrorCode.IMAGE_SOURCE,
+    # Front ends refuse an empty upload themselves; a job that met one cannot say more.
+    ErrorCode.EMPTY_IMAGE: ApiErrorCode.INTERNAL,
     ErrorCode.INVALID_IMAGE: ApiErrorCode.INVALID_IMAGE,
     ErrorCode.UNSUPPORTED_FORMAT: ApiErrorCode.UNSUPPORTED_FORMAT,
     ErrorCode.IMAGE_TOO_LARGE: ApiErrorCode.IMAGE_TOO_LARGE,
@@ -127,29 +133,43 @@ _JOB_ERRORS: dict[ErrorCode, ApiErrorCode] = {
     ErrorCode.INVALID_VIDEO: ApiErrorCode.INVALID_VIDEO,
     ErrorCode.DUPLICATE_FACE: ApiErrorCode.DUPLICATE_FACE,
     ErrorCode.FACE_SET_FULL: ApiErrorCode.FACE_SET_FULL,
+    ErrorCode.FACE_SET_EXISTS: ApiErrorCode.FACE_SET_EXISTS,
+    ErrorCode.FACE_SET_LIMIT: ApiErrorCode.FACE_SET_LIMIT,
     ErrorCode.FACE_SET_NOT_FOUND: ApiErrorCode.FACE_SET_NOT_FOUND,
     ErrorCode.FACE_NOT_FOUND: ApiErrorCode.FACE_NOT_FOUND,
+    ErrorCode.JOB_NOT_FOUND: ApiErrorCode.JOB_NOT_FOUND,
     ErrorCode.INVALID_FILTER: ApiErrorCode.INVALID_FILTER,
     ErrorCode.INVALID_ARGUMENT: ApiErrorCode.INVALID_PARAMETER,
+    ErrorCode.UNKNOWN_MODEL: ApiErrorCode.INTERNAL,
     ErrorCode.UNAVAILABLE: ApiErrorCode.STORAGE_UNAVAILABLE,
+    ErrorCode.TIMEOUT: ApiErrorCode.INTERNAL,
     ErrorCode.INTERNAL: ApiErrorCode.INTERNAL,
 }
 
 
-def api_error_code_of_job(job_code: str | None, kind: JobKind | str | None = None) -> ApiErrorCode:
-    """The API code for a failed job's stored code; unknown codes are internal errors."""
-    code = ErrorCode.parse(job_code)
+def api_error_code_of(code: ErrorCode, kind: JobKind | str | None = None) -> ApiErrorCode:
     if code is ErrorCode.NO_FACE and kind in (JobKind.ENROLL, JobKind.ENROLL.value):
         return ApiErrorCode.NO_FACE_TO_ADD  # the seed's add-face endpoint has its own code
-    return _JOB_ERRORS.get(code, ApiErrorCode.INTERNAL)
+    return CODE_OF_ERROR[code]
+
+
+def api_error_of(code: ErrorCode, message: str | None, kind: JobKind | str | None = None,
+                 details: dict[str, Any] | None = None) -> ApiError:
+    api_code = api_error_code_of(code, kind)
+    # Internal failures keep the generic text: the stored message may name internals.
+    text = api_code.spec.message if api_code is ApiErrorCode.INTERNAL else (message or api_code.spec.message)
+    return ApiError(api_code, text, details)
+
+
+def domain_error(error: DomainError) -> ApiError:
+    """A service's ``DomainError`` in the native format."""
+    return api_error_of(error.code, error.message, details=error.details)
 
 
 def job_error(job_code: str | None, message: str | None, kind: JobKind | str | None = None,
               details: dict[str, Any] | None = None) -> ApiError:
-    code = api_error_code_of_job(job_code, kind)
-    # Internal failures keep the generic text: the stored message may name internals.
-    text = code.spec.message if code is ApiErrorCode.INTERNAL else (message or code.spec.message)
-    return ApiError(code, text, details)
+    """A failed job's stored code (one this version does not know reads as internal)."""
+    return api_error_of(ErrorCode.parse(job_code), message, kind, details)
 
 
 def all_codes() -> list[ErrorSpec]:

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from api import probes
 from api.errors import ApiError, ApiErrorCode, job_error
-from core.errors import ErrorCode
+from core.errors import DomainError, ErrorCode
 from core.jobs import JobKind, JobStatus
 from core.messages import INLINE_IMAGES_FIELD, TaskProducer, dispatch
 from core.results import JobResult, read_result
@@ -113,6 +113,18 @@ class JobOutcome:
     def raise_if_failed(self) -> None:
         if self.status is JobStatus.FAILED:
             raise self.error()
+
+    def failure(self) -> DomainError:
+        """The failed job's error in the shared vocabulary, for a front end's own table."""
+        code = ErrorCode.parse(self.job.error_code)
+        if not code.is_client_error and not code.is_transient:
+            code = ErrorCode.INTERNAL  # a deployment fault (an unknown model) is ours, like any bug
+        return DomainError(code, self.job.error_message or "", dict(getattr(self.job, "error_details", None) or {}))
+
+    def raise_failure(self) -> None:
+        """``raise_if_failed`` for callers below the front ends (``FaceService``)."""
+        if self.status is JobStatus.FAILED:
+            raise self.failure()
 
 
 def job_location(project_id: str, job_id: str) -> str:

@@ -1,7 +1,9 @@
 """The face service as HTTP layers see it: one facade for the native API and the dialects.
 
 Everything here speaks project ids, face-set names, object keys and pydantic models, and
-raises ``ApiError``; rendering (field names, status codes) is the caller's. Compute runs
+raises ``core.errors.DomainError`` (a failed job's too); rendering (field names, codes,
+statuses) is each front end's, from its one table of ``ErrorCode``s. The field validators
+of ``api.fields`` still raise the native API's own ``ApiError`` (external fields, sort). Compute runs
 as jobs through the ``JobGateway``; metadata reads and writes go straight to SQL.
 """
 
@@ -13,9 +15,9 @@ import string
 from datetime import UTC, datetime
 from typing import Any
 
-from api.errors import ApiError, ApiErrorCode
 from api.fields import check_known, validate_schema, validate_values
 from api.jobs import JobGateway, JobOutcome
+from core.errors import DomainError, ErrorCode
 from core.jobs import JobKind
 from core.payloads import (
     ComparePayload,
@@ -103,30 +105,27 @@ class FaceService:
         model = model or self.settings.pipeline.face_set_model
         if not self.offers_model(model):
             offered = ", ".join(self.settings.pipeline.face_set_models)
-            raise ApiError(ApiErrorCode.INVALID_PARAMETER, f"model must be one of: {offered}, or a registered arcface-<name>")
+            raise DomainError(ErrorCode.INVALID_ARGUMENT, f"model must be one of: {offered}, or a registered arcface-<name>")
         capacity = limits.default_face_set_capacity if capacity is None else capacity
         if not 1 <= capacity <= limits.max_face_set_capacity:
-            raise ApiError(
-                ApiErrorCode.INVALID_PARAMETER,
+            raise DomainError(ErrorCode.INVALID_ARGUMENT,
                 f"face_set_capacity must be between 1 and {limits.max_face_set_capacity}",
             )
         schema = validate_schema(external_fields)
         if self.face_sets.get_by_name(project_id, name) is not None:
-            raise ApiError(ApiErrorCode.FACE_SET_EXISTS, f"a face set named {name!r} already exists")
+            raise DomainError(ErrorCode.FACE_SET_EXISTS, f"a face set named {name!r} already exists")
         if self.face_sets.count(project_id) >= limits.max_face_sets_per_project:
-            raise ApiError(
-                ApiErrorCode.FACE_SET_LIMIT, f"a project may hold at most {limits.max_face_sets_per_project} face sets"
+            raise DomainError(ErrorCode.FACE_SET_LIMIT, f"a project may hold at most {limits.max_face_sets_per_project} face sets"
             )
         created = self.face_sets.create(
             project_id=project_id, name=name, capacity=capacity, external_fields=schema, model_id=model
         )
         if created is None and self.face_sets.get_by_name(project_id, name) is None:
-            raise ApiError(
-                ApiErrorCode.FACE_SET_EXISTS,
+            raise DomainError(ErrorCode.FACE_SET_EXISTS,
                 f"the face set named {name!r} is being deleted; create it again once its delete job has finished",
             )
         if created is None:  # lost a race with a concurrent create of the same name
-            raise ApiError(ApiErrorCode.FACE_SET_EXISTS, f"a face set named {name!r} already exists")
+            raise DomainError(ErrorCode.FACE_SET_EXISTS, f"a face set named {name!r} already exists")
         return created
 
     def offers_model(self, model: str) -> bool:
@@ -145,7 +144,7 @@ class FaceService:
     def face_set(self, project_id: str, name: str, include_deleting: bool = False) -> Any:
         face_set = self.face_sets.get_by_name(project_id, name, include_deleting=include_deleting)
         if face_set is None:
-            raise ApiError(ApiErrorCode.FACE_SET_NOT_FOUND, f"face set {name[:64]!r} does not exist")
+            raise DomainError(ErrorCode.FACE_SET_NOT_FOUND, f"face set {name[:64]!r} does not exist")
         return face_set
 
     def delete_face_set(self, project_id: str, name: str, *, wait: bool, idempotency_key: str | None) -> JobOutcome:
@@ -191,7 +190,7 @@ class FaceService:
         face_set = self.face_set(project_id, name)
         face = self.faces.get(project_id, face_set.id, face_id)
         if face is None:
-            raise ApiError(ApiErrorCode.FACE_NOT_FOUND, f"face {face_id[:64]!r} is not in this face set")
+            raise DomainError(ErrorCode.FACE_NOT_FOUND, f"face {face_id[:64]!r} is not in this face set")
         return face_set, face
 
     def list_faces(self, project_id: str, name: str, offset: int, limit: int) -> tuple[Any, list[Any]]:
@@ -219,7 +218,7 @@ class FaceService:
             wait=True,
             idempotency_key=None,
         )
-        outcome.raise_if_failed()
+        outcome.raise_failure()
         return face_set
 
     def update_face_job(
@@ -258,7 +257,7 @@ class FaceService:
     ) -> tuple[Any, list[str]]:
         given = [value for value in (face_id, external_image_id, filter_text) if value is not None]
         if len(given) != 1:
-            raise ApiError(ApiErrorCode.INVALID_PARAMETER, "give exactly one of face_id, external_image_id and filter")
+            raise DomainError(ErrorCode.INVALID_ARGUMENT, "give exactly one of face_id, external_image_id and filter")
         face_set = self.face_set(project_id, name)
         if face_id is not None:
             found = self.faces.get(project_id, face_set.id, face_id)
@@ -296,7 +295,7 @@ class FaceService:
         try:
             return parse_filter(text, schema)
         except FilterError as bad:
-            raise ApiError(ApiErrorCode.INVALID_FILTER, str(bad)) from bad
+            raise DomainError(ErrorCode.INVALID_FILTER, str(bad)) from bad
 
     # ------------------------------------------------------------------ compute
 
@@ -324,18 +323,18 @@ class FaceService:
         idempotency_key: str | None,
     ) -> JobOutcome:
         if (image_key is None) == (face_id is None):
-            raise ApiError(ApiErrorCode.IMAGE_SOURCE, "give exactly one of an image and face_id")
+            raise DomainError(ErrorCode.MISSING_ARGUMENT, "give exactly one of an image and face_id")
         face_set = self.face_set(project_id, name)
         schema = face_set.external_fields or {}
         if options.get("filter"):
             try:
                 compile_filter(options["filter"], with_built_in_fields(schema))  # refuse bad filters before queueing
             except FilterError as bad:
-                raise ApiError(ApiErrorCode.INVALID_FILTER, str(bad)) from bad
+                raise DomainError(ErrorCode.INVALID_FILTER, str(bad)) from bad
         check_known(schema, [name for spec in options.get("sort", []) for name in spec], "sort")
         check_known(schema, options.get("return_fields") or [], "return_fields")
         if face_id is not None and self.faces.get(project_id, face_set.id, face_id) is None:
-            raise ApiError(ApiErrorCode.FACE_NOT_FOUND, f"face {face_id[:64]!r} is not in this face set")
+            raise DomainError(ErrorCode.FACE_NOT_FOUND, f"face {face_id[:64]!r} is not in this face set")
         payload = SearchPayload(
             project_id=project_id, face_set_id=face_set.id, image_key=image_key, face_id=face_id, **options
         )
@@ -361,5 +360,5 @@ class FaceService:
     def job(self, project_id: str, job_id: str) -> Any:
         job = self.jobs.get(job_id)
         if job is None or job.project_id != project_id:
-            raise ApiError(ApiErrorCode.JOB_NOT_FOUND, f"job {job_id[:64]!r} does not exist")
+            raise DomainError(ErrorCode.JOB_NOT_FOUND, f"job {job_id[:64]!r} does not exist")
         return job

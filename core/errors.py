@@ -1,14 +1,16 @@
 """The one vocabulary of failures: every code a job (or a request) can fail with.
 
-A failed job stores ``ErrorCode.value``. Each front end (the native API, each seed
-dialect) maps a code to its own code and status in one table; nothing below the front
-ends knows about HTTP. Pipeline codes (``invalid_image``, ``no_face``...) are these same
+A failed job stores ``ErrorCode.value``; the API's services raise ``DomainError``. Each
+front end (the native API, each seed dialect, Rekognition) maps a code to its own code and
+status in one table (docs/ERRORS.md lists them all); nothing below the front ends knows
+about HTTP. Pipeline codes (``invalid_image``, ``no_face``...) are these same
 strings, so a pipeline error passes through unchanged.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class ErrorCode(StrEnum):
@@ -26,8 +28,11 @@ class ErrorCode(StrEnum):
     INVALID_VIDEO = "invalid_video"
     DUPLICATE_FACE = "duplicate_face"
     FACE_SET_FULL = "face_set_full"
+    FACE_SET_EXISTS = "face_set_exists"
+    FACE_SET_LIMIT = "face_set_limit"
     FACE_SET_NOT_FOUND = "face_set_not_found"
     FACE_NOT_FOUND = "face_not_found"
+    JOB_NOT_FOUND = "job_not_found"
     INVALID_FILTER = "invalid_filter"
     INVALID_ARGUMENT = "invalid_argument"
     UNKNOWN_MODEL = "unknown_model"
@@ -84,8 +89,11 @@ MEANING: dict[ErrorCode, str] = {
     ErrorCode.INVALID_VIDEO: "The video cannot be decoded or shows no usable face.",
     ErrorCode.DUPLICATE_FACE: "The face set already holds this face.",
     ErrorCode.FACE_SET_FULL: "The face set is full.",
+    ErrorCode.FACE_SET_EXISTS: "A face set with this name already exists (or is still being deleted).",
+    ErrorCode.FACE_SET_LIMIT: "The project holds the maximum number of face sets.",
     ErrorCode.FACE_SET_NOT_FOUND: "The face set does not exist.",
     ErrorCode.FACE_NOT_FOUND: "The face does not exist.",
+    ErrorCode.JOB_NOT_FOUND: "The job does not exist (or belongs to another project).",
     ErrorCode.INVALID_FILTER: "The filter is invalid.",
     ErrorCode.INVALID_ARGUMENT: "A parameter is invalid.",
     ErrorCode.UNKNOWN_MODEL: "A configured model name is not in the registry (a deployment error).",
@@ -94,3 +102,14 @@ MEANING: dict[ErrorCode, str] = {
     ErrorCode.INTERNAL: "An internal error; nothing about it is the client's fault.",
 }
 
+
+class DomainError(Exception):
+    """A failure in the shared vocabulary: raised by the API's services for a request they
+    refuse, and (as ``workers.errors.JobFailure``) by a job. Each front end renders it
+    from ``code`` with its own table; ``details`` are machine-readable extras."""
+
+    def __init__(self, code: ErrorCode | str, message: str | None = None, details: dict[str, Any] | None = None) -> None:
+        self.code = ErrorCode(code)
+        self.message = self.code.meaning if message is None else message
+        self.details = details or {}
+        super().__init__(self.message)

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.errors import ErrorCode
+from core.errors import DomainError, ErrorCode
 
 
-class JobFailure(Exception):
+class JobFailure(DomainError):
     def __init__(self, code: ErrorCode | str, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.code = ErrorCode(code)
-        self.message = message
-        self.details = details or {}
+        super().__init__(code, message, details)

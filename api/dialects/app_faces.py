@@ -58,11 +58,20 @@ MULTIPLE_FACES = 6
 NO_SUCH_FACE = 7
 BAD_VIDEO = 8
 
-_CODE_OF_REASON: dict[ErrorCode, int] = {
+# The msg_code of each failure; a missing Fid reads as an unknown face (NO_SUCH_FACE), any
+# other missing argument as a bad image. Codes not named here are ours: a real 5xx.
+CODE_OF_REASON: dict[ErrorCode, int] = {
     ErrorCode.NO_FACE: NO_FACE,
     ErrorCode.MULTIPLE_FACES: MULTIPLE_FACES,
     ErrorCode.FACE_NOT_FOUND: NO_SUCH_FACE,
     ErrorCode.INVALID_VIDEO: BAD_VIDEO,
+    ErrorCode.MISSING_ARGUMENT: BAD_IMAGE,
+    # The document's only code for a refused request is BAD_IMAGE.
+    ErrorCode.INVALID_ARGUMENT: BAD_IMAGE,
+    ErrorCode.FACE_SET_EXISTS: BAD_IMAGE,
+    ErrorCode.FACE_SET_LIMIT: BAD_IMAGE,
+    ErrorCode.JOB_NOT_FOUND: BAD_IMAGE,
+    **{reason: BAD_IMAGE for reason in IMAGE_REASONS},
 }
 
 
@@ -82,19 +91,20 @@ def render_failure(failure: Failure) -> Response:
             response.status_code = 429
             response.headers["Retry-After"] = str(failure.retry_after)
         return response
-    code = _CODE_OF_REASON.get(failure.reason)
+    code = msg_code_of(failure)
     if code is None:
-        if failure.reason in IMAGE_REASONS or failure.reason is ErrorCode.INVALID_ARGUMENT:
-            code = BAD_IMAGE
-        elif failure.reason is ErrorCode.MISSING_ARGUMENT:
-            code = NO_SUCH_FACE if failure.argument == "Fid" else BAD_IMAGE
-        else:
-            # The table has no code for our own failures: answer a real 5xx, never a code
-            # that would blame the client's input.
-            response = jsonify({"msg_code": 0, "error": failure.reason.value})
-            response.status_code = server_error_status(failure.reason)
-            return response
+        # Never a code that would blame the client's input for our own failure.
+        response = jsonify({"msg_code": 0, "error": failure.reason.value})
+        response.status_code = server_error_status(failure.reason)
+        return response
     return jsonify({"msg_code": code})
+
+
+def msg_code_of(failure: Failure) -> int | None:
+    """The document's msg_code for a failure (HTTP 200), or None for our own (a 5xx)."""
+    if failure.reason is ErrorCode.MISSING_ARGUMENT and failure.argument == "Fid":
+        return NO_SUCH_FACE
+    return CODE_OF_REASON.get(failure.reason)
 
 
 def _params() -> Any:

@@ -1,8 +1,8 @@
 """What every dialect shares: one failure vocabulary, jobs run to the end, image intake,
 numeric ids and view wrapping.
 
-A dialect never renders FaceFleet's own ``FRS.xxxx`` errors: every failure (a service
-``ApiError``, a failed job, a job still running at the sync deadline, an unexpected bug)
+A dialect never renders FaceFleet's own ``FRS.xxxx`` errors: every failure (a service's
+``DomainError``, a shared ``ApiError``, a failed job, a job still running at the sync deadline, an unexpected bug)
 becomes a ``Failure`` with a ``core.errors.ErrorCode``, and each dialect maps codes to its
 document's codes in one table.
 """
@@ -26,7 +26,7 @@ from api.errors import ApiError, ApiErrorCode
 from api.images import decode_base64_image, read_limited
 from api.input_bounds import InputRefused
 from api.jobs import JobOutcome, ResultT
-from core.errors import IMAGE_ERRORS, ErrorCode
+from core.errors import IMAGE_ERRORS, DomainError, ErrorCode
 from core.jobs import JobKind, JobStatus
 from core.payloads import EnrollOptions
 from core.results import DeleteFacesResult, EnrolledFace, EnrollResult, Match, SearchResult
@@ -62,7 +62,9 @@ def failure_of(error: Exception) -> Failure:
         return error
     if isinstance(error, InputRefused):
         return Failure(ErrorCode.INVALID_ARGUMENT, error.message, argument=error.argument)
-    if isinstance(error, ApiError):
+    if isinstance(error, DomainError):
+        return Failure(error.code, error.message, dict(error.details))
+    if isinstance(error, ApiError):  # the native API's own refusals (idempotency keys, fields...)
         return Failure(error.code.spec.core_code, error.message, dict(error.details))
     log.exception("unexpected error in a dialect request")
     return Failure(ErrorCode.INTERNAL, "internal error")
@@ -93,11 +95,8 @@ def bind_project(project_id: str) -> None:
 
 
 def _failure_of_job(outcome: JobOutcome) -> Failure:
-    job = outcome.job
-    code = ErrorCode.parse(job.error_code)
-    if not code.is_client_error and not code.is_transient:
-        code = ErrorCode.INTERNAL  # a deployment fault (an unknown model) is ours, like any bug
-    return Failure(code, job.error_message or "", dict(getattr(job, "error_details", None) or {}))
+    error = outcome.failure()
+    return Failure(error.code, error.message, error.details)
 
 
 def finish(outcome: JobOutcome, model: type[ResultT]) -> ResultT:
@@ -199,8 +198,8 @@ def ensure_face_set(project_id: str, name: str) -> Any:
     try:
         # The seeds' clients expect the raw dlib descriptor and its Euclidean thresholds.
         return service.create_face_set(project_id, name, None, {}, current_context().settings.pipeline.embedding_model)
-    except ApiError as raced:
-        if raced.code is ApiErrorCode.FACE_SET_EXISTS:
+    except DomainError as raced:
+        if raced.code is ErrorCode.FACE_SET_EXISTS:
             return service.face_set(project_id, name)
         raise
 

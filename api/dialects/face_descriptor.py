@@ -11,7 +11,6 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from api.dialects.common import (
-    IMAGE_REASONS,
     Failure,
     bind_project,
     dialect_view,
@@ -27,29 +26,35 @@ from core.results import EmbedResult
 
 ALLOWED_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "bmp"})
 NO_FACE_MESSAGE = "未检测到人脸"
-MESSAGES: dict[ErrorCode, str] = {
-    ErrorCode.MISSING_ARGUMENT: "未上传文件",
-    ErrorCode.INVALID_ARGUMENT: "请求参数无效",
-    ErrorCode.UNSUPPORTED_FORMAT: "不支持的文件格式，仅支持jpg、jpeg、png、bmp",
-    ErrorCode.EMPTY_IMAGE: "图片文件为空",
-    ErrorCode.INVALID_IMAGE: "图片文件无效或无法加载",
-    ErrorCode.IMAGE_TOO_LARGE: "图片文件过大",
-    ErrorCode.IMAGE_TOO_SMALL: "图片尺寸过小",
-    ErrorCode.NO_FACE: NO_FACE_MESSAGE,
+INTERNAL_MESSAGE = "服务内部错误"
+INVALID_ARGUMENT_MESSAGE = "请求参数无效"
+# (message, HTTP status) of each failure. No face is the document's normal failure answer
+# (200); a request that carries no usable image is a client error (400); every code not
+# named here is ours (INTERNAL_MESSAGE with a 5xx).
+ANSWERS: dict[ErrorCode, tuple[str, int]] = {
+    ErrorCode.MISSING_ARGUMENT: ("未上传文件", 400),
+    ErrorCode.INVALID_ARGUMENT: (INVALID_ARGUMENT_MESSAGE, 400),
+    ErrorCode.FACE_SET_EXISTS: (INVALID_ARGUMENT_MESSAGE, 400),
+    ErrorCode.FACE_SET_LIMIT: (INVALID_ARGUMENT_MESSAGE, 400),
+    ErrorCode.JOB_NOT_FOUND: (INVALID_ARGUMENT_MESSAGE, 400),
+    ErrorCode.UNSUPPORTED_FORMAT: ("不支持的文件格式，仅支持jpg、jpeg、png、bmp", 400),
+    ErrorCode.EMPTY_IMAGE: ("图片文件为空", 400),
+    ErrorCode.INVALID_IMAGE: ("图片文件无效或无法加载", 400),
+    ErrorCode.IMAGE_TOO_LARGE: ("图片文件过大", 400),
+    ErrorCode.IMAGE_TOO_SMALL: ("图片尺寸过小", 400),
+    ErrorCode.NO_FACE: (NO_FACE_MESSAGE, 200),
 }
 
 
+def answer_of(reason: ErrorCode) -> tuple[str, int]:
+    return ANSWERS.get(reason, (INTERNAL_MESSAGE, server_error_status(reason)))
+
+
 def render_failure(failure: Failure) -> Response:
-    """``{"error": "..."}``. No face is the document's normal failure answer (200); a
-    request that carries no usable image is a client error (400); the rest are ours."""
-    message = MESSAGES.get(failure.reason, "服务内部错误")
+    """``{"error": "..."}`` with the status ``ANSWERS`` gives."""
+    message, status = answer_of(failure.reason)
     response = jsonify({"error": message})
-    if failure.reason is ErrorCode.NO_FACE:
-        response.status_code = 200
-    elif failure.reason in (ErrorCode.MISSING_ARGUMENT, ErrorCode.INVALID_ARGUMENT) or failure.reason in IMAGE_REASONS:
-        response.status_code = 400
-    else:
-        response.status_code = server_error_status(failure.reason)
+    response.status_code = status
     return response
 
 

@@ -38,6 +38,10 @@ MESSAGES = {
 CODE_OF_CHECK = {10: 40304, 20: 40302, 30: 40303, 31: 40301, 40: 40305, 50: 40314}
 CHECK_OF_ISSUE = {"blurry": 20, "bright": 30, "dark": 31, "wrong_direction": 40}
 MISSING_CODES = {"image": 40300, "app_id": 40307, "user_id": 40310, "face_id": 40318}
+# Refusals the document has no code of their own for: "invalid param".
+REFUSED_ARGUMENTS = frozenset(
+    {ErrorCode.INVALID_ARGUMENT, ErrorCode.FACE_SET_EXISTS, ErrorCode.FACE_SET_LIMIT, ErrorCode.JOB_NOT_FOUND}
+)
 
 
 class Status(Failure):
@@ -72,6 +76,6 @@ def status_of(failure: Failure) -> tuple[int, int, dict[str, Any]]:
         return 200, 40315, {}
     if reason is ErrorCode.FACE_SET_NOT_FOUND:
         return 200, 40316, {}
-    if reason is ErrorCode.INVALID_ARGUMENT:
+    if reason in REFUSED_ARGUMENTS:
         return 200, 40203, {}
     return server_error_status(reason), 40314, {}

@@ -73,19 +73,26 @@ ERRORS = {
     "1006": "FACE_TOKEN_ERROR",
     "1007": "FACE_INFO_ERROR",
 }
-_CODE_OF_REASON: dict[ErrorCode, str] = {
+# The error_code of each failure (always with HTTP 200); codes not named here are ours, 1003.
+CODE_OF_REASON: dict[ErrorCode, str] = {
     ErrorCode.INVALID_ARGUMENT: "1001",
+    ErrorCode.FACE_SET_EXISTS: "1001",
+    ErrorCode.FACE_SET_LIMIT: "1001",
+    ErrorCode.JOB_NOT_FOUND: "1001",
     ErrorCode.MISSING_ARGUMENT: "1002",
+    **{reason: "1004" for reason in IMAGE_REASONS},
     ErrorCode.EMPTY_IMAGE: "1005",
     ErrorCode.FACE_NOT_FOUND: "1006",
     ErrorCode.NO_FACE: "1007",
 }
 
 
+def error_code_of(reason: ErrorCode) -> str:
+    return CODE_OF_REASON.get(reason, "1003")
+
+
 def render_failure(failure: Failure) -> Response:
-    code = _CODE_OF_REASON.get(failure.reason)
-    if code is None:
-        code = "1004" if failure.reason in IMAGE_REASONS else "1003"
+    code = error_code_of(failure.reason)
     return jsonify({"sucess": False, "success": False, "error_code": code, "error_msg": ERRORS[code]})
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from api.errors import ApiError, ApiErrorCode
 from api.rekognition.calls import Call
 from api.rekognition.protocol import ErrorType, RekognitionError, decode_token, encode_token
+from core.errors import DomainError, ErrorCode
 from infra.db.errors import DuplicateName
 
 MAX_LIST_RESULTS = 4096
@@ -87,8 +87,8 @@ def delete_collection(call: Call) -> dict[str, Any]:
             # there for the client's retry. Waited for (bounded); a job still running at the
             # deadline has marked the face set deleting and finishes in the background.
             call.api.service.delete_face_set(call.project_id, face_set.name, wait=True, idempotency_key=None)
-        except ApiError as gone:
-            if gone.code is not ApiErrorCode.FACE_SET_NOT_FOUND:  # not merely deleted meanwhile
+        except DomainError as gone:
+            if gone.code is not ErrorCode.FACE_SET_NOT_FOUND:  # not merely deleted meanwhile
                 raise
     if call.rekognition.collections.remove(call.project_id, collection_id) is None:
         raise RekognitionError(

@@ -20,10 +20,10 @@ from typing import Any
 
 from flask import Response
 
-from api.errors import ApiError, ApiErrorCode
+from api.errors import ApiError
 from api.input_bounds import check_json_depth
 from api.jobs import JobOutcome, ResultT
-from core.errors import ErrorCode
+from core.errors import DomainError, ErrorCode
 from core.jobs import JobStatus
 
 log = logging.getLogger(__name__)
@@ -78,45 +78,43 @@ def json_response(body: dict[str, Any], status: int = 200) -> Response:
 
 # ---------------------------------------------------------------------------- failures
 
-_TYPE_OF_JOB_ERROR: dict[str, ErrorType] = {
-    ErrorCode.INVALID_IMAGE.value: ErrorType.INVALID_IMAGE_FORMAT,
-    ErrorCode.UNSUPPORTED_FORMAT.value: ErrorType.INVALID_IMAGE_FORMAT,
-    ErrorCode.IMAGE_TOO_LARGE.value: ErrorType.IMAGE_TOO_LARGE,
-    ErrorCode.IMAGE_TOO_SMALL.value: ErrorType.INVALID_PARAMETER,
-    ErrorCode.NO_FACE.value: ErrorType.INVALID_PARAMETER,
-    ErrorCode.MULTIPLE_FACES.value: ErrorType.INVALID_PARAMETER,
-    ErrorCode.LOW_QUALITY.value: ErrorType.INVALID_PARAMETER,
-    ErrorCode.FACE_SET_FULL.value: ErrorType.SERVICE_QUOTA_EXCEEDED,
-    ErrorCode.FACE_SET_NOT_FOUND.value: ErrorType.RESOURCE_NOT_FOUND,
-    ErrorCode.FACE_NOT_FOUND.value: ErrorType.RESOURCE_NOT_FOUND,
-    ErrorCode.INVALID_ARGUMENT.value: ErrorType.INVALID_PARAMETER,
-    ErrorCode.UNAVAILABLE.value: ErrorType.INTERNAL,
-}
-
-_TYPE_OF_API_ERROR: dict[ApiErrorCode, ErrorType] = {
-    ApiErrorCode.INVALID_IMAGE: ErrorType.INVALID_IMAGE_FORMAT,
-    ApiErrorCode.UNSUPPORTED_FORMAT: ErrorType.INVALID_IMAGE_FORMAT,
-    ApiErrorCode.IMAGE_TOO_LARGE: ErrorType.IMAGE_TOO_LARGE,
-    ApiErrorCode.FACE_SET_NOT_FOUND: ErrorType.RESOURCE_NOT_FOUND,
-    ApiErrorCode.FACE_NOT_FOUND: ErrorType.RESOURCE_NOT_FOUND,
-    ApiErrorCode.FACE_SET_EXISTS: ErrorType.RESOURCE_EXISTS,
-    ApiErrorCode.FACE_SET_LIMIT: ErrorType.SERVICE_QUOTA_EXCEEDED,
-    ApiErrorCode.FACE_SET_FULL: ErrorType.SERVICE_QUOTA_EXCEEDED,
-    ApiErrorCode.RATE_LIMITED: ErrorType.THROUGHPUT_EXCEEDED,
-    ApiErrorCode.BROKER_UNAVAILABLE: ErrorType.INTERNAL,
-    ApiErrorCode.STORAGE_UNAVAILABLE: ErrorType.INTERNAL,
-    ApiErrorCode.INTERNAL: ErrorType.INTERNAL,
+# Rekognition's one table: the error type of every shared code (a failed job's, a
+# service's ``DomainError``, or a shared ``ApiError``'s ``core_code``).
+TYPE_OF_ERROR: dict[ErrorCode, ErrorType] = {
+    ErrorCode.MISSING_ARGUMENT: ErrorType.INVALID_PARAMETER,
+    ErrorCode.EMPTY_IMAGE: ErrorType.INVALID_IMAGE_FORMAT,
+    ErrorCode.INVALID_IMAGE: ErrorType.INVALID_IMAGE_FORMAT,
+    ErrorCode.UNSUPPORTED_FORMAT: ErrorType.INVALID_IMAGE_FORMAT,
+    ErrorCode.IMAGE_TOO_LARGE: ErrorType.IMAGE_TOO_LARGE,
+    ErrorCode.IMAGE_TOO_SMALL: ErrorType.INVALID_PARAMETER,
+    ErrorCode.NO_FACE: ErrorType.INVALID_PARAMETER,
+    ErrorCode.MULTIPLE_FACES: ErrorType.INVALID_PARAMETER,
+    ErrorCode.LOW_QUALITY: ErrorType.INVALID_PARAMETER,
+    ErrorCode.INVALID_VIDEO: ErrorType.INVALID_PARAMETER,
+    ErrorCode.DUPLICATE_FACE: ErrorType.INVALID_PARAMETER,
+    ErrorCode.FACE_SET_FULL: ErrorType.SERVICE_QUOTA_EXCEEDED,
+    ErrorCode.FACE_SET_EXISTS: ErrorType.RESOURCE_EXISTS,
+    ErrorCode.FACE_SET_LIMIT: ErrorType.SERVICE_QUOTA_EXCEEDED,
+    ErrorCode.FACE_SET_NOT_FOUND: ErrorType.RESOURCE_NOT_FOUND,
+    ErrorCode.FACE_NOT_FOUND: ErrorType.RESOURCE_NOT_FOUND,
+    ErrorCode.JOB_NOT_FOUND: ErrorType.RESOURCE_NOT_FOUND,
+    ErrorCode.INVALID_FILTER: ErrorType.INVALID_PARAMETER,
+    ErrorCode.INVALID_ARGUMENT: ErrorType.INVALID_PARAMETER,
+    ErrorCode.UNKNOWN_MODEL: ErrorType.INTERNAL,
+    ErrorCode.UNAVAILABLE: ErrorType.INTERNAL,
+    # Retryable: the SDK's standard mode tries again.
+    ErrorCode.TIMEOUT: ErrorType.THROTTLING,
+    ErrorCode.INTERNAL: ErrorType.INTERNAL,
 }
 
 
 def error_of(failure: Exception) -> RekognitionError:
     if isinstance(failure, RekognitionError):
         return failure
+    if isinstance(failure, DomainError):
+        return RekognitionError(TYPE_OF_ERROR[failure.code], failure.message)
     if isinstance(failure, ApiError):
-        error_type = _TYPE_OF_API_ERROR.get(failure.code)
-        if error_type is None:
-            error_type = ErrorType.INTERNAL if failure.status >= 500 else ErrorType.INVALID_PARAMETER
-        return RekognitionError(error_type, failure.message)
+        return RekognitionError(TYPE_OF_ERROR[failure.code.spec.core_code], failure.message)
     log.exception("unexpected error in a Rekognition request")
     return RekognitionError(ErrorType.INTERNAL, "internal server error")
 
@@ -126,15 +124,14 @@ def finished(outcome: JobOutcome, model: type[ResultT]) -> ResultT:
     (retryable: the SDK's standard mode tries again), a failed job its Rekognition error."""
     if not outcome.finished:
         raise RekognitionError(
-            ErrorType.THROTTLING,
+            TYPE_OF_ERROR[ErrorCode.TIMEOUT],
             f"the request did not finish within the service's wait (job {outcome.job_id})",
         )
     if outcome.status is JobStatus.FAILED:
-        job = outcome.job
-        error_type = _TYPE_OF_JOB_ERROR.get(job.error_code or "", ErrorType.INTERNAL)
-        message = job.error_message or "the request failed"
+        error_type = TYPE_OF_ERROR[outcome.failure().code]
+        message = outcome.job.error_message or "the request failed"
         if error_type is ErrorType.INTERNAL:
-            message = "internal server error"
+            message = "internal server error"  # the stored message may name internals
         raise RekognitionError(error_type, message)
     return outcome.result_as(model)
 
