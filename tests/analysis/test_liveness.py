@@ -26,8 +26,8 @@ from pipelines.liveness import Action, DecodedVideo, LivenessChecker, VideoLimit
 from pipelines.liveness.actions import find_events
 from pipelines.liveness.track import FaceTrack
 from pipelines.types import RGBImage
-from tests.analysis.clips import fit, looped_photo, write_clip
 from tests.analysis.conftest import FACES, VIDEOS, largest_face, load_rgb
+from tests.support.liveness_clips import fit, looped_photo, write_clip
 
 pytestmark = pytest.mark.model
 
