@@ -110,7 +110,9 @@ class DetectedFace(_Result):
     attributes: dict[str, Any] | None = Field(
         None, exclude_if=absent, description="the requested analysis: each estimate with its reliability"
     )
-    quality: dict[str, Any] | None = Field(None, exclude_if=absent, description="sharpness, brightness, direction")
+    quality: dict[str, Any] | None = Field(
+        None, exclude_if=absent, description="sharpness, brightness, direction"
+    )
 
 
 class EmbeddedFace(DetectedFace):
@@ -207,6 +209,12 @@ class CompareResult(_Result):
     image1_face: DetectedFace
     image2_face: DetectedFace | None = Field(None, exclude_if=absent)
     image2_faces: list[ComparedFace] | None = Field(None, exclude_if=absent)
+    far_distance: float | None = Field(
+        None, exclude_if=absent, description="with far=: the distance the face set's calibration gives"
+    )
+    matched: bool | None = Field(
+        None, exclude_if=absent, description="with far=: distance is at most far_distance"
+    )
 
     @property
     def pair(self) -> tuple[float, float]:
@@ -354,7 +362,9 @@ class FrameBox(_Result):
 class BestFrame(_Result):
     index: int
     box: FrameBox
-    image_key: str | None = Field(None, exclude_if=absent, description="the frame as a JPEG in the object store")
+    image_key: str | None = Field(
+        None, exclude_if=absent, description="the frame as a JPEG in the object store"
+    )
 
 
 class LivenessResult(_Result):
