@@ -24,7 +24,9 @@ ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 USER_ID_PATTERN = r"^[A-Za-z0-9_.@:-]{1,128}$"
 
 FaceSetName = Annotated[str, Field(pattern=NAME_PATTERN, description="1-64 of [A-Za-z0-9_-]")]
-ExternalImageId = Annotated[str, Field(pattern=EXTERNAL_IMAGE_ID_PATTERN, description="1-36 of [A-Za-z0-9_-]")]
+ExternalImageId = Annotated[
+    str, Field(pattern=EXTERNAL_IMAGE_ID_PATTERN, description="1-36 of [A-Za-z0-9_-]")
+]
 UserId = Annotated[str, Field(pattern=USER_ID_PATTERN, description="groups faces of one person")]
 OnDuplicate = Literal["reject", "flag", "allow"]
 
@@ -49,7 +51,9 @@ class JobPath(ProjectPath):
 
 
 class AsyncQuery(BaseModel):
-    async_: bool = Field(False, alias="async", description="answer 202 at once with the job (as Prefer: respond-async)")
+    async_: bool = Field(
+        False, alias="async", description="answer 202 at once with the job (as Prefer: respond-async)"
+    )
     callback_url: str | None = Field(
         None, max_length=2048, description="POST the job's signed final event here (as X-Callback-Url)"
     )
@@ -63,12 +67,16 @@ class CalibrationQuery(AsyncQuery):
 
 class JobHeaders(BaseModel):
     idempotency_key: str | None = Field(
-        None, alias="Idempotency-Key", pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        None,
+        alias="Idempotency-Key",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
         description="retrying with the same key returns the same job and starts nothing new",
     )
     prefer: str | None = Field(None, alias="Prefer", description="respond-async: answer 202 at once")
     callback_url: str | None = Field(
-        None, alias="X-Callback-Url", max_length=2048,
+        None,
+        alias="X-Callback-Url",
+        max_length=2048,
         description="POST the job's signed final event to this URL (docs/EVENTS.md); checked against SSRF rules",
     )
 
@@ -78,7 +86,9 @@ class JobHeaders(BaseModel):
 class FaceQuery(BaseModel):
     face_id: str | None = Field(None, pattern=ID_PATTERN)
     user_id: UserId | None = Field(None, description="only this person's faces")
-    filter: str | None = Field(None, min_length=1, max_length=2048, description="only faces whose fields match")
+    filter: str | None = Field(
+        None, min_length=1, max_length=2048, description="only faces whose fields match"
+    )
     offset: int = Field(0, ge=0, le=10_000_000)
     limit: int = Field(100, ge=1, le=1000)
 
@@ -103,9 +113,11 @@ class ImageForm(ImageJson):
 
 # ------------------------------------------------------------------ detect / compare
 
+
 class _DetectOptions(BaseModel):
     attributes: str | None = Field(
-        None, pattern=r"^\s*([0-5]\s*(,\s*[0-5]\s*)*)?$",
+        None,
+        pattern=r"^\s*([0-5]\s*(,\s*[0-5]\s*)*)?$",
         description="comma-separated: 0 headpose, 1 gender, 2 age, 3 landmarks, 4 dress, 5 smile",
     )
 
@@ -127,13 +139,26 @@ class DetectForm(ImageForm, _DetectOptions):
 
 class CompareJson(_Strict):
     model_config = ConfigDict(
-        json_schema_extra={"example": {"image1_base64": "/9j/4AAQSkZJRg…", "image2_url": "/facefleet/images/<sha256>"}}
+        json_schema_extra={
+            "example": {"image1_base64": "/9j/4AAQSkZJRg…", "image2_url": "/facefleet/images/<sha256>"}
+        }
     )
 
     image1_base64: str | None = None
     image1_url: str | None = None
     image2_base64: str | None = None
     image2_url: str | None = None
+    far: float | None = Field(
+        None,
+        gt=0.0,
+        lt=1.0,
+        description="target false-accept rate: answers far_distance and matched from face_set_name's own calibration",
+    )
+    face_set_name: str | None = Field(
+        None,
+        pattern=NAME_PATTERN,
+        description="with far: the face set whose labelled faces calibrate the threshold (and whose model embeds both images)",
+    )
 
 
 class CompareForm(CompareJson):
@@ -177,8 +202,12 @@ class DetectFace(BaseModel):
     bounding_box: Box
     confidence: float | None = None
     landmarks: list[Point] | None = Field(None, description="the detector's 5 alignment points")
-    attributes: DetectAttributes | None = Field(None, description="as requested with `attributes`, seed field names")
-    landmark: dict[str, ContourPoints] | None = Field(None, description="attribute 3: 68-point contours by group")
+    attributes: DetectAttributes | None = Field(
+        None, description="as requested with `attributes`, seed field names"
+    )
+    landmark: dict[str, ContourPoints] | None = Field(
+        None, description="attribute 3: 68-point contours by group"
+    )
     attributes_detail: dict[str, Any] | None = Field(
         None, description="the full analysis: each estimate with its confidence and reliability"
     )
@@ -206,7 +235,9 @@ class FaceSetCreate(_Strict):
     face_set_capacity: int | None = Field(None, ge=1, description="default and maximum come from settings")
     external_fields: dict[str, FieldSpec] = Field(default_factory=dict)
     model: str | None = Field(
-        None, max_length=64, description="embedding model of its faces; default dlib-resnet-flip-v1 (docs/PIPELINE.md)"
+        None,
+        max_length=64,
+        description="embedding model of its faces; default dlib-resnet-flip-v1 (docs/PIPELINE.md)",
     )
 
 
@@ -254,7 +285,11 @@ class _AddFaceOptions(BaseModel):
 class AddFaceJson(ImageJson, _AddFaceOptions):
     model_config = ConfigDict(
         json_schema_extra={
-            "example": {"image_base64": "/9j/4AAQSkZJRg…", "user_id": "alice", "external_fields": {"badge": "A-17"}}
+            "example": {
+                "image_base64": "/9j/4AAQSkZJRg…",
+                "user_id": "alice",
+                "external_fields": {"badge": "A-17"},
+            }
         }
     )
 
@@ -306,7 +341,9 @@ class _SearchOptions(BaseModel):
     all_faces: bool = Field(False, description="search every face of the image, label non-matches unknown")
     group_by: Literal["face", "person"] = Field("face", description="person: one result per user_id")
     far: float | None = Field(
-        None, gt=0.0, lt=1.0,
+        None,
+        gt=0.0,
+        lt=1.0,
         description="target false-accept rate in place of threshold, from the face set's own calibration",
     )
 
@@ -322,7 +359,12 @@ class _SearchOptions(BaseModel):
 class SearchJson(ImageJson, _SearchOptions):
     model_config = ConfigDict(
         json_schema_extra={
-            "example": {"image_base64": "/9j/4AAQSkZJRg…", "top_n": 5, "threshold": 0.6, "filter": "badge:A-17"}
+            "example": {
+                "image_base64": "/9j/4AAQSkZJRg…",
+                "top_n": 5,
+                "threshold": 0.6,
+                "filter": "badge:A-17",
+            }
         }
     )
 

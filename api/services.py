@@ -82,7 +82,9 @@ def face_set_info(face_set: Any) -> dict[str, Any]:
 
 
 class FaceService:
-    def __init__(self, *, settings: Settings, face_sets: Any, faces: Any, jobs: Any, gateway: JobGateway) -> None:
+    def __init__(
+        self, *, settings: Settings, face_sets: Any, faces: Any, jobs: Any, gateway: JobGateway
+    ) -> None:
         self.settings = settings
         self.face_sets = face_sets
         self.faces = faces
@@ -147,11 +149,15 @@ class FaceService:
             raise DomainError(ErrorCode.FACE_SET_NOT_FOUND, f"face set {name[:64]!r} does not exist")
         return face_set
 
-    def delete_face_set(self, project_id: str, name: str, *, wait: bool, idempotency_key: str | None) -> JobOutcome:
+    def delete_face_set(
+        self, project_id: str, name: str, *, wait: bool, idempotency_key: str | None
+    ) -> JobOutcome:
         # One being deleted too: a second DELETE re-sends the job of a delete that failed.
         face_set = self.face_set(project_id, name, include_deleting=True)
         payload = DeleteFaceSetPayload(project_id=project_id, face_set_id=face_set.id)
-        outcome = self.gateway.run(project_id, JobKind.DELETE_FACE_SET, payload, wait=wait, idempotency_key=idempotency_key)
+        outcome = self.gateway.run(
+            project_id, JobKind.DELETE_FACE_SET, payload, wait=wait, idempotency_key=idempotency_key
+        )
         if not outcome.finished:
             # Queued, not yet done: the face set is gone for clients from now on (404), not
             # only once the job has removed its faces.
@@ -184,7 +190,9 @@ class FaceService:
             user_id=user_id,
             options=options,
         )
-        return self.gateway.run(project_id, JobKind.ENROLL, payload, wait=wait, idempotency_key=idempotency_key)
+        return self.gateway.run(
+            project_id, JobKind.ENROLL, payload, wait=wait, idempotency_key=idempotency_key
+        )
 
     def face(self, project_id: str, name: str, face_id: str) -> tuple[Any, Any]:
         face_set = self.face_set(project_id, name)
@@ -253,7 +261,13 @@ class FaceService:
         return face_set, outcome
 
     def faces_to_delete(
-        self, project_id: str, name: str, *, face_id: str | None, external_image_id: str | None, filter_text: str | None
+        self,
+        project_id: str,
+        name: str,
+        *,
+        face_id: str | None,
+        external_image_id: str | None,
+        filter_text: str | None,
     ) -> tuple[Any, list[str]]:
         given = [value for value in (face_id, external_image_id, filter_text) if value is not None]
         if len(given) != 1:
@@ -273,9 +287,13 @@ class FaceService:
         self, project_id: str, face_set: Any, face_ids: list[str], *, wait: bool, idempotency_key: str | None
     ) -> JobOutcome:
         payload = DeleteFacesPayload(project_id=project_id, face_set_id=face_set.id, face_ids=face_ids)
-        return self.gateway.run(project_id, JobKind.DELETE_FACES, payload, wait=wait, idempotency_key=idempotency_key)
+        return self.gateway.run(
+            project_id, JobKind.DELETE_FACES, payload, wait=wait, idempotency_key=idempotency_key
+        )
 
-    def _matching_face_ids(self, project_id: str, face_set_id: str, node: Node, schema: dict[str, Any]) -> list[str]:
+    def _matching_face_ids(
+        self, project_id: str, face_set_id: str, node: Node, schema: dict[str, Any]
+    ) -> list[str]:
         # Evaluated row by row with the same semantics as the compiled Milvus filter.
         selected: list[str] = []
         offset = 0
@@ -300,16 +318,51 @@ class FaceService:
     # ------------------------------------------------------------------ compute
 
     def detect(
-        self, project_id: str, image_key: str, attributes: list[int], *, wait: bool, idempotency_key: str | None
+        self,
+        project_id: str,
+        image_key: str,
+        attributes: list[int],
+        *,
+        wait: bool,
+        idempotency_key: str | None,
     ) -> JobOutcome:
         payload = DetectPayload(image_key=image_key, attributes=attributes)
-        return self.gateway.run(project_id, JobKind.DETECT, payload, wait=wait, idempotency_key=idempotency_key)
+        return self.gateway.run(
+            project_id, JobKind.DETECT, payload, wait=wait, idempotency_key=idempotency_key
+        )
 
     def compare(
-        self, project_id: str, image1_key: str, image2_key: str, *, wait: bool, idempotency_key: str | None
+        self,
+        project_id: str,
+        image1_key: str,
+        image2_key: str,
+        *,
+        wait: bool,
+        idempotency_key: str | None,
+        far: float | None = None,
+        face_set_name: str | None = None,
     ) -> JobOutcome:
-        payload = ComparePayload(image1_key=image1_key, image2_key=image2_key)
-        return self.gateway.run(project_id, JobKind.COMPARE, payload, wait=wait, idempotency_key=idempotency_key)
+        """With ``far``, the threshold comes from ``face_set_name``'s own calibration, as for
+        search: a compare has no face set of its own, and no model-wide FAR table is shipped
+        (the shared pairs cannot support 1e-3; docs/PIPELINE.md)."""
+        face_set_id = None
+        if (far is None) != (face_set_name is None):
+            raise DomainError(
+                ErrorCode.INVALID_ARGUMENT,
+                "far and face_set_name go together: the face set's labelled faces calibrate the threshold",
+            )
+        if face_set_name is not None:
+            face_set_id = self.face_set(project_id, face_set_name).id
+        payload = ComparePayload(
+            image1_key=image1_key,
+            image2_key=image2_key,
+            far=far,
+            project_id=None if face_set_id is None else project_id,
+            face_set_id=face_set_id,
+        )
+        return self.gateway.run(
+            project_id, JobKind.COMPARE, payload, wait=wait, idempotency_key=idempotency_key
+        )
 
     def search(
         self,
@@ -328,7 +381,9 @@ class FaceService:
         schema = face_set.external_fields or {}
         if options.get("filter"):
             try:
-                compile_filter(options["filter"], with_built_in_fields(schema))  # refuse bad filters before queueing
+                compile_filter(
+                    options["filter"], with_built_in_fields(schema)
+                )  # refuse bad filters before queueing
             except FilterError as bad:
                 raise DomainError(ErrorCode.INVALID_FILTER, str(bad)) from bad
         check_known(schema, [name for spec in options.get("sort", []) for name in spec], "sort")
@@ -338,7 +393,9 @@ class FaceService:
         payload = SearchPayload(
             project_id=project_id, face_set_id=face_set.id, image_key=image_key, face_id=face_id, **options
         )
-        return self.gateway.run(project_id, JobKind.SEARCH, payload, wait=wait, idempotency_key=idempotency_key)
+        return self.gateway.run(
+            project_id, JobKind.SEARCH, payload, wait=wait, idempotency_key=idempotency_key
+        )
 
     def enroll_batch(
         self,
@@ -351,9 +408,15 @@ class FaceService:
         idempotency_key: str | None,
     ) -> JobOutcome:
         payload = EnrollBatchPayload(
-            project_id=project_id, face_set_id=face_set.id, manifest_key=manifest_key, total=total, options=options
+            project_id=project_id,
+            face_set_id=face_set.id,
+            manifest_key=manifest_key,
+            total=total,
+            options=options,
         )
-        return self.gateway.run(project_id, JobKind.ENROLL_BATCH, payload, wait=False, idempotency_key=idempotency_key)
+        return self.gateway.run(
+            project_id, JobKind.ENROLL_BATCH, payload, wait=False, idempotency_key=idempotency_key
+        )
 
     # ------------------------------------------------------------------ jobs
 

@@ -28,6 +28,11 @@ class ComparePayload(_Payload):
     image2_key: str
     # Also compare image1's largest face with every face of image2 (Rekognition's CompareFaces).
     all_targets: bool = False
+    # A target false-accept rate: the threshold comes from this face set's own labelled pairs
+    # (workers.services.calibration), and both images are embedded with the set's model.
+    far: float | None = None
+    project_id: str | None = None
+    face_set_id: str | None = None
 
 
 class EmbedPayload(_Payload):

@@ -35,10 +35,17 @@ def text_chart(roc: list[dict[str, Any]], rows: int = CHART_ROWS, width: int = C
 
 @click.command("calibrate")
 @click.argument("face_set")
-@click.option("--svg", "svg_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="also save the curve as an SVG picture here")
+@click.option(
+    "--svg",
+    "svg_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="also save the curve as an SVG picture here",
+)
 @click.option("--key", envvar="FACEFLEET_API_KEY", required=True, help="API key (env FACEFLEET_API_KEY)")
-@click.option("--project", envvar="FACEFLEET_PROJECT", required=True, help="project id (env FACEFLEET_PROJECT)")
+@click.option(
+    "--project", envvar="FACEFLEET_PROJECT", required=True, help="project id (env FACEFLEET_PROJECT)"
+)
 @click.option("--url", envvar="FACEFLEET_URL", default="http://127.0.0.1:8080", show_default=True)
 def calibrate(face_set: str, svg_path: Path | None, url: str, project: str, key: str) -> None:
     """Thresholds for FAR 1e-2, 1e-3 and 1e-4 from FACE_SET's own faces (pairs of user ids)."""
@@ -53,7 +60,10 @@ def calibrate(face_set: str, svg_path: Path | None, url: str, project: str, key:
         f"{body['genuine_pairs']} genuine and {body['impostor_pairs']} impostor pairs"
     )
     default = body["default_threshold"]
-    console.print(f"default threshold {default['distance']}: FAR {default['far']}, FRR {default['frr']}")
+    if default is None:
+        console.print("no default threshold: the model has none (use far= or register it with --threshold)")
+    else:
+        console.print(f"default threshold {default['distance']}: FAR {default['far']}, FRR {default['frr']}")
     table = Table("target FAR", "distance", "similarity", "measured FAR", "FRR", "impostor pairs", "status")
     for row in body["thresholds"]:
         table.add_row(

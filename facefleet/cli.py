@@ -80,13 +80,20 @@ def models_group() -> None:
 @click.argument("name")
 @click.option("--file", "file", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
 @click.option("--sha256", "sha256", required=True, help="the file's SHA-256, checked now and on every load")
-def models_add(name: str, file: Path, sha256: str) -> None:
+@click.option(
+    "--threshold",
+    type=float,
+    default=None,
+    help="same-person distance measured on your data (unit vectors: cosine c is distance sqrt(2 - 2c)); "
+    "without it, search such a face set with far= or a similarity threshold",
+)
+def models_add(name: str, file: Path, sha256: str, threshold: float | None) -> None:
     """Store FILE in the object store as model NAME; face sets then use it as arcface-NAME."""
     from infra.model_registry import RegistrationError, register
     from infra.object_store import object_store_from_settings
 
     try:
-        record = register(object_store_from_settings(Settings()), name, file, sha256)
+        record = register(object_store_from_settings(Settings()), name, file, sha256, threshold)
     except RegistrationError as refused:
         raise click.ClickException(str(refused)) from refused
     click.echo(f"registered {record.model_id} (sha256 {record.sha256})")
@@ -98,7 +105,10 @@ def models_list() -> None:
     from infra.object_store import object_store_from_settings
 
     for record in registered(object_store_from_settings(Settings())):
-        click.echo(f"{record.model_id}\t{record.sha256}")
+        threshold = (
+            "no threshold (far= only)" if record.threshold is None else f"threshold {record.threshold}"
+        )
+        click.echo(f"{record.model_id}\t{record.sha256}\t{threshold}")
 
 
 def _register_client_commands() -> None:

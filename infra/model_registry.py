@@ -30,6 +30,10 @@ class RegisteredModel:
     family: str
     sha256: str
     file_key: str
+    threshold: float | None = None
+    """The operator's same-person distance for this model (unit vectors: 0..2), measured on
+    their own data; None when none was given, and then FaceFleet has no threshold for it:
+    search needs far= (the face set's own calibration) or an explicit similarity threshold."""
 
     @property
     def model_id(self) -> str:
@@ -42,14 +46,18 @@ class RegistrationError(ValueError):
 
 def name_of(model_id: str) -> str | None:
     """The registered name a model id refers to, or None for a built-in model."""
-    return model_id[len(MODEL_ID_PREFIX):] if model_id.startswith(MODEL_ID_PREFIX) else None
+    return model_id[len(MODEL_ID_PREFIX) :] if model_id.startswith(MODEL_ID_PREFIX) else None
 
 
-def register(store: ObjectStore, name: str, file: Path, sha256: str) -> RegisteredModel:
+def register(
+    store: ObjectStore, name: str, file: Path, sha256: str, threshold: float | None = None
+) -> RegisteredModel:
     """Store ``file`` as model ``name`` after checking it against ``sha256``. Registering the
     same file again is a no-op; another file under a taken name is refused."""
     if not _NAME.fullmatch(name):
         raise RegistrationError("a model name is 1-40 of [a-z0-9_-], starting with a letter or digit")
+    if threshold is not None and not 0.0 < threshold < 2.0:
+        raise RegistrationError("a threshold is a distance between unit vectors: more than 0, less than 2")
     digest = hashlib.sha256()
     with file.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -63,7 +71,9 @@ def register(store: ObjectStore, name: str, file: Path, sha256: str) -> Register
         return existing
     with file.open("rb") as handle:
         file_key = store.put_stream(handle, "application/octet-stream", prefix=FILES_PREFIX)
-    record = RegisteredModel(name=name, family="arcface", sha256=digest.hexdigest(), file_key=file_key)
+    record = RegisteredModel(
+        name=name, family="arcface", sha256=digest.hexdigest(), file_key=file_key, threshold=threshold
+    )
     store.put(json.dumps(asdict(record)).encode(), "application/json", prefix=f"{REGISTRY_PREFIX}/{name}")
     return record
 

@@ -35,13 +35,23 @@ class SimilarityCalibration:
 class ModelScoring:
     """How one model's distances read: the similarity calibration and the match threshold."""
 
-    calibration: SimilarityCalibration
-    match_distance: float
+    calibration: SimilarityCalibration | None
+    """None: no fitted curve; the similarity is then the cosine similarity of unit vectors."""
+    match_distance: float | None
+    """None: not measured, no threshold to offer (a registered model without ``--threshold``)."""
+
+
+DLIB_RESNET_CALIBRATION: Final = SimilarityCalibration(midpoint=0.591, steepness=53.0)
+DEFAULT_MATCH_DISTANCE: Final = 0.614
+"""Same person at most this far apart for the raw dlib descriptor (``dlib-resnet-v1``: the
+seed dialects, liveness, and face sets created before the flip model)."""
 
 
 MODEL_SCORES: Final[dict[str, ModelScoring]] = {
-    "dlib-resnet-v1": ModelScoring(SimilarityCalibration(midpoint=0.591, steepness=53.0), match_distance=0.614),
-    "dlib-resnet-flip-v1": ModelScoring(SimilarityCalibration(midpoint=0.569, steepness=37.2), match_distance=0.558),
+    "dlib-resnet-v1": ModelScoring(DLIB_RESNET_CALIBRATION, match_distance=DEFAULT_MATCH_DISTANCE),
+    "dlib-resnet-flip-v1": ModelScoring(
+        SimilarityCalibration(midpoint=0.569, steepness=37.2), match_distance=0.558
+    ),
 }
 """The one place each model's threshold and calibration are stated. Both are chosen with
 leave-one-source-out validation on ../shared/data/faces/pairs.csv (``python -m bench.accuracy``,
@@ -52,18 +62,13 @@ threshold that maximises accuracy over every pair (the middle of the best platea
 won the folds' mean held-out accuracy), to three decimals (dlib-resnet-v1 0.6139,
 dlib-resnet-flip-v1 0.5584; 0.56 would accept an impostor pair at 0.559)."""
 
-DLIB_RESNET_CALIBRATION: Final = MODEL_SCORES["dlib-resnet-v1"].calibration
-DEFAULT_MATCH_DISTANCE: Final = MODEL_SCORES["dlib-resnet-v1"].match_distance
-"""Same person at most this far apart for the raw dlib descriptor (``dlib-resnet-v1``: the
-seed dialects, liveness, and face sets created before the flip model)."""
 
-
-BYO_ARCFACE_SCORING: Final = ModelScoring(SimilarityCalibration(midpoint=1.18, steepness=12.0), match_distance=1.18)
+BYO_ARCFACE_SCORING: Final = ModelScoring(calibration=None, match_distance=None)
 """Registered ArcFace-family models (``arcface-<name>``; unit vectors, so a distance d is a
-cosine similarity of 1 - d^2 / 2): NOT measured by FaceFleet, which ships no such weights.
-1.18 is cosine similarity 0.30, a common verification threshold for InsightFace's models;
-the curve is a placeholder centred there. Calibrate such a face set from its own user ids
-(``GET .../calibration``, ``far=``)."""
+cosine similarity of 1 - d^2 / 2): FaceFleet ships no such weights and measured none, so it
+states no threshold and no probability curve. The similarity is the cosine similarity; the
+threshold is the operator's (``facefleet models add --threshold``, read by the worker from
+the registry) or a face set's own calibration (``far=``)."""
 
 
 def scoring_for(model_id: str) -> ModelScoring:
@@ -83,15 +88,18 @@ def euclidean_distance(a: npt.ArrayLike, b: npt.ArrayLike) -> float:
 
 
 def distance_to_similarity(
-    distance: float, calibration: SimilarityCalibration = DLIB_RESNET_CALIBRATION
+    distance: float, calibration: SimilarityCalibration | None = DLIB_RESNET_CALIBRATION
 ) -> float:
+    """``calibration`` None: the cosine similarity of unit vectors, floored at 0."""
     if distance < 0 or math.isnan(distance):
         raise ValueError(f"a distance must be a non-negative number, not {distance}")
+    if calibration is None:
+        return max(0.0, 1.0 - distance * distance / 2.0)
     return _logistic(distance, calibration) / _logistic(0.0, calibration)
 
 
 def similarity_to_distance(
-    similarity: float, calibration: SimilarityCalibration = DLIB_RESNET_CALIBRATION
+    similarity: float, calibration: SimilarityCalibration | None = DLIB_RESNET_CALIBRATION
 ) -> float:
     """The largest distance whose similarity is at least ``similarity``: 0 for 1 or more
     (identical vectors only), infinity for 0 or less (everything)."""
@@ -101,6 +109,8 @@ def similarity_to_distance(
         return math.inf
     if similarity >= 1.0:
         return 0.0
+    if calibration is None:
+        return math.sqrt(2.0 - 2.0 * similarity)
     probability = similarity * _logistic(0.0, calibration)
     distance = calibration.midpoint + math.log(1.0 / probability - 1.0) / calibration.steepness
     return max(distance, 0.0)

@@ -69,7 +69,9 @@ def build_pipeline(settings: Settings, shared_backend: DescriptorBackend | None 
     )
 
 
-def registered_model_pipeline(settings: Settings, store: Any, base: FacePipeline, model_id: str) -> FacePipeline | None:
+def registered_model_pipeline(
+    settings: Settings, store: Any, base: FacePipeline, model_id: str
+) -> FacePipeline | None:
     """``base`` embedding with a registered bring-your-own model (``arcface-<name>``), its file
     fetched from the object store into the models folder on first use and its checksum
     verified when loaded; None for a built-in model id."""
@@ -116,7 +118,9 @@ def build_analyzer(settings: Settings) -> Analyzer:
     """Seed attribute codes (0-5) and/or quality → the face's analysis as JSON."""
     analyzer = FaceAnalyzer(thresholds=quality_thresholds(settings))
 
-    def analyze(image: DecodedImage, face: DetectedFace, codes: Sequence[int], quality: bool) -> dict[str, Any]:
+    def analyze(
+        image: DecodedImage, face: DetectedFace, codes: Sequence[int], quality: bool
+    ) -> dict[str, Any]:
         wanted = {SEED_ATTRIBUTE_CODES[code] for code in codes if code in SEED_ATTRIBUTE_CODES}
         if quality:
             wanted.add(Attribute.QUALITY)
@@ -150,5 +154,9 @@ def build_liveness_checker(settings: Settings) -> LivenessChecker:
 
     finder = default_registry().detector(LIVENESS_DETECTOR, threshold=LIVENESS_HOG_THRESHOLD)
     configured = settings.pipeline.match_distance
-    match_distance = scoring_for(settings.pipeline.embedding_model).match_distance if configured is None else configured
+    match_distance = (
+        scoring_for(settings.pipeline.embedding_model).match_distance if configured is None else configured
+    )
+    if match_distance is None:
+        raise ValueError(f"{settings.pipeline.embedding_model} has no threshold: set pipeline.match_distance")
     return LivenessChecker(finder, LandmarkPredictor(), LivenessSettings(match_distance=match_distance))

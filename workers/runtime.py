@@ -121,7 +121,9 @@ class Runtime:
     def completions(self) -> CompletionNotifier:
         from infra.completion import completion_notifier
 
-        return completion_notifier(self.settings.database.url, self.database.engine, self.settings.jobs.completion_push)
+        return completion_notifier(
+            self.settings.database.url, self.database.engine, self.settings.jobs.completion_push
+        )
 
     @cached_property
     def lifecycle(self) -> JobLifecycle:
@@ -192,15 +194,23 @@ class Runtime:
 
         return self._per_thread(f"pipeline_{model_id}", build)
 
-    def match_distance_for(self, model_id: str) -> float:
-        """The operator's ``pipeline.match_distance`` when set, else the model's own threshold."""
+    def match_distance_for(self, model_id: str) -> float | None:
+        """The operator's ``pipeline.match_distance`` when set, else the model's own threshold:
+        for a registered model the one given at registration, None when none was."""
+        from infra.model_registry import lookup, name_of
         from pipelines.compare import scoring_for
 
         configured = self.settings.pipeline.match_distance
-        return scoring_for(model_id).match_distance if configured is None else configured
+        if configured is not None:
+            return configured
+        name = name_of(model_id)
+        if name is not None:
+            record = lookup(self.store, name)
+            return None if record is None else record.threshold
+        return scoring_for(model_id).match_distance
 
     @property
-    def match_distance(self) -> float:
+    def match_distance(self) -> float | None:
         return self.match_distance_for(self.settings.pipeline.embedding_model)
 
     @property
@@ -214,7 +224,9 @@ class Runtime:
     def liveness_checker(self) -> LivenessChecker:
         from workers.models import build_liveness_checker
 
-        checker: LivenessChecker = self._per_thread("liveness_checker", lambda: build_liveness_checker(self.settings))
+        checker: LivenessChecker = self._per_thread(
+            "liveness_checker", lambda: build_liveness_checker(self.settings)
+        )
         return checker
 
     @property

@@ -65,6 +65,8 @@ def analysis_blueprint() -> APIBlueprint:
             second,
             wait=not wants_async(query, header),
             idempotency_key=idempotency_key(header),
+            far=request_body.far,
+            face_set_name=request_body.face_set_name,
         )
         return job_response(path.project_id, outcome)
 

@@ -42,6 +42,10 @@ class CompareResult(ResultModel):
     image1_face: DetectedFace
     image2_face: DetectedFace | None = Field(None, exclude_if=absent)
     image2_faces: list[ComparedFace] | None = Field(None, exclude_if=absent)
+    far_distance: float | None = Field(
+        None, exclude_if=absent, description="with far=: the distance the face set's calibration gives"
+    )
+    matched: bool | None = Field(None, exclude_if=absent, description="with far=: distance is at most far_distance")
 
     @property
     def pair(self) -> tuple[float, float]:

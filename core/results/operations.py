@@ -100,7 +100,9 @@ class CalibrationResult(ResultModel):
     persons: int
     genuine_pairs: int
     impostor_pairs: int
-    default_threshold: RateAtThreshold
+    default_threshold: RateAtThreshold | None = Field(
+        description="the model's threshold and its rates here; null for a registered model without one"
+    )
     thresholds: list[FarThreshold]
     roc: list[RateAtThreshold]
 

@@ -48,12 +48,16 @@ class ActionThresholds:
     mouth_min_rise: float = 0.2
     """...and it must also exceed the clip's closed-mouth level (20th percentile) by this."""
     turn_degrees: float = 20.0
-    """Yaw change from the start of the clip that counts as a head turn."""
+    """Yaw change from the frontal rest that counts as a head turn."""
+    turn_rest_quantile: float = 0.25
+    """The frontal rest is the median yaw of the clip's least-turned face frames (this share
+    of them, by absolute yaw), and a turn must start from it: a clip that opens turned and
+    comes back to frontal has moved towards the camera, not turned away from it."""
     nod_degrees: float = 12.0
     """Pitch drop (chin down) from the start of the clip that counts as a nod; the head
     must then come back up by at least half of it."""
     reference_seconds: float = 1.0
-    """The first second of face frames gives the resting yaw and pitch."""
+    """The first second of face frames gives the resting pitch for a nod."""
     min_pose_samples: int = 2
     """Consecutive samples beyond a pose threshold (one-sample spikes are landmark noise)."""
     mirrored_video: bool = False
@@ -80,10 +84,8 @@ def find_events(track: FaceTrack, action: Action, thresholds: ActionThresholds) 
         sign = -1.0 if action is Action.TURN_LEFT else 1.0
         if thresholds.mirrored_video:
             sign = -sign
-        return _excursions(
-            action, sign * track.series("yaw"), fps, thresholds.turn_degrees, thresholds, False
-        )
-    return _excursions(action, -track.series("pitch"), fps, thresholds.nod_degrees, thresholds, True)
+        return _turns(action, sign * track.series("yaw"), thresholds)
+    return _nods(-track.series("pitch"), fps, thresholds)
 
 
 def _runs(mask: Sequence[bool]) -> list[tuple[int, int]]:
@@ -152,24 +154,49 @@ def _mouth_openings(mar: Series, t: ActionThresholds) -> list[ActionEvent]:
     return events
 
 
-def _excursions(
-    action: Action, signal: Series, fps: float, degrees: float, t: ActionThresholds, must_return: bool
-) -> list[ActionEvent]:
-    """Runs where ``signal`` rises ``degrees`` above its resting value (the median of the
-    first ``reference_seconds`` of face frames)."""
+def _turns(action: Action, signal: Series, t: ActionThresholds) -> list[ActionEvent]:
+    """Runs where ``signal`` (yaw, signed towards the asked side) is ``turn_degrees`` past
+    the frontal rest, each preceded by a face frame at rest (within half of it)."""
+    seen = ~np.isnan(signal)
+    if not np.any(seen):
+        return []
+    turned = np.abs(signal[seen])
+    frontal = turned <= np.quantile(turned, t.turn_rest_quantile)
+    rest = float(np.median(signal[seen][frontal]))
+    change = signal - rest
+    with np.errstate(invalid="ignore"):
+        at_rest = change <= t.turn_degrees / 2
+    return [
+        event
+        for event in _beyond(action, change, t.turn_degrees, t)
+        if bool(np.any(at_rest[: event.first_sample]))
+    ]
+
+
+def _nods(signal: Series, fps: float, t: ActionThresholds) -> list[ActionEvent]:
+    """Runs where ``signal`` (chin down) drops ``nod_degrees`` below its resting value (the
+    median of the first ``reference_seconds`` of face frames) and comes back up by half."""
     seen = np.flatnonzero(~np.isnan(signal))
     if seen.size == 0:
         return []
     reference_samples = seen[: max(t.min_pose_samples, round(t.reference_seconds * fps))]
     change = signal - float(np.median(signal[reference_samples]))
     with np.errstate(invalid="ignore"):
+        back = change <= t.nod_degrees / 2
+    return [
+        event
+        for event in _beyond(Action.NOD, change, t.nod_degrees, t)
+        if bool(np.any(back[event.last_sample + 1 :]))
+    ]
+
+
+def _beyond(action: Action, change: Series, degrees: float, t: ActionThresholds) -> list[ActionEvent]:
+    """Runs of at least ``min_pose_samples`` where ``change`` is ``degrees`` or more."""
+    with np.errstate(invalid="ignore"):
         beyond = change >= degrees
-        back = change <= degrees / 2
     events = []
     for first, last in _runs(beyond.tolist()):
         if last - first + 1 < t.min_pose_samples:
-            continue
-        if must_return and not bool(np.any(back[last + 1 :])):
             continue
         peak = float(np.max(change[first : last + 1]))
         events.append(ActionEvent(action, first, last, _confidence((peak - degrees) / degrees)))

@@ -26,8 +26,8 @@ from pipelines.liveness import Action, DecodedVideo, LivenessChecker, VideoLimit
 from pipelines.liveness.actions import find_events
 from pipelines.liveness.track import FaceTrack
 from pipelines.types import RGBImage
-from tests.analysis.clips import fit, looped_photo, write_clip
 from tests.analysis.conftest import FACES, VIDEOS, largest_face, load_rgb
+from tests.support.liveness_clips import fit, looped_photo, write_clip
 
 pytestmark = pytest.mark.model
 
@@ -119,7 +119,8 @@ def test_smiling_without_opening_the_mouth_fails_it(track_of: TrackOf, checker: 
 
 def test_head_turns_and_order(track_of: TrackOf, checker: LivenessChecker) -> None:
     d3 = track_of("liveportrait/d3.mp4")
-    # The woman of d3 turns to her own left (frames ~146-180) and opens her mouth at the end.
+    # The woman of d3 turns to her own left (frames ~258-280, 21 degrees from her frontal rest)
+    # and opens her mouth at the end (300-353).
     in_order = checker.evaluate(d3, [Action.TURN_LEFT, Action.OPEN_MOUTH])
     assert in_order.alive
     first, second = in_order.actions

@@ -10,8 +10,8 @@ import pytest
 from pipelines.errors import ErrorCode, VideoError
 from pipelines.liveness import VideoLimits, VideoProblem, VideoRejected, decode_video, frames_as_video
 from pipelines.liveness.video import sniff_container
-from tests.analysis.clips import write_clip
 from tests.analysis.conftest import VIDEOS
+from tests.support.liveness_clips import write_clip
 
 D0 = VIDEOS / "liveportrait" / "d0.mp4"  # 78 frames, 25 fps, 512 x 512
 

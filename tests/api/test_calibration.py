@@ -7,7 +7,9 @@ distances (every face probed against every other), not from the calibration's nu
 
 from __future__ import annotations
 
+import base64
 import itertools
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,13 +39,18 @@ def calibrated_set(api: ApiStack) -> tuple[str, dict[str, str]]:
     return name, owners
 
 
-def _pair_distances(client: ProjectClient, name: str, owners: dict[str, str]) -> dict[frozenset[str], tuple[float, bool]]:
+def _pair_distances(
+    client: ProjectClient, name: str, owners: dict[str, str]
+) -> dict[frozenset[str], tuple[float, bool]]:
     pairs: dict[frozenset[str], tuple[float, bool]] = {}
     for face_id, person in owners.items():
         found = client.search(name, face_id=face_id, top_n=len(owners))["faces"]
         for hit in found:
             if hit["face_id"] != face_id:
-                pairs[frozenset((face_id, hit["face_id"]))] = (hit["distance"], owners[hit["face_id"]] == person)
+                pairs[frozenset((face_id, hit["face_id"]))] = (
+                    hit["distance"],
+                    owners[hit["face_id"]] == person,
+                )
     return pairs
 
 
@@ -86,8 +93,78 @@ def test_calibration_thresholds_hold_their_false_accept_rate(
     assert all(hit["distance"] <= supported["distance"] for hit in hits["faces"])
     refused = client.call("POST", f"/face-sets/{name}/search", json={"face_id": probe, "far": 0.001})
     error_of(refused, 400, "FRS.0100")
-    both = client.call("POST", f"/face-sets/{name}/search", json={"face_id": probe, "far": 0.01, "threshold": 0.5})
+    both = client.call(
+        "POST", f"/face-sets/{name}/search", json={"face_id": probe, "far": 0.01, "threshold": 0.5}
+    )
     error_of(both, 400, "FRS.0100")
+
+
+def _b64(path: Path) -> str:
+    return base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def test_compare_by_far_uses_the_named_face_sets_calibration(
+    client: ProjectClient, calibrated_set: tuple[str, dict[str, str]]
+) -> None:
+    name, _ = calibrated_set
+    calibration = client.ok("GET", f"/face-sets/{name}/calibration")
+    supported = next(row for row in calibration["thresholds"] if row["far"] == 0.01)
+    first, second = sorted((FACES / "deepface-angelina").iterdir())[:2]
+    stranger = min((FACES / "deepface-mark").iterdir())
+
+    same = client.ok(
+        "POST",
+        "/face-compare",
+        json={
+            "image1_base64": _b64(first),
+            "image2_base64": _b64(second),
+            "far": 0.01,
+            "face_set_name": name,
+        },
+    )
+    other = client.ok(
+        "POST",
+        "/face-compare",
+        json={
+            "image1_base64": _b64(first),
+            "image2_base64": _b64(stranger),
+            "far": 0.01,
+            "face_set_name": name,
+        },
+    )
+    for body in (same, other):
+        # embedded with the set's own model, whose distances the threshold was measured on
+        assert body["model_id"] == calibration["model_id"]
+        assert body["far_distance"] == pytest.approx(supported["distance"])
+        assert body["matched"] is (body["distance"] <= body["far_distance"])
+    assert same["matched"] is True and other["matched"] is False
+
+    # without far the answer is as before: no far_distance, no matched
+    plain = client.ok(
+        "POST", "/face-compare", json={"image1_base64": _b64(first), "image2_base64": _b64(second)}
+    )
+    assert "far_distance" not in plain and "matched" not in plain
+
+    images = {"image1_base64": _b64(first), "image2_base64": _b64(second)}
+    # the same refusals as search: a rate the set's pairs cannot support, a rate out of (0, 1)
+    error_of(
+        client.call("POST", "/face-compare", json={**images, "far": 0.001, "face_set_name": name}),
+        400,
+        "FRS.0100",
+    )
+    error_of(
+        client.call("POST", "/face-compare", json={**images, "far": 1.5, "face_set_name": name}),
+        400,
+        "FRS.0100",
+    )
+    # far needs the face set that calibrates it, and a face set alone means nothing
+    error_of(client.call("POST", "/face-compare", json={**images, "far": 0.01}), 400, "FRS.0100")
+    error_of(client.call("POST", "/face-compare", json={**images, "face_set_name": name}), 400, "FRS.0100")
+    error_of(
+        client.call("POST", "/face-compare", json={**images, "far": 0.01, "face_set_name": "nope_missing"}),
+        404,
+        "FRS.0210",
+    )
 
 
 def test_a_set_without_user_ids_has_no_supported_threshold(client: ProjectClient) -> None:

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.analysis.clips import looped_photo, write_clip
 from tests.api.conftest import error_of
 from tests.api.photos import NO_FACE
 from tests.support.client import ProjectClient
+from tests.support.liveness_clips import looped_photo, write_clip
 from tests.support.photos import FACES
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
@@ -34,7 +34,9 @@ def test_actions_are_reported_by_their_requested_names(client: ProjectClient) ->
 
 def test_a_video_without_a_face_is_frs_0501(client: ProjectClient, tmp_path: Path) -> None:
     landscape = np.asarray(Image.open(NO_FACE).convert("RGB").resize((320, 240)))
-    clip = write_clip(tmp_path / "view.avi", looped_photo(landscape, seconds=2, fps=10), fps=10, fourcc="MJPG")
+    clip = write_clip(
+        tmp_path / "view.avi", looped_photo(landscape, seconds=2, fps=10), fps=10, fourcc="MJPG"
+    )
     response = client.call(
         "POST",
         "/live-detect",

@@ -34,14 +34,18 @@ def calibrate(ctx: JobContext, payload: CalibratePayload) -> CalibrationResult:
     distances, same, faces, persons = _pairs(ctx, payload.project_id, face_set)
     scoring = scoring_for(face_set.model_id)
     default = ctx.runtime.match_distance_for(face_set.model_id)
-    far, frr = rates_at(distances, same, default) if len(distances) else (math.nan, math.nan)
+    far, frr = (
+        rates_at(distances, same, default) if len(distances) and default is not None else (math.nan, math.nan)
+    )
     return CalibrationResult(
         model_id=face_set.model_id,
         labelled_faces=faces,
         persons=persons,
         genuine_pairs=int(np.sum(same)),
         impostor_pairs=int(np.sum(~same)),
-        default_threshold=RateAtThreshold(distance=default, far=_number(far), frr=_number(frr)),
+        default_threshold=None
+        if default is None
+        else RateAtThreshold(distance=default, far=_number(far), frr=_number(frr)),
         thresholds=[
             FarThreshold(
                 far=target.far,

@@ -159,7 +159,9 @@ def plan_faces(
             {"duplicates": list(duplicates.values())},
         )
     face_ids = [
-        stable_face_id(id_seed, target.image_key, index, r.face.box.x, r.face.box.y, r.face.box.width, r.face.box.height)
+        stable_face_id(
+            id_seed, target.image_key, index, r.face.box.x, r.face.box.y, r.face.box.width, r.face.box.height
+        )
         for index, r in enumerate(results)
     ]
     return PlannedFaces(target, image, results, face_ids, duplicates, options, left_out)
@@ -179,23 +181,30 @@ def store_planned(ctx: JobContext, plans: Sequence[PlannedFaces]) -> list[bool]:
         # A reindex is moving the face set: its new collection gets these faces too.
         embedder = runtime.pipeline_for(also).embedder
         vectors[also] = [
-            e.vector for plan in plans for e in embedder.embed(plan.image.pixels, [r.face for r in plan.results])
+            e.vector
+            for plan in plans
+            for e in embedder.embed(plan.image.pixels, [r.face for r in plan.results])
         ]
     for written_model, model_vectors in vectors.items():
-        runtime.index.upsert(written_model, [
-            runtime.index_record(
-                face_id=face_id,
-                vector=vector,
-                project_id=plan.target.project_id,
-                face_set_id=plan.target.face_set_id,
-                user_id=plan.target.user_id,
-                fields=plan.target.external_fields,
-                columns=plan.target.filter_columns.values(plan.target.external_fields),
-            )
-            for (plan, face_id), vector in zip(
-                [(plan, face_id) for plan in plans for face_id in plan.face_ids], model_vectors, strict=True
-            )
-        ])
+        runtime.index.upsert(
+            written_model,
+            [
+                runtime.index_record(
+                    face_id=face_id,
+                    vector=vector,
+                    project_id=plan.target.project_id,
+                    face_set_id=plan.target.face_set_id,
+                    user_id=plan.target.user_id,
+                    fields=plan.target.external_fields,
+                    columns=plan.target.filter_columns.values(plan.target.external_fields),
+                )
+                for (plan, face_id), vector in zip(
+                    [(plan, face_id) for plan in plans for face_id in plan.face_ids],
+                    model_vectors,
+                    strict=True,
+                )
+            ],
+        )
     try:
         _add_rows(ctx, plans)
         return [True for _ in plans]
@@ -263,7 +272,11 @@ def _store_crops(ctx: JobContext, plans: Sequence[PlannedFaces]) -> None:
 
 
 def _add_details(
-    ctx: JobContext, image: DecodedImage, results: list[FaceResult], rendered: list[dict[str, Any]], codes: list[int]
+    ctx: JobContext,
+    image: DecodedImage,
+    results: list[FaceResult],
+    rendered: list[dict[str, Any]],
+    codes: list[int],
 ) -> None:
     """Landmarks, quality and the asked attributes of each enrolled face, from the image the
     job already holds (Rekognition's IndexFaces answers them with every face)."""
@@ -329,7 +342,9 @@ def _passing_quality(ctx: JobContext, image: DecodedImage, results: list[FaceRes
     if not passing:
         reasons = sorted({reason for found in verdicts for reason in found})
         raise JobFailure(
-            ErrorCode.LOW_QUALITY, f"face rejected by the quality gate: {', '.join(reasons)}", {"reasons": reasons}
+            ErrorCode.LOW_QUALITY,
+            f"face rejected by the quality gate: {', '.join(reasons)}",
+            {"reasons": reasons},
         )
     return passing
 
@@ -350,7 +365,9 @@ def _find_duplicates(
     )
     found: dict[int, dict[str, Any]] = {}
     for index, best in enumerate(hits):
-        if not best or best[0].distance > runtime.match_distance_for(target.model_id):
+        match_distance = runtime.match_distance_for(target.model_id)
+        # A model without a threshold cannot say what a duplicate is.
+        if not best or match_distance is None or best[0].distance > match_distance:
             continue
         row = runtime.faces.get(target.project_id, target.face_set_id, best[0].face_id)
         if row is None:

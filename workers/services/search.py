@@ -40,14 +40,26 @@ MAX_CANDIDATES = 1000
 READ_YOUR_WRITES_WINDOW = timedelta(seconds=10)
 
 
+_NO_THRESHOLD = (
+    "model {model} has no measured threshold: search with far= (the face set's own calibration) or a "
+    "similarity threshold, or register the model with facefleet models add --threshold"
+)
+
+
 def search(ctx: JobContext, payload: SearchPayload) -> SearchResult:
     runtime = ctx.runtime
     face_set = runtime.face_sets.get(payload.project_id, payload.face_set_id)
     if face_set is None:
         raise JobFailure(ErrorCode.FACE_SET_NOT_FOUND, "the face set does not exist")
-    expr = _compiled_filter(ctx, payload, face_set.external_fields, face_set.model_id) if payload.filter else None
+    expr = (
+        _compiled_filter(ctx, payload, face_set.external_fields, face_set.model_id)
+        if payload.filter
+        else None
+    )
     calibration = scoring_for(face_set.model_id).calibration
     match_distance = runtime.match_distance_for(face_set.model_id)
+    if match_distance is None and payload.far is None and not payload.threshold:
+        raise JobFailure(ErrorCode.INVALID_ARGUMENT, _NO_THRESHOLD.format(model=face_set.model_id))
 
     probes: list[tuple[FaceResult | None, Vector]]
     if payload.face_id is not None:
@@ -56,7 +68,9 @@ def search(ctx: JobContext, payload: SearchPayload) -> SearchResult:
         assert payload.image_key is not None
         image = load_image(ctx, payload.image_key)
         # Only an all-faces search shows the probe faces (and so their landmarks).
-        results = runtime.pipeline_for(face_set.model_id).process(image, embed=True, landmarks=payload.all_faces)
+        results = runtime.pipeline_for(face_set.model_id).process(
+            image, embed=True, landmarks=payload.all_faces
+        )
         if not results:
             raise JobFailure(ErrorCode.NO_FACE, "no face was detected in the probe image")
         chosen: list[FaceResult] = results if payload.all_faces else [largest(results)]
@@ -92,7 +106,12 @@ def search(ctx: JobContext, payload: SearchPayload) -> SearchResult:
     if payload.group_by == "person":
         ranked = [
             add_person_scores(
-                ctx, payload.project_id, payload.face_set_id, vector, matches, face_set.model_id,
+                ctx,
+                payload.project_id,
+                payload.face_set_id,
+                vector,
+                matches,
+                face_set.model_id,
                 lambda distance: distance_to_similarity(distance, calibration),
             )
             for (_, vector), matches in zip(probes, ranked, strict=True)
@@ -111,7 +130,7 @@ def search(ctx: JobContext, payload: SearchPayload) -> SearchResult:
     if payload.far is not None:
         threshold = distance_to_similarity(max_distance, calibration)
     else:
-        threshold = payload.threshold or distance_to_similarity(match_distance, calibration)
+        threshold = payload.threshold or distance_to_similarity(match_distance or 0.0, calibration)
     return SearchResult(
         **scoring,
         results=[
@@ -121,7 +140,7 @@ def search(ctx: JobContext, payload: SearchPayload) -> SearchResult:
                 faces=matches,
             )
             for (probe, _), matches in zip(probes, ranked, strict=True)
-        ]
+        ],
     )
 
 
@@ -145,7 +164,7 @@ def _rank(
     payload: SearchPayload,
     hits: list[Any],
     rows: dict[str, Any],
-    calibration: SimilarityCalibration,
+    calibration: SimilarityCalibration | None,
     max_distance: float,
 ) -> list[Match]:
     matches: list[Match] = []
@@ -169,7 +188,9 @@ def _rank(
     if payload.return_fields is not None:
         wanted = set(payload.return_fields)
         matches = [
-            match.model_copy(update={"external_fields": {k: v for k, v in match.external_fields.items() if k in wanted}})
+            match.model_copy(
+                update={"external_fields": {k: v for k, v in match.external_fields.items() if k in wanted}}
+            )
             for match in matches
         ]
     return matches
@@ -188,7 +209,7 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (1, str(value))
 
 
-def _match(row: FaceRecord, distance: float, calibration: SimilarityCalibration) -> Match:
+def _match(row: FaceRecord, distance: float, calibration: SimilarityCalibration | None) -> Match:
     return Match(
         **Match.fields_of(row),
         similarity=round(distance_to_similarity(distance, calibration), 6),
