@@ -46,7 +46,10 @@ def render_failure(failure: Failure) -> Response:
     response = jsonify({"error": message})
     if failure.reason is ErrorCode.NO_FACE:
         response.status_code = 200
-    elif failure.reason in (ErrorCode.MISSING_ARGUMENT, ErrorCode.INVALID_ARGUMENT) or failure.reason in IMAGE_REASONS:
+    elif (
+        failure.reason in (ErrorCode.MISSING_ARGUMENT, ErrorCode.INVALID_ARGUMENT)
+        or failure.reason in IMAGE_REASONS
+    ):
         response.status_code = 400
     else:
         response.status_code = server_error_status(failure.reason)
@@ -63,8 +66,10 @@ def blueprint(project_id: str) -> Blueprint:
         upload = request.files.get("file")
         if upload is not None and upload.filename and file_extension(upload) not in ALLOWED_EXTENSIONS:
             raise Failure(ErrorCode.UNSUPPORTED_FORMAT, "extension not allowed", argument="file")
-        image_key = store_upload(upload, "file")
-        result = run_job(project_id, JobKind.EMBED, EmbedPayload(image_key=image_key, select="all"), EmbedResult)
+        image_key = store_upload(upload, "file", probe=True)
+        result = run_job(
+            project_id, JobKind.EMBED, EmbedPayload(image_key=image_key, select="all"), EmbedResult
+        )
         descriptors = [face.embedding for face in result.faces if face.embedding]
         if not descriptors:
             raise Failure(ErrorCode.NO_FACE)
