@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
-from api.images import PROBE_PREFIX, ImageIntake
+from api.images import ImageIntake
 from api.jobs import JobGateway
 from api.services import FaceService
+from core.probes import released_with_its_job
 from infra.gpu_pool import GpuRouting
 from infra.settings import Settings
 
@@ -80,14 +81,13 @@ class ApiContext:
             gateway=self.gateway,
         )
 
-
     def _release_probes(self, payload: dict[str, Any]) -> None:
         if self.settings.jobs.probe_retention_seconds > 0:
             return  # reconciliation removes them once past the retention
         keys = {
             str(value)
             for name in PROBE_FIELDS
-            if isinstance(value := payload.get(name), str) and value.startswith(PROBE_PREFIX + "/")
+            if isinstance(value := payload.get(name), str) and released_with_its_job(value)
         }
         for key in keys - self.jobs.referenced_keys(keys):
             try:

@@ -32,11 +32,11 @@ from flask import g, has_request_context, request
 
 from api import probes
 from api.errors import ApiError, ApiErrorCode
+from core.probes import NAMED_PROBE_PREFIX, PROBE_PREFIX
 from infra.object_store import validate_key
 
 DATA_URL_PREFIX = re.compile(r"^data:[\w.+-]+/[\w.+-]+(;[\w=.+-]+)*;base64,", re.IGNORECASE)
 CONTENT_ADDRESSED_KEY = re.compile(r"^images/[0-9a-f]{64}$")
-PROBE_PREFIX = "probes"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _MAGIC: tuple[tuple[bytes, int, str], ...] = (
     (b"\xff\xd8\xff", 0, "image/jpeg"),
@@ -135,15 +135,16 @@ def request_project_id() -> str | None:
     return str(project_id) if project_id is not None else None
 
 
-def probe_prefix() -> str:
+def probe_prefix(named: bool = False) -> str:
     """This request's probe prefix. With an Idempotency-Key it is derived from it (scoped
-    to the project), so a retried request builds the same job payload and finds its job."""
+    to the project), so a retried request builds the same job payload and finds its job.
+    A ``named`` probe is one a token may name after its job (``core.probes``)."""
     key = request.headers.get(IDEMPOTENCY_HEADER) if has_request_context() else None
     if key:
         nonce = hashlib.sha256(f"{request_project_id()}\0{key}".encode()).hexdigest()[:32]
     else:
         nonce = uuid.uuid4().hex
-    return f"{PROBE_PREFIX}/{nonce}"
+    return f"{NAMED_PROBE_PREFIX if named else PROBE_PREFIX}{nonce}"
 
 
 class ImageIntake:
@@ -160,7 +161,9 @@ class ImageIntake:
         the request, not stored, and travels with its job (``api.probes``)."""
         return self.key_of(model, prefix, required, probe=True)
 
-    def key_of(self, model: Any, prefix: str = "image", required: bool = True, probe: bool = False) -> str | None:
+    def key_of(
+        self, model: Any, prefix: str = "image", required: bool = True, probe: bool = False
+    ) -> str | None:
         upload = getattr(model, f"{prefix}_file", None)
         text = getattr(model, f"{prefix}_base64", None)
         url = getattr(model, f"{prefix}_url", None)
@@ -178,16 +181,22 @@ class ImageIntake:
             return self.put(decode_base64_image(text, self.max_bytes, f"{prefix}_base64"), probe)
         return self.existing(str(url), f"{prefix}_url")
 
-    def put(self, data: bytes, probe: bool = False) -> str:
+    def put(self, data: bytes, probe: bool = False, named: bool = False) -> str:
+        """Store an image: an enrollment's under its content hash, a probe under its
+        request's own key, held for the request when small enough. A ``named`` probe, one a
+        token names after its job, is always stored: the token outlives the request."""
         if not data:
             raise ApiError(ApiErrorCode.INVALID_IMAGE, "the image is empty")
-        if not probe:
+        if not probe and not named:
             return self.store.put(data, sniff_content_type(data))
         # A probe's key is its request's own, held or stored: see the module's docstring.
-        store_prefix = probe_prefix()
-        if probes.can_hold(len(data), self.probe_max_bytes):
+        store_prefix = probe_prefix(named)
+        if not named and probes.can_hold(len(data), self.probe_max_bytes):
             return probes.hold(data, sniff_content_type(data), store_prefix)
-        return self.store.put(data, sniff_content_type(data), prefix=store_prefix)
+        content_type = sniff_content_type(data)
+        key = self.store.put(data, content_type, prefix=store_prefix)
+        probes.remember(key, data, content_type)
+        return key
 
     def existing(self, url: str, field: str = "image_url", project_id: str | None = None) -> str:
         key = object_key_from_url(url, self.bucket, field)

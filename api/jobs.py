@@ -108,7 +108,9 @@ class JobOutcome:
         return result
 
     def error(self) -> ApiError:
-        return job_error(self.job.error_code, self.job.error_message, self.kind, getattr(self.job, "error_details", None))
+        return job_error(
+            self.job.error_code, self.job.error_message, self.kind, getattr(self.job, "error_details", None)
+        )
 
     def raise_if_failed(self) -> None:
         if self.status is JobStatus.FAILED:
@@ -174,7 +176,9 @@ class JobGateway:
         try:
             return validate_callback_url(url, self.webhooks)
         except CallbackUrlRejected as refused:
-            raise ApiError(ApiErrorCode.CALLBACK_URL_REFUSED, f"callback_url refused: {refused.message}") from refused
+            raise ApiError(
+                ApiErrorCode.CALLBACK_URL_REFUSED, f"callback_url refused: {refused.message}"
+            ) from refused
 
     def run(
         self,
@@ -205,23 +209,8 @@ class JobGateway:
         """Create the row and send the task. With ``inline_probes`` (a sync call), held probe
         images of a read-only job travel in the message; otherwise they are stored first.
         An ``asynchronous`` job without a callback of its own gets the project's default."""
-        body = payload.model_dump(mode="json")
-        inline = inline_probes and kind in READ_ONLY_KINDS
-        if not inline and self.store is not None:
-            # Before the row: a store that cannot take the image fails the request, not the job.
-            probes.store_held(self.store, body)
-        callback_url = self.checked_callback_url(requested_callback_url())
-        if callback_url is None and asynchronous and self.default_callback_url is not None:
-            # Checked when it was set, and again before every delivery attempt.
-            callback_url = self.default_callback_url(project_id)
-        job_id = self.job_id_for(project_id, idempotency_key)
-        job, created = self.jobs.create(
-            job_id=job_id,
-            project_id=project_id,
-            kind=kind.value,
-            payload=body,
-            idempotency_key=idempotency_key,
-            callback_url=callback_url,
+        job, created, body, inline = self._create(
+            project_id, kind, payload, idempotency_key, inline_probes, asynchronous
         )
         if not created:
             if job.kind != kind.value or (job.payload is not None and job.payload != body):
@@ -231,18 +220,66 @@ class JobGateway:
                 # holds no trace of an unsent message, and housekeeping leaves pending jobs
                 # to a durable broker). A read-only job run twice costs a computation: the
                 # second run finds the row final and does nothing.
-                self._send(kind, job_id, self._message(body, inline))
+                self._send(kind, job.id, self._message(body, inline))
             if JobStatus(job.status).is_final and self.release_probes is not None:
                 # The retry uploaded its probe again, under the first request's key, after
                 # the worker had deleted it: nothing will read it now.
                 self.release_probes(body)
             return job
-        self._send(kind, job_id, self._message(body, inline))
+        self._announce(project_id, kind, job, body, inline)
+        return job
+
+    def submit_all(self, project_id: str, kind: JobKind, payloads: list[BaseModel]) -> list[Any]:
+        """Sync jobs of one request that may read the same probe: every row exists before
+        any message is sent, so no job can finish and delete the probe (a release spares
+        keys that pending jobs name) while another, not yet created, still needs it."""
+        created = [self._create(project_id, kind, payload, None, True, False) for payload in payloads]
+        for job, _, body, inline in created:
+            self._announce(project_id, kind, job, body, inline)
+        return [job for job, *_ in created]
+
+    def _create(
+        self,
+        project_id: str,
+        kind: JobKind,
+        payload: BaseModel,
+        idempotency_key: str | None,
+        inline_probes: bool,
+        asynchronous: bool,
+    ) -> tuple[Any, bool, dict[str, Any], bool]:
+        """The job's row (and whether it is new), its payload, and whether its held probes
+        travel in the message."""
+        body = payload.model_dump(mode="json")
+        inline = inline_probes and kind in READ_ONLY_KINDS
+        if not inline and self.store is not None:
+            # Before the row: a store that cannot take the image fails the request, not the job.
+            probes.store_held(self.store, body)
+        callback_url = self.checked_callback_url(requested_callback_url())
+        if callback_url is None and asynchronous and self.default_callback_url is not None:
+            # Checked when it was set, and again before every delivery attempt.
+            callback_url = self.default_callback_url(project_id)
+        job, created = self.jobs.create(
+            job_id=self.job_id_for(project_id, idempotency_key),
+            project_id=project_id,
+            kind=kind.value,
+            payload=body,
+            idempotency_key=idempotency_key,
+            callback_url=callback_url,
+        )
+        return job, created, body, inline
+
+    def _announce(self, project_id: str, kind: JobKind, job: Any, body: dict[str, Any], inline: bool) -> None:
+        self._send(kind, job.id, self._message(body, inline))
         if self.events is not None:
             self.events.publish(
-                JobEvent.create(job_id, project_id, kind.value, JobState.ACCEPTED, timestamps={"created_at": job.created_at})
+                JobEvent.create(
+                    job.id,
+                    project_id,
+                    kind.value,
+                    JobState.ACCEPTED,
+                    timestamps={"created_at": job.created_at},
+                )
             )
-        return job
 
     @staticmethod
     def _message(body: dict[str, Any], inline: bool) -> dict[str, Any]:

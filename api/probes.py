@@ -25,6 +25,7 @@ from flask import g, has_request_context
 from infra.object_store import DEFAULT_PREFIX, content_key
 
 _HELD = "facefleet_held_probes"
+_STORED = "facefleet_stored_probes"
 # Fields of a job payload that name an image the worker reads.
 IMAGE_KEY_FIELDS = ("image_key", "image1_key", "image2_key")
 
@@ -63,6 +64,30 @@ def store_held(store: ProbeStore, body: dict[str, Any]) -> None:
         if isinstance(key, str) and key in held:
             data, content_type = held.pop(key)
             store.put(data, content_type, prefix=key.rsplit("/", 1)[0])
+
+
+def remember(key: str, data: bytes, content_type: str) -> None:
+    """Keep the bytes of a probe stored for this request: a job that failed deletes its
+    probe, and a second job of the same request (a fallback) may need it again."""
+    if has_request_context():
+        _stored()[key] = (data, content_type)
+
+
+def store_again(store: ProbeStore, key: str) -> None:
+    """Put a probe this request stored back under its own key, in case a finished job of
+    the request deleted it; a held probe needs nothing (it travels with each job)."""
+    stored = _stored().get(key) if has_request_context() else None
+    if stored is not None:
+        data, content_type = stored
+        store.put(data, content_type, prefix=key.rsplit("/", 1)[0])
+
+
+def _stored() -> dict[str, tuple[bytes, str]]:
+    stored: dict[str, tuple[bytes, str]] | None = g.get(_STORED)
+    if stored is None:
+        stored = {}
+        setattr(g, _STORED, stored)
+    return stored
 
 
 def _held() -> dict[str, tuple[bytes, str]]:

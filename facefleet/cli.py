@@ -43,13 +43,18 @@ def up(home: Path, host: str, port: int, worker_count: int) -> None:
     help="lower CPU priority: bulk pools at 10 yield the cores to interactive ones on the same host",
 )
 def worker(queues: str, concurrency: int, pool: str, name: str, niceness: int) -> None:
-    """Run a worker consuming the given queues (use facefleet.gpu for a GPU pool)."""
-    from workers.app import app
+    """Run a worker consuming the given queues (use facefleet.gpu for a GPU pool).
+
+    Its job metrics: on ``FACEFLEET_METRICS__WORKER_PORT`` when set (docs/OPERATIONS.md)."""
+    from facefleet.metrics_dir import multiprocess_metrics
 
     if niceness:
         os.nice(niceness)  # inherited by the pool's children
+    # Before workers.app is imported: the pool's children count in the folder's files.
+    with multiprocess_metrics(shared=Settings().metrics.shared_multiprocess_dir):
+        from workers.app import app
 
-    app.worker_main(celery_worker_args(queues, concurrency, pool, name))
+        app.worker_main(celery_worker_args(queues, concurrency, pool, name))
 
 
 @main.command()

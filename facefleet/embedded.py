@@ -23,10 +23,11 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
+from facefleet.metrics_dir import MULTIPROCESS_ENV, empty_metrics_dir
 from facefleet.rekognition_key import with_rekognition_server_key
 from facefleet.supervision import Supervisor
 from facefleet.worker_args import ALL_CPU_QUEUES, celery_worker_args
-from infra.settings import Mode, Settings
+from infra.settings import Settings
 
 ENV_PREFIX = "FACEFLEET_"
 
@@ -52,8 +53,6 @@ def _flatten(prefix: str, model: BaseModel) -> Iterator[tuple[str, str]]:
             yield key, "true" if value else "false"
         else:
             yield key, str(value)
-
-
 
 
 def _secret_value(value: object) -> str:
@@ -99,6 +98,16 @@ def prepare_embedded(home: Path, **overrides: Any) -> tuple[Settings, Any]:
     return settings, stopper
 
 
+def shared_metrics(settings: Settings) -> tuple[Settings, dict[str, str]]:
+    """One multi-process metrics folder for the API and the worker, emptied once here, so
+    the API's /metrics includes the worker's job metrics and neither empties it again (a
+    worker restarted by the supervisor keeps adding to what the last one counted)."""
+    folder = settings.data_dir / "metrics"
+    empty_metrics_dir(folder)
+    metrics = settings.metrics.model_copy(update={"shared_multiprocess_dir": True})
+    return settings.model_copy(update={"metrics": metrics}), {MULTIPROCESS_ENV: str(folder)}
+
+
 def run_embedded(home: Path, host: str, port: int, worker_count: int) -> int:
     from facefleet.admin import ensure_admin_token, ensure_default_project, read_admin_token
 
@@ -108,11 +117,14 @@ def run_embedded(home: Path, host: str, port: int, worker_count: int) -> int:
         token_file = ensure_admin_token(home.resolve())
         admin = settings.api.model_copy(update={"admin_token": SecretStr(read_admin_token(token_file))})
         settings = settings.model_copy(update={"api": admin})
-    supervisor = Supervisor(child_env(settings))
+    settings, metrics_env = shared_metrics(settings)
+    supervisor = Supervisor(child_env(settings, metrics_env))
     # A worker that exits (its pool watchdog replacing a stalled pool, the OOM killer) is
     # started again; the API exiting stops the service, as a failed bind should.
     supervisor.start("worker", worker_command(worker_count))
-    supervisor.start("API", [sys.executable, "-m", "facefleet.cli", "api", f"--bind={host}:{port}"], restart=False)
+    supervisor.start(
+        "API", [sys.executable, "-m", "facefleet.cli", "api", f"--bind={host}:{port}"], restart=False
+    )
     created = ensure_default_project(settings)
     print(f"\nFaceFleet is running at http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     print(f"  console:    http://{host}:{port}/console  (sign in with the project id and API key below)")

@@ -221,6 +221,20 @@ class WebhookSettings(BaseModel):
     signature_tolerance_seconds: int = 300
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus exposition beyond the API's /metrics (docs/OPERATIONS.md, "Metrics")."""
+
+    # The worker's main process serves its pool's job metrics on this port (plain HTTP, no
+    # token: keep it on the internal network). None: no exporter, e.g. under `facefleet up`,
+    # where the API's /metrics already includes the worker's metrics.
+    worker_port: int | None = None
+    worker_host: str = "0.0.0.0"
+    # Set by `facefleet up`, which empties PROMETHEUS_MULTIPROC_DIR once before it starts the
+    # API and the worker on the same folder: neither may empty it again on its own start, or
+    # the other's counters would go backwards.
+    shared_multiprocess_dir: bool = False
+
+
 class RekognitionSettings(BaseModel):
     """The Rekognition-compatible endpoint (docs/REKOGNITION.md)."""
 
@@ -265,6 +279,7 @@ class Settings(BaseSettings):
     events: EventSettings = Field(default_factory=EventSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     rekognition: RekognitionSettings = Field(default_factory=RekognitionSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @classmethod
     def embedded(cls, home: Path, **overrides: object) -> Settings:

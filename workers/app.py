@@ -49,6 +49,21 @@ def _start_housekeeping(**_: object) -> None:
     _housekeeper.start()
 
 
+@worker_ready.connect
+def _serve_metrics(**_: object) -> None:
+    """The pool's job metrics on ``metrics.worker_port``, from the main process."""
+    from workers.metrics import serve_worker_metrics
+    from workers.runtime import get_runtime
+
+    settings = get_runtime().settings.metrics
+    if settings.worker_port is None:
+        return
+    try:
+        serve_worker_metrics(settings.worker_host, settings.worker_port)
+    except OSError:  # a taken port costs the exporter, never the jobs
+        log.exception("cannot serve worker metrics on %s:%d", settings.worker_host, settings.worker_port)
+
+
 @worker_shutdown.connect
 def _stop_housekeeping(**_: object) -> None:
     if _housekeeper is not None:
@@ -59,5 +74,8 @@ def _stop_housekeeping(**_: object) -> None:
     if stats is not None:  # how much merging the workload allowed: the number to tune the window by
         log.info(
             "micro-batching: %d embedding requests in %d backend calls (%d chips, largest batch %d)",
-            stats.requests, stats.backend_calls, stats.chips, stats.largest_batch,
+            stats.requests,
+            stats.backend_calls,
+            stats.chips,
+            stats.largest_batch,
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,7 @@ from core.queues import QUEUE_OF_KIND, QueueName
 from infra.db.models import utc_now
 from infra.errors import TransientInfraError
 from pipelines.errors import PipelineError
+from workers import metrics
 from workers.errors import JobFailure
 from workers.probes import release_probes
 from workers.runtime import Runtime, get_runtime
@@ -80,6 +82,7 @@ def run_job(task: Task, job_id: str, kind: JobKind, raw_payload: dict[str, Any],
             log.info("job %s already %s: redelivery is a no-op", job_id, job.status)
             return
         runtime.lifecycle.running(job_id, worker=task.request.hostname or "worker")
+        metrics.job_started(kind.value, task.request, time.time())
         fields, inline = split_inline_images(raw_payload)
         payload = PAYLOAD_OF_KIND[kind].model_validate(fields)
         result = handler(JobContext(job_id, kind, runtime, inline), payload)
@@ -154,7 +157,9 @@ def _age_seconds(runtime: Runtime, job_id: str) -> float:
     return 0.0 if job is None else (utc_now() - job.created_at).total_seconds()
 
 
-def _fail(runtime: Runtime, job_id: str, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+def _fail(
+    runtime: Runtime, job_id: str, code: str, message: str, details: dict[str, Any] | None = None
+) -> None:
     try:
         runtime.lifecycle.fail(job_id, code, message, details)
     except DBAPIError:

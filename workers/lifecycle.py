@@ -19,6 +19,7 @@ from core.jobs import WEBHOOK_TASK, JobKind
 from core.queues import PRIORITY_OF_QUEUE, QueueName
 from infra.completion import CompletionNotifier
 from infra.events import EventPublisher, JobEvent, JobState
+from workers import metrics
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +54,17 @@ class JobLifecycle:
 
     def succeed(self, job_id: str, result: BaseModel) -> None:
         # The first outcome wins; a second finisher (a re-sent parent racing its last chunk)
-        # must not publish a second event or webhook.
+        # must not publish a second event or webhook, nor count the job twice.
         if self.jobs.succeed(job_id, result.model_dump(mode="json")):
             self._finished(job_id, JobState.SUCCEEDED)
+
+    def succeed_internal(self, job_id: str, result: dict[str, Any]) -> None:
+        """Finish an internal job (a batch chunk): no one waits on it and it has no events
+        or callback, but it is counted like any other, as the database counts it."""
+        if self.jobs.succeed(job_id, result):
+            job = self.jobs.get(job_id)
+            if job is not None:
+                _count_finished(job)
 
     def fail(self, job_id: str, code: str, message: str, details: dict[str, Any] | None = None) -> None:
         if self.jobs.fail(job_id, code, message, details):
@@ -67,6 +76,7 @@ class JobLifecycle:
         job = self.jobs.get(job_id)
         if job is None:
             return
+        _count_finished(job)
         self._emit(job, state)
         if getattr(job, "callback_url", None):
             try:
@@ -88,6 +98,12 @@ class JobLifecycle:
         if job.kind in INTERNAL_KINDS:
             return
         self.events.publish(final_event(job, state, progress))
+
+
+def _count_finished(job: Any) -> None:
+    metrics.job_finished(
+        job.kind, job.status, getattr(job, "started_at", None), getattr(job, "finished_at", None)
+    )
 
 
 def final_event(job: Any, state: JobState | None = None, progress: tuple[int, int] | None = None) -> JobEvent:

@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 
 from core.jobs import JobKind
 from core.messages import is_amqp_url
+from core.probes import NAMED_PROBE_PREFIX, PROBE_PREFIX
 from infra.errors import ObjectNotFound, TransientInfraError
-from workers.probes import PROBE_PREFIX
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -72,11 +72,19 @@ def reconcile(runtime: Runtime, grace: timedelta = timedelta(minutes=10)) -> Rec
     listed_by_batches = _images_of_running_batches(runtime)
     retention = timedelta(seconds=runtime.settings.jobs.probe_retention_seconds)
     probe_cutoff = datetime.now(UTC) - max(grace, retention)
+    # A named probe stays while the token naming it is valid (seed 002's face_token).
+    token_life = timedelta(seconds=runtime.settings.dialects.d002_token_ttl_seconds)
+    named_probe_cutoff = datetime.now(UTC) - max(grace, retention, token_life)
     for prefix in (*OBJECT_PREFIXES, PROBE_PREFIX):
-        oldest_kept = probe_cutoff if prefix == PROBE_PREFIX else cutoff
-        candidates = [key for key, modified in runtime.store.list_with_times(prefix) if modified < oldest_kept]
+        candidates = [
+            key
+            for key, modified in runtime.store.list_with_times(prefix)
+            if modified < _oldest_kept(key, cutoff, probe_cutoff, named_probe_cutoff)
+        ]
         in_use = (
-            runtime.faces.referenced_keys(candidates) | runtime.jobs.referenced_keys(candidates) | listed_by_batches
+            runtime.faces.referenced_keys(candidates)
+            | runtime.jobs.referenced_keys(candidates)
+            | listed_by_batches
         )
         for key in candidates:
             if key not in in_use:
@@ -85,6 +93,14 @@ def reconcile(runtime: Runtime, grace: timedelta = timedelta(minutes=10)) -> Rec
     if report.vectors_removed or report.objects_removed:
         log.info("reconciled: %s", report)
     return report
+
+
+def _oldest_kept(
+    key: str, cutoff: datetime, probe_cutoff: datetime, named_probe_cutoff: datetime
+) -> datetime:
+    if key.startswith(NAMED_PROBE_PREFIX):
+        return named_probe_cutoff
+    return probe_cutoff if key.startswith(PROBE_PREFIX) else cutoff
 
 
 def _images_of_running_batches(runtime: Runtime) -> set[str]:

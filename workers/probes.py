@@ -1,7 +1,8 @@
 """Probe images are deleted once their job's result is stored.
 
 A probe lives under ``probes/`` (``api.images``), a key no face and no other request
-shares, so deleting it can never remove an enrolled image. The check against other
+shares, so deleting it can never remove an enrolled image. A named probe (a token may
+name it after its job, ``core.probes``) is left to reconciliation. The check against other
 pending or running jobs still runs: a retried request with the same Idempotency-Key maps
 to the same probe key. With ``jobs.probe_retention_seconds`` above 0 nothing is deleted
 here; reconciliation (``workers.maintenance``) removes probes older than the retention,
@@ -14,11 +15,11 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from core.probes import released_with_its_job
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-PROBE_PREFIX = "probes/"
 PROBE_FIELDS = ("image_key", "image1_key", "image2_key", "video_key", "reference_image_key")
 
 
@@ -26,7 +27,7 @@ def probe_keys(payload: Mapping[str, Any]) -> set[str]:
     return {
         str(value)
         for name in PROBE_FIELDS
-        if isinstance(value := payload.get(name), str) and value.startswith(PROBE_PREFIX)
+        if isinstance(value := payload.get(name), str) and released_with_its_job(value)
     }
 
 

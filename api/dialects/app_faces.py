@@ -209,11 +209,18 @@ def blueprint() -> Blueprint:
         image_text = form_value(params, "Fimg")
         if image_text is not None:
             image_key = store_base64(image_text, "Fimg")
-            enroll_face(project_id, FACE_SET_NAME, image_key, str(fid), name)  # the old face stays until this succeeds
+            enroll_face(
+                project_id, FACE_SET_NAME, image_key, str(fid), name
+            )  # the old face stays until this succeeds
             delete_face_ids(project_id, face_set, [row.face_id])
         elif name != row.user_id:
             current_context().service.update_face(
-                project_id, FACE_SET_NAME, row.face_id, external_image_id=None, external_fields=None, user_id=name
+                project_id,
+                FACE_SET_NAME,
+                row.face_id,
+                external_image_id=None,
+                external_fields=None,
+                user_id=name,
             )
         return jsonify({"msg_code": OK, "Fid": fid, "Fname": name})
 
@@ -233,7 +240,8 @@ def blueprint() -> Blueprint:
         project_id, _ = _authenticate(params)
         keys: list[str] = []
         while form_value(params, f"Fimg{len(keys) + 1}") is not None:
-            keys.append(store_base64(form_value(params, f"Fimg{len(keys) + 1}"), f"Fimg{len(keys) + 1}"))
+            field = f"Fimg{len(keys) + 1}"
+            keys.append(store_base64(form_value(params, field), field, probe=True))
         if not keys:
             raise Failure(ErrorCode.MISSING_ARGUMENT, "Fimg1 is required", argument="Fimg1")
         payloads = [ComparePayload(image1_key=keys[0], image2_key=other) for other in keys[1:]]
@@ -245,7 +253,7 @@ def blueprint() -> Blueprint:
     def detection() -> Response:
         params = _params()
         project_id, _ = _authenticate(params)
-        image_key = store_base64(form_value(params, "Fimg"), "Fimg")
+        image_key = store_base64(form_value(params, "Fimg"), "Fimg", probe=True)
         faces = run_job(project_id, JobKind.DETECT, DetectPayload(image_key=image_key), DetectResult).faces
         if not faces:
             raise Failure(ErrorCode.NO_FACE)
@@ -264,10 +272,13 @@ def blueprint() -> Blueprint:
         face_set = _existing_face_set(project_id)
         row = _face_by_fid(project_id, face_set, form_value(params, "Fid"))
         threshold = _threshold(params)
-        probe_key = store_base64(form_value(params, "Fimg"), "Fimg")
+        probe_key = store_base64(form_value(params, "Fimg"), "Fimg", probe=True)
         # The stored face was enrolled alone in its image, so its image's largest face is it.
         result = run_job(
-            project_id, JobKind.COMPARE, ComparePayload(image1_key=row.image_key, image2_key=probe_key), CompareResult
+            project_id,
+            JobKind.COMPARE,
+            ComparePayload(image1_key=row.image_key, image2_key=probe_key),
+            CompareResult,
         )
         return jsonify({"msg_code": OK, "match": result.pair[0] <= threshold})
 
@@ -280,10 +291,12 @@ def blueprint() -> Blueprint:
         row = _face_by_fid(project_id, face_set, form_value(params, "Fid"))
         action = ACTIONS.get((form_value(params, "Action") or "1").strip())
         if action is None:
-            raise Failure(ErrorCode.INVALID_ARGUMENT, "Action must be 1 (blink) or 2 (open mouth)", argument="Action")
+            raise Failure(
+                ErrorCode.INVALID_ARGUMENT, "Action must be 1 (blink) or 2 (open mouth)", argument="Action"
+            )
         threshold = _threshold(params)
         try:
-            video_key = store_base64(form_value(params, "Fvideo"), "Fvideo")
+            video_key = store_base64(form_value(params, "Fvideo"), "Fvideo", probe=True)
         except Failure as bad:
             raise Failure(ErrorCode.INVALID_VIDEO, bad.message, argument="Fvideo") from bad
         payload = LivenessPayload(
@@ -297,4 +310,3 @@ def blueprint() -> Blueprint:
         return jsonify({"msg_code": OK, "match": _liveness_match(result), "real": result.alive})
 
     return bp
-

@@ -70,7 +70,9 @@ def failure_of(error: Exception) -> Failure:
     return Failure(ErrorCode.INTERNAL, "internal error")
 
 
-def dialect_view(render_failure: Callable[[Failure], Response]) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+def dialect_view(
+    render_failure: Callable[[Failure], Response],
+) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
     """Wrap a view so that nothing but the dialect's own error format ever leaves it."""
 
     def decorate(view: Callable[..., Response]) -> Callable[..., Response]:
@@ -112,10 +114,12 @@ def run_job(project_id: str, kind: JobKind, payload: BaseModel, model: type[Resu
     return finish(current_context().gateway.run(project_id, kind, payload, wait=True), model)
 
 
-def run_jobs(project_id: str, kind: JobKind, payloads: list[BaseModel], model: type[ResultT]) -> list[ResultT]:
+def run_jobs(
+    project_id: str, kind: JobKind, payloads: list[BaseModel], model: type[ResultT]
+) -> list[ResultT]:
     """Send every job first and then wait for each, so they run side by side."""
     gateway = current_context().gateway
-    jobs = [gateway.submit(project_id, kind, payload) for payload in payloads]
+    jobs = gateway.submit_all(project_id, kind, payloads)
     deadline = time.monotonic() + gateway.sync_wait_seconds  # one bounded wait for them all
     results = []
     for job in jobs:
@@ -127,27 +131,31 @@ def run_jobs(project_id: str, kind: JobKind, payloads: list[BaseModel], model: t
 # ---------------------------------------------------------------------------- inputs
 
 
-def store_upload(upload: FileStorage | None, argument: str) -> str:
-    """Store an uploaded file once; its object key."""
+def store_upload(upload: FileStorage | None, argument: str, probe: bool = False, named: bool = False) -> str:
+    """Store an uploaded file once; its object key. A ``probe`` (an image only detected,
+    searched or compared) goes under its request's probe key and leaves the store with its
+    job, as the native API's do; a ``named`` one stays as long as a token names it."""
     if upload is None:
         raise Failure(ErrorCode.MISSING_ARGUMENT, f"{argument} is required", argument=argument)
     intake = current_context().intake
     data = read_limited(upload.stream, intake.max_bytes, argument)
     if not data:
         raise Failure(ErrorCode.EMPTY_IMAGE, f"{argument} is empty", argument=argument)
-    return intake.put(data)
+    return intake.put(data, probe=probe, named=named)
 
 
-def store_base64(text: str | None, argument: str) -> str:
+def store_base64(text: str | None, argument: str, probe: bool = False) -> str:
     if text is None or not text.strip():
         raise Failure(ErrorCode.MISSING_ARGUMENT, f"{argument} is required", argument=argument)
     intake = current_context().intake
     try:
         data = decode_base64_image(text, intake.max_bytes, argument)
     except ApiError as bad:
-        reason = ErrorCode.IMAGE_TOO_LARGE if bad.code is ApiErrorCode.IMAGE_TOO_LARGE else ErrorCode.INVALID_IMAGE
+        reason = (
+            ErrorCode.IMAGE_TOO_LARGE if bad.code is ApiErrorCode.IMAGE_TOO_LARGE else ErrorCode.INVALID_IMAGE
+        )
         raise Failure(reason, bad.message, argument=argument) from bad
-    return intake.put(data)
+    return intake.put(data, probe=probe)
 
 
 def file_extension(upload: FileStorage) -> str:
@@ -250,7 +258,9 @@ def matching_face(project_id: str, face_set_name: str, image_key: str) -> Match 
 def delete_face_ids(project_id: str, face_set: Any, face_ids: list[str]) -> int:
     if not face_ids:
         return 0
-    outcome = current_context().service.delete_faces(project_id, face_set, face_ids, wait=True, idempotency_key=None)
+    outcome = current_context().service.delete_faces(
+        project_id, face_set, face_ids, wait=True, idempotency_key=None
+    )
     return finish(outcome, DeleteFacesResult).deleted
 
 

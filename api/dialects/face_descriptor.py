@@ -68,8 +68,10 @@ def blueprint(project_id: str) -> Blueprint:
         upload = request.files.get("file")
         if upload is not None and upload.filename and file_extension(upload) not in ALLOWED_EXTENSIONS:
             raise Failure(ErrorCode.UNSUPPORTED_FORMAT, "extension not allowed", argument="file")
-        image_key = store_upload(upload, "file")
-        result = run_job(project_id, JobKind.EMBED, EmbedPayload(image_key=image_key, select="all"), EmbedResult)
+        image_key = store_upload(upload, "file", probe=True)
+        result = run_job(
+            project_id, JobKind.EMBED, EmbedPayload(image_key=image_key, select="all"), EmbedResult
+        )
         descriptors = [face.embedding for face in result.faces if face.embedding]
         if not descriptors:
             raise Failure(ErrorCode.NO_FACE)

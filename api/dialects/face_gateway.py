@@ -19,6 +19,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
+from api import probes
 from api.auth_limits import AuthThrottled, authenticate_limited
 from api.context import current_context
 from api.dialects.common import (
@@ -112,9 +113,10 @@ def _user_id(required: bool = True) -> str | None:
     return value
 
 
-def _image(name: str, required: bool = True) -> str | None:
+def _image(name: str, required: bool = True, probe: bool = False) -> str | None:
     """A multipart file part; a plain form field is read as base64 (binary bytes cannot
-    survive a text field), so text that is not base64 is an input image error (40308)."""
+    survive a text field), so text that is not base64 is an input image error (40308).
+    A ``probe`` (only checked, recognised or compared) leaves the store with its job."""
     upload = request.files.get(name)
     if upload is not None:
         data = upload.stream.read(MAX_IMAGE_BYTES + 1)
@@ -129,7 +131,7 @@ def _image(name: str, required: bool = True) -> str | None:
         raise Failure(ErrorCode.EMPTY_IMAGE, f"{name} is empty", argument="image")
     if len(data) > MAX_IMAGE_BYTES:
         raise Failure(ErrorCode.IMAGE_TOO_LARGE, f"{name} is larger than 4 MB")
-    return current_context().intake.put(data)
+    return current_context().intake.put(data, probe=probe)
 
 
 def _direction() -> int | None:
@@ -178,10 +180,14 @@ def _detect(project_id: str, image_key: str) -> list[DetectedFace]:
     """Faces with quality measures, best first. Falls back to plain detection when the
     workers cannot measure quality, so the gate degrades instead of every call failing."""
     try:
-        result = run_job(project_id, JobKind.DETECT, DetectPayload(image_key=image_key, quality=True), DetectResult)
+        result = run_job(
+            project_id, JobKind.DETECT, DetectPayload(image_key=image_key, quality=True), DetectResult
+        )
     except Failure as failed:
         if failed.reason is not ErrorCode.INTERNAL:
             raise
+        # The failed job deleted its probe; this second job reads it again.
+        probes.store_again(current_context().store, image_key)
         result = run_job(project_id, JobKind.DETECT, DetectPayload(image_key=image_key), DetectResult)
     return list(result.faces)
 
@@ -322,7 +328,7 @@ def blueprint() -> Blueprint:
         max_text = _param("max_num", required=False) or "1"
         if not is_ascii_integer(max_text, 1, 100):
             raise Status(40203)
-        image_key = _image("image")
+        image_key = _image("image", probe=True)
         assert image_key is not None
         faces = _detect(project_id, image_key)
         if not faces:
@@ -338,14 +344,16 @@ def blueprint() -> Blueprint:
                     "landmark": [{"x": p.x, "y": p.y} for p in face.landmarks],
                 }
             )
-        return _ok(face_num=len(faces), check_result=information[0]["check_result"], face_information=information)
+        return _ok(
+            face_num=len(faces), check_result=information[0]["check_result"], face_information=information
+        )
 
     @bp.post("/face_recognise")
     @authenticated
     @_view(check_result=50, user_id="-1", score=-1)
     def face_recognise(project_id: str) -> Response:
         face_set = _app(project_id)
-        image_key = _image("image")
+        image_key = _image("image", probe=True)
         assert image_key is not None
         best = matching_face(project_id, face_set.name, image_key)
         if best is None:
@@ -356,9 +364,9 @@ def blueprint() -> Blueprint:
     @authenticated
     @_view(check_result=50, result=-1, score=-1)
     def face_compare(project_id: str) -> Response:
-        image_key = _image("image")
+        image_key = _image("image", probe=True)
         assert image_key is not None
-        other = _image("image_1", required=False)
+        other = _image("image_1", required=False, probe=True)
         if other is not None:
             references = [other]
         else:

@@ -56,6 +56,7 @@ from core.results import (
     SearchResult,
     read_result,
 )
+from infra.errors import ObjectNotFound
 from infra.settings import DialectSettings
 
 ALPHABET = string.ascii_letters + string.digits
@@ -197,10 +198,23 @@ def _token(values: Any) -> str | None:
 
 
 def _store_image() -> str:
+    """The image of a detect or search: a probe, but one its face tokens name until they
+    expire (a search by token, /addface), so it stays until then (``core.probes``)."""
     upload = request.files.get("image_file")
     if upload is not None and upload.filename and file_extension(upload) not in ALLOWED_EXTENSIONS:
         raise Failure(ErrorCode.UNSUPPORTED_FORMAT, "only JPG and PNG files", argument="image_file")
-    return store_upload(upload, "image_file")
+    return store_upload(upload, "image_file", named=True)
+
+
+def _enrollable(image_key: str) -> str:
+    """An enrolled face keeps its image under the image's content key, not under a probe's,
+    which reconciliation removes once the token has expired."""
+    ctx = current_context()
+    try:
+        data = ctx.store.get(image_key)
+    except ObjectNotFound as gone:
+        raise Failure(ErrorCode.FACE_NOT_FOUND, "unknown or expired face_token") from gone
+    return ctx.intake.put(data)
 
 
 def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
@@ -230,7 +244,11 @@ def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
 
     def cmp_result(matches: list[Match], probe_token: str, threshold: float) -> list[dict[str, Any]]:
         return [
-            {"face_token": match.external_image_id, "distant": match.distance, "face_name": match.user_id or ""}
+            {
+                "face_token": match.external_image_id,
+                "distant": match.distance,
+                "face_name": match.user_id or "",
+            }
             for match in matches
             if match.distance <= threshold and match.external_image_id != probe_token
         ]
@@ -304,10 +322,13 @@ def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
         if token is None:
             raise Failure(ErrorCode.MISSING_ARGUMENT, "face_token is required", argument="face_token")
         name = form_value(request.args, "face_name") or "unknown"
-        native_user_id(bounded_text(name, "face_name", 128), "face_name")  # refused (1001) before anything is stored
+        native_user_id(
+            bounded_text(name, "face_name", 128), "face_name"
+        )  # refused (1001) before anything is stored
         if stored(token):  # already saved: adding again changes nothing
             return _ok(face_token=token, face_neme=name, face_name=name)
         image_key, box, face_count = tokens.resolve(token)
+        image_key = _enrollable(image_key)
         ensure_face_set(project_id, face_set_name)
         # Only the token's face, found again by its box, is enrolled.
         options = EnrollOptions(select="largest" if face_count == 1 else "all", box=box.xywh())

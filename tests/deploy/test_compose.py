@@ -265,6 +265,15 @@ def test_worker_cpu_can_be_scaled(services: dict[str, dict[str, Any]]) -> None:
         assert "hostname" not in services[name], name  # `%h` must differ per replica
 
 
+def test_every_worker_serves_its_metrics_on_the_compose_network_only(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name in ("worker-interactive", "worker-cpu", "worker-gpu"):
+        port = services[name]["environment"]["FACEFLEET_METRICS__WORKER_PORT"]
+        assert Settings(metrics={"worker_port": port}).metrics.worker_port == 9464, name
+        assert [str(exposed) for exposed in services[name]["expose"]] == [port], name
+
+
 def test_gpu_worker_runs_only_under_its_profile_with_an_nvidia_reservation(
     services: dict[str, dict[str, Any]], compose_v2: Path, env_file: Path
 ) -> None:

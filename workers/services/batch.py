@@ -55,7 +55,11 @@ def enroll_chunk(ctx: JobContext, payload: EnrollChunkPayload) -> EnrollChunkRes
     # A face set deleted meanwhile refuses each item's faces when they are added; one whose
     # delete job is queued takes them, and the job removes them with the rest.
     columns = FilterColumns.for_schema(face_set.external_fields if face_set is not None else {})
-    models = (face_set.model_id, face_set.reindex_model_id) if face_set is not None else (runtime.pipeline.model_id, None)
+    models = (
+        (face_set.model_id, face_set.reindex_model_id)
+        if face_set is not None
+        else (runtime.pipeline.model_id, None)
+    )
     chunk = [(index, items[index]) for index in range(payload.start, payload.stop)]
     if payload.options.on_duplicate == "allow":
         report = enroll_chunk_items(ctx, payload, chunk, columns, models)
@@ -71,7 +75,7 @@ def enroll_chunk(ctx: JobContext, payload: EnrollChunkPayload) -> EnrollChunkRes
     if following < _chunk_count(ctx, payload.total):
         _send_chunk(ctx, payload.parent_job_id, payload, following)
     # A chunk is internal: its row is written without events; the parent's are what clients see.
-    runtime.jobs.succeed(ctx.job_id, {"items": report})
+    runtime.lifecycle.succeed_internal(ctx.job_id, {"items": report})
     _finish_parent_if_complete(ctx, payload.parent_job_id, payload.total)
     return DEFERRED
 
