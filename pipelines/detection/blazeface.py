@@ -335,8 +335,11 @@ class BlazeFaceDetector:
         height, width = image.shape[:2]
         pad = round(BORDER_PAD * max(height, width))
         padded = mirror_padded(np.ascontiguousarray(image), pad)
+        padded_height, padded_width = padded.shape[:2]
         found = []
-        for top, left, bottom, right in grid(*padded.shape[:2], CROWD_GRID, CROWD_GRID, CROWD_TILE_OVERLAP):
+        for top, left, bottom, right in grid(
+            padded_height, padded_width, CROWD_GRID, CROWD_GRID, CROWD_TILE_OVERLAP
+        ):
             found += self._scan(padded[top:bottom, left:right], left - pad, top - pad)
         return [
             candidate
