@@ -211,10 +211,15 @@ the photo, 2 of the first 60 identity photos at 640 px), unless its face is tiny
 (``LONE_FACE_RATIO``)."""
 
 TILE_SIDE: Final = 2.0
-"""Tiles are at most ~``TILE_SIDE`` times the model's input a side before their overlap
-(640 px for the back model's 256 with it): the scale at which a lone face on a 640 px photo
-is found from ~24 px, so that a crowd on a large photo is looked at as finely as a portrait
-on a small one. Photos up to 1024 px keep the 2x2 grid."""
+FINE_TILE_SIDE: Final = 1.5
+"""Tiles are at most ~``TILE_SIDE`` times the model's input a side before their overlap (512
+px for the back model's 256, 640 with it: a crowd's faces at 0.4 of their size or more, like
+a 640 px photo's whole pass), so photos up to 1024 px keep the 2x2 grid. Where the whole pass
+found nothing or one tiny face (``LONE_FACE_RATIO``), faces may be below what it can see at
+all, and the tiles are ``FINE_TILE_SIDE`` (384 px, 480 with the overlap: faces at half their
+size or more; a 1280x960 photo gets 4x3 tiles, a 1600x1200 one 5x4): a crowd of 24 px faces
+on 1280x960 is then found 33/33 instead of 23/33. A crowd whose faces were found keeps the
+coarser grid: the finer one added false faces to 3 of the documented _misc counts."""
 
 LONE_FACE_RATIO: Final = 0.04
 """A photo whose whole pass finds nothing, or one face under ``LONE_FACE_RATIO`` of its
@@ -223,14 +228,14 @@ that small shows one or none of them), is looked at in tiles too. No identity ph
 small a face (the smallest is 6%), so a portrait never pays; a photo with no face pays the
 tiles before the HOG fallback, which costs ten times more."""
 
-UNSEEN_MIN_SCORE: Final = 0.6
+UNSEEN_MIN_SCORE: Final = WELL_RESOLVED_MIN_SCORE
 """On a photo whose whole pass found nothing, the faces only the tiles find are kept when
 they are small (under ``CROWD_FACE_RATIO``: a larger one the whole pass saw well and turned
 down, like the 0.81 "face" of a tile of _misc/no_face/dlib__dogs.jpg) and either several
-(``CROWD_MIN_FACES``: a crowd of tiny faces, which score 0.5-0.75 in their tiles) or scoring
-at least ``UNSEEN_MIN_SCORE``, the consensus detector's bar for a BlazeFace face nothing
-confirms (a tile of a landscape, _misc/no_face/compreface__017_0.jpg, shows one of 0.51).
-What they drop is left to the HOG fallback."""
+(``CROWD_MIN_FACES``: a crowd of tiny faces, which score 0.5-0.75 in their tiles) or one
+scoring at least ``UNSEEN_MIN_SCORE``, the bar of a face the network sees well (tiles of
+_misc/no_face photos show lone ones of 0.51 on a landscape and 0.65 on dogs.jpg). What they
+drop is left to the HOG fallback."""
 
 BORDER_MARGIN: Final = 0.02
 BORDER_PAD: Final = 0.15
@@ -328,7 +333,8 @@ class BlazeFaceDetector:
         lone_and_tiny = len(found) == 1 and smallest < LONE_FACE_RATIO * longer
         if not (crowd or lone_and_tiny or not found):
             return []
-        return fine_grid(height, width, TILE_SIDE * self._network.size, CROWD_TILE_OVERLAP, CROWD_GRID)
+        side = TILE_SIDE if crowd else FINE_TILE_SIDE
+        return fine_grid(height, width, side * self._network.size, CROWD_TILE_OVERLAP, CROWD_GRID)
 
     def _cut_faces(self, image: RGBImage) -> list[_Candidate]:
         """Faces cut by the frame, from the mirror-padded photo's tiles (``BORDER_*``)."""
