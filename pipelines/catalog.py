@@ -28,8 +28,8 @@ DEFAULT_FALLBACK_DETECTOR: Final = "hog"
 """BlazeFace (back-camera model, ``detection.blazeface``: one resize to its input, weak large
 faces dropped, crowds looked at again in tiles), with dlib HOG (upsample 1) run only on photos
 where BlazeFace finds nothing. Measured on ../shared/data/faces (docs/PIPELINE.md,
-"Detection"): every documented face count of _misc and nothing in the no-face photos, a face
-in every pair photo, pair accuracy equal to the reference dlib loop's, ~8 ms per 640 px
+"Detection"): every documented face count of _misc but the 25th face of a collage, nothing in
+the no-face photos, a face in every pair photo, pair accuracy equal to the reference dlib loop's, ~8 ms per 640 px
 portrait against HOG's ~45-180."""
 CONSENSUS_DETECTOR: Final = "hog+blazeface"
 """dlib HOG confirmed and completed by BlazeFace (``detection.consensus``): the default before
