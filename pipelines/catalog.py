@@ -92,7 +92,9 @@ def build_detector(registry: Registry, name: str, fallback: str | None = None) -
     """``name``, and ``fallback`` on the photos where it finds nothing (none when they are the
     same detector: a second run would find nothing either)."""
     primary = registry.detector(name)
-    return FallbackDetector(primary, registry.detector(fallback)) if fallback and fallback != name else primary
+    return (
+        FallbackDetector(primary, registry.detector(fallback)) if fallback and fallback != name else primary
+    )
 
 
 def build_pipeline(
