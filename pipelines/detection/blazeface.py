@@ -219,7 +219,8 @@ found nothing or one tiny face (``LONE_FACE_RATIO``), faces may be below what it
 all, and the tiles are ``FINE_TILE_SIDE`` (384 px, 480 with the overlap: faces at half their
 size or more; a 1280x960 photo gets 4x3 tiles, a 1600x1200 one 5x4): a crowd of 24 px faces
 on 1280x960 is then found 33/33 instead of 23/33. A crowd whose faces were found keeps the
-coarser grid: the finer one added false faces to 3 of the documented _misc counts."""
+coarser grid: the finer one added a false face to two documented _misc crowds (compreface
+012_4 and 014_5)."""
 
 LONE_FACE_RATIO: Final = 0.04
 """A photo whose whole pass finds nothing, or one face under ``LONE_FACE_RATIO`` of its
