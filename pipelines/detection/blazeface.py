@@ -227,7 +227,7 @@ LONE_FACE_RATIO: Final = 0.04
 longer side (~10 px of the network's input, where it starts to miss faces: a crowd of faces
 that small shows one or none of them), is looked at in tiles too. No identity photo has so
 small a face (the smallest is 6%), so a portrait never pays; a photo with no face pays the
-tiles before the HOG fallback, which costs ten times more."""
+tiles before the HOG fallback, which costs several times more."""
 
 UNSEEN_MIN_SCORE: Final = WELL_RESOLVED_MIN_SCORE
 """On a photo whose whole pass found nothing, the faces only the tiles find are kept when
