@@ -28,8 +28,8 @@ DEFAULT_FALLBACK_DETECTOR: Final = "hog"
 """BlazeFace (back-camera model, ``detection.blazeface``: one resize to its input, weak large
 faces dropped, crowds looked at again in tiles), with dlib HOG (upsample 1) run only on photos
 where BlazeFace finds nothing. Measured on ../shared/data/faces (docs/PIPELINE.md,
-"Detection"): every documented face count of _misc and nothing in the no-face photos, a face
-in every pair photo, pair accuracy equal to the reference dlib loop's, ~8 ms per 640 px
+"Detection"): every documented face count of _misc but the 25th face of a collage, nothing in
+the no-face photos, a face in every pair photo, pair accuracy equal to the reference dlib loop's, ~8 ms per 640 px
 portrait against HOG's ~45-180."""
 CONSENSUS_DETECTOR: Final = "hog+blazeface"
 """dlib HOG confirmed and completed by BlazeFace (``detection.consensus``): the default before
@@ -92,7 +92,9 @@ def build_detector(registry: Registry, name: str, fallback: str | None = None) -
     """``name``, and ``fallback`` on the photos where it finds nothing (none when they are the
     same detector: a second run would find nothing either)."""
     primary = registry.detector(name)
-    return FallbackDetector(primary, registry.detector(fallback)) if fallback and fallback != name else primary
+    return (
+        FallbackDetector(primary, registry.detector(fallback)) if fallback and fallback != name else primary
+    )
 
 
 def build_pipeline(

@@ -21,6 +21,14 @@ import numpy.typing as npt
 
 from pipelines.detection.base import clipped_box
 from pipelines.detection.blazeface_decoding import BACK_CAMERA_LAYERS, DecodedFace, decode_faces, ssd_anchors
+from pipelines.detection.blazeface_regions import (
+    Region,
+    fine_grid,
+    grid,
+    mirror_padded,
+    share_inside,
+    touches_border,
+)
 from pipelines.detection.consensus import overlap_of_smaller
 from pipelines.types import BoundingBox, DetectedFace, RGBImage
 
@@ -95,6 +103,10 @@ class _Candidate:
     top: float
     right: float
     bottom: float
+
+    @property
+    def corners(self) -> tuple[float, float, float, float]:
+        return self.left, self.top, self.right, self.bottom
 
     def box(self, width: int, height: int) -> BoundingBox:
         return clipped_box(self.left, self.top, self.right, self.bottom, width, height)
@@ -190,12 +202,55 @@ CROWD_TILE_OVERLAP: Final = 1.25
 """When the photo's longer side exceeds ``CROWD_MIN_SIDE`` times the model's input (there is
 resolution to gain) and the whole-photo pass found at least ``CROWD_MIN_FACES`` faces, one of
 them smaller than ``CROWD_FACE_RATIO`` of its longer side, it is a crowd: BlazeFace also looks
-at a 2x2 grid of overlapping tiles (each ``CROWD_TILE_OVERLAP`` times a quarter), where faces
-are ~1.6x larger, and finds the small faces the whole-photo pass misses (one of six in
-_misc/multi_face/dlib__2008_002079.jpg). Portraits never pay for the four extra passes, nor
-does a lone person at a distance (a gate camera's frame, a full-length photo): on the shared
-photos the tiles never found a face beside a lone one, and they made such a photo cost 5
-passes (2 of the first 60 identity photos at 640 px)."""
+at overlapping tiles (each ``CROWD_TILE_OVERLAP`` times its share, at least a
+``CROWD_GRID`` x ``CROWD_GRID`` grid, finer on large photos: ``TILE_SIDE``), where faces are
+larger, and finds the small faces the whole-photo pass misses (one of six in
+_misc/multi_face/dlib__2008_002079.jpg). Portraits never pay for the extra passes, nor does a
+lone person at a distance (a gate camera's frame, a full-length photo: one face of 6-8% of
+the photo, 2 of the first 60 identity photos at 640 px), unless its face is tiny
+(``LONE_FACE_RATIO``)."""
+
+TILE_SIDE: Final = 2.0
+FINE_TILE_SIDE: Final = 1.5
+"""Tiles are at most ~``TILE_SIDE`` times the model's input a side before their overlap (512
+px for the back model's 256, 640 with it: a crowd's faces at 0.4 of their size or more, like
+a 640 px photo's whole pass), so photos up to 1024 px keep the 2x2 grid. Where the whole pass
+found nothing or one tiny face (``LONE_FACE_RATIO``), faces may be below what it can see at
+all, and the tiles are ``FINE_TILE_SIDE`` (384 px, 480 with the overlap: faces at half their
+size or more; a 1280x960 photo gets 4x3 tiles, a 1600x1200 one 5x4): a crowd of 24 px faces
+on 1280x960 is then found 33/33 instead of 23/33. A crowd whose faces were found keeps the
+coarser grid: the finer one added a false face to two documented _misc crowds (compreface
+012_4 and 014_5)."""
+
+LONE_FACE_RATIO: Final = 0.04
+"""A photo whose whole pass finds nothing, or one face under ``LONE_FACE_RATIO`` of its
+longer side (~10 px of the network's input, where it starts to miss faces: a crowd of faces
+that small shows one or none of them), is looked at in tiles too. No identity photo has so
+small a face (the smallest is 6%), so a portrait never pays; a photo with no face pays the
+tiles before the HOG fallback, which costs several times more."""
+
+UNSEEN_MIN_SCORE: Final = WELL_RESOLVED_MIN_SCORE
+"""On a photo whose whole pass found nothing, the faces only the tiles find are kept when
+they are small (under ``CROWD_FACE_RATIO``: a larger one the whole pass saw well and turned
+down, like the 0.81 "face" of a tile of _misc/no_face/dlib__dogs.jpg) and either several
+(``CROWD_MIN_FACES``: a crowd of tiny faces, which score 0.5-0.75 in their tiles) or one
+scoring at least ``UNSEEN_MIN_SCORE``, the bar of a face the network sees well (tiles of
+_misc/no_face photos show lone ones of 0.51 on a landscape and 0.65 on dogs.jpg). What they
+drop is left to the HOG fallback."""
+
+BORDER_MARGIN: Final = 0.02
+BORDER_PAD: Final = 0.15
+BORDER_MIN_INSIDE: Final = 0.4
+"""Faces cut by the frame (a group selfie's foreground face, a neighbour at the edge) are
+half faces to the network, which misses them. When the photo shows at least
+``CROWD_MIN_FACES`` faces and one comes within ``BORDER_MARGIN`` of the longer side of an
+edge (a group framed tightly on its people), the
+photo is padded on every side by ``BORDER_PAD`` of its longer side with its own mirror image,
+which completes a face cut near its middle, and the padded photo is looked at in a 2x2 grid of
+tiles. Only faces that cross the frame and lie at least ``BORDER_MIN_INSIDE`` inside it are
+kept from that pass: a whole face's reflection lies outside, a completed half face about
+half inside. A lone face at the border (a face crop, a close-up) never pays for the four
+passes: one of the first 60 identity photos, an aligned face crop, would have cost five."""
 
 SAME_FACE_OVERLAP: Final = 0.3
 
@@ -226,14 +281,21 @@ class BlazeFaceDetector:
         candidates = self._fast_candidates(image) if self.fast else self._plain_candidates(image)
         height, width = image.shape[:2]
         boxes = [(candidate.box(width, height), candidate.score) for candidate in candidates]
-        return [DetectedFace(box=box, confidence=score, detector=self.name) for box, score in boxes if box.area]
+        return [
+            DetectedFace(box=box, confidence=score, detector=self.name) for box, score in boxes if box.area
+        ]
 
     def _plain_candidates(self, image: RGBImage) -> list[_Candidate]:
         assert self._network is not None
         height, width = image.shape[:2]
         return [
-            _Candidate(float(found.score), found.bbox.xmin * width, found.bbox.ymin * height,
-                       found.bbox.xmax * width, found.bbox.ymax * height)
+            _Candidate(
+                float(found.score),
+                found.bbox.xmin * width,
+                found.bbox.ymin * height,
+                found.bbox.xmax * width,
+                found.bbox.ymax * height,
+            )
             for found in self._network.detection(image)
             if float(found.score) >= self.min_score
         ]
@@ -241,23 +303,55 @@ class BlazeFaceDetector:
     def _fast_candidates(self, image: RGBImage) -> list[_Candidate]:
         assert self._network is not None
         height, width = image.shape[:2]
-        longer = max(height, width)
         found = self._scan(image, 0, 0)
-        if len(found) >= CROWD_MIN_FACES and longer > CROWD_MIN_SIDE * self._network.size:
-            smallest = min(candidate.right - candidate.left for candidate in found)
-            if smallest < CROWD_FACE_RATIO * longer:
-                for top, left, bottom, right in _tiles(height, width):
-                    found += self._scan(image[top:bottom, left:right], left, top)
-        kept: list[_Candidate] = []
-        kept_boxes: list[BoundingBox] = []
-        for candidate in sorted(found, key=lambda candidate: -candidate.score):
-            box = candidate.box(width, height)
-            if all(overlap_of_smaller(box, other) < SAME_FACE_OVERLAP for other in kept_boxes):
-                kept.append(candidate)
-                kept_boxes.append(box)
+        in_tiles = [
+            candidate
+            for top, left, bottom, right in self._tiles(found, height, width)
+            for candidate in self._scan(image[top:bottom, left:right], left, top)
+        ]
+        if not found:
+            small = CROWD_FACE_RATIO * max(height, width)
+            in_tiles = _merged([c for c in in_tiles if c.right - c.left < small], width, height)
+            if len(in_tiles) < CROWD_MIN_FACES:
+                in_tiles = [c for c in in_tiles if c.score >= UNSEEN_MIN_SCORE]
+        found += in_tiles
+        margin = BORDER_MARGIN * max(height, width)
+        corners = [candidate.corners for candidate in found]
+        if len(found) >= CROWD_MIN_FACES and touches_border(corners, height, width, margin):
+            found += self._cut_faces(image)
+        kept = _merged(found, width, height)
+        return [_Candidate(candidate.score, *_hog_like(*candidate.corners)) for candidate in kept]
+
+    def _tiles(self, found: list[_Candidate], height: int, width: int) -> list[Region]:
+        """The tiles to look at again (``CROWD_*``, ``TILE_SIDE``, ``LONE_FACE_RATIO``): none
+        for a portrait or a photo too small to gain resolution from."""
+        assert self._network is not None
+        longer = max(height, width)
+        if longer <= CROWD_MIN_SIDE * self._network.size:
+            return []
+        smallest = min((candidate.right - candidate.left for candidate in found), default=0.0)
+        crowd = len(found) >= CROWD_MIN_FACES and smallest < CROWD_FACE_RATIO * longer
+        lone_and_tiny = len(found) == 1 and smallest < LONE_FACE_RATIO * longer
+        if not (crowd or lone_and_tiny or not found):
+            return []
+        side = TILE_SIDE if crowd else FINE_TILE_SIDE
+        return fine_grid(height, width, side * self._network.size, CROWD_TILE_OVERLAP, CROWD_GRID)
+
+    def _cut_faces(self, image: RGBImage) -> list[_Candidate]:
+        """Faces cut by the frame, from the mirror-padded photo's tiles (``BORDER_*``)."""
+        height, width = image.shape[:2]
+        pad = round(BORDER_PAD * max(height, width))
+        padded = mirror_padded(np.ascontiguousarray(image), pad)
+        padded_height, padded_width = padded.shape[:2]
+        found = []
+        for top, left, bottom, right in grid(
+            padded_height, padded_width, CROWD_GRID, CROWD_GRID, CROWD_TILE_OVERLAP
+        ):
+            found += self._scan(padded[top:bottom, left:right], left - pad, top - pad)
         return [
-            _Candidate(candidate.score, *_hog_like(candidate.left, candidate.top, candidate.right, candidate.bottom))
-            for candidate in kept
+            candidate
+            for candidate in found
+            if BORDER_MIN_INSIDE <= share_inside(*candidate.corners, height, width) < 1.0
         ]
 
     def _scan(self, region: RGBImage, left: int, top: int) -> list[_Candidate]:
@@ -271,16 +365,24 @@ class BlazeFaceDetector:
             if face.score < self.min_score or weak_but_large:
                 continue
             candidates.append(
-                _Candidate(face.score, left + face.xmin * side, top + face.ymin * side,
-                           left + face.xmax * side, top + face.ymax * side)
+                _Candidate(
+                    face.score,
+                    left + face.xmin * side,
+                    top + face.ymin * side,
+                    left + face.xmax * side,
+                    top + face.ymax * side,
+                )
             )
         return candidates
 
 
-def _tiles(height: int, width: int) -> list[tuple[int, int, int, int]]:
-    """(top, left, bottom, right) of the ``CROWD_GRID`` x ``CROWD_GRID`` overlapping tiles."""
-    tile_height = min(height, math.ceil(height / CROWD_GRID * CROWD_TILE_OVERLAP))
-    tile_width = min(width, math.ceil(width / CROWD_GRID * CROWD_TILE_OVERLAP))
-    tops = [round(row * (height - tile_height) / (CROWD_GRID - 1)) for row in range(CROWD_GRID)]
-    lefts = [round(column * (width - tile_width) / (CROWD_GRID - 1)) for column in range(CROWD_GRID)]
-    return [(top, left, top + tile_height, left + tile_width) for top in tops for left in lefts]
+def _merged(candidates: list[_Candidate], width: int, height: int) -> list[_Candidate]:
+    """One candidate per face: the best scored where boxes overlap (``SAME_FACE_OVERLAP``)."""
+    kept: list[_Candidate] = []
+    kept_boxes: list[BoundingBox] = []
+    for candidate in sorted(candidates, key=lambda candidate: -candidate.score):
+        box = candidate.box(width, height)
+        if all(overlap_of_smaller(box, other) < SAME_FACE_OVERLAP for other in kept_boxes):
+            kept.append(candidate)
+            kept_boxes.append(box)
+    return kept

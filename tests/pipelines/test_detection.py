@@ -6,6 +6,7 @@ import csv
 import io
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -18,24 +19,39 @@ from pipelines.types import DecodedImage, DetectedFace
 
 pytestmark = pytest.mark.model
 
-FACE_COUNTS = (
-    Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "faces" / "_misc" / "face_counts.csv"
-)
+MISC = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "faces" / "_misc"
+COUNT_FILES = ("face_counts.csv", "face_counts_more.csv")
+NOT_MET = {
+    "_misc/multi_face/dlib__bald_guys.jpg": (
+        "the 24 portrait tiles are found; the 25th face counted by eye (a blurred background face) is "
+        "found by no offered model: docs/PIPELINE.md, 'Hard faces'"
+    ),
+}
+"""Documented counts that no offered detector reaches: strict, so that meeting one fails
+the test until it is taken off this list."""
 
 
-def documented_counts() -> list[tuple[str, int]]:
-    with FACE_COUNTS.resolve().open() as handle:
-        rows = list(csv.DictReader(handle))
+def documented_counts() -> list[Any]:
+    rows = []
+    for name in COUNT_FILES:
+        with (MISC / name).resolve().open() as handle:
+            rows += list(csv.DictReader(handle))
     # Documented zeros are the no_face photos, tested on their own below.
-    return [
-        (row["path"], int(row["n_faces_documented"]))
+    counts = {
+        row["path"]: int(row["n_faces_documented"])
         for row in rows
         if row["n_faces_documented"] not in ("", "0")
+    }
+    return [
+        pytest.param(path, count, marks=pytest.mark.xfail(strict=True, reason=NOT_MET[path]))
+        if path in NOT_MET
+        else (path, count)
+        for path, count in counts.items()
     ]
 
 
 def no_face_photos() -> list[str]:
-    folder = FACE_COUNTS.resolve().parent / "no_face"
+    folder = MISC.resolve() / "no_face"
     return sorted(f"_misc/no_face/{path.name}" for path in folder.iterdir())
 
 

