@@ -112,7 +112,7 @@ def kill_a_running_chunk(stack: Stack, items_done: Callable[[], int], attempts: 
     raise AssertionError(f"none of {attempts} kills landed inside a running chunk")
 
 
-def sync_detect_seconds(client: ProjectClient) -> float:
+def sync_detect_seconds(client: ProjectClient, stack: Stack) -> float:
     photo = identity_photos(single_face_identities()[0])[0]
     started = time.monotonic()
     response = client.call(
@@ -122,18 +122,23 @@ def sync_detect_seconds(client: ProjectClient) -> float:
         content_type="multipart/form-data",
     )
     elapsed = time.monotonic() - started
-    assert response.status_code == 200, (response.status_code, response.get_json(), f"{elapsed:.1f} s")
+    assert response.status_code == 200, (
+        response.status_code,
+        response.get_json(),
+        f"{elapsed:.1f} s",
+        stack.worker_log()[-6000:],  # what the pool did: the only trace a CI failure leaves
+    )
     assert len(response.get_json()["faces"]) == 1
     return elapsed
 
 
 def test_idle_pool_child_killed_then_sync_detect_answers(service: Service) -> None:
     client, stack = service.client, service.stack
-    sync_detect_seconds(client)  # the child is up and has run a job
+    sync_detect_seconds(client, stack)  # the child is up and has run a job
     time.sleep(1.0)  # back to waiting for work: the state that held the shared lock
     killed = kill_the_pool_child(stack)
 
-    elapsed = sync_detect_seconds(client)
+    elapsed = sync_detect_seconds(client, stack)
 
     print(f"\nidle child killed: sync detect answered in {elapsed:.1f} s")
     assert elapsed < SYNC_DETECT_BOUND_SECONDS
@@ -152,7 +157,7 @@ def test_busy_pool_child_killed_then_its_job_completes_exactly_once(service: Ser
 
     killed = kill_a_running_chunk(stack, lambda: (client.job(job_id).get("progress") or {}).get("done", 0))
 
-    elapsed = sync_detect_seconds(client)
+    elapsed = sync_detect_seconds(client, stack)
     job = client.wait_job(job_id, timeout=180)
 
     log = stack.worker_log()
