@@ -57,8 +57,8 @@ class ApiErrorCode(Enum):
     DUPLICATE_FACE = ErrorSpec("FRS.0115", 400, "The face set already holds this face.", ErrorCode.DUPLICATE_FACE)
     INVALID_VIDEO = ErrorSpec("FRS.0116", 400, "The video cannot be decoded.", ErrorCode.INVALID_VIDEO)
     INVALID_FILTER = ErrorSpec("FRS.0120", 400, "The filter is invalid.", ErrorCode.INVALID_FILTER)
-    INVALID_EXTERNAL_FIELDS = ErrorSpec("FRS.0121", 400, "external_fields does not match the face set's schema.")
-    INVALID_SORT = ErrorSpec("FRS.0122", 400, "sort or return_fields names an unknown field.")
+    INVALID_EXTERNAL_FIELDS = ErrorSpec("FRS.0121", 400, "external_fields does not match the face set's schema.", ErrorCode.INVALID_EXTERNAL_FIELDS)
+    INVALID_SORT = ErrorSpec("FRS.0122", 400, "sort or return_fields names an unknown field.", ErrorCode.INVALID_SORT)
     INVALID_BATCH = ErrorSpec("FRS.0123", 400, "The batch request is invalid.")
     IDEMPOTENCY_KEY_INVALID = ErrorSpec("FRS.0130", 400, "Idempotency-Key must be 1 to 64 of [A-Za-z0-9_.:-].")
     IDEMPOTENCY_KEY_REUSED = ErrorSpec(
@@ -139,6 +139,8 @@ CODE_OF_ERROR: dict[ErrorCode, ApiErrorCode] = {
     ErrorCode.FACE_NOT_FOUND: ApiErrorCode.FACE_NOT_FOUND,
     ErrorCode.JOB_NOT_FOUND: ApiErrorCode.JOB_NOT_FOUND,
     ErrorCode.INVALID_FILTER: ApiErrorCode.INVALID_FILTER,
+    ErrorCode.INVALID_EXTERNAL_FIELDS: ApiErrorCode.INVALID_EXTERNAL_FIELDS,
+    ErrorCode.INVALID_SORT: ApiErrorCode.INVALID_SORT,
     ErrorCode.INVALID_ARGUMENT: ApiErrorCode.INVALID_PARAMETER,
     ErrorCode.UNKNOWN_MODEL: ApiErrorCode.INTERNAL,
     ErrorCode.UNAVAILABLE: ApiErrorCode.STORAGE_UNAVAILABLE,

@@ -2,9 +2,10 @@
 
 Everything here speaks project ids, face-set names, object keys and pydantic models, and
 raises ``core.errors.DomainError`` (a failed job's too); rendering (field names, codes,
-statuses) is each front end's, from its one table of ``ErrorCode``s. The field validators
-of ``api.fields`` still raise the native API's own ``ApiError`` (external fields, sort). Compute runs
-as jobs through the ``JobGateway``; metadata reads and writes go straight to SQL.
+statuses) is each front end's, from its one table of ``ErrorCode``s. Compute runs as jobs
+through the ``JobGateway`` (whose own refusals, a reused Idempotency-Key, a refused callback
+URL or an unreachable job queue, are still the native API's ``ApiError``); metadata reads
+and writes go straight to SQL.
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def failure_of(error: Exception) -> Failure:
         return Failure(ErrorCode.INVALID_ARGUMENT, error.message, argument=error.argument)
     if isinstance(error, DomainError):
         return Failure(error.code, error.message, dict(error.details))
-    if isinstance(error, ApiError):  # the native API's own refusals (idempotency keys, fields...)
+    if isinstance(error, ApiError):  # the job gateway's own refusals (the job queue unreachable...)
         return Failure(error.code.spec.core_code, error.message, dict(error.details))
     log.exception("unexpected error in a dialect request")
     return Failure(ErrorCode.INTERNAL, "internal error")
