@@ -205,7 +205,9 @@ def ensure_face_set(project_id: str, name: str) -> Any:
         return existing
     try:
         # The seeds' clients expect the raw dlib descriptor and its Euclidean thresholds.
-        return service.create_face_set(project_id, name, None, {}, current_context().settings.pipeline.embedding_model)
+        return service.create_face_set(
+            project_id, name, None, {}, current_context().settings.pipeline.embedding_model
+        )
     except DomainError as raced:
         if raced.code is ErrorCode.FACE_SET_EXISTS:
             return service.face_set(project_id, name)

@@ -69,7 +69,12 @@ def status_of(failure: Failure) -> tuple[int, int, dict[str, Any]]:
         return 200, MISSING_CODES.get(failure.argument or "", 40201), {}
     if reason is ErrorCode.EMPTY_IMAGE:
         return 200, 40300, {}
-    if reason in (ErrorCode.INVALID_IMAGE, ErrorCode.UNSUPPORTED_FORMAT, ErrorCode.IMAGE_TOO_LARGE, ErrorCode.IMAGE_TOO_SMALL):
+    if reason in (
+        ErrorCode.INVALID_IMAGE,
+        ErrorCode.UNSUPPORTED_FORMAT,
+        ErrorCode.IMAGE_TOO_LARGE,
+        ErrorCode.IMAGE_TOO_SMALL,
+    ):
         return 200, 40308, {}
     if reason is ErrorCode.NO_FACE:
         return 200, 40304, {"check_result": 10}
