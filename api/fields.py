@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from api.errors import ApiError, ApiErrorCode
+from core.errors import DomainError, ErrorCode
 from infra.search_filter import FilterError, coerce_value, field_type_of
 
 # The seed's reserved names, plus the names FaceFleet renders next to the fields.
@@ -37,16 +37,16 @@ MAX_FIELDS = 64
 def validate_schema(fields: Mapping[str, Any]) -> dict[str, dict[str, str]]:
     """Check a face set's declared fields; returns them as ``{name: {"type": t}}``."""
     if len(fields) > MAX_FIELDS:
-        raise ApiError(ApiErrorCode.INVALID_EXTERNAL_FIELDS, f"at most {MAX_FIELDS} external fields")
+        raise DomainError(ErrorCode.INVALID_EXTERNAL_FIELDS, f"at most {MAX_FIELDS} external fields")
     schema: dict[str, dict[str, str]] = {}
     for name, spec in fields.items():
         if not FIELD_NAME.fullmatch(name):
-            raise ApiError(
-                ApiErrorCode.INVALID_EXTERNAL_FIELDS,
+            raise DomainError(
+                ErrorCode.INVALID_EXTERNAL_FIELDS,
                 f"field name {name[:40]!r} must be 1-36 of [A-Za-z0-9_.-], not starting with . or -",
             )
         if name in RESERVED_FIELD_NAMES:
-            raise ApiError(ApiErrorCode.INVALID_EXTERNAL_FIELDS, f"{name!r} is a reserved field name")
+            raise DomainError(ErrorCode.INVALID_EXTERNAL_FIELDS, f"{name!r} is a reserved field name")
         declared = spec.get("type") if isinstance(spec, Mapping) else getattr(spec, "type", spec)
         schema[name] = {"type": str(declared)}
     return schema
@@ -61,7 +61,7 @@ def validate_values(schema: Mapping[str, Any], values: Mapping[str, Any]) -> dic
             field_type = field_type_of(schema, name)
             checked[name] = coerce_value(field_type, value, f"external_fields.{name}")
         except FilterError as bad:
-            raise ApiError(ApiErrorCode.INVALID_EXTERNAL_FIELDS, str(bad)) from bad
+            raise DomainError(ErrorCode.INVALID_EXTERNAL_FIELDS, str(bad)) from bad
     return checked
 
 
@@ -69,4 +69,6 @@ def check_known(schema: Mapping[str, Any], names: Iterable[str], what: str) -> N
     unknown = sorted(set(names) - set(schema))
     if unknown:
         shown = ", ".join(repr(n[:40]) for n in unknown[:5])
-        raise ApiError(ApiErrorCode.INVALID_SORT, f"{what} names fields the face set does not declare: {shown}")
+        raise DomainError(
+            ErrorCode.INVALID_SORT, f"{what} names fields the face set does not declare: {shown}"
+        )

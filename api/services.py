@@ -2,9 +2,10 @@
 
 Everything here speaks project ids, face-set names, object keys and pydantic models, and
 raises ``core.errors.DomainError`` (a failed job's too); rendering (field names, codes,
-statuses) is each front end's, from its one table of ``ErrorCode``s. The field validators
-of ``api.fields`` still raise the native API's own ``ApiError`` (external fields, sort). Compute runs
-as jobs through the ``JobGateway``; metadata reads and writes go straight to SQL.
+statuses) is each front end's, from its one table of ``ErrorCode``s. Compute runs as jobs
+through the ``JobGateway`` (whose own refusals, a reused Idempotency-Key, a refused callback
+URL or an unreachable job queue, are still the native API's ``ApiError``); metadata reads
+and writes go straight to SQL.
 """
 
 from __future__ import annotations
@@ -107,23 +108,29 @@ class FaceService:
         model = model or self.settings.pipeline.face_set_model
         if not self.offers_model(model):
             offered = ", ".join(self.settings.pipeline.face_set_models)
-            raise DomainError(ErrorCode.INVALID_ARGUMENT, f"model must be one of: {offered}, or a registered arcface-<name>")
+            raise DomainError(
+                ErrorCode.INVALID_ARGUMENT, f"model must be one of: {offered}, or a registered arcface-<name>"
+            )
         capacity = limits.default_face_set_capacity if capacity is None else capacity
         if not 1 <= capacity <= limits.max_face_set_capacity:
-            raise DomainError(ErrorCode.INVALID_ARGUMENT,
+            raise DomainError(
+                ErrorCode.INVALID_ARGUMENT,
                 f"face_set_capacity must be between 1 and {limits.max_face_set_capacity}",
             )
         schema = validate_schema(external_fields)
         if self.face_sets.get_by_name(project_id, name) is not None:
             raise DomainError(ErrorCode.FACE_SET_EXISTS, f"a face set named {name!r} already exists")
         if self.face_sets.count(project_id) >= limits.max_face_sets_per_project:
-            raise DomainError(ErrorCode.FACE_SET_LIMIT, f"a project may hold at most {limits.max_face_sets_per_project} face sets"
+            raise DomainError(
+                ErrorCode.FACE_SET_LIMIT,
+                f"a project may hold at most {limits.max_face_sets_per_project} face sets",
             )
         created = self.face_sets.create(
             project_id=project_id, name=name, capacity=capacity, external_fields=schema, model_id=model
         )
         if created is None and self.face_sets.get_by_name(project_id, name) is None:
-            raise DomainError(ErrorCode.FACE_SET_EXISTS,
+            raise DomainError(
+                ErrorCode.FACE_SET_EXISTS,
                 f"the face set named {name!r} is being deleted; create it again once its delete job has finished",
             )
         if created is None:  # lost a race with a concurrent create of the same name
@@ -271,7 +278,9 @@ class FaceService:
     ) -> tuple[Any, list[str]]:
         given = [value for value in (face_id, external_image_id, filter_text) if value is not None]
         if len(given) != 1:
-            raise DomainError(ErrorCode.INVALID_ARGUMENT, "give exactly one of face_id, external_image_id and filter")
+            raise DomainError(
+                ErrorCode.INVALID_ARGUMENT, "give exactly one of face_id, external_image_id and filter"
+            )
         face_set = self.face_set(project_id, name)
         if face_id is not None:
             found = self.faces.get(project_id, face_set.id, face_id)

@@ -34,6 +34,10 @@ class ErrorCode(StrEnum):
     FACE_NOT_FOUND = "face_not_found"
     JOB_NOT_FOUND = "job_not_found"
     INVALID_FILTER = "invalid_filter"
+    # A face set's custom fields: a schema or a face's values that do not fit it, and
+    # sort / return_fields naming a field the face set does not declare.
+    INVALID_EXTERNAL_FIELDS = "invalid_external_fields"
+    INVALID_SORT = "invalid_sort"
     INVALID_ARGUMENT = "invalid_argument"
     UNKNOWN_MODEL = "unknown_model"
     UNAVAILABLE = "unavailable"
@@ -64,7 +68,9 @@ class ErrorCode(StrEnum):
             return cls.INTERNAL
 
 
-SERVICE_ERRORS = frozenset({ErrorCode.UNKNOWN_MODEL, ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT, ErrorCode.INTERNAL})
+SERVICE_ERRORS = frozenset(
+    {ErrorCode.UNKNOWN_MODEL, ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT, ErrorCode.INTERNAL}
+)
 # Everything that is wrong with the image a request sent.
 IMAGE_ERRORS = frozenset(
     {
@@ -95,6 +101,10 @@ MEANING: dict[ErrorCode, str] = {
     ErrorCode.FACE_NOT_FOUND: "The face does not exist.",
     ErrorCode.JOB_NOT_FOUND: "The job does not exist (or belongs to another project).",
     ErrorCode.INVALID_FILTER: "The filter is invalid.",
+    ErrorCode.INVALID_EXTERNAL_FIELDS: (
+        "external_fields does not match the face set's schema, or the schema itself is invalid."
+    ),
+    ErrorCode.INVALID_SORT: "sort or return_fields names a field the face set does not declare.",
     ErrorCode.INVALID_ARGUMENT: "A parameter is invalid.",
     ErrorCode.UNKNOWN_MODEL: "A configured model name is not in the registry (a deployment error).",
     ErrorCode.UNAVAILABLE: "A storage service or the job queue stayed unreachable.",
@@ -108,7 +118,9 @@ class DomainError(Exception):
     refuse, and (as ``workers.errors.JobFailure``) by a job. Each front end renders it
     from ``code`` with its own table; ``details`` are machine-readable extras."""
 
-    def __init__(self, code: ErrorCode | str, message: str | None = None, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, code: ErrorCode | str, message: str | None = None, details: dict[str, Any] | None = None
+    ) -> None:
         self.code = ErrorCode(code)
         self.message = self.code.meaning if message is None else message
         self.details = details or {}

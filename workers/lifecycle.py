@@ -58,10 +58,10 @@ class JobLifecycle:
         if self.jobs.succeed(job_id, result.model_dump(mode="json")):
             self._finished(job_id, JobState.SUCCEEDED)
 
-    def succeed_internal(self, job_id: str, result: dict[str, Any]) -> None:
+    def succeed_internal(self, job_id: str, result: BaseModel) -> None:
         """Finish an internal job (a batch chunk): no one waits on it and it has no events
         or callback, but it is counted like any other, as the database counts it."""
-        if self.jobs.succeed(job_id, result):
+        if self.jobs.succeed(job_id, result.model_dump(mode="json")):
             job = self.jobs.get(job_id)
             if job is not None:
                 _count_finished(job)

@@ -68,6 +68,8 @@ CODE_OF_REASON: dict[ErrorCode, int] = {
     ErrorCode.MISSING_ARGUMENT: BAD_IMAGE,
     # The document's only code for a refused request is BAD_IMAGE.
     ErrorCode.INVALID_ARGUMENT: BAD_IMAGE,
+    ErrorCode.INVALID_EXTERNAL_FIELDS: BAD_IMAGE,
+    ErrorCode.INVALID_SORT: BAD_IMAGE,
     ErrorCode.FACE_SET_EXISTS: BAD_IMAGE,
     ErrorCode.FACE_SET_LIMIT: BAD_IMAGE,
     ErrorCode.JOB_NOT_FOUND: BAD_IMAGE,

@@ -64,7 +64,7 @@ def failure_of(error: Exception) -> Failure:
         return Failure(ErrorCode.INVALID_ARGUMENT, error.message, argument=error.argument)
     if isinstance(error, DomainError):
         return Failure(error.code, error.message, dict(error.details))
-    if isinstance(error, ApiError):  # the native API's own refusals (idempotency keys, fields...)
+    if isinstance(error, ApiError):  # the job gateway's own refusals (the job queue unreachable...)
         return Failure(error.code.spec.core_code, error.message, dict(error.details))
     log.exception("unexpected error in a dialect request")
     return Failure(ErrorCode.INTERNAL, "internal error")
@@ -205,7 +205,9 @@ def ensure_face_set(project_id: str, name: str) -> Any:
         return existing
     try:
         # The seeds' clients expect the raw dlib descriptor and its Euclidean thresholds.
-        return service.create_face_set(project_id, name, None, {}, current_context().settings.pipeline.embedding_model)
+        return service.create_face_set(
+            project_id, name, None, {}, current_context().settings.pipeline.embedding_model
+        )
     except DomainError as raced:
         if raced.code is ErrorCode.FACE_SET_EXISTS:
             return service.face_set(project_id, name)

@@ -40,7 +40,14 @@ CHECK_OF_ISSUE = {"blurry": 20, "bright": 30, "dark": 31, "wrong_direction": 40}
 MISSING_CODES = {"image": 40300, "app_id": 40307, "user_id": 40310, "face_id": 40318}
 # Refusals the document has no code of their own for: "invalid param".
 REFUSED_ARGUMENTS = frozenset(
-    {ErrorCode.INVALID_ARGUMENT, ErrorCode.FACE_SET_EXISTS, ErrorCode.FACE_SET_LIMIT, ErrorCode.JOB_NOT_FOUND}
+    {
+        ErrorCode.INVALID_ARGUMENT,
+        ErrorCode.INVALID_EXTERNAL_FIELDS,
+        ErrorCode.INVALID_SORT,
+        ErrorCode.FACE_SET_EXISTS,
+        ErrorCode.FACE_SET_LIMIT,
+        ErrorCode.JOB_NOT_FOUND,
+    }
 )
 
 
@@ -62,7 +69,12 @@ def status_of(failure: Failure) -> tuple[int, int, dict[str, Any]]:
         return 200, MISSING_CODES.get(failure.argument or "", 40201), {}
     if reason is ErrorCode.EMPTY_IMAGE:
         return 200, 40300, {}
-    if reason in (ErrorCode.INVALID_IMAGE, ErrorCode.UNSUPPORTED_FORMAT, ErrorCode.IMAGE_TOO_LARGE, ErrorCode.IMAGE_TOO_SMALL):
+    if reason in (
+        ErrorCode.INVALID_IMAGE,
+        ErrorCode.UNSUPPORTED_FORMAT,
+        ErrorCode.IMAGE_TOO_LARGE,
+        ErrorCode.IMAGE_TOO_SMALL,
+    ):
         return 200, 40308, {}
     if reason is ErrorCode.NO_FACE:
         return 200, 40304, {"check_result": 10}

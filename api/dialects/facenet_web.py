@@ -77,6 +77,8 @@ ERRORS = {
 # The error_code of each failure (always with HTTP 200); codes not named here are ours, 1003.
 CODE_OF_REASON: dict[ErrorCode, str] = {
     ErrorCode.INVALID_ARGUMENT: "1001",
+    ErrorCode.INVALID_EXTERNAL_FIELDS: "1001",
+    ErrorCode.INVALID_SORT: "1001",
     ErrorCode.FACE_SET_EXISTS: "1001",
     ErrorCode.FACE_SET_LIMIT: "1001",
     ErrorCode.JOB_NOT_FOUND: "1001",

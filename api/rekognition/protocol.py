@@ -100,6 +100,8 @@ TYPE_OF_ERROR: dict[ErrorCode, ErrorType] = {
     ErrorCode.JOB_NOT_FOUND: ErrorType.RESOURCE_NOT_FOUND,
     ErrorCode.INVALID_FILTER: ErrorType.INVALID_PARAMETER,
     ErrorCode.INVALID_ARGUMENT: ErrorType.INVALID_PARAMETER,
+    ErrorCode.INVALID_EXTERNAL_FIELDS: ErrorType.INVALID_PARAMETER,
+    ErrorCode.INVALID_SORT: ErrorType.INVALID_PARAMETER,
     ErrorCode.UNKNOWN_MODEL: ErrorType.INTERNAL,
     ErrorCode.UNAVAILABLE: ErrorType.INTERNAL,
     # Retryable: the SDK's standard mode tries again.

@@ -14,15 +14,22 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
+from core.errors import ErrorCode
 from core.jobs import JobKind, JobStatus
 from core.payloads import BatchItem, EnrollBatchPayload, EnrollChunkPayload
-from core.results import EnrollBatchResult, EnrollChunkResult
+from core.results import BatchItemReport, EnrollBatchResult, EnrollChunkResult
 from infra.errors import ObjectNotFound, TransientInfraError
 from infra.filter_columns import FilterColumns
 from pipelines.errors import PipelineError
 from workers.errors import JobFailure
 from workers.execution import JobContext
-from workers.services.chunk_enroll import chunk_item_target, enroll_chunk_items, item_entry
+from workers.services.chunk_enroll import (
+    chunk_item_target,
+    enroll_chunk_items,
+    enrolled_item,
+    refused_item,
+    rejected_item,
+)
 from workers.services.common import load_image
 from workers.services.enroll import enroll_image
 
@@ -36,7 +43,7 @@ def chunk_job_id(parent_job_id: str, chunk_index: int) -> str:
 def enroll_batch(ctx: JobContext, payload: EnrollBatchPayload) -> EnrollBatchResult | None:
     runtime = ctx.runtime
     if payload.total == 0:
-        return EnrollBatchResult.model_validate(summarize([]))
+        return summarize([])
     job = runtime.jobs.get(ctx.job_id)
     if job is None or not job.progress_total:  # a re-sent parent keeps the progress it has
         ctx.progress(0, payload.total)
@@ -75,7 +82,7 @@ def enroll_chunk(ctx: JobContext, payload: EnrollChunkPayload) -> EnrollChunkRes
     if following < _chunk_count(ctx, payload.total):
         _send_chunk(ctx, payload.parent_job_id, payload, following)
     # A chunk is internal: its row is written without events; the parent's are what clients see.
-    runtime.lifecycle.succeed_internal(ctx.job_id, {"items": report})
+    runtime.lifecycle.succeed_internal(ctx.job_id, EnrollChunkResult(items=report))
     _finish_parent_if_complete(ctx, payload.parent_job_id, payload.total)
     return DEFERRED
 
@@ -140,24 +147,16 @@ def _enroll_item(
     item: BatchItem,
     columns: FilterColumns,
     models: tuple[str, str | None],
-) -> dict[str, Any]:
-    entry = item_entry(index, item)
+) -> BatchItemReport:
     if item.rejected is not None or item.image_key is None:
-        refused = {**entry, "status": "rejected", "reason": item.rejected or "invalid_image"}
-        return {**refused, "message": item.rejected_message} if item.rejected_message else refused
+        return refused_item(index, item)
     target = chunk_item_target(payload, item, columns, models)
     try:
         image = load_image(ctx, item.image_key)
         faces = enroll_image(ctx, target, image, payload.options, id_seed=f"{payload.parent_job_id}:{index}")
-    except PipelineError as error:
-        return {**entry, "status": "rejected", "reason": str(error.code), "message": error.message}
-    except JobFailure as failure:
-        rejected = {**entry, "status": "rejected", "reason": failure.code.value, "message": failure.message}
-        if failure.details:
-            rejected["details"] = failure.details
-        return rejected
-    status = "duplicate" if any("duplicate_of" in face for face in faces) else "added"
-    return {**entry, "status": status, "faces": faces}
+    except (PipelineError, JobFailure) as error:
+        return rejected_item(index, item, error)
+    return enrolled_item(index, item, faces)
 
 
 def chunk_failed(ctx: JobContext, payload: EnrollChunkPayload) -> None:
@@ -185,39 +184,40 @@ def _finish_parent_if_complete(ctx: JobContext, parent_job_id: str, total: int) 
     if len(chunks) < chunk_count or any(not JobStatus(c.status).is_final for c in chunks):
         return
     items = [item for chunk in sorted(chunks, key=lambda c: c.id) for item in _chunk_items(ctx, chunk)]
-    runtime.lifecycle.succeed(parent_job_id, EnrollBatchResult.model_validate(summarize(items)))
+    runtime.lifecycle.succeed(parent_job_id, summarize(items))
 
 
-def _chunk_items(ctx: JobContext, chunk: Any) -> list[dict[str, Any]]:
+def _chunk_items(ctx: JobContext, chunk: Any) -> list[BatchItemReport]:
     if JobStatus(chunk.status) is JobStatus.SUCCEEDED:
-        return list((chunk.result or {})["items"])
+        return list(EnrollChunkResult.model_validate(chunk.result).items)
     failed = EnrollChunkPayload.model_validate(chunk.payload)
     try:
         sources: list[BatchItem] | None = read_manifest(ctx, failed.manifest_key)
     except (ObjectNotFound, TransientInfraError):
         sources = None  # the chunk failed because the store is down; report the items without names
     return [
-        {
-            "index": index,
-            "source": sources[index].source if sources else None,
-            "external_image_id": sources[index].external_image_id if sources else None,
-            "status": "rejected",
-            "reason": chunk.error_code or "internal",
-            "message": chunk.error_message or "",
-        }
+        BatchItemReport(
+            index=index,
+            source=sources[index].source if sources else None,
+            external_image_id=sources[index].external_image_id if sources else None,
+            status="rejected",
+            reason=chunk.error_code or ErrorCode.INTERNAL.value,
+            message=chunk.error_message or "",
+        )
         for index in range(failed.start, failed.stop)
     ]
 
 
-def summarize(items: list[dict[str, Any]]) -> dict[str, Any]:
-    statuses = Counter(item["status"] for item in items)
-    reasons = Counter(item["reason"] for item in items if item["status"] == "rejected")
-    return {
-        "total": len(items),
-        "added": statuses.get("added", 0),
-        "duplicates": statuses.get("duplicate", 0),
-        "rejected": statuses.get("rejected", 0),
-        "faces_added": sum(len(item.get("faces", [])) for item in items if item["status"] == "added"),
-        "rejected_by_reason": dict(sorted(reasons.items())),
-        "items": items,
-    }
+def summarize(items: list[BatchItemReport]) -> EnrollBatchResult:
+    statuses = Counter(item.status for item in items)
+    # A rejected item always carries its reason (an error code).
+    reasons = Counter(item.reason or ErrorCode.INTERNAL.value for item in items if item.status == "rejected")
+    return EnrollBatchResult(
+        total=len(items),
+        added=statuses.get("added", 0),
+        duplicates=statuses.get("duplicate", 0),
+        rejected=statuses.get("rejected", 0),
+        faces_added=sum(len(item.faces or []) for item in items if item.status == "added"),
+        rejected_by_reason=dict(sorted(reasons.items())),
+        items=items,
+    )

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.errors import ErrorCode
 from core.payloads import BatchItem, EnrollChunkPayload
+from core.results import BatchItemReport, EnrolledFace, ItemStatus
 from infra.filter_columns import FilterColumns
 from pipelines.errors import PipelineError
 from pipelines.types import DecodedImage
@@ -21,17 +23,50 @@ from workers.services.common import load_image
 from workers.services.enroll import EnrollTarget, PlannedFaces, plan_faces, store_planned
 
 
-def item_entry(index: int, item: BatchItem) -> dict[str, Any]:
-    return {"index": index, "source": item.source, "external_image_id": item.external_image_id}
+def refused_item(index: int, item: BatchItem) -> BatchItemReport:
+    """An item the intake already refused (or one without an image)."""
+    return _report(
+        index,
+        item,
+        "rejected",
+        reason=item.rejected or "invalid_image",
+        message=item.rejected_message or None,
+    )
 
 
-def rejected_entry(entry: dict[str, Any], error: PipelineError | JobFailure) -> dict[str, Any]:
+def rejected_item(index: int, item: BatchItem, error: PipelineError | JobFailure) -> BatchItemReport:
     if isinstance(error, PipelineError):
-        return {**entry, "status": "rejected", "reason": str(error.code), "message": error.message}
-    rejected = {**entry, "status": "rejected", "reason": error.code.value, "message": error.message}
-    if error.details:
-        rejected["details"] = error.details
-    return rejected
+        return _report(index, item, "rejected", reason=str(error.code), message=error.message)
+    return _report(
+        index, item, "rejected", reason=error.code.value, message=error.message, details=error.details or None
+    )
+
+
+def enrolled_item(index: int, item: BatchItem, faces: list[EnrolledFace]) -> BatchItemReport:
+    duplicate = any(face.duplicate_of is not None for face in faces)
+    return _report(index, item, "duplicate" if duplicate else "added", faces=faces)
+
+
+def _report(
+    index: int,
+    item: BatchItem,
+    status: ItemStatus,
+    *,
+    reason: str | None = None,
+    message: str | None = None,
+    details: dict[str, Any] | None = None,
+    faces: list[EnrolledFace] | None = None,
+) -> BatchItemReport:
+    return BatchItemReport(
+        index=index,
+        source=item.source,
+        external_image_id=item.external_image_id,
+        status=status,
+        reason=reason,
+        message=message,
+        details=details,
+        faces=faces,
+    )
 
 
 def enroll_chunk_items(
@@ -40,21 +75,19 @@ def enroll_chunk_items(
     chunk: list[tuple[int, BatchItem]],
     columns: FilterColumns,
     models: tuple[str, str | None],
-) -> list[dict[str, Any]]:
+) -> list[BatchItemReport]:
     """The per-item report of ``chunk`` (index, item), in order; ``models``: the face set's
     model and the one a running reindex also writes (or None)."""
-    report: dict[int, dict[str, Any]] = {}
+    report: dict[int, BatchItemReport] = {}
     loaded: list[tuple[int, BatchItem, EnrollTarget, DecodedImage]] = []
     for index, item in chunk:
-        entry = item_entry(index, item)
         if item.rejected is not None or item.image_key is None:
-            refused = {**entry, "status": "rejected", "reason": item.rejected or "invalid_image"}
-            report[index] = {**refused, "message": item.rejected_message} if item.rejected_message else refused
+            report[index] = refused_item(index, item)
             continue
         try:
             image = load_image(ctx, item.image_key)
         except (PipelineError, JobFailure) as error:
-            report[index] = rejected_entry(entry, error)
+            report[index] = rejected_item(index, item, error)
             continue
         loaded.append((index, item, chunk_item_target(payload, item, columns, models), image))
 
@@ -67,18 +100,22 @@ def enroll_chunk_items(
             seed = f"{payload.parent_job_id}:{index}"
             planned.append((index, plan_faces(ctx, target, image, found, payload.options, seed)))
         except (PipelineError, JobFailure) as error:
-            report[index] = rejected_entry(item_entry(index, item), error)
+            report[index] = rejected_item(index, item, error)
 
     if planned:
         added = store_planned(ctx, [plan for _, plan in planned])
+        items = dict(chunk)
         for (index, plan), stored in zip(planned, added, strict=True):
-            entry = item_entry(index, dict(chunk)[index])
-            if not stored:
-                report[index] = {**entry, "status": "rejected", "reason": "face_set_full", "message": plan.refused}
-                continue
-            faces = plan.rendered(ctx)
-            status = "duplicate" if any("duplicate_of" in face for face in faces) else "added"
-            report[index] = {**entry, "status": status, "faces": faces}
+            if stored:
+                report[index] = enrolled_item(index, items[index], plan.rendered(ctx))
+            else:
+                report[index] = _report(
+                    index,
+                    items[index],
+                    "rejected",
+                    reason=ErrorCode.FACE_SET_FULL.value,
+                    message=plan.refused,
+                )
     return [report[index] for index, _ in chunk]
 
 

@@ -11,7 +11,7 @@ from core import results
 from core.errors import ErrorCode
 from infra.errors import ObjectNotFound
 from pipelines.engine import FaceResult
-from pipelines.types import BoundingBox, DecodedImage, DetectedFace
+from pipelines.types import DecodedImage, DetectedFace
 from workers.errors import JobFailure
 from workers.execution import JobContext
 
@@ -37,15 +37,6 @@ def detected_face(face: DetectedFace, analysis: Mapping[str, Any] | None = None)
         landmarks=[results.Point(x=round(p.x, 2), y=round(p.y, 2)) for p in face.landmarks],
         **(analysis or {}),
     )
-
-
-def box_json(box: BoundingBox) -> dict[str, Any]:
-    """A box as enrollment's JSON writes it (the model's own shape)."""
-    return results.Box.of(box).to_json()
-
-
-def face_json(face: DetectedFace) -> dict[str, Any]:
-    return detected_face(face).to_json()
 
 
 def largest(results: list[FaceResult]) -> FaceResult:

@@ -21,7 +21,7 @@ from PIL import Image
 
 from core.errors import ErrorCode
 from core.payloads import EnrollOptions, EnrollPayload
-from core.results import EnrollResult
+from core.results import Box, DuplicateOf, EnrolledFace, EnrollResult, UnindexedFace
 from infra.db.errors import CapacityExceeded
 from infra.filter_columns import FilterColumns
 from pipelines.compare import distance_to_similarity, scoring_for
@@ -29,7 +29,7 @@ from pipelines.engine import FaceResult
 from pipelines.types import BoundingBox, DecodedImage
 from workers.errors import JobFailure
 from workers.execution import JobContext
-from workers.services.common import box_json, face_json, load_image, stable_face_id
+from workers.services.common import detected_face, load_image, stable_face_id
 
 CROP_MARGIN = 0.25
 CROP_WRITERS = 4
@@ -64,13 +64,14 @@ def enroll(ctx: JobContext, payload: EnrollPayload) -> EnrollResult:
         model_id=face_set.model_id,
         also_model_id=face_set.reindex_model_id,
     )
-    unindexed: list[dict[str, Any]] = []
+    unindexed: list[UnindexedFace] = []
     faces = enroll_image(ctx, target, image, payload.options, id_seed=ctx.job_id, unindexed=unindexed)
-    result: dict[str, Any] = {"face_set_id": face_set.id, "face_set_name": face_set.name, "faces": faces}
-    if payload.options.report_unindexed:
-        result["unindexed"] = unindexed
-    # Enrollment still builds its faces as JSON (shared with batched chunks): read as the model.
-    return EnrollResult.model_validate(result)
+    return EnrollResult(
+        face_set_id=face_set.id,
+        face_set_name=face_set.name,
+        faces=faces,
+        unindexed=unindexed if payload.options.report_unindexed else None,
+    )
 
 
 def enroll_image(
@@ -79,9 +80,9 @@ def enroll_image(
     image: DecodedImage,
     options: EnrollOptions,
     id_seed: str,
-    unindexed: list[dict[str, Any]] | None = None,
-) -> list[dict[str, Any]]:
-    """Detect, embed, check and store every selected face of one image; returns them as JSON.
+    unindexed: list[UnindexedFace] | None = None,
+) -> list[EnrolledFace]:
+    """Detect, embed, check and store every selected face of one image; returns them.
     With ``options.report_unindexed`` the faces left out are appended to ``unindexed``."""
     results = ctx.runtime.pipeline_for(target.model_id).process(image, embed=True, landmarks=False)
     planned = plan_faces(ctx, target, image, results, options, id_seed)
@@ -103,10 +104,10 @@ class PlannedFaces:
     image: DecodedImage
     results: list[FaceResult]
     face_ids: list[str]
-    duplicates: dict[int, dict[str, Any]]
+    duplicates: dict[int, DuplicateOf]
     options: EnrollOptions
     # Faces left out with their reasons (``options.report_unindexed``).
-    unindexed: list[dict[str, Any]] = field(default_factory=list)
+    unindexed: list[UnindexedFace] = field(default_factory=list)
     crop_keys: list[str | None] = field(default_factory=list)
     refused: str | None = None
 
@@ -114,26 +115,28 @@ class PlannedFaces:
     def save_crops(self) -> bool:
         return self.options.save_crop
 
-    def rendered(self, ctx: JobContext) -> list[dict[str, Any]]:
+    def rendered(self, ctx: JobContext) -> list[EnrolledFace]:
+        """The stored faces as the result shows them (with their details when asked)."""
         target = self.target
-        faces = []
-        for face_id, result in zip(self.face_ids, self.results, strict=True):
-            face: dict[str, Any] = {
-                "face_id": face_id,
-                "bounding_box": box_json(result.face.box),
-                "external_image_id": target.external_image_id,
-                "external_fields": target.external_fields,
-            }
-            if self.options.report_unindexed:
-                face["confidence"] = round(float(result.face.confidence), 6)
-            if target.user_id is not None:
-                face["user_id"] = target.user_id
-            faces.append(face)
-        for index, duplicate in self.duplicates.items():
-            faces[index]["duplicate_of"] = duplicate
-        if self.options.detail_attributes is not None:
-            _add_details(ctx, self.image, self.results, faces, self.options.detail_attributes)
-        return faces
+        codes = self.options.detail_attributes
+        details = (
+            _details(ctx, self.image, self.results, codes)
+            if codes is not None
+            else [{} for _ in self.results]
+        )
+        return [
+            EnrolledFace(
+                face_id=face_id,
+                external_image_id=target.external_image_id,
+                external_fields=target.external_fields,
+                bounding_box=Box.of(result.face.box),
+                user_id=target.user_id,
+                duplicate_of=self.duplicates.get(index),
+                confidence=round(float(result.face.confidence), 6) if self.options.report_unindexed else None,
+                **details[index],
+            )
+            for index, (face_id, result) in enumerate(zip(self.face_ids, self.results, strict=True))
+        ]
 
 
 def plan_faces(
@@ -146,7 +149,7 @@ def plan_faces(
 ) -> PlannedFaces:
     """Select and check one image's faces (raising its per-image failure) and name them."""
     results = _select(results, options)
-    left_out: list[dict[str, Any]] = []
+    left_out: list[UnindexedFace] = []
     if options.report_unindexed:
         results, left_out = _left_out(ctx, image, results, options)
     elif options.quality_gate:
@@ -156,7 +159,7 @@ def plan_faces(
         raise JobFailure(
             ErrorCode.DUPLICATE_FACE,
             "the face set already holds this face",
-            {"duplicates": list(duplicates.values())},
+            {"duplicates": [duplicate.to_json() for duplicate in duplicates.values()]},
         )
     face_ids = [
         stable_face_id(
@@ -271,27 +274,25 @@ def _store_crops(ctx: JobContext, plans: Sequence[PlannedFaces]) -> None:
         list(writers.map(store, wanted))  # list(): re-raises the first failure
 
 
-def _add_details(
-    ctx: JobContext,
-    image: DecodedImage,
-    results: list[FaceResult],
-    rendered: list[dict[str, Any]],
-    codes: list[int],
-) -> None:
-    """Landmarks, quality and the asked attributes of each enrolled face, from the image the
-    job already holds (Rekognition's IndexFaces answers them with every face)."""
+def _details(
+    ctx: JobContext, image: DecodedImage, results: list[FaceResult], codes: list[int]
+) -> list[dict[str, Any]]:
+    """Landmarks, quality and the asked attributes of each enrolled face (``EnrolledFace``
+    fields), from the image the job already holds (Rekognition's IndexFaces answers them
+    with every face)."""
     shown = ctx.runtime.pipeline.with_landmarks(image, [result.face for result in results])
-    for face_out, face in zip(rendered, shown, strict=True):
-        face_out["landmarks"] = face_json(face)["landmarks"]
-        face_out.update(ctx.runtime.analyzer(image, face, codes, True))
+    return [
+        {"landmarks": detected_face(face).landmarks, **ctx.runtime.analyzer(image, face, codes, True)}
+        for face in shown
+    ]
 
 
 def _left_out(
     ctx: JobContext, image: DecodedImage, results: list[FaceResult], options: EnrollOptions
-) -> tuple[list[FaceResult], list[dict[str, Any]]]:
+) -> tuple[list[FaceResult], list[UnindexedFace]]:
     """(faces to enroll, faces left out with their reasons): the quality gate first, then
     the smallest faces beyond ``max_faces`` (Rekognition's IndexFaces order)."""
-    left_out: list[dict[str, Any]] = []
+    left_out: list[UnindexedFace] = []
     kept: list[FaceResult] = []
     for result in results:
         reasons = ctx.runtime.quality_gate(image, result.face) if options.quality_gate else []
@@ -306,12 +307,12 @@ def _left_out(
     return kept, left_out
 
 
-def _unindexed(result: FaceResult, reasons: list[str]) -> dict[str, Any]:
-    return {
-        "bounding_box": box_json(result.face.box),
-        "confidence": round(float(result.face.confidence), 6),
-        "reasons": list(reasons),
-    }
+def _unindexed(result: FaceResult, reasons: list[str]) -> UnindexedFace:
+    return UnindexedFace(
+        bounding_box=Box.of(result.face.box),
+        confidence=round(float(result.face.confidence), 6),
+        reasons=list(reasons),
+    )
 
 
 def _select(results: list[FaceResult], options: EnrollOptions) -> list[FaceResult]:
@@ -351,7 +352,7 @@ def _passing_quality(ctx: JobContext, image: DecodedImage, results: list[FaceRes
 
 def _find_duplicates(
     ctx: JobContext, target: EnrollTarget, results: Sequence[FaceResult]
-) -> dict[int, dict[str, Any]]:
+) -> dict[int, DuplicateOf]:
     """Index of each face in ``results`` that matches a face already in the set → that face."""
     runtime = ctx.runtime
     vectors = [r.embedding.vector for r in results if r.embedding is not None]
@@ -363,7 +364,7 @@ def _find_duplicates(
         face_set_id=target.face_set_id,
         strong=True,
     )
-    found: dict[int, dict[str, Any]] = {}
+    found: dict[int, DuplicateOf] = {}
     for index, best in enumerate(hits):
         match_distance = runtime.match_distance_for(target.model_id)
         # A model without a threshold cannot say what a duplicate is.
@@ -372,12 +373,12 @@ def _find_duplicates(
         row = runtime.faces.get(target.project_id, target.face_set_id, best[0].face_id)
         if row is None:
             continue
-        found[index] = {
-            "face_id": row.face_id,
-            "external_image_id": row.external_image_id,
-            "user_id": row.user_id,
-            "similarity": distance_to_similarity(best[0].distance, scoring_for(target.model_id).calibration),
-        }
+        found[index] = DuplicateOf(
+            face_id=row.face_id,
+            external_image_id=row.external_image_id,
+            user_id=row.user_id,
+            similarity=distance_to_similarity(best[0].distance, scoring_for(target.model_id).calibration),
+        )
     return found
 
 
