@@ -115,7 +115,7 @@ def face_detail(face: AnalysedFace, width: int, height: int, *, full: bool = Fal
     # The analysis estimates stay open mappings in the result model (one per seed code).
     attributes = face.attributes or {}
     pose = attributes.get("headpose")
-    if pose:
+    if pose and pose.get("yaw") is not None:  # a profile's pose is reported as not estimated
         detail["Pose"] = {"Roll": pose["roll"], "Yaw": pose["yaw"], "Pitch": pose["pitch"]}
     quality = face.quality
     if quality:

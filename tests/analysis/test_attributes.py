@@ -90,7 +90,8 @@ def test_every_attribute_is_json_ready_and_honest(detector: HogDetector, analyze
     assert payload["dress"]["glass"] == "unknown" and payload["dress"]["glass_reliability"] == "unsupported"
     assert payload["dress"]["hat"] == "unknown" and payload["dress"]["hat_reliability"] == "unsupported"
     assert payload["quality"]["direction"] in {"front", "left", "right", "up", "down"}
-    assert set(payload["headpose"]) == {"yaw", "pitch", "roll"}
+    assert set(payload["headpose"]) == {"yaw", "pitch", "roll", "estimated"}
+    assert payload["headpose"]["estimated"] is True
     assert payload["gender"]["value"] in {"male", "female"}
     # The model's softmax is ~1.0 on every face: not a probability, so it is not returned.
     assert "confidence" not in payload["gender"] and "confidence" not in payload["age"]
