@@ -14,10 +14,9 @@ import csv
 import statistics
 
 from bench.common import FACES, quiet_stderr
-
-from pipelines.analysis import Attribute, FaceAnalyzer  # noqa: E402
-from pipelines.catalog import build_pipeline  # noqa: E402
-from tests.analysis.conftest import load_rgb  # noqa: E402
+from pipelines.analysis import Attribute, FaceAnalyzer
+from pipelines.catalog import build_pipeline
+from tests.analysis.conftest import load_rgb
 
 NAMED = ("left_face.jpeg", "right_face.png", "lower_face.jpeg", "rise_face.jpeg", "right_wryneck.png")
 
