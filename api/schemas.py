@@ -167,7 +167,8 @@ class CompareForm(CompareJson):
 
 
 class HeadPose(BaseModel):
-    """Degrees; no confidence is given (accuracy: docs/ANALYSIS.md, "Head pose")."""
+    """Degrees; no confidence is given (accuracy: docs/ANALYSIS.md, "Head pose"). All three
+    are null when the pose could not be estimated (a profile the landmarks do not cover)."""
 
     pitch_angle: float | None = None
     roll_angle: float | None = None
@@ -185,9 +186,16 @@ class Dress(BaseModel):
 class DetectAttributes(BaseModel):
     model_config = ConfigDict(extra="allow")
     headpose: HeadPose | None = None
-    gender: str | None = None
-    age: int | None = None
-    smile: str | None = None
+    gender: str | None = Field(
+        None, description="male or female; no confidence is given (the model's own is >= 0.98 on every face)"
+    )
+    age: int | None = Field(
+        None, description="years; no confidence is given (mean abs error 2.6 years on 9 annotated photos)"
+    )
+    smile: str | None = Field(
+        None,
+        description="yes or no: smile score above 1.0 (97.5% accurate on 121 labelled photos, docs/ANALYSIS.md)",
+    )
     dress: Dress | None = None
 
 

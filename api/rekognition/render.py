@@ -115,7 +115,7 @@ def face_detail(face: AnalysedFace, width: int, height: int, *, full: bool = Fal
     # The analysis estimates stay open mappings in the result model (one per seed code).
     attributes = face.attributes or {}
     pose = attributes.get("headpose")
-    if pose:
+    if pose and pose.get("yaw") is not None:  # a profile's pose is reported as not estimated
         detail["Pose"] = {"Roll": pose["roll"], "Yaw": pose["yaw"], "Pitch": pose["pitch"]}
     quality = face.quality
     if quality:
@@ -129,9 +129,9 @@ def face_detail(face: AnalysedFace, width: int, height: int, *, full: bool = Fal
             detail["AgeRange"] = {"Low": int(age["value"]), "High": int(age["value"])}
         gender = attributes.get("gender")
         if gender:
+            # No Confidence: the gender model's own read is >= 0.98 on every face, so it
+            # tells nothing (docs/ANALYSIS.md, "Attributes").
             detail["Gender"] = {"Value": "Male" if gender["value"] == "male" else "Female"}
-            if gender.get("confidence") is not None:  # the native analysis returns none: it meant nothing
-                detail["Gender"]["Confidence"] = round(float(gender["confidence"]) * 100.0, 4)
         smile = attributes.get("smile")
         if smile:
             detail["Smile"] = {"Value": smile["value"] == "yes"}

@@ -25,6 +25,7 @@ from pipelines.analysis.attributes import (
     estimate_dress,
     estimate_smile,
 )
+from pipelines.analysis.landmark_box import LandmarkBoxFinder
 from pipelines.analysis.landmarks import LandmarkPredictor, contour_groups
 from pipelines.analysis.pose import DirectionBounds, FaceDirection, HeadPose
 from pipelines.analysis.quality import (
@@ -71,8 +72,17 @@ def parse_seed_attributes(text: str) -> set[Attribute]:
         raise ValueError(f"attributes must be comma-separated codes 0-5, got {text!r}") from bad
 
 
-def _pose_dict(pose: HeadPose) -> dict[str, float]:
-    return {"yaw": round(pose.yaw, 2), "pitch": round(pose.pitch, 2), "roll": round(pose.roll, 2)}
+POSE_NOT_ESTIMATED: Final[dict[str, Any]] = {"yaw": None, "pitch": None, "roll": None, "estimated": False}
+"""The head pose of a face whose landmarks cannot be trusted (a profile): said, not guessed."""
+
+
+def _pose_dict(pose: HeadPose) -> dict[str, Any]:
+    return {
+        "yaw": round(pose.yaw, 2),
+        "pitch": round(pose.pitch, 2),
+        "roll": round(pose.roll, 2),
+        "estimated": True,
+    }
 
 
 def _quality_dict(quality: FaceQuality) -> dict[str, Any]:
@@ -80,8 +90,8 @@ def _quality_dict(quality: FaceQuality) -> dict[str, Any]:
         "sharpness": round(quality.sharpness, 2),
         "brightness": round(quality.brightness, 2),
         "face_size": quality.face_size,
-        "direction": quality.direction.name.lower(),
-        "direction_code": int(quality.direction),
+        "direction": quality.direction.name.lower() if quality.direction is not None else "unknown",
+        "direction_code": int(quality.direction) if quality.direction is not None else None,
     }
 
 
@@ -91,6 +101,8 @@ class FaceAnalysis:
 
     box: BoundingBox
     headpose: HeadPose | None = None
+    headpose_estimated: bool = True
+    """False when head pose was asked for but could not be estimated (``headpose`` is None)."""
     gender: GenderEstimate | None = None
     age: AgeEstimate | None = None
     landmarks: dict[str, list[Point]] | None = None
@@ -106,6 +118,8 @@ class FaceAnalysis:
         }
         if self.headpose is not None:
             out["headpose"] = _pose_dict(self.headpose)
+        elif not self.headpose_estimated:
+            out["headpose"] = dict(POSE_NOT_ESTIMATED)
         if self.gender is not None:
             out["gender"] = self.gender.to_dict()
         if self.age is not None:
@@ -139,6 +153,7 @@ class FaceAnalyzer:
         direction_bounds: DirectionBounds = DEFAULT_BOUNDS,
     ) -> None:
         self.predictor = predictor or LandmarkPredictor()
+        self.landmark_boxes = LandmarkBoxFinder()
         self.age_gender = age_gender or AgeGenderModel()
         self.thresholds = thresholds
         self.direction_bounds = direction_bounds
@@ -152,8 +167,9 @@ class FaceAnalyzer:
     def _analyze_one(self, image: RGBImage, face: DetectedFace, wanted: set[Attribute]) -> FaceAnalysis:
         if not wanted:
             return FaceAnalysis(box=face.box)
-        points = self.predictor.predict(image, face.box)
-        quality = measure_quality(image, face.box, points, self.direction_bounds)
+        fitted = self.landmark_boxes.find(image, face.box, face.detector)
+        points = self.predictor.predict(image, fitted.box)
+        quality = measure_quality(image, face.box, points, self.direction_bounds, fitted.pose_reliable)
         gender: GenderEstimate | None = None
         age: AgeEstimate | None = None
         if wanted & {Attribute.GENDER, Attribute.AGE}:
@@ -161,6 +177,7 @@ class FaceAnalyzer:
         return FaceAnalysis(
             box=face.box,
             headpose=quality.pose if Attribute.HEADPOSE in wanted else None,
+            headpose_estimated=quality.pose is not None or Attribute.HEADPOSE not in wanted,
             gender=gender if Attribute.GENDER in wanted else None,
             age=age if Attribute.AGE in wanted else None,
             landmarks=contour_groups(points) if Attribute.LANDMARKS in wanted else None,
@@ -204,10 +221,12 @@ class QualityGate:
         self.thresholds = thresholds
         self.direction_bounds = direction_bounds
         self.predictor = predictor or LandmarkPredictor()
+        self.landmark_boxes = LandmarkBoxFinder()
 
     def measure(self, image: RGBImage, face: DetectedFace) -> FaceQuality:
-        points = self.predictor.predict(image, face.box)
-        return measure_quality(image, face.box, points, self.direction_bounds)
+        fitted = self.landmark_boxes.find(image, face.box, face.detector)
+        points = self.predictor.predict(image, fitted.box)
+        return measure_quality(image, face.box, points, self.direction_bounds, fitted.pose_reliable)
 
     def check(
         self, image: RGBImage, face: DetectedFace, expected_direction: FaceDirection | None = None

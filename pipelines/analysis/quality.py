@@ -36,8 +36,10 @@ class FaceQuality:
     """Mean grey level of the face box, 0-255."""
     face_size: int
     """The shorter side of the face box, in original image pixels."""
-    pose: HeadPose
-    direction: FaceDirection
+    pose: HeadPose | None
+    """None when the pose could not be estimated (``landmark_box``: HOG found no face
+    where the detector did, typically a profile beyond ~60 degrees)."""
+    direction: FaceDirection | None
 
 
 class QualityIssue(StrEnum):
@@ -108,15 +110,16 @@ def measure_quality(
     box: BoundingBox,
     landmarks: Landmarks68,
     direction_bounds: DirectionBounds | None = None,
+    pose_reliable: bool = True,
 ) -> FaceQuality:
     height, width = image.shape[:2]
-    pose = estimate_head_pose(landmarks, width, height)
+    pose = estimate_head_pose(landmarks, width, height) if pose_reliable else None
     return FaceQuality(
         sharpness=sharpness(image, box),
         brightness=brightness(image, box),
         face_size=min(box.width, box.height),
         pose=pose,
-        direction=face_direction(pose, direction_bounds or DirectionBounds()),
+        direction=face_direction(pose, direction_bounds or DirectionBounds()) if pose is not None else None,
     )
 
 
@@ -138,7 +141,10 @@ def quality_issues(
     if expected_direction is not None and quality.direction != expected_direction:
         issues.append(QualityIssue.WRONG_DIRECTION)
     elif expected_direction is None and (
-        abs(quality.pose.yaw) > thresholds.max_abs_yaw
+        # A pose that could not be estimated is a head turned past what the landmarks
+        # cover (or a face too degraded to place them on): not one to enroll.
+        quality.pose is None
+        or abs(quality.pose.yaw) > thresholds.max_abs_yaw
         or abs(quality.pose.pitch) > thresholds.max_abs_pitch
         or abs(quality.pose.roll) > thresholds.max_abs_roll
     ):
@@ -163,7 +169,8 @@ def check_result(issues: list[QualityIssue]) -> int:
 def embedding_quality_score(quality: FaceQuality) -> float:
     """A 0-1 score to rank faces of one person (e.g. the best frame of a video):
     frontal, sharp and well exposed wins. Not comparable across people or cameras."""
-    frontal = max(0.0, 1.0 - (abs(quality.pose.yaw) / 60.0 + abs(quality.pose.pitch) / 45.0) / 2.0)
+    pose = quality.pose
+    frontal = 0.0 if pose is None else max(0.0, 1.0 - (abs(pose.yaw) / 60.0 + abs(pose.pitch) / 45.0) / 2.0)
     sharp = min(1.0, quality.sharpness / 200.0)
     exposure = max(0.0, 1.0 - abs(quality.brightness - 128.0) / 128.0)
     return float(np.clip(0.5 * frontal + 0.3 * sharp + 0.2 * exposure, 0.0, 1.0))

@@ -15,6 +15,7 @@ from pipelines.analysis import (
     check_result,
 )
 from pipelines.analysis.landmarks import LandmarkPredictor
+from pipelines.catalog import build_pipeline
 from pipelines.detection.dlib_detectors import HogDetector
 from pipelines.liveness.check import LIVENESS_HOG_THRESHOLD
 from pipelines.types import DetectedFace, RGBImage
@@ -109,3 +110,16 @@ def test_thresholds_are_configurable(portrait: tuple[RGBImage, DetectedFace], ga
     image, face = portrait
     strict = QualityGate(QualityThresholds(min_sharpness=1e9, min_face_size=10_000), predictor=gate.predictor)
     assert strict.check(image, face) == [QualityIssue.SMALL, QualityIssue.BLURRY]
+
+
+def test_a_profile_without_an_estimable_pose_is_an_extreme_pose(gate: QualityGate) -> None:
+    # right_face.png is a near-profile: HOG finds no face in BlazeFace's box, so the pose is
+    # not estimated, and the gate refuses it instead of passing a frontal-looking guess.
+    image = load_rgb(FACES / "_misc" / "pose" / "inspireface__right_face.png")
+    faces = build_pipeline().detect(image, landmarks=False)
+    assert faces
+    face = max(faces, key=lambda found: found.box.area)
+    quality = gate.measure(image, face)
+    assert quality.pose is None and quality.direction is None
+    assert QualityIssue.EXTREME_POSE in gate.check(image, face)
+    assert QualityIssue.WRONG_DIRECTION in gate.check(image, face, expected_direction=FaceDirection.RIGHT)

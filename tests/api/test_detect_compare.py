@@ -78,6 +78,12 @@ def test_detect_with_attributes_in_the_seed_shape(client: ProjectClient) -> None
     contours = face["landmark"]
     assert "eyebrow_contour" in contours and len(contours["eyebrow_contour"]["point"]) >= 5
     assert face["attributes_detail"]["gender"]["reliability"]
+    # Only measured numbers travel: no confidence for gender, age or head pose.
+    detail = face["attributes_detail"]
+    assert "confidence" not in detail["gender"] and "confidence" not in detail["age"]
+    assert set(detail["headpose"]) == {"yaw", "pitch", "roll", "estimated"}
+    assert detail["headpose"]["estimated"] is True
+    assert detail["dress"]["glass"] == detail["dress"]["hat"] == "unknown"
 
     only_pose = client.ok("POST", "/face-detect", json={"image_base64": b64(OBAMA), "attributes": "0"})["faces"][0]
     assert set(only_pose["attributes"]) == {"headpose"}
