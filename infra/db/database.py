@@ -10,10 +10,12 @@ from ``SELECT ... FOR UPDATE`` in the repositories.
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from infra.settings import DatabaseSettings
 
+log = logging.getLogger(__name__)
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# How long a fork waits for this process's open SQLite transactions; past it, it goes ahead.
+FORK_WAIT_SECONDS = 10.0
 # Execution option read by the "begin" hook: which BEGIN a SQLite transaction uses.
 SQLITE_BEGIN_OPTION = "facefleet_sqlite_begin"
 
@@ -83,6 +89,67 @@ def _forget_connections_after_fork(engine: Engine) -> None:
     os.register_at_fork(after_in_child=after_fork_in_child)
 
 
+class _SqliteForkGate:
+    """Keeps fork() out of SQLite transactions.
+
+    SQLite keeps its lock bookkeeping per process, in memory, and a forked child inherits
+    the parent's. A child forked while a parent thread is inside a write believes its own
+    process still holds that write lock, and each of its writes waits out the busy timeout
+    ("database is locked"). Celery's prefork main process forks a replacement pool child
+    while its housekeeping thread writes, so every SQLite transaction passes this gate and
+    a fork waits until none is open (SQLite's own advice: no transaction across a fork).
+    A thread's nested transactions pass once: the outermost one holds the gate."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._open = 0
+        self._forking = False
+        self._depth = threading.local()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        depth = getattr(self._depth, "value", 0)
+        if depth == 0:
+            with self._condition:  # held by a fork in progress: wait for it
+                self._condition.wait_for(lambda: not self._forking)
+                self._open += 1
+        self._depth.value = depth + 1
+        try:
+            yield
+        finally:
+            self._depth.value = depth
+            if depth == 0:
+                with self._condition:
+                    self._open -= 1
+                    self._condition.notify_all()
+
+    def before_fork(self) -> None:
+        self._condition.acquire()  # kept through the fork: no transaction starts meanwhile
+        self._forking = True
+        mine = getattr(self._depth, "value", 0) > 0
+        if not mine and not self._condition.wait_for(lambda: self._open == 0, timeout=FORK_WAIT_SECONDS):
+            log.warning("forking with %d SQLite transaction(s) still open", self._open)
+
+    def after_fork_in_parent(self) -> None:
+        self._forking = False
+        self._condition.notify_all()
+        self._condition.release()
+
+    def after_fork_in_child(self) -> None:
+        self._condition = threading.Condition()  # the inherited one is held by the forking thread
+        self._open = 0
+        self._forking = False
+        self._depth = threading.local()
+
+
+_sqlite_fork_gate = _SqliteForkGate()
+os.register_at_fork(
+    before=_sqlite_fork_gate.before_fork,
+    after_in_parent=_sqlite_fork_gate.after_fork_in_parent,
+    after_in_child=_sqlite_fork_gate.after_fork_in_child,
+)
+
+
 class Database:
     """An engine plus a session factory; repositories open one short session per call."""
 
@@ -125,6 +192,12 @@ class Database:
 
     @contextmanager
     def _transaction(self, *, immediate: bool) -> Iterator[Session]:
+        gate = _sqlite_fork_gate.transaction() if self.is_sqlite else nullcontext()
+        with gate, self._session_transaction(immediate=immediate) as session:
+            yield session
+
+    @contextmanager
+    def _session_transaction(self, *, immediate: bool) -> Iterator[Session]:
         with self.sessions() as session:
             if immediate and self.is_sqlite:
                 # Procuring the connection begins the transaction with this option set.
