@@ -8,6 +8,7 @@ not a fresh empty SQLite file that then fails with "no such table".
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,6 +17,8 @@ import click
 import requests
 
 from infra.settings import Settings
+
+DATABASE_URL_ENV = "FACEFLEET_DATABASE__URL"
 
 REQUEST_TIMEOUT_SECONDS = 30.0
 
@@ -185,7 +188,9 @@ def _backend(url: str, admin_token: str | None, home: Path | None) -> Any:
         if home is not None:
             raise click.ClickException("give either --home (local) or --admin-token (over HTTP), not both")
         return HttpAdmin(url, admin_token)
-    if home is None and not Path(".facefleet").is_dir():
+    if home is None and (DATABASE_URL_ENV in os.environ or not Path(".facefleet").is_dir()):
+        # A database named in the environment wins over a .facefleet folder that happens to
+        # be here (a checkout holds one for its models): the operator said which one.
         settings = local_settings(None)
     else:
         settings = local_settings(home if home is not None else Path(".facefleet"))

@@ -81,3 +81,18 @@ def test_a_wrong_home_is_a_one_line_error_and_creates_no_database(tmp_path: Path
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: no FaceFleet data at"), result.output
     assert list(tmp_path.iterdir()) == [], "nothing was created"
+
+
+def test_a_database_named_in_the_environment_wins_over_a_local_folder(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A checkout holds a .facefleet folder for its models; an operator who names the
+    # database (as the distributed deployment does) must get that one, not the folder's.
+    workdir = tmp_path / "checkout"
+    (workdir / ".facefleet").mkdir(parents=True)
+    monkeypatch.chdir(workdir)
+    monkeypatch.setenv("FACEFLEET_DATABASE__URL", Settings.embedded(home).database.url)
+    created = run("project", "create", "cli-env")
+    assert "project_id: " in created
+    assert "cli-env" in run("project", "list", "--home", str(home))
+    assert list((workdir / ".facefleet").iterdir()) == [], "nothing was created in the folder"
