@@ -33,6 +33,19 @@ pytestmark = [pytest.mark.integration, pytest.mark.model]
 ADMIN_TOKEN = "metrics-admin-0123456789abcdef0123"
 
 
+# What 3 detects and 1 failing compare move on the worker's metrics.
+EXPECTED_WORKER_DELTAS: list[tuple[tuple[str, dict[str, str]], float]] = [
+    (("facefleet_worker_jobs_started_total", {"kind": "detect"}), 3),
+    (("facefleet_worker_jobs_started_total", {"kind": "compare"}), 1),
+    (("facefleet_worker_jobs_finished_total", {"kind": "detect", "status": "succeeded"}), 3),
+    (("facefleet_worker_jobs_finished_total", {"kind": "compare", "status": "failed"}), 1),
+    (("facefleet_worker_jobs_finished_total", {"kind": "detect", "status": "failed"}), 0),
+    (("facefleet_worker_job_seconds_count", {"kind": "detect", "status": "succeeded"}), 3),
+    (("facefleet_worker_job_seconds_count", {"kind": "compare", "status": "failed"}), 1),
+    (("facefleet_worker_queue_wait_seconds_count", {"kind": "detect"}), 3),
+]
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -236,28 +249,11 @@ def test_worker_job_metrics_count_each_job_once_where_it_finished(embedded: Embe
     (worker_before, api_before), (worker_after, api_after) = scrapes[0], scrapes[-1]
     for samples, before in ((worker_after, worker_before), (api_after, api_before)):
         # The exporter and the API's /metrics read the same files: the same numbers.
-        assert delta(samples, before, "facefleet_worker_jobs_started_total", kind="detect") == 3
-        assert delta(samples, before, "facefleet_worker_jobs_started_total", kind="compare") == 1
-        assert (
-            delta(samples, before, "facefleet_worker_jobs_finished_total", kind="detect", status="succeeded")
-            == 3
-        )
-        assert (
-            delta(samples, before, "facefleet_worker_jobs_finished_total", kind="compare", status="failed")
-            == 1
-        )
-        assert (
-            delta(samples, before, "facefleet_worker_jobs_finished_total", kind="detect", status="failed")
-            == 0
-        )
-        assert (
-            delta(samples, before, "facefleet_worker_job_seconds_count", kind="detect", status="succeeded")
-            == 3
-        )
-        assert (
-            delta(samples, before, "facefleet_worker_job_seconds_count", kind="compare", status="failed") == 1
-        )
-        assert delta(samples, before, "facefleet_worker_queue_wait_seconds_count", kind="detect") == 3
+        moved = {
+            (name, tuple(sorted(labels.items()))): delta(samples, before, name, **labels)
+            for name, labels in (spec for spec, _ in EXPECTED_WORKER_DELTAS)
+        }
+        assert moved == {(name, tuple(sorted(labels.items()))): n for (name, labels), n in EXPECTED_WORKER_DELTAS}
         assert delta(samples, before, "facefleet_worker_queue_wait_seconds_count", kind="compare") == 1
         for histogram in ("facefleet_worker_job_seconds", "facefleet_worker_queue_wait_seconds"):
             took = delta(samples, before, f"{histogram}_sum", kind="detect")
