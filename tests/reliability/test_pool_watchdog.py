@@ -179,7 +179,7 @@ def test_distributed_worker_exits_and_its_job_runs_on_the_replacement(
     }
     with start_stack(tmp_path / "stack", workers=1, **overrides) as stack:
         client = project_client(stack.settings, "watchdog")
-        sync_detect_seconds(client)
+        sync_detect_seconds(client, stack)
         # The answer is pushed once the job row is stored, a moment before the child hands
         # the task back and its message is acknowledged; stopped in that moment, the child
         # would hold the only prefetched message as a running job, which is not a stall.
@@ -192,7 +192,7 @@ def test_distributed_worker_exits_and_its_job_runs_on_the_replacement(
         os.kill(child, signal.SIGSTOP)
 
         with ThreadPoolExecutor(1) as waiting:
-            detect = waiting.submit(sync_detect_seconds, client)
+            detect = waiting.submit(sync_detect_seconds, client, stack)
             # The compose restart policy's part: a worker that exits is started again.
             assert stalled.wait(timeout=60) == EXIT_POOL_STALLED
             stack.start_worker(name="w-replacement")
