@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from pipelines.detection.base import clipped_box
+from pipelines.detection.consensus import overlap_of_smaller
 from pipelines.dlib_models import frontal_face_detector
 from pipelines.types import BoundingBox, RGBImage
 
@@ -46,14 +47,6 @@ class LandmarkBox:
     pose_reliable: bool
     """False when HOG found no face around the detector's box: the landmarks may be a
     frontal template spread over a profile, and no head pose is estimated from them."""
-
-
-def _overlap_of_smaller(a: BoundingBox, b: BoundingBox) -> float:
-    width = min(a.right, b.right) - max(a.x, b.x)
-    height = min(a.bottom, b.bottom) - max(a.y, b.y)
-    if width <= 0 or height <= 0:
-        return 0.0
-    return float(width * height) / float(max(1, min(a.area, b.area)))
 
 
 class LandmarkBoxFinder:
@@ -92,7 +85,7 @@ class LandmarkBoxFinder:
                 width,
                 height,
             )
-            overlap = _overlap_of_smaller(found, box)
+            overlap = overlap_of_smaller(found, box)
             if overlap >= MIN_OVERLAP and (best is None or overlap > best[0]):
                 best = (overlap, found)
         if best is None:
