@@ -14,10 +14,8 @@ numbers span every tenant).
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
@@ -26,13 +24,13 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
-    multiprocess,
 )
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+from infra.prometheus import multiprocess_registry
+
 REGISTRY_KEY = "facefleet_metrics"
-MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class JobOutcomeCollector(Collector):
@@ -83,9 +81,8 @@ class HttpMetrics:
         self.live_collectors.append(collector)
 
     def exposition(self) -> bytes:
-        if os.environ.get(MULTIPROCESS_ENV):
-            registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        registry = multiprocess_registry()
+        if registry is not None:
             for collector in self.live_collectors:
                 registry.register(collector)
             return generate_latest(registry)

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from infra.prometheus import MULTIPROCESS_ENV
 
 
 def empty_metrics_dir(folder: Path) -> None:

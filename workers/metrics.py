@@ -20,16 +20,15 @@ process serves their sum (``serve_worker_metrics``), and under ``facefleet up`` 
 from __future__ import annotations
 
 import logging
-import os
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, multiprocess, start_http_server
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, start_http_server
 
 from core.messages import ENQUEUED_AT_HEADER
+from infra.prometheus import MULTIPROCESS_ENV, multiprocess_registry
 
 log = logging.getLogger(__name__)
-MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # From a cached interactive search (tens of ms) to a large batch (an hour).
 DURATION_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
@@ -90,15 +89,14 @@ def _enqueued_at(request: Any) -> float | None:
 def exposition_registry() -> CollectorRegistry:
     """What the worker's main process serves: the sum of every process's files in
     multi-process mode, else this process's own counts (a threads or solo pool)."""
-    if not os.environ.get(MULTIPROCESS_ENV):
+    registry = multiprocess_registry()
+    if registry is None:
         log.warning(
             "%s is not set: the exporter sees only this process's jobs, none of a prefork "
             "pool's (`facefleet worker` sets it)",
             MULTIPROCESS_ENV,
         )
         return REGISTRY
-    registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
     return registry
 
 
