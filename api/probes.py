@@ -83,16 +83,17 @@ def store_again(store: ProbeStore, key: str) -> None:
 
 
 def _stored() -> dict[str, tuple[bytes, str]]:
-    stored: dict[str, tuple[bytes, str]] | None = g.get(_STORED)
-    if stored is None:
-        stored = {}
-        setattr(g, _STORED, stored)
-    return stored
+    return _request_probes(_STORED)
 
 
 def _held() -> dict[str, tuple[bytes, str]]:
-    held: dict[str, tuple[bytes, str]] | None = g.get(_HELD)
-    if held is None:
-        held = {}
-        setattr(g, _HELD, held)
-    return held
+    return _request_probes(_HELD)
+
+
+def _request_probes(name: str) -> dict[str, tuple[bytes, str]]:
+    """This request's probe bytes by key, kept on ``flask.g`` under ``name``."""
+    probes: dict[str, tuple[bytes, str]] | None = g.get(name)
+    if probes is None:
+        probes = {}
+        setattr(g, name, probes)
+    return probes
