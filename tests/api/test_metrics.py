@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import itertools
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from facefleet.embedded import child_env, shared_metrics
 from infra.settings import Settings
 from tests.api.conftest import API_JOBS, ApiStack, new_project
 from tests.api.photos import NO_FACE, OBAMA_SMALL, b64
+from tests.conftest import free_port
 from tests.support.stack import start_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
@@ -44,12 +44,6 @@ EXPECTED_WORKER_DELTAS: list[tuple[tuple[str, dict[str, str]], float]] = [
     (("facefleet_worker_job_seconds_count", {"kind": "compare", "status": "failed"}), 1),
     (("facefleet_worker_queue_wait_seconds_count", {"kind": "detect"}), 3),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager
