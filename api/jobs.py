@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -229,14 +230,19 @@ class JobGateway:
         self._announce(project_id, kind, job, body, inline)
         return job
 
-    def submit_all(self, project_id: str, kind: JobKind, payloads: list[BaseModel]) -> list[Any]:
-        """Sync jobs of one request that may read the same probe: every row exists before
-        any message is sent, so no job can finish and delete the probe (a release spares
-        keys that pending jobs name) while another, not yet created, still needs it."""
+    def run_all(self, project_id: str, kind: JobKind, payloads: list[BaseModel]) -> list[JobOutcome]:
+        """Sync jobs of one request, run side by side within one sync deadline. Every row
+        exists before any message is sent, so no job can finish and delete a probe they
+        share (a release spares keys that pending jobs name) while another, not yet
+        created, still needs it."""
         created = [self._create(project_id, kind, payload, None, True, False) for payload in payloads]
         for job, _, body, inline in created:
             self._announce(project_id, kind, job, body, inline)
-        return [job for job, *_ in created]
+        deadline = time.monotonic() + self.sync_wait_seconds
+        return [
+            JobOutcome(self.wait(job.id, max(0.0, deadline - time.monotonic())) or job, kind)
+            for job, *_ in created
+        ]
 
     def _create(
         self,

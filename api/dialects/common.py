@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,15 +116,9 @@ def run_job(project_id: str, kind: JobKind, payload: BaseModel, model: type[Resu
 def run_jobs(
     project_id: str, kind: JobKind, payloads: list[BaseModel], model: type[ResultT]
 ) -> list[ResultT]:
-    """Send every job first and then wait for each, so they run side by side."""
-    gateway = current_context().gateway
-    jobs = gateway.submit_all(project_id, kind, payloads)
-    deadline = time.monotonic() + gateway.sync_wait_seconds  # one bounded wait for them all
-    results = []
-    for job in jobs:
-        final = gateway.wait(job.id, max(0.0, deadline - time.monotonic())) or job
-        results.append(finish(JobOutcome(final, kind), model))
-    return results
+    """Every job sent first, then each waited for, all within one sync deadline."""
+    outcomes = current_context().gateway.run_all(project_id, kind, payloads)
+    return [finish(outcome, model) for outcome in outcomes]
 
 
 # ---------------------------------------------------------------------------- inputs

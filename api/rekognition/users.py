@@ -5,10 +5,9 @@ native search grouped by person."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from api.jobs import JobOutcome, ResultT
+from api.jobs import ResultT
 from api.rekognition.calls import Call
 from api.rekognition.faces import QUALITY_FILTERS, request_image, run_search
 from api.rekognition.protocol import (
@@ -81,14 +80,8 @@ def list_users(call: Call) -> dict[str, Any]:
 
 def _run_side_by_side(call: Call, kind: JobKind, payloads: list[Any], model: type[ResultT]) -> list[ResultT]:
     """Every job sent first, then each waited for, all within one sync deadline."""
-    gateway = call.api.gateway
-    jobs = [gateway.submit(call.project_id, kind, payload) for payload in payloads]
-    deadline = time.monotonic() + gateway.sync_wait_seconds
-    results = []
-    for job in jobs:
-        final = gateway.wait(job.id, max(0.0, deadline - time.monotonic())) or job
-        results.append(finished(JobOutcome(final, kind), model))
-    return results
+    outcomes = call.api.gateway.run_all(call.project_id, kind, payloads)
+    return [finished(outcome, model) for outcome in outcomes]
 
 
 def _set_user(call: Call, face_set: Any, face_ids: list[str], user_id: str) -> None:
