@@ -22,6 +22,7 @@ and a killed child costs only its own pipe (docs/RELIABILITY.md, "A killed pool 
 
 from __future__ import annotations
 
+from json import loads
 from pathlib import Path
 from queue import Empty
 from time import monotonic, sleep
@@ -30,8 +31,9 @@ from typing import Any
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport.sqlalchemy import Channel as _SqlaChannel
 from kombu.transport.sqlalchemy import Transport as _SqlaTransport
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from infra.wakeup import WakeupSocket, ring, wakeup_folder
 
@@ -40,6 +42,7 @@ POLLING_INTERVAL_SECONDS = 0.05
 # Deliveries taken in one poll of the event loop: enough to fill any prefetch window, few
 # enough that control commands and pool results are not starved.
 MAX_DELIVERIES_PER_POLL = 64
+_TABLES = 2  # kombu_queue and kombu_message: each can be lost to another process once
 _OWN_OPTIONS = (
     "polling_interval",
     "queue_tablename",
@@ -61,6 +64,56 @@ class Channel(_SqlaChannel):  # type: ignore[misc]
         # Several processes share one SQLite file: wait for locks instead of failing.
         options.setdefault("connect_args", {"timeout": 30})
         return create_engine(conninfo.hostname, **options)
+
+    # Upstream guards the creation of its tables and queue rows with a thread lock only.
+    # Processes starting together on a fresh broker file (``facefleet up`` starts its
+    # workers at once) both create them, and the loser's error is "unrecoverable": that
+    # worker stops at start and the stack runs with one fewer. What the other process
+    # made is what was wanted.
+    def _open(self) -> Any:
+        for _ in range(_TABLES):
+            try:
+                return super()._open()  # type: ignore[no-untyped-call]
+            except OperationalError as error:
+                if "already exists" not in str(error):
+                    raise
+                # Another process created one table; create_all checks for each again.
+        return super()._open()  # type: ignore[no-untyped-call]
+
+    def _get_or_create(self, queue: str) -> Any:
+        try:
+            return super()._get_or_create(queue)  # type: ignore[no-untyped-call]
+        except IntegrityError:
+            self.session.rollback()
+            return self.session.query(self.queue_cls).filter(self.queue_cls.name == queue).one()
+
+    def _get(self, queue: str, timeout: float | None = None) -> Any:
+        """Upstream's ``_get``, except that a taken message's row is deleted, not marked
+        invisible. Nothing ever reads an invisible row again (an unacked message returns
+        through ``_restore``, as a new row), so upstream's broker file only grows: every
+        job's payload, inline probe photos included, stayed in it for good, past the probe
+        retention, and each poll's scan for the next visible row grew with it."""
+        queue_row = self._get_or_create(queue)
+        session = self.session
+        if session.bind.name == "sqlite":
+            session.execute(text("BEGIN IMMEDIATE TRANSACTION"))
+        try:
+            message = (
+                session.query(self.message_cls)
+                .with_for_update()
+                .filter(self.message_cls.queue_id == queue_row.id)
+                .filter(self.message_cls.visible != False)  # noqa: E712 - rows upstream hid
+                .order_by(self.message_cls.sent_at, self.message_cls.id)
+                .limit(1)
+                .first()
+            )
+            if message is None:
+                raise Empty()
+            payload = message.payload
+            session.delete(message)
+            return loads(payload)
+        finally:
+            session.commit()
 
     def _put(self, queue: Any, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         super()._put(queue, payload, **kwargs)  # type: ignore[no-untyped-call]

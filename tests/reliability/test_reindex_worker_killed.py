@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from infra.vector_index import VectorIndex
 from tests.reliability.conftest import FAULT_JOBS, project_client
+from tests.support.client import ProjectClient
 from tests.reliability.test_worker_killed_large_batch import small_distinct_photos
-from tests.support.stack import start_stack
+from tests.support.stack import Stack, start_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.model, pytest.mark.slow]
 
@@ -40,7 +42,7 @@ def test_reindex_survives_a_worker_kill(tmp_path: Path) -> None:
         while (client.job(job_id).get("progress") or {}).get("done", 0) < len(face_ids) // 4:
             assert time.monotonic() - started < 300, "the reindex made no progress"
             hits = client.search("gallery", face_id=face_ids[0], top_n=5)
-            assert hits["faces"] and hits["model_id"] == "dlib-resnet-v1"  # the old vectors answer
+            assert hits["faces"] and hits["model_id"] == "dlib-resnet-v1", _story(stack, client, job_id, hits)
             searches += 1
         stack.kill_worker(stack.workers[0])
         stack.kill_worker(stack.workers[1])
@@ -71,3 +73,16 @@ def test_reindex_survives_a_worker_kill(tmp_path: Path) -> None:
         assert client.ok("POST", "/face-sets/gallery/reindex/cleanup")["dropped_model"] == "dlib-resnet-v1"
         assert index.count("dlib-resnet-v1") == 0
         print(f"\nkilled at {killed_at}/{len(face_ids)}; {job['result']}; {searches} searches during the job")
+
+
+def _story(stack: Stack, client: ProjectClient, job_id: str, hits: dict[str, Any]) -> str:
+    """What a failure needs to be understood: the job, the face set, and what every worker
+    did with the reindex and the searches."""
+    lines = [f"search answered by {hits.get('model_id')}", f"job: {client.job(job_id)}"]
+    lines.append(f"face set: {client.ok('GET', '/face-sets/gallery')['face_set_info']}")
+    for name in ("w1", "w2"):
+        lines += [f"--- {name}"] + [
+            line for line in stack.worker_log(name).splitlines()[-400:]
+            if any(word in line for word in ("reindex", "stale", "search", "ERROR", "WARNING"))
+        ][-60:]
+    return "\n".join(lines)

@@ -1,0 +1,90 @@
+"""What the embedded broker file holds (infra/sql_transport.py).
+
+- Workers that start together on a fresh broker file all declare the same queues. kombu's
+  SQL transport creates its tables and queue rows under a thread lock only, so one of two
+  processes lost the race and stopped at start: the embedded stack then ran with one
+  worker fewer, silently.
+- A taken message leaves no row behind: upstream kept every payload (inline probe photos
+  included) for good, marked invisible.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+from kombu import Connection, Consumer, Exchange, Producer, Queue
+from sqlalchemy import create_engine, text
+
+from infra.sql_transport import embedded_broker_url, register
+
+PROCESSES = 6
+ROUNDS = 4
+
+
+def _declare_when_released(url: str, names: list[str], barrier: object, errors: object) -> None:
+    register()
+    try:
+        with Connection(url) as connection:
+            channel = connection.channel()
+            barrier.wait(timeout=30)  # type: ignore[attr-defined]
+            for name in names:
+                Queue(name, Exchange(name, type="direct"), routing_key=name)(channel).declare()
+    except Exception as error:  # noqa: BLE001 - every failure is the finding
+        errors.put(repr(error))  # type: ignore[attr-defined]
+
+
+def test_processes_declaring_the_same_queues_at_once_all_succeed(tmp_path: Path) -> None:
+    register()
+    context = multiprocessing.get_context("spawn")
+    names = ["facefleet.interactive", "facefleet.batch", "facefleet.maintenance"]
+    for round_ in range(ROUNDS):
+        url = embedded_broker_url(f"sqla+sqlite:///{tmp_path / f'broker-{round_}.db'}")
+        if round_ % 2:  # the tables exist but no queue row yet; otherwise a brand-new file
+            with Connection(url) as setup:
+                setup.channel().session  # noqa: B018 - opening the session creates the tables
+        barrier = context.Barrier(PROCESSES)
+        errors = context.Queue()
+        started = [
+            context.Process(target=_declare_when_released, args=(url, names, barrier, errors))
+            for _ in range(PROCESSES)
+        ]
+        for process in started:
+            process.start()
+        for process in started:
+            process.join(timeout=60)
+        found = []
+        while not errors.empty():
+            found.append(errors.get())
+        assert not found, f"round {round_}: {found}"
+        assert all(process.exitcode == 0 for process in started)
+        with Connection(url) as check:
+            channel = check.channel()
+            queues = channel.session.query(channel.queue_cls).all()
+            assert sorted(q.name for q in queues) == sorted(names)  # one row each
+
+
+def test_a_consumed_message_leaves_no_row_and_its_payload_is_gone(tmp_path: Path) -> None:
+    register()
+    database = tmp_path / "broker.db"
+    url = embedded_broker_url(f"sqla+sqlite:///{database}")
+    queue = Queue("probe-jobs", Exchange("probe-jobs", type="direct"), routing_key="probe-jobs")
+    secret = "inline-probe-" + "x" * 4096
+    received: list[str] = []
+    with Connection(url) as connection:
+        producer = Producer(connection)
+        for index in range(3):
+            producer.publish({"probe": f"{secret}-{index}"}, exchange=queue.exchange, routing_key="probe-jobs", declare=[queue])
+
+        def on_message(body: dict[str, str], message: object) -> None:
+            received.append(body["probe"])
+            message.ack()  # type: ignore[attr-defined]
+
+        with Consumer(connection, [queue], callbacks=[on_message]):
+            while len(received) < 3:
+                connection.drain_events(timeout=5)
+        assert connection.channel()._size("probe-jobs") == 0
+    assert received == [f"{secret}-{index}" for index in range(3)]  # in order, each once
+    with create_engine(f"sqlite:///{database}").connect() as check:
+        assert check.execute(text("SELECT count(*) FROM kombu_message")).scalar() == 0
+        assert check.execute(text("SELECT count(*) FROM kombu_message WHERE payload LIKE '%inline-probe%'")).scalar() == 0
