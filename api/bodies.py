@@ -9,6 +9,7 @@ in components), and ``parse_body`` validates the request with the matching model
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any, TypeVar
 
@@ -86,7 +87,7 @@ def _form_values(model: type[BaseModel]) -> dict[str, Any]:
     """Form fields and files as the model expects them. Values of fields whose schema is
     not a string (objects, arrays, numbers, booleans) arrive as JSON text and are decoded;
     strings are kept verbatim, so ``external_image_id=123`` stays a string."""
-    properties = model.model_json_schema().get("properties", {})
+    properties = _properties(model)
     values: dict[str, Any] = {}
     for name, schema in properties.items():
         if _is_file(schema):
@@ -105,8 +106,16 @@ def _form_values(model: type[BaseModel]) -> dict[str, Any]:
 
 def decode_form_fields(model: type[BaseModel], fields: dict[str, str]) -> dict[str, Any]:
     """Form fields parsed elsewhere (a streamed multipart body), decoded as ``model`` expects."""
-    properties = model.model_json_schema().get("properties", {})
+    properties = _properties(model)
     return {name: _decode(raw, properties[name]) if name in properties else raw for name, raw in fields.items()}
+
+
+@functools.cache
+def _properties(model: type[BaseModel]) -> dict[str, Any]:
+    """A form model's field schemas, built once: pydantic builds a schema anew each time
+    (about a millisecond), and a model's cannot change. Read only by the callers here."""
+    properties: dict[str, Any] = model.model_json_schema().get("properties", {})
+    return properties
 
 
 def _variants(schema: dict[str, Any]) -> list[dict[str, Any]]:

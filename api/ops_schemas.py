@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.request_models import RequestParameters
 from api.schemas import USER_ID_PATTERN, FaceSetPath, ProjectPath
 from core.results import ErasedFromFaceSet, ErasureCheck, StoredFace
 
@@ -22,7 +23,7 @@ class ProjectPersonPath(ProjectPath):
     user_id: str = Field(pattern=USER_ID_PATTERN)
 
 
-class PageQuery(BaseModel):
+class PageQuery(RequestParameters):
     offset: int = Field(0, ge=0, le=10_000_000)
     limit: int = Field(100, ge=1, le=1000)
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from flask_openapi3.models.file import FileStorage
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from api.request_models import RequestParameters
 from core.results import Box, JobResult, Point, StoredFace
 from infra.search_filter import FIELD_TYPES, FieldType
 
@@ -50,7 +51,7 @@ class JobPath(ProjectPath):
     job_id: str = Field(pattern=ID_PATTERN)
 
 
-class AsyncQuery(BaseModel):
+class AsyncQuery(RequestParameters):
     async_: bool = Field(
         False, alias="async", description="answer 202 at once with the job (as Prefer: respond-async)"
     )
@@ -65,7 +66,7 @@ class CalibrationQuery(AsyncQuery):
     format: Literal["json", "svg"] = Field("json", description="svg: the FAR/FRR curve as a picture")
 
 
-class JobHeaders(BaseModel):
+class JobHeaders(RequestParameters):
     idempotency_key: str | None = Field(
         None,
         alias="Idempotency-Key",
@@ -83,7 +84,7 @@ class JobHeaders(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
 
-class FaceQuery(BaseModel):
+class FaceQuery(RequestParameters):
     face_id: str | None = Field(None, pattern=ID_PATTERN)
     user_id: UserId | None = Field(None, description="only this person's faces")
     filter: str | None = Field(

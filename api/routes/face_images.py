@@ -11,10 +11,11 @@ from typing import Literal
 
 from flask import Response
 from flask_openapi3 import APIBlueprint
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.context import current_context
 from api.errors import ApiError, ApiErrorCode
+from api.request_models import RequestParameters
 from api.routes.common import v1_blueprint
 from api.schemas import ID_PATTERN, FaceSetPath
 from infra.object_store import ObjectNotFound
@@ -33,7 +34,7 @@ class FaceImagePath(FaceSetPath):
     face_id: str = Field(pattern=ID_PATTERN)
 
 
-class FaceImageQuery(BaseModel):
+class FaceImageQuery(RequestParameters):
     variant: Literal["crop", "source"] = Field(
         "crop", description="the face's crop, or the photo it came from"
     )

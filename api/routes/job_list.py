@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.context import current_context
 from api.errors import ApiError, ApiErrorCode
+from api.request_models import RequestParameters
 from api.routes.common import v1_blueprint
 from api.routes.jobs import job_view
 from api.schemas import JobView, ProjectPath
@@ -18,7 +19,7 @@ from infra.db.console_reads import ConsoleReads, JobCursor
 from infra.db.rows import JobRow
 
 
-class JobListQuery(BaseModel):
+class JobListQuery(RequestParameters):
     kind: JobKind | None = Field(None, description="only jobs of this kind")
     status: Literal["pending", "running", "succeeded", "failed"] | None = Field(
         None, description="only in this state"
