@@ -19,7 +19,7 @@ from pipelines.errors import PipelineError
 from pipelines.types import DecodedImage
 from workers.errors import JobFailure
 from workers.execution import JobContext
-from workers.services.common import load_image
+from workers.services.common import load_images
 from workers.services.enroll import EnrollTarget, PlannedFaces, plan_faces, store_planned
 
 
@@ -80,16 +80,17 @@ def enroll_chunk_items(
     model and the one a running reindex also writes (or None)."""
     report: dict[int, BatchItemReport] = {}
     loaded: list[tuple[int, BatchItem, EnrollTarget, DecodedImage]] = []
+    wanted: list[tuple[int, BatchItem, str]] = []
     for index, item in chunk:
         if item.rejected is not None or item.image_key is None:
             report[index] = refused_item(index, item)
-            continue
-        try:
-            image = load_image(ctx, item.image_key)
-        except (PipelineError, JobFailure) as error:
-            report[index] = rejected_item(index, item, error)
-            continue
-        loaded.append((index, item, chunk_item_target(payload, item, columns, models), image))
+        else:
+            wanted.append((index, item, item.image_key))
+    for (index, item, _), image in zip(wanted, load_images(ctx, [key for *_, key in wanted]), strict=True):
+        if isinstance(image, (PipelineError, JobFailure)):
+            report[index] = rejected_item(index, item, image)
+        else:
+            loaded.append((index, item, chunk_item_target(payload, item, columns, models), image))
 
     results = _process(ctx, [image for _, _, _, image in loaded], models[0])
     planned: list[tuple[int, PlannedFaces]] = []
