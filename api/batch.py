@@ -8,6 +8,11 @@ Three request forms:
   file on disk (a zip's directory is at its end) and read member by member;
 - JSON naming objects already in the store: ``image_keys`` or a ``prefix``.
 
+Image puts overlap: up to ``UPLOADERS`` are in flight while the body is still being read
+(one after the other, each upload waited out a store round trip), so the API holds at most
+that many images more. ``manifest`` waits for them, and leaving the intake (``with``) on an
+error waits for those already sent.
+
 Each input becomes a ``BatchItem`` in a JSON manifest stored in the object store. An input
 the API can already refuse (oversize, empty, not a file) keeps its place in the manifest
 with a ``rejected`` code, so the job's per-item report covers every input.
@@ -19,11 +24,13 @@ import json
 import re
 import tempfile
 import zipfile
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import IO, Any
+from types import TracebackType
+from typing import IO, Any, Self
 
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
@@ -45,6 +52,7 @@ CHUNK_BYTES = 256 * 1024
 MAX_FIELD_BYTES = 16 * 1024 * 1024  # form fields such as ``items`` (per-item metadata)
 IMAGE_PARTS = ("image_file", "images", "file")
 ARCHIVE_PART = "archive"
+UPLOADERS = 4
 _EXTERNAL_ID = re.compile(EXTERNAL_IMAGE_ID_PATTERN)
 _USER_ID = re.compile(USER_ID_PATTERN)
 
@@ -64,6 +72,18 @@ class BatchIntake:
     max_items: int
     project_id: str | None = None
     entries: list[_Entry] = field(default_factory=list)
+    _uploads: ThreadPoolExecutor | None = None
+    _in_flight: deque[tuple[_Entry, Future[str]]] = field(default_factory=deque)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self._uploads is not None:
+            self._uploads.shutdown(wait=True, cancel_futures=True)
+            self._uploads = None
 
     # ------------------------------------------------------------------ sources
 
@@ -75,7 +95,20 @@ class BatchIntake:
         elif not data:
             self.entries.append(_Entry(source, rejected=ErrorCode.INVALID_IMAGE.value))
         else:
-            self.entries.append(_Entry(source, image_key=self.store.put(data, sniff_content_type(data))))
+            entry = _Entry(source)
+            self.entries.append(entry)
+            self._put(entry, data)
+
+    def _put(self, entry: _Entry, data: bytes) -> None:
+        if self._uploads is None:
+            self._uploads = ThreadPoolExecutor(UPLOADERS, thread_name_prefix="batch-upload")
+        while len(self._in_flight) >= UPLOADERS:
+            self._settle_oldest()
+        self._in_flight.append((entry, self._uploads.submit(self.store.put, data, sniff_content_type(data))))
+
+    def _settle_oldest(self) -> None:
+        entry, upload = self._in_flight.popleft()
+        entry.image_key = upload.result()  # the store's failure is the request's, as before
 
     def add_key(self, key: str) -> None:
         self._check_count()
@@ -174,6 +207,8 @@ class BatchIntake:
         items: list[BatchItemMeta],
         user_id_from: str,
     ) -> list[BatchItem]:
+        while self._in_flight:
+            self._settle_oldest()
         if not self.entries:
             raise ApiError(ApiErrorCode.INVALID_BATCH, "the batch names no image")
         common = validate_values(schema, common_fields)

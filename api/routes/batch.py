@@ -43,46 +43,46 @@ def batch_blueprint() -> APIBlueprint:
         ctx = current_context()
         settings = ctx.settings
         face_set = ctx.service.face_set(path.project_id, path.face_set_name)
-        intake = BatchIntake(ctx.store, settings.images.max_bytes, settings.api.max_batch_items, path.project_id)
-        mimetype = request.mimetype
-        query_options = {name: value for name, value in request.args.items() if name in ZIP_QUERY_OPTIONS}
-        if query_options and mimetype not in ZIP_TYPES:
-            raise ApiError(
-                ApiErrorCode.INVALID_PARAMETER,
-                f"{', '.join(sorted(query_options))}: options go in the body; only a zip body takes them in the query",
+        with BatchIntake(ctx.store, settings.images.max_bytes, settings.api.max_batch_items, path.project_id) as intake:
+            mimetype = request.mimetype
+            query_options = {name: value for name, value in request.args.items() if name in ZIP_QUERY_OPTIONS}
+            if query_options and mimetype not in ZIP_TYPES:
+                raise ApiError(
+                    ApiErrorCode.INVALID_PARAMETER,
+                    f"{', '.join(sorted(query_options))}: options go in the body; only a zip body takes them in the query",
+                )
+            if mimetype == MULTIPART or mimetype in ZIP_TYPES:
+                # Images stream to the object store a few at a time: a large body is fine here.
+                request.max_content_length = settings.api.max_batch_request_bytes
+            if mimetype == MULTIPART:
+                boundary = request.mimetype_params.get("boundary", "").encode("latin-1")
+                if not boundary:
+                    raise ApiError(ApiErrorCode.INVALID_BATCH, "the multipart body has no boundary")
+                fields = intake.read_multipart(request.stream, boundary)
+                options: Any = validate(BatchForm, decode_form_fields(BatchForm, fields))
+            elif mimetype in ZIP_TYPES:
+                with tempfile.TemporaryFile() as spool:
+                    shutil.copyfileobj(request.stream, spool, 1024 * 1024)
+                    spool.seek(0)
+                    intake.read_zip(spool)
+                options = validate(BatchForm, decode_form_fields(BatchForm, query_options))
+            else:
+                if (request.content_length or 0) > settings.api.max_request_bytes:
+                    raise ApiError(ApiErrorCode.REQUEST_TOO_LARGE)
+                options = parse_body(BatchJson)
+                if (options.image_keys is None) == (options.prefix is None):
+                    raise ApiError(ApiErrorCode.INVALID_BATCH, "give exactly one of image_keys and prefix")
+                keys = (
+                    options.image_keys
+                    if options.image_keys is not None
+                    else iter_prefix(ctx.store, options.prefix or "", path.project_id)
+                )
+                for key in keys:
+                    intake.add_key(key)
+            items = intake.manifest(
+                face_set.external_fields or {}, options.external_fields, options.items, options.user_id_from
             )
-        if mimetype == MULTIPART or mimetype in ZIP_TYPES:
-            # Images stream to the object store one by one: a large body is fine here.
-            request.max_content_length = settings.api.max_batch_request_bytes
-        if mimetype == MULTIPART:
-            boundary = request.mimetype_params.get("boundary", "").encode("latin-1")
-            if not boundary:
-                raise ApiError(ApiErrorCode.INVALID_BATCH, "the multipart body has no boundary")
-            fields = intake.read_multipart(request.stream, boundary)
-            options: Any = validate(BatchForm, decode_form_fields(BatchForm, fields))
-        elif mimetype in ZIP_TYPES:
-            with tempfile.TemporaryFile() as spool:
-                shutil.copyfileobj(request.stream, spool, 1024 * 1024)
-                spool.seek(0)
-                intake.read_zip(spool)
-            options = validate(BatchForm, decode_form_fields(BatchForm, query_options))
-        else:
-            if (request.content_length or 0) > settings.api.max_request_bytes:
-                raise ApiError(ApiErrorCode.REQUEST_TOO_LARGE)
-            options = parse_body(BatchJson)
-            if (options.image_keys is None) == (options.prefix is None):
-                raise ApiError(ApiErrorCode.INVALID_BATCH, "give exactly one of image_keys and prefix")
-            keys = (
-                options.image_keys
-                if options.image_keys is not None
-                else iter_prefix(ctx.store, options.prefix or "", path.project_id)
-            )
-            for key in keys:
-                intake.add_key(key)
-        items = intake.manifest(
-            face_set.external_fields or {}, options.external_fields, options.items, options.user_id_from
-        )
-        manifest_key = intake.store_manifest(items)
+            manifest_key = intake.store_manifest(items)
         outcome = ctx.service.enroll_batch(
             path.project_id,
             face_set,
