@@ -22,6 +22,7 @@ and a killed child costs only its own pipe (docs/RELIABILITY.md, "A killed pool 
 
 from __future__ import annotations
 
+import sqlite3
 from json import dumps, loads
 from pathlib import Path
 from queue import Empty
@@ -42,6 +43,7 @@ POLLING_INTERVAL_SECONDS = 0.05
 # Deliveries taken in one poll of the event loop: enough to fill any prefetch window, few
 # enough that control commands and pool results are not starved.
 MAX_DELIVERIES_PER_POLL = 64
+_WAL_SWITCH_ATTEMPTS = 10
 _TABLES = 2  # kombu_queue and kombu_message: each can be lost to another process once
 _OWN_OPTIONS = (
     "polling_interval",
@@ -130,7 +132,7 @@ class Channel(_SqlaChannel):  # type: ignore[misc]
         sqlite = session.bind.name == "sqlite"
         if sqlite:
             waiting = session.execute(
-                select(message_cls.id).where(message_cls.queue_id == queue_id, message_cls.visible != False).limit(1)  # noqa: E712
+                select(message_cls.id).where(message_cls.queue_id == queue_id, message_cls.visible != False).limit(1)
             ).first()
             session.commit()  # ends the read: the claim below starts its own transaction
             if waiting is None:
@@ -141,7 +143,7 @@ class Channel(_SqlaChannel):  # type: ignore[misc]
                 session.query(message_cls)
                 .with_for_update()
                 .filter(message_cls.queue_id == queue_id)
-                .filter(message_cls.visible != False)  # noqa: E712 - rows upstream hid
+                .filter(message_cls.visible != False)  # rows hidden by upstream (an older broker file)
                 .order_by(message_cls.sent_at, message_cls.id)
                 .limit(1)
                 .first()
@@ -159,11 +161,26 @@ def _sqlite_broker_pragmas(connection: Any, _record: Any) -> None:
     """WAL: a consumer's read never blocks a send, and a commit appends to the log instead
     of rewriting a rollback journal (half the cost of a send or a claim, measured). NORMAL
     synchronous keeps every committed message across a crash of any process; only a power
-    loss can drop the latest, as for the embedded job rows (infra/db/database.py)."""
+    loss can drop the latest, as for the embedded job rows (infra/db/database.py).
+
+    The journal mode belongs to the file and stays once set. Switching needs the file to
+    itself, and SQLite answers "locked" at once, without its busy wait, while other
+    processes have it open: processes starting together retry briefly, and one that still
+    cannot switch works on in the old mode (correct, only slower) until the next connection."""
     cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode = WAL")
-    cursor.execute("PRAGMA synchronous = NORMAL")
-    cursor.close()
+    try:
+        for attempt in range(_WAL_SWITCH_ATTEMPTS):
+            try:
+                if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                    break
+                cursor.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError as busy:
+                if "locked" not in str(busy) and "busy" not in str(busy):
+                    raise
+                sleep(0.02 * (attempt + 1))
+        cursor.execute("PRAGMA synchronous = NORMAL")
+    finally:
+        cursor.close()
 
 
 def consumers_folder(url: str) -> Path:

@@ -88,3 +88,54 @@ def test_a_consumed_message_leaves_no_row_and_its_payload_is_gone(tmp_path: Path
     with create_engine(f"sqlite:///{database}").connect() as check:
         assert check.execute(text("SELECT count(*) FROM kombu_message")).scalar() == 0
         assert check.execute(text("SELECT count(*) FROM kombu_message WHERE payload LIKE '%inline-probe%'")).scalar() == 0
+
+
+def test_an_empty_queue_is_polled_without_waiting_for_the_write_lock(tmp_path: Path) -> None:
+    """Consumers poll every queue on a timer; a poll that finds nothing must not queue up
+    behind a writer (the API sending a job), as upstream's BEGIN IMMEDIATE per poll did."""
+    import sqlite3
+    import time
+    from queue import Empty
+
+    import pytest
+
+    register()
+    database = tmp_path / "broker.db"
+    url = embedded_broker_url(f"sqla+sqlite:///{database}")
+    with Connection(url, transport_options={"connect_args": {"timeout": 3}}) as connection:
+        channel = connection.channel()
+        Queue("idle", Exchange("idle", type="direct"), routing_key="idle")(channel).declare()
+        writer = sqlite3.connect(database, timeout=0, isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        try:
+            started = time.monotonic()
+            with pytest.raises(Empty):
+                channel._get("idle")
+            assert time.monotonic() - started < 1.0  # the busy timeout (3 s) was never waited out
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+
+
+def test_a_wake_up_takes_from_the_queue_it_names_first(tmp_path: Path) -> None:
+    """A consumer serving several queues polls the one a wake-up names before the others
+    (its fair cycle would try the older queue first, about a millisecond each)."""
+    register()
+    url = embedded_broker_url(f"sqla+sqlite:///{tmp_path / 'broker.db'}")
+    queues = [Queue(name, Exchange(name, type="direct"), routing_key=name) for name in ("older", "named")]
+    received: list[str] = []
+    options = {"polling_interval": 60}  # nothing but the wake-up delivers within the test
+    with Connection(url, transport_options=options) as consuming, Connection(url) as sending:
+        def on_message(body: dict[str, str], message: object) -> None:
+            received.append(body["queue"])
+            message.ack()  # type: ignore[attr-defined]
+
+        with Consumer(consuming, queues, callbacks=[on_message]):
+            transport = consuming.transport
+            wakeups = transport._wakeups()
+            producer = Producer(sending)
+            producer.publish({"queue": "older"}, exchange=queues[0].exchange, routing_key="older", declare=[queues[0]])
+            wakeups.drain()  # that wake-up was missed: its message waits for a poll
+            producer.publish({"queue": "named"}, exchange=queues[1].exchange, routing_key="named", declare=[queues[1]])
+            transport._woken(consuming.connection, wakeups)
+    assert received == ["named", "older"]  # the named queue first, then the rest as before
