@@ -1,5 +1,6 @@
 """The batch intake streams: 10,000 images in one multipart body pass through the API with
-memory bounded by one image, each stored as soon as its part ends, in order.
+memory bounded by the few images whose puts are in flight, each stored as soon as its part
+ends, in order; the puts overlap within their bound and keep their failures.
 
 A unit test of the intake's logic: the store records each object's digest and size instead
 of writing 10,000 files (a real LocalObjectStore fsyncs each one, ~40 s on a busy disk; the
@@ -10,10 +11,16 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import threading
+import time
 import tracemalloc
 from collections.abc import Iterator
+from typing import Any
 
-from api.batch import BatchIntake
+import pytest
+
+from api.batch import UPLOADERS, BatchIntake
+from infra.errors import TransientInfraError
 
 BOUNDARY = b"facefleet-test-boundary"
 IMAGE_COUNT = 10_000
@@ -106,3 +113,54 @@ def test_ten_thousand_images_stream_through_with_bounded_memory() -> None:
     manifest = json.loads(store.manifest)
     assert len(manifest) == IMAGE_COUNT
     assert manifest[42]["image_key"] == items[42].image_key
+
+
+class CountingStore:
+    """Records how many puts run at once; each takes a little while, as a round trip."""
+
+    def __init__(self, fail_on: bytes | None = None) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most_at_once = 0
+        self.fail_on = fail_on
+        self.stored: list[bytes] = []
+
+    def put(self, data: bytes, content_type: str, prefix: str = "images") -> str:
+        with self.lock:
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            time.sleep(0.02)
+            if data == self.fail_on:
+                raise TransientInfraError("object store", "unreachable")
+            with self.lock:
+                self.stored.append(data)
+            return f"images/{data.decode()}"
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def _intake(store: Any) -> BatchIntake:
+    return BatchIntake(store, max_image_bytes=1024, max_items=100, project_id="p")
+
+
+def test_puts_overlap_within_the_bound_and_every_item_keeps_its_own_key() -> None:
+    store = CountingStore()
+    with _intake(store) as intake:
+        for index in range(12):
+            intake.add_image(f"{index}.jpg", f"photo-{index}".encode())
+        intake.add_image("empty.jpg", b"")
+        items = intake.manifest({}, {}, [], "none")
+    assert 1 < store.most_at_once <= UPLOADERS
+    assert [item.image_key for item in items[:12]] == [f"images/photo-{index}" for index in range(12)]
+    assert items[12].image_key is None and items[12].rejected == "invalid_image"
+
+
+def test_a_failed_put_fails_the_intake_and_nothing_is_left_running() -> None:
+    store = CountingStore(fail_on=b"photo-3")
+    with pytest.raises(TransientInfraError), _intake(store) as intake:
+        for index in range(8):
+            intake.add_image(f"{index}.jpg", f"photo-{index}".encode())
+        intake.manifest({}, {}, [], "none")
+    assert store.running == 0  # leaving the intake waited for the puts already sent
