@@ -58,7 +58,7 @@ def measure_batch(client: Client, processes: Processes, images: list[Path], work
     client.create_face_set(face_set)
     started = time.perf_counter()
     job_id = submit_batch(client, face_set, images)
-    final = wait_for_batch(client, job_id)
+    final = wait_for_batch(client, job_id, poll_seconds=0.05)
     seconds = time.perf_counter() - started
     return Run(workers=workers, images=len(images), seconds=seconds, failed_jobs=int(final["status"] != "succeeded"))
 
