@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from core import results
 from core.errors import ErrorCode
@@ -19,6 +19,18 @@ from workers.execution import JobContext
 
 IMAGE_FETCHERS = 8  # object-store reads in flight for one job
 
+Item = TypeVar("Item")
+Output = TypeVar("Output")
+
+
+def map_concurrently(function: Callable[[Item], Output], items: Sequence[Item], at_most: int) -> list[Output]:
+    """``function`` of each item, in order, at most ``at_most`` at once: for object-store round
+    trips, which leave the core idle. The first failure is raised; one item runs here."""
+    if len(items) < 2:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(at_most, len(items))) as threads:
+        return list(threads.map(function, items))
+
 
 def load_image(ctx: JobContext, key: str) -> DecodedImage:
     """Read an image once (from the task message when it came inline, else from the object
@@ -30,12 +42,7 @@ def load_images(ctx: JobContext, keys: list[str]) -> list[DecodedImage | Pipelin
     """``load_image`` for each key, in order, with each failure in its image's place. The
     object-store reads overlap (a chunk's images were read one after the other, each a
     round trip while the core idled); decoding stays on the job's thread, one at a time."""
-    fetched: list[bytes | JobFailure]
-    if len(keys) < 2:
-        fetched = [_fetch_or_failure(ctx, key) for key in keys]
-    else:
-        with ThreadPoolExecutor(max_workers=min(IMAGE_FETCHERS, len(keys))) as readers:
-            fetched = list(readers.map(lambda key: _fetch_or_failure(ctx, key), keys))
+    fetched = map_concurrently(lambda key: _fetch_or_failure(ctx, key), keys, IMAGE_FETCHERS)
     loaded: list[DecodedImage | PipelineError | JobFailure] = []
     for data in fetched:
         if isinstance(data, JobFailure):

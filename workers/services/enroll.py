@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +28,7 @@ from pipelines.engine import FaceResult
 from pipelines.types import BoundingBox, DecodedImage
 from workers.errors import JobFailure
 from workers.execution import JobContext
-from workers.services.common import detected_face, load_image, stable_face_id
+from workers.services.common import detected_face, load_image, map_concurrently, stable_face_id
 
 CROP_MARGIN = 0.25
 CROP_WRITERS = 4
@@ -260,18 +259,12 @@ def _store_crops(ctx: JobContext, plans: Sequence[PlannedFaces]) -> None:
     for plan in plans:
         plan.crop_keys = [None] * len(plan.results)
     wanted = [(plan, index) for plan in plans if plan.save_crops for index in range(len(plan.results))]
-    if not wanted:
-        return
 
     def store(job: tuple[PlannedFaces, int]) -> None:
         plan, index = job
         plan.crop_keys[index] = _store_crop(ctx, plan.image, plan.results[index].face.box)
 
-    if len(wanted) == 1:
-        store(wanted[0])
-        return
-    with ThreadPoolExecutor(max_workers=min(CROP_WRITERS, len(wanted))) as writers:
-        list(writers.map(store, wanted))  # list(): re-raises the first failure
+    map_concurrently(store, wanted, CROP_WRITERS)
 
 
 def _details(
