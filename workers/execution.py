@@ -74,14 +74,9 @@ def run_job(task: Task, job_id: str, kind: JobKind, raw_payload: dict[str, Any],
     runtime = get_runtime()
     jobs = runtime.jobs
     try:
-        job = jobs.get(job_id)
-        if job is None:
-            log.warning("job %s (%s) has no row: expired or never created; dropping", job_id, kind)
+        if runtime.lifecycle.start(job_id, worker=task.request.hostname or "worker") is None:
+            _log_nothing_to_run(jobs, job_id, kind)
             return
-        if JobStatus(job.status).is_final:
-            log.info("job %s already %s: redelivery is a no-op", job_id, job.status)
-            return
-        runtime.lifecycle.running(job_id, worker=task.request.hostname or "worker")
         metrics.job_started(kind.value, task.request, time.time())
         fields, inline = split_inline_images(raw_payload)
         payload = PAYLOAD_OF_KIND[kind].model_validate(fields)
@@ -105,6 +100,14 @@ def run_job(task: Task, job_id: str, kind: JobKind, raw_payload: dict[str, Any],
             release_probes(runtime, raw_payload)
         return
     _after_failure(runtime, job_id, kind, raw_payload)
+
+
+def _log_nothing_to_run(jobs: Any, job_id: str, kind: JobKind) -> None:
+    job = jobs.get(job_id)
+    if job is None:
+        log.warning("job %s (%s) has no row: expired or never created; dropping", job_id, kind)
+    else:
+        log.info("job %s already %s: redelivery is a no-op", job_id, job.status)
 
 
 def split_inline_images(raw_payload: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bytes]]:

@@ -36,9 +36,13 @@ class JobLifecycle:
         self.events = events
         self.producer = producer
 
-    def running(self, job_id: str, worker: str) -> None:
-        self.jobs.mark_running(job_id, worker=worker)
-        self._publish(job_id, JobState.RUNNING)
+    def start(self, job_id: str, worker: str) -> Any:
+        """Mark the job running and announce it; returns its row, or None when there is
+        nothing to run (the job is final already, or has no row)."""
+        job = self.jobs.start(job_id, worker=worker)
+        if job is not None:
+            self._emit(job, JobState.RUNNING)
+        return job
 
     def progress(self, job_id: str, done: int, total: int) -> None:
         self.jobs.set_progress(job_id, done, total)
@@ -55,39 +59,39 @@ class JobLifecycle:
     def succeed(self, job_id: str, result: BaseModel) -> None:
         # The first outcome wins; a second finisher (a re-sent parent racing its last chunk)
         # must not publish a second event or webhook, nor count the job twice.
-        if self.jobs.succeed(job_id, result.model_dump(mode="json")):
-            self._finished(job_id, JobState.SUCCEEDED)
+        job = self.jobs.succeed(job_id, result.model_dump(mode="json"))
+        if job is not None:
+            self._finished(job, JobState.SUCCEEDED)
 
     def succeed_internal(self, job_id: str, result: BaseModel) -> None:
         """Finish an internal job (a batch chunk): no one waits on it and it has no events
         or callback, but it is counted like any other, as the database counts it."""
-        if self.jobs.succeed(job_id, result.model_dump(mode="json")):
-            job = self.jobs.get(job_id)
-            if job is not None:
-                _count_finished(job)
+        job = self.jobs.succeed(job_id, result.model_dump(mode="json"))
+        if job is not None:
+            _count_finished(job)
 
     def fail(self, job_id: str, code: str, message: str, details: dict[str, Any] | None = None) -> None:
-        if self.jobs.fail(job_id, code, message, details):
-            self._finished(job_id, JobState.FAILED)
+        job = self.jobs.fail(job_id, code, message, details)
+        if job is not None:
+            self._finished(job, JobState.FAILED)
 
-    def _finished(self, job_id: str, state: JobState) -> None:
+    def _finished(self, job: Any, state: JobState) -> None:
+        """``job`` is the final row the transition returned: the push, the count, the
+        event and the callback all describe that one state."""
         if self.completions is not None:
-            self.completions.notify(job_id)
-        job = self.jobs.get(job_id)
-        if job is None:
-            return
+            self.completions.notify(job.id)
         _count_finished(job)
         self._emit(job, state)
         if getattr(job, "callback_url", None):
             try:
                 self.producer.send_task(
                     WEBHOOK_TASK,
-                    args=[job_id],
+                    args=[job.id],
                     queue=QueueName.MAINTENANCE.value,
                     priority=PRIORITY_OF_QUEUE[QueueName.MAINTENANCE],
                 )
             except Exception:  # the job itself is done; a lost callback is recorded as undelivered
-                log.exception("could not enqueue the webhook of job %s", job_id)
+                log.exception("could not enqueue the webhook of job %s", job.id)
 
     def _publish(self, job_id: str, state: JobState, progress: tuple[int, int] | None = None) -> None:
         job = self.jobs.get(job_id)

@@ -47,7 +47,7 @@ class JobRepo:
     ) -> tuple[JobRow, bool]:
         """(the job, True) when this call created it; (the existing job, False) when the
         id or the project's idempotency key was taken already."""
-        created = self._insert_if_absent(
+        inserted = self._insert_if_absent(
             id=job_id,
             project_id=project_id,
             kind=kind,
@@ -56,12 +56,14 @@ class JobRepo:
             parent_job_id=parent_job_id,
             callback_url=callback_url,
         )
+        if inserted is not None:
+            return inserted, True
         job = self.get(job_id)
         if job is None and idempotency_key is not None:
             job = self._by_idempotency_key(project_id, idempotency_key)
         if job is None:  # purged between the insert and the read: not worth a retry loop
             raise LookupError(f"job {job_id} vanished right after it was created")
-        return job, created
+        return job, False
 
     def create_child(
         self,
@@ -77,7 +79,7 @@ class JobRepo:
         The parent is ``parent_job_id`` or else ``payload["parent_job_id"]``.
         """
         parent = parent_job_id or payload.get("parent_job_id")
-        return self._insert_if_absent(
+        inserted = self._insert_if_absent(
             id=job_id,
             project_id=project_id,
             kind=kind,
@@ -86,8 +88,10 @@ class JobRepo:
             parent_job_id=str(parent) if parent is not None else None,
             callback_url=None,
         )
+        return inserted is not None
 
-    def _insert_if_absent(self, **values: Any) -> bool:
+    def _insert_if_absent(self, **values: Any) -> JobRow | None:
+        """The new row, or None when the id or the project's idempotency key was taken."""
         now = utc_now()
         values.update(
             status=PENDING,
@@ -99,10 +103,12 @@ class JobRepo:
             expires_at=now + self.ttl,
         )
         insert = postgresql.insert if self.db.engine.dialect.name == "postgresql" else sqlite.insert
-        # RETURNING tells whether the row was inserted: ORM-level inserts report no rowcount.
-        statement = insert(Job).values(**values).on_conflict_do_nothing().returning(Job.id)
+        # RETURNING tells whether the row was inserted (ORM-level inserts report no rowcount)
+        # and hands it back, so a sync call's intake costs one round trip, not a read after it.
+        statement = insert(Job).values(**values).on_conflict_do_nothing().returning(Job)
         with self.db.session() as session:
-            return session.execute(statement).first() is not None
+            job = session.scalars(statement).one_or_none()
+            return JobRow.of(job) if job is not None else None
 
     # ------------------------------------------------------------------ reads
 
@@ -133,17 +139,21 @@ class JobRepo:
 
     # ------------------------------------------------------------------ transitions
 
-    def mark_running(self, job_id: str, worker: str) -> bool:
-        """Record that ``worker`` started (or restarted) the job; False when it is final."""
+    def start(self, job_id: str, worker: str) -> JobRow | None:
+        """Record that ``worker`` started (or restarted) the job and return the running row;
+        None when the job is final already or has no row. One statement: a worker learns
+        whether to run a job and starts it in the same round trip."""
         now = utc_now()
-        return self._update_active(
-            job_id,
-            status=RUNNING,
-            worker=worker,
-            started_at=now,
-            heartbeat_at=now,
-            attempts=Job.attempts + 1,
-        )
+        statement = _active_update(
+            job_id, status=RUNNING, worker=worker, started_at=now, heartbeat_at=now, attempts=Job.attempts + 1
+        ).returning(Job)
+        with self.db.session() as session:
+            job = session.scalars(statement).one_or_none()
+            return JobRow.of(job) if job is not None else None
+
+    def mark_running(self, job_id: str, worker: str) -> bool:
+        """``start`` for callers that only need to know whether the job was still active."""
+        return self.start(job_id, worker) is not None
 
     def heartbeat(self, job_id: str) -> bool:
         return self._update_active(job_id, heartbeat_at=utc_now())
@@ -178,8 +188,9 @@ class JobRepo:
                 then(JobRow.of(parent))
             return True
 
-    def succeed(self, job_id: str, result: dict[str, Any]) -> bool:
-        """Store the result; False when the job was already final (first outcome wins)."""
+    def succeed(self, job_id: str, result: dict[str, Any]) -> JobRow | None:
+        """Store the result and return the final row; None when the job was already final
+        (first outcome wins)."""
         now = utc_now()
         return self._finish(
             job_id,
@@ -190,8 +201,11 @@ class JobRepo:
             expires_at=now + self.ttl,
         )
 
-    def fail(self, job_id: str, code: str, message: str, details: dict[str, Any] | None = None) -> bool:
-        """Store a structured error; False when the job was already final."""
+    def fail(
+        self, job_id: str, code: str, message: str, details: dict[str, Any] | None = None
+    ) -> JobRow | None:
+        """Store a structured error and return the final row; None when the job was already
+        final."""
         now = utc_now()
         return self._finish(
             job_id,
@@ -214,21 +228,22 @@ class JobRepo:
             )
             return bool(affected_rows(result))
 
-    def _finish(self, job_id: str, **values: Any) -> bool:
+    def _finish(self, job_id: str, **values: Any) -> JobRow | None:
         """Make the job final and count its outcome in the same transaction: exactly once,
-        since only the update that found it still active counts."""
+        since only the update that found it still active counts. Returns the final row (its
+        event is built from it), None when the job was final already."""
         with self.db.session() as session:
-            if not affected_rows(session.execute(_active_update(job_id, **values))):
-                return False
-            kind = session.scalar(select(Job.kind).where(Job.id == job_id))
+            job = session.scalars(_active_update(job_id, **values).returning(Job)).one_or_none()
+            if job is None:
+                return None
             insert = postgresql.insert if self.db.engine.dialect.name == "postgresql" else sqlite.insert
-            statement = insert(JobOutcomeCount).values(kind=kind, status=values["status"], count=1)
+            statement = insert(JobOutcomeCount).values(kind=job.kind, status=values["status"], count=1)
             session.execute(
                 statement.on_conflict_do_update(
                     index_elements=["kind", "status"], set_={"count": JobOutcomeCount.count + 1}
                 )
             )
-            return True
+            return JobRow.of(job)
 
     def outcome_counts(self) -> dict[tuple[str, str], int]:
         """Finished jobs by (kind, status) since the database was made; never decreases."""
