@@ -102,7 +102,7 @@ class ApiContext:
 
 def build_context(settings: Settings) -> ApiContext:
     from infra.celery_config import make_celery
-    from infra.completion import completion_listener
+    from infra.completion import commit_channel, completion_listener
     from infra.db import Database
     from infra.db.repositories import ApiKeyRepo, FaceRepo, FaceSetRepo, JobRepo, ProjectRepo
     from infra.events import event_publisher_from_settings
@@ -116,7 +116,13 @@ def build_context(settings: Settings) -> ApiContext:
         api_keys=ApiKeyRepo(database),
         face_sets=FaceSetRepo(database),
         faces=FaceRepo(database),
-        jobs=JobRepo(database, ttl_seconds=settings.jobs.result_ttl_seconds),
+        # The API fails a job itself when the broker refuses its message: that push goes out
+        # with the commit too (another process may wait on the same idempotent job).
+        jobs=JobRepo(
+            database,
+            ttl_seconds=settings.jobs.result_ttl_seconds,
+            completion_channel=commit_channel(settings.database.url, settings.jobs.completion_push),
+        ),
         store=object_store_from_settings(settings.object_store),
         producer=make_celery(settings, main="facefleet.api"),
         events=event_publisher_from_settings(settings),

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -30,7 +32,7 @@ from core.errors import DomainError, ErrorCode
 from core.jobs import JobKind, JobStatus
 from core.messages import INLINE_IMAGES_FIELD, TaskProducer, dispatch
 from core.results import JobResult, read_result
-from infra.completion import CompletionListener, wait_for_final
+from infra.completion import CompletionListener, expecting, wait_for_final
 from infra.events import EventPublisher, JobEvent, JobState
 from infra.gpu_pool import GpuRouting
 from infra.settings import WebhookSettings
@@ -190,11 +192,15 @@ class JobGateway:
         wait: bool = True,
         idempotency_key: str | None = None,
     ) -> JobOutcome:
-        job = self.submit(
-            project_id, kind, payload, idempotency_key, inline_probes=wait, asynchronous=not wait
-        )
-        if wait and not JobStatus(job.status).is_final:
-            job = self.wait(job.id, self.sync_wait_seconds) or job
+        job_id = self.job_id_for(project_id, idempotency_key)
+        with expecting(self.completions, job_id) if wait else nullcontext() as pushed:
+            job = self.submit(
+                project_id, kind, payload, idempotency_key,
+                inline_probes=wait, asynchronous=not wait, job_id=job_id,
+            )
+            if wait and not JobStatus(job.status).is_final:
+                registered = pushed if job.id == job_id else None
+                job = self.wait(job.id, self.sync_wait_seconds, registered=registered) or job
         return JobOutcome(job, kind, asynchronous=not wait)
 
     def submit(
@@ -206,12 +212,14 @@ class JobGateway:
         inline_probes: bool = False,
         *,
         asynchronous: bool = False,
+        job_id: str | None = None,
     ) -> Any:
         """Create the row and send the task. With ``inline_probes`` (a sync call), held probe
         images of a read-only job travel in the message; otherwise they are stored first.
-        An ``asynchronous`` job without a callback of its own gets the project's default."""
+        An ``asynchronous`` job without a callback of its own gets the project's default.
+        ``job_id`` is ``job_id_for``'s, drawn by a caller that registered for its push."""
         job, created, body, inline = self._create(
-            project_id, kind, payload, idempotency_key, inline_probes, asynchronous
+            project_id, kind, payload, idempotency_key, inline_probes, asynchronous, job_id
         )
         if not created:
             if job.kind != kind.value or (job.payload is not None and job.payload != body):
@@ -252,6 +260,7 @@ class JobGateway:
         idempotency_key: str | None,
         inline_probes: bool,
         asynchronous: bool,
+        job_id: str | None = None,
     ) -> tuple[Any, bool, dict[str, Any], bool]:
         """The job's row (and whether it is new), its payload, and whether its held probes
         travel in the message."""
@@ -265,7 +274,7 @@ class JobGateway:
             # Checked when it was set, and again before every delivery attempt.
             callback_url = self.default_callback_url(project_id)
         job, created = self.jobs.create(
-            job_id=self.job_id_for(project_id, idempotency_key),
+            job_id=job_id or self.job_id_for(project_id, idempotency_key),
             project_id=project_id,
             kind=kind.value,
             payload=body,
@@ -301,8 +310,9 @@ class JobGateway:
             self.jobs.fail(job_id, ErrorCode.UNAVAILABLE.value, "the job queue was unreachable; nothing ran")
             raise ApiError(ApiErrorCode.BROKER_UNAVAILABLE) from unreachable
 
-    def wait(self, job_id: str, timeout: float) -> Any:
-        """The job row once final, or its latest state when ``timeout`` runs out."""
+    def wait(self, job_id: str, timeout: float, registered: threading.Event | None = None) -> Any:
+        """The job row once final, or its latest state when ``timeout`` runs out.
+        ``registered``: the push registration ``expecting`` made before the job was sent."""
         return wait_for_final(
             self.jobs.get,
             lambda job: JobStatus(job.status).is_final,
@@ -312,6 +322,7 @@ class JobGateway:
             fallback_seconds=self.fallback_poll_seconds,
             first_poll=FIRST_POLL_SECONDS,
             max_poll=MAX_POLL_SECONDS,
+            registered=registered,
         )
 
     @staticmethod

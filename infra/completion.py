@@ -4,8 +4,9 @@ The job row stays the source of truth. A push only says "read the row again now"
 also re-reads it on a slow fallback period, so a lost push costs at most that period, never
 a wrong answer or a hang. The channel follows where the rows live, so no engine is added:
 
-- PostgreSQL: the worker sends ``NOTIFY facefleet_job_done, '<job id>'`` after the row
-  commits; each API process holds one ``LISTEN`` connection, read by one thread.
+- PostgreSQL: the transaction that makes the row final also sends
+  ``NOTIFY facefleet_job_done, '<job id>'`` (``commit_channel``), which PostgreSQL delivers
+  at commit; each API process holds one ``LISTEN`` connection, read by one thread.
 - SQLite (embedded, one machine): each API process binds a UNIX datagram socket
   (``infra.wakeup``); the worker sends the job id to every such socket.
 
@@ -214,8 +215,20 @@ def completion_listener(database_url: str, enabled: bool = True) -> CompletionLi
     return None
 
 
-def completion_notifier(database_url: str, engine: Any, enabled: bool = True) -> CompletionNotifier:
-    if not enabled:
+def commit_channel(database_url: str, enabled: bool = True) -> str | None:
+    """The channel a job repository notifies inside its finishing transaction: PostgreSQL's
+    ``NOTIFY`` is transactional, so the push leaves with the commit (never before, never for
+    a rolled-back outcome, never lost to a worker dying between the commit and a send) and
+    costs no connection or round trip of its own."""
+    return PG_CHANNEL if enabled and _dialect(database_url) == "postgresql" else None
+
+
+def completion_notifier(
+    database_url: str, engine: Any, enabled: bool = True, sent_by_commit: bool = False
+) -> CompletionNotifier:
+    """What a worker calls after a row turned final; nothing where ``sent_by_commit`` (the
+    repository's ``commit_channel`` sent the push already)."""
+    if not enabled or sent_by_commit:
         return NoCompletionNotifier()
     dialect = _dialect(database_url)
     if dialect == "postgresql":
@@ -223,6 +236,18 @@ def completion_notifier(database_url: str, engine: Any, enabled: bool = True) ->
     if dialect == "sqlite":
         return SocketCompletionNotifier(database_url)
     return NoCompletionNotifier()
+
+
+@contextmanager
+def expecting(listener: CompletionListener | None, job_id: str) -> Iterator[threading.Event | None]:
+    """Register for ``job_id``'s push before its task is sent: no push can come before the
+    registration, so the waiter needs no read of the row before it first sleeps (a sync
+    call's one read is then the one after the push). Yields None where no push can come."""
+    if listener is None or not listener.ensure_started():
+        yield None
+        return
+    with listener.expect(job_id) as pushed:
+        yield pushed
 
 
 def wait_for_final(
@@ -235,26 +260,56 @@ def wait_for_final(
     fallback_seconds: float,
     first_poll: float,
     max_poll: float,
+    registered: threading.Event | None = None,
 ) -> Row | None:
     """The row from ``read(job_id)`` once ``is_final`` holds, or its latest state at ``timeout``.
 
     With a healthy listener the waiter sleeps until pushed, re-reading every
-    ``fallback_seconds`` in case a push was lost; without one it polls with a short backoff."""
+    ``fallback_seconds`` in case a push was lost; without one it polls with a short backoff.
+    ``registered`` is the event ``expecting`` gave before the job was sent: the first read
+    then waits for the push."""
     deadline = time.monotonic() + timeout
+    if registered is not None and listener is not None:
+        return _wait_for_push(
+            read, is_final, job_id, deadline, listener, registered, first_poll, max_poll, fallback_seconds,
+            read_first=False,
+        )
     if listener is None or not listener.ensure_started():
         return _poll(read, is_final, job_id, deadline, first_poll, max_poll)
-    delay = first_poll
     with listener.expect(job_id) as pushed:
+        return _wait_for_push(
+            read, is_final, job_id, deadline, listener, pushed, first_poll, max_poll, fallback_seconds,
+            read_first=True,
+        )
+
+
+_UNREAD: Any = object()
+
+
+def _wait_for_push(
+    read: Callable[[str], Row | None],
+    is_final: Callable[[Row], bool],
+    job_id: str,
+    deadline: float,
+    listener: CompletionListener,
+    pushed: threading.Event,
+    first_poll: float,
+    max_poll: float,
+    fallback_seconds: float,
+    *,
+    read_first: bool,
+) -> Row | None:
+    delay = first_poll
+    row = read(job_id) if read_first else _UNREAD
+    while row is _UNREAD or (row is not None and not is_final(row)):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return read(job_id) if row is _UNREAD else row
+        period = fallback_seconds if listener.healthy else delay
+        pushed.wait(min(period, remaining))
+        pushed.clear()
+        delay = min(delay * 2, max_poll)
         row = read(job_id)
-        while row is not None and not is_final(row):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            period = fallback_seconds if listener.healthy else delay
-            pushed.wait(min(period, remaining))
-            pushed.clear()
-            delay = min(delay * 2, max_poll)
-            row = read(job_id)
     return row
 
 

@@ -50,9 +50,14 @@ class Runtime:
 
     @cached_property
     def jobs(self) -> JobRepo:
+        from infra.completion import commit_channel
         from infra.db.repositories import JobRepo
 
-        return JobRepo(self.database, ttl_seconds=self.settings.jobs.result_ttl_seconds)
+        return JobRepo(
+            self.database,
+            ttl_seconds=self.settings.jobs.result_ttl_seconds,
+            completion_channel=commit_channel(self.settings.database.url, self.settings.jobs.completion_push),
+        )
 
     @cached_property
     def projects(self) -> ProjectRepo:
@@ -122,7 +127,10 @@ class Runtime:
         from infra.completion import completion_notifier
 
         return completion_notifier(
-            self.settings.database.url, self.database.engine, self.settings.jobs.completion_push
+            self.settings.database.url,
+            self.database.engine,
+            self.settings.jobs.completion_push,
+            sent_by_commit=self.jobs.completion_channel is not None,
         )
 
     @cached_property

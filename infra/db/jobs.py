@@ -28,9 +28,14 @@ STALE_CLAIM_LIMIT = 500
 
 
 class JobRepo:
-    def __init__(self, database: Database, ttl_seconds: int = DEFAULT_TTL_SECONDS) -> None:
+    def __init__(
+        self, database: Database, ttl_seconds: int = DEFAULT_TTL_SECONDS, completion_channel: str | None = None
+    ) -> None:
+        """``completion_channel``: a PostgreSQL ``NOTIFY`` channel told each job id that turns
+        final, from the transaction that makes it final (``infra.completion.commit_channel``)."""
         self.db = database
         self.ttl = timedelta(seconds=ttl_seconds)
+        self.completion_channel = completion_channel
 
     # ------------------------------------------------------------------ creation
 
@@ -243,6 +248,10 @@ class JobRepo:
                     index_elements=["kind", "status"], set_={"count": JobOutcomeCount.count + 1}
                 )
             )
+            if self.completion_channel is not None:
+                # Delivered by PostgreSQL at commit, and only then: a waiter is told exactly
+                # when the final row is readable, without a round trip of its own.
+                session.execute(select(func.pg_notify(self.completion_channel, job_id)))
             return JobRow.of(job)
 
     def outcome_counts(self) -> dict[tuple[str, str], int]:

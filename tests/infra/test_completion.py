@@ -13,8 +13,10 @@ import pytest
 
 from infra.completion import (
     CompletionListener,
+    commit_channel,
     completion_listener,
     completion_notifier,
+    expecting,
     wait_for_final,
 )
 from infra.db import Database, migrate
@@ -104,6 +106,74 @@ def test_a_lost_push_still_answers_within_the_fallback(database: Database, proje
     assert status == "succeeded"
     # The row is re-read every FALLBACK seconds: the first re-read after 0.3 s sees it.
     assert FALLBACK - 0.1 <= waited < FALLBACK + 1.0, waited
+
+
+def test_a_waiter_registered_before_the_send_reads_the_row_once(
+    database: Database, project_id: str, listener
+) -> None:
+    """How a sync call waits: registered for the push before its task is sent, it reads the
+    row only when pushed (the read before the first sleep is saved); a lost push still ends
+    in the fallback read, and a zero timeout still returns the row."""
+    jobs = JobRepo(database)
+    reads: list[str] = []
+
+    def read(job_id: str):  # type: ignore[no-untyped-def]
+        reads.append(job_id)
+        return jobs.get(job_id)
+
+    def wait(job_id: str, pushed, timeout: float = 10.0):  # type: ignore[no-untyped-def]
+        return wait_for_final(
+            read, lambda job: job.status in ("succeeded", "failed"), job_id, timeout, listener,
+            fallback_seconds=FALLBACK, first_poll=0.02, max_poll=0.25, registered=pushed,
+        )
+
+    for notify, most in ((True, FALLBACK / 2), (False, FALLBACK + 1.0)):
+        reads.clear()
+        job_id = uuid.uuid4().hex
+        with expecting(listener, job_id) as pushed:
+            assert pushed is not None
+            jobs.create(job_id=job_id, project_id=project_id, kind="detect", payload={})
+            started = time.monotonic()
+            finisher = finish_later(jobs, job_id, after=0.2, notify=notify, database=database)
+            row = wait(job_id, pushed)
+            waited = time.monotonic() - started
+        finisher.join()
+        assert row is not None and row.status == "succeeded"
+        assert reads == [job_id] and waited < most, (notify, reads, waited)
+
+    reads.clear()
+    job_id = new_job(jobs, project_id)
+    with expecting(listener, job_id) as pushed:
+        row = wait(job_id, pushed, timeout=0.0)
+    assert row is not None and row.status == "pending" and reads == [job_id]
+
+
+def test_the_commit_that_makes_a_row_final_carries_its_push(
+    database: Database, project_id: str, listener
+) -> None:
+    """On PostgreSQL the repository notifies inside the finishing transaction: the waiter
+    wakes with no notifier call at all, and a second, refused outcome sends nothing."""
+    channel = commit_channel(database.url)
+    if channel is None:
+        pytest.skip("SQLite's push is a datagram after the commit (infra.wakeup), not transactional")
+    jobs = JobRepo(database, completion_channel=channel)
+    assert listener.ensure_started()
+    job_id = new_job(jobs, project_id)
+
+    def finish() -> None:
+        time.sleep(0.3)
+        jobs.mark_running(job_id, worker="test")
+        assert jobs.succeed(job_id, {"faces": []})
+
+    finisher = threading.Thread(target=finish)
+    finisher.start()
+    status, waited = timed_wait(jobs, job_id, listener)
+    finisher.join()
+    assert status == "succeeded" and 0.2 <= waited < 0.3 + FALLBACK / 2, waited
+
+    with listener.expect(job_id) as pushed:
+        assert not jobs.fail(job_id, "internal", "a late second outcome")
+        assert not pushed.wait(0.5)
 
 
 def test_a_timeout_returns_the_unfinished_row(database: Database, project_id: str, listener) -> None:
