@@ -169,3 +169,41 @@ def test_rows_an_older_version_left_hidden_are_deleted_when_the_broker_file_is_o
         payloads = [row[0] for row in check.execute(text("SELECT payload FROM kombu_message"))]
     bodies = [json.loads(base64.b64decode(json.loads(payload)["body"])) for payload in payloads]
     assert bodies == [{"probe": "old-photo-2"}]  # the one still waiting stays
+
+
+def test_a_body_is_stored_once_encoded_and_an_upstream_base64_body_still_decodes(tmp_path: Path) -> None:
+    """A task's JSON body sits in the broker row as itself (upstream base64-encoded it again
+    inside the JSON envelope, so a sync probe, base64 already, was encoded twice); a message
+    an older version queued with base64 is still read."""
+    from kombu.transport.sqlalchemy import Channel as UpstreamChannel
+
+    database = tmp_path / "broker.db"
+    upstream_url = f"sqla+sqlite:///{database}"
+    queue = Queue("jobs", Exchange("jobs", type="direct"), routing_key="jobs")
+    with Connection(upstream_url) as old:
+        Producer(old.channel()).publish(
+            {"probe": "queued-before"}, exchange=queue.exchange, routing_key="jobs", declare=[queue]
+        )
+
+    register()
+    UpstreamChannel._engines.clear()  # as in a new process
+    probe = base64.b64encode(bytes(range(256)) * 64).decode()
+    received: list[str] = []
+    with Connection(embedded_broker_url(upstream_url)) as connection:
+        Producer(connection).publish(
+            {"probe": probe}, exchange=queue.exchange, routing_key="jobs", declare=[queue]
+        )
+        with create_engine(f"sqlite:///{database}").connect() as check:
+            rows = check.execute(text("SELECT payload FROM kombu_message ORDER BY id"))
+            stored = [json.loads(row[0]) for row in rows]
+        assert [row["properties"]["body_encoding"] for row in stored] == ["base64", None]
+        assert json.loads(stored[1]["body"]) == {"probe": probe}  # not encoded a second time
+
+        def on_message(body: dict[str, str], message: object) -> None:
+            received.append(body["probe"])
+            message.ack()  # type: ignore[attr-defined]
+
+        with Consumer(connection, [queue], callbacks=[on_message]):
+            while len(received) < 2:
+                connection.drain_events(timeout=5)
+    assert received == ["queued-before", probe]
