@@ -383,10 +383,14 @@ class FaceService:
         options: dict[str, Any],
         wait: bool,
         idempotency_key: str | None,
+        face_set: Any | None = None,
     ) -> JobOutcome:
+        """``face_set``: the row of ``name`` where the caller read it already (a second read
+        would be a round trip on a sync call's path)."""
         if (image_key is None) == (face_id is None):
             raise DomainError(ErrorCode.MISSING_ARGUMENT, "give exactly one of an image and face_id")
-        face_set = self.face_set(project_id, name)
+        if face_set is None:
+            face_set = self.face_set(project_id, name)
         schema = face_set.external_fields or {}
         if options.get("filter"):
             try:

@@ -242,8 +242,9 @@ def job_profile(env: dict[str, str], project_id: str, probe: bytes, repeats: int
     runtime.decode = timed("decode", runtime.decode)  # type: ignore[method-assign]
     runtime.index.search = timed("vector_search", runtime.index.search)
     runtime.faces.get_many = timed("sql_rows", runtime.faces.get_many)
-    runtime.faces.newest_created_at = timed("sql_newest", runtime.faces.newest_created_at)
-    runtime.face_sets.get = timed("sql_face_set", runtime.face_sets.get)
+    runtime.face_sets.get_with_newest_face = timed(  # type: ignore[method-assign]
+        "sql_face_set_and_newest", runtime.face_sets.get_with_newest_face
+    )
     for index in range(repeats + 1):
         context = JobContext(f"profile-{index}", JobKind.SEARCH, runtime, {key: probe})
         timed("handler", search)(context, payload)

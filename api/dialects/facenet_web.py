@@ -231,7 +231,7 @@ def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
         return list(current_context().faces.find_by_external_image_id(project_id, face_set.id, token))
 
     def search(image_key: str | None, face_id: str | None, job_part: str | None) -> SearchResult:
-        ensure_face_set(project_id, face_set_name)  # every argument was accepted by now
+        face_set = ensure_face_set(project_id, face_set_name)  # every argument was accepted by now
         options = {"top_n": SEARCH_TOP_N, "threshold": 0.0, "all_faces": image_key is not None}
         outcome = current_context().service.search(
             project_id,
@@ -241,6 +241,7 @@ def blueprint(project_id: str, settings: DialectSettings) -> Blueprint:
             options=options,
             wait=True,
             idempotency_key=tokens.idempotency_key(job_part) if job_part else None,
+            face_set=face_set,
         )
         return finish(outcome, SearchResult)
 

@@ -198,6 +198,7 @@ def run_search(
         options={"top_n": top_n, "group_by": group_by, "show_probe_faces": image_key is not None},
         wait=True,
         idempotency_key=None,
+        face_set=face_set,
     )
     return finished(outcome, SearchResult)
 

@@ -131,7 +131,8 @@ def faces_blueprint() -> APIBlueprint:
         """1:N search by an image (largest face, or every face with all_faces) or a face_id."""
         ctx = current_context()
         request_body: SearchJson = parse_body(SearchJson, SearchForm)
-        ctx.service.face_set(path.project_id, path.face_set_name)
+        # Before the image is taken in: an unknown face set is refused without touching it.
+        face_set = ctx.service.face_set(path.project_id, path.face_set_name)
         image_key = None
         if request_body.face_id is None:
             image_key = ctx.intake.probe_key_of(request_body)
@@ -148,6 +149,7 @@ def faces_blueprint() -> APIBlueprint:
             options=options,
             wait=not wants_async(query, header),
             idempotency_key=idempotency_key(header),
+            face_set=face_set,
         )
         return job_response(path.project_id, outcome)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -66,6 +67,30 @@ class FaceSetRepo:
                 )
             ).one_or_none()
             return FaceSetRow.of(face_set) if face_set is not None else None
+
+    def get_with_newest_face(
+        self, project_id: str, face_set_id: str
+    ) -> tuple[FaceSetRow, datetime | None] | None:
+        """``get``, and when the face set last got a face (None while it has none), in one
+        round trip: a search reads both before it queries the index, and the second decides
+        whether it must ask for Strong consistency."""
+        newest = (
+            select(func.max(Face.created_at))
+            .where(Face.face_set_id == FaceSet.id, Face.project_id == FaceSet.project_id)
+            .scalar_subquery()
+        )
+        with self.db.session() as session:
+            found = session.execute(
+                select(FaceSet, newest).where(
+                    FaceSet.id == face_set_id,
+                    FaceSet.project_id == project_id,
+                    FaceSet.deleting_since.is_(None),
+                )
+            ).one_or_none()
+            if found is None:
+                return None
+            face_set, newest_face_at = found
+            return FaceSetRow.of(face_set), newest_face_at
 
     def get_by_name(self, project_id: str, name: str, include_deleting: bool = False) -> FaceSetRow | None:
         """The face set of that name; one being deleted only with ``include_deleting`` (a

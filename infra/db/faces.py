@@ -11,10 +11,9 @@ from __future__ import annotations
 import builtins
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from core.results import PixelBox
@@ -166,16 +165,6 @@ class FaceRepo:
         with self.db.session() as session:
             face = self._face(session, project_id, face_set_id, face_id)
             return FaceRow.of(face) if face is not None else None
-
-    def newest_created_at(self, project_id: str, face_set_id: str) -> datetime | None:
-        """When the face set's newest face was stored (an index lookup), None when it has none."""
-        # max() keeps the column's type, so UtcDateTime hands back an aware UTC time here too.
-        with self.db.session() as session:
-            return session.scalar(
-                select(func.max(Face.created_at)).where(
-                    Face.face_set_id == face_set_id, Face.project_id == project_id
-                )
-            )
 
     def get_many(self, project_id: str, face_set_id: str, face_ids: Iterable[str]) -> dict[str, FaceRow]:
         found: dict[str, FaceRow] = {}

@@ -301,17 +301,26 @@ def test_add_faces_stores_rows_and_a_redelivery_adds_nothing(repos: Repos) -> No
     assert repos.faces.get(repos.project_id, face_set_id, "missing") is None
 
 
-def test_newest_created_at_says_when_the_face_set_last_got_a_face(repos: Repos) -> None:
-    """What a search reads to decide whether it must ask the vector index for Strong
-    consistency (workers.services.search.READ_YOUR_WRITES_WINDOW)."""
+def test_a_face_set_is_read_with_when_it_last_got_a_face(repos: Repos) -> None:
+    """What a search reads, in one round trip, to decide whether it must ask the vector
+    index for Strong consistency (workers.services.search.READ_YOUR_WRITES_WINDOW)."""
     face_set_id = make_face_set(repos)
-    assert repos.faces.newest_created_at(repos.project_id, face_set_id) is None
+    other_id = make_face_set(repos, name="visitors")
+    found = repos.face_sets.get_with_newest_face(repos.project_id, face_set_id)
+    assert found is not None and found[0] == repos.face_sets.get(repos.project_id, face_set_id)
+    assert found[1] is None
     before = datetime.now(UTC)
     repos.faces.add_faces(project_id=repos.project_id, face_set_id=face_set_id, faces=[new_face("newest-1")])
-    newest = repos.faces.newest_created_at(repos.project_id, face_set_id)
+    found = repos.face_sets.get_with_newest_face(repos.project_id, face_set_id)
+    assert found is not None and found[0].face_count == 1
+    newest = found[1]
     assert newest is not None and newest.tzinfo is not None
     assert before - timedelta(seconds=1) <= newest <= datetime.now(UTC)
-    assert repos.faces.newest_created_at("another-project", face_set_id) is None
+    assert repos.face_sets.get_with_newest_face(repos.project_id, other_id) == (
+        repos.face_sets.get(repos.project_id, other_id),
+        None,
+    )  # another face set's faces are not its own
+    assert repos.face_sets.get_with_newest_face("another-project", face_set_id) is None
 
 
 def test_capacity_exceeded_adds_nothing_and_known_faces_use_no_capacity(repos: Repos) -> None:

@@ -48,9 +48,10 @@ _NO_THRESHOLD = (
 
 def search(ctx: JobContext, payload: SearchPayload) -> SearchResult:
     runtime = ctx.runtime
-    face_set = runtime.face_sets.get(payload.project_id, payload.face_set_id)
-    if face_set is None:
+    found = runtime.face_sets.get_with_newest_face(payload.project_id, payload.face_set_id)
+    if found is None:
         raise JobFailure(ErrorCode.FACE_SET_NOT_FOUND, "the face set does not exist")
+    face_set, newest_face_at = found
     expr = (
         _compiled_filter(ctx, payload, face_set.external_fields, face_set.model_id)
         if payload.filter
@@ -85,7 +86,7 @@ def search(ctx: JobContext, payload: SearchPayload) -> SearchResult:
             project_id=payload.project_id,
             face_set_id=payload.face_set_id,
             expr=expr,
-            strong=_written_recently(ctx, payload),
+            strong=_written_recently(newest_face_at),
             face_set_size=face_set.face_count,
         )
     except InvalidVectorFilter as refused:  # a filter our parser accepts but Milvus cannot run
@@ -155,9 +156,10 @@ def _compiled_filter(ctx: JobContext, payload: SearchPayload, schema: dict[str, 
         raise JobFailure(ErrorCode.INVALID_FILTER, str(bad)) from bad
 
 
-def _written_recently(ctx: JobContext, payload: SearchPayload) -> bool:
-    newest = ctx.runtime.faces.newest_created_at(payload.project_id, payload.face_set_id)
-    return newest is not None and datetime.now(UTC) - newest < READ_YOUR_WRITES_WINDOW
+def _written_recently(newest_face_at: datetime | None) -> bool:
+    """Read at the job's start: a face whose enrollment answered before the search was sent
+    is in the face set by then."""
+    return newest_face_at is not None and datetime.now(UTC) - newest_face_at < READ_YOUR_WRITES_WINDOW
 
 
 def _rank(
