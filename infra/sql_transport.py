@@ -22,8 +22,9 @@ and a killed child costs only its own pipe (docs/RELIABILITY.md, "A killed pool 
 Where it departs from upstream's channel, each for a reason given where it is done: the
 file is in WAL mode; a taken message's row is deleted (upstream kept every payload for
 good), and rows an older version left are deleted on open; an empty queue is seen without
-the write lock; queue rows are read once; and processes that start together on a fresh
-file do not fail on each other's tables and queue rows.
+the write lock; queue rows are read once; a JSON body is stored as itself, not base64-encoded
+a second time; and processes that start together on a fresh file do not fail on each other's
+tables and queue rows.
 """
 
 from __future__ import annotations
