@@ -124,7 +124,8 @@ class Channel(_SqlaChannel):  # type: ignore[misc]
         table = self.message_cls.__table__
         session = self.session
         try:
-            session.execute(insert(table).values(queue_id=self._queue_id(str(queue)), payload=dumps(payload)))
+            stored = dumps(self._as_json(payload))
+            session.execute(insert(table).values(queue_id=self._queue_id(str(queue)), payload=stored))
             session.commit()
         except OperationalError:
             # As upstream: the publish fails (and can be retried), never reports a message
@@ -132,6 +133,20 @@ class Channel(_SqlaChannel):  # type: ignore[misc]
             session.rollback()
             raise
         ring(consumers_folder(self.connection.client.hostname), str(queue))
+
+    def _as_json(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A message kombu gives back unacknowledged (requeued, or restored when its consumer
+        closes) comes with its body turned into bytes; with no body encoding it is the JSON
+        text it was sent as. Anything else (not UTF-8) is base64-encoded as upstream does."""
+        body = payload.get("body")
+        if not isinstance(body, bytes):
+            return payload
+        try:
+            return {**payload, "body": body.decode("utf-8")}
+        except UnicodeDecodeError:
+            encoded, encoding = self.encode_body(body, "base64")  # type: ignore[no-untyped-call]
+            properties = {**payload["properties"], "body_encoding": encoding}
+            return {**payload, "body": encoded, "properties": properties}
 
     def _get(self, queue: str, timeout: float | None = None) -> Any:
         """Upstream's ``_get`` with two changes.

@@ -207,3 +207,40 @@ def test_a_body_is_stored_once_encoded_and_an_upstream_base64_body_still_decodes
             while len(received) < 2:
                 connection.drain_events(timeout=5)
     assert received == ["queued-before", probe]
+
+
+def test_a_message_given_back_unacknowledged_is_delivered_again_whole(tmp_path: Path) -> None:
+    """A requeued message (a killed pool child's job, rejected) and one restored when its
+    consumer closes (a worker that stops with the job unacknowledged) go back as they came:
+    kombu hands them back with the body already turned into bytes."""
+    register()
+    url = embedded_broker_url(f"sqla+sqlite:///{tmp_path / 'broker.db'}")
+    queue = Queue("jobs", Exchange("jobs", type="direct"), routing_key="jobs")
+    probe = base64.b64encode(bytes(range(256)) * 16).decode()
+    with Connection(url) as connection:
+        Producer(connection).publish(
+            {"probe": probe}, exchange=queue.exchange, routing_key="jobs", declare=[queue]
+        )
+
+    def take(connection: Connection, then: str) -> str:
+        taken: list[str] = []
+
+        def on_message(body: dict[str, str], message: object) -> None:
+            taken.append(body["probe"])
+            if then == "requeue":
+                message.requeue()  # type: ignore[attr-defined]
+            elif then == "ack":
+                message.ack()  # type: ignore[attr-defined]
+
+        with Consumer(connection, [queue], callbacks=[on_message]):
+            while not taken:
+                connection.drain_events(timeout=5)
+        return taken[0]
+
+    with Connection(url) as connection:
+        assert take(connection, "requeue") == probe
+    with Connection(url) as connection:
+        assert take(connection, "leave unacknowledged") == probe  # restored when it closes
+    with Connection(url) as connection:
+        assert take(connection, "ack") == probe
+        assert connection.channel()._size("jobs") == 0
