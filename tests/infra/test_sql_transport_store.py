@@ -66,25 +66,35 @@ def test_processes_declaring_the_same_queues_at_once_all_succeed(tmp_path: Path)
             assert sorted(q.name for q in queues) == sorted(names)  # one row each
 
 
+def _take(connection: Connection, queue: Queue, count: int, then: str = "ack") -> list[str]:
+    """The probes of the next ``count`` messages of ``queue``, each then acknowledged,
+    requeued, or (any other ``then``) left unacknowledged."""
+    taken: list[str] = []
+
+    def on_message(body: dict[str, str], message: object) -> None:
+        taken.append(body["probe"])
+        if then == "ack":
+            message.ack()  # type: ignore[attr-defined]
+        elif then == "requeue":
+            message.requeue()  # type: ignore[attr-defined]
+
+    with Consumer(connection, [queue], callbacks=[on_message]):
+        while len(taken) < count:
+            connection.drain_events(timeout=5)
+    return taken
+
+
 def test_a_consumed_message_leaves_no_row_and_its_payload_is_gone(tmp_path: Path) -> None:
     register()
     database = tmp_path / "broker.db"
     url = embedded_broker_url(f"sqla+sqlite:///{database}")
     queue = Queue("probe-jobs", Exchange("probe-jobs", type="direct"), routing_key="probe-jobs")
     secret = "inline-probe-" + "x" * 4096
-    received: list[str] = []
     with Connection(url) as connection:
         producer = Producer(connection)
         for index in range(3):
             producer.publish({"probe": f"{secret}-{index}"}, exchange=queue.exchange, routing_key="probe-jobs", declare=[queue])
-
-        def on_message(body: dict[str, str], message: object) -> None:
-            received.append(body["probe"])
-            message.ack()  # type: ignore[attr-defined]
-
-        with Consumer(connection, [queue], callbacks=[on_message]):
-            while len(received) < 3:
-                connection.drain_events(timeout=5)
+        received = _take(connection, queue, 3)
         assert connection.channel()._size("probe-jobs") == 0
     assert received == [f"{secret}-{index}" for index in range(3)]  # in order, each once
     with create_engine(f"sqlite:///{database}").connect() as check:
@@ -188,7 +198,6 @@ def test_a_body_is_stored_once_encoded_and_an_upstream_base64_body_still_decodes
     register()
     UpstreamChannel._engines.clear()  # as in a new process
     probe = base64.b64encode(bytes(range(256)) * 64).decode()
-    received: list[str] = []
     with Connection(embedded_broker_url(upstream_url)) as connection:
         Producer(connection).publish(
             {"probe": probe}, exchange=queue.exchange, routing_key="jobs", declare=[queue]
@@ -198,14 +207,7 @@ def test_a_body_is_stored_once_encoded_and_an_upstream_base64_body_still_decodes
             stored = [json.loads(row[0]) for row in rows]
         assert [row["properties"]["body_encoding"] for row in stored] == ["base64", None]
         assert json.loads(stored[1]["body"]) == {"probe": probe}  # not encoded a second time
-
-        def on_message(body: dict[str, str], message: object) -> None:
-            received.append(body["probe"])
-            message.ack()  # type: ignore[attr-defined]
-
-        with Consumer(connection, [queue], callbacks=[on_message]):
-            while len(received) < 2:
-                connection.drain_events(timeout=5)
+        received = _take(connection, queue, 2)
     assert received == ["queued-before", probe]
 
 
@@ -221,26 +223,10 @@ def test_a_message_given_back_unacknowledged_is_delivered_again_whole(tmp_path: 
         Producer(connection).publish(
             {"probe": probe}, exchange=queue.exchange, routing_key="jobs", declare=[queue]
         )
-
-    def take(connection: Connection, then: str) -> str:
-        taken: list[str] = []
-
-        def on_message(body: dict[str, str], message: object) -> None:
-            taken.append(body["probe"])
-            if then == "requeue":
-                message.requeue()  # type: ignore[attr-defined]
-            elif then == "ack":
-                message.ack()  # type: ignore[attr-defined]
-
-        with Consumer(connection, [queue], callbacks=[on_message]):
-            while not taken:
-                connection.drain_events(timeout=5)
-        return taken[0]
-
     with Connection(url) as connection:
-        assert take(connection, "requeue") == probe
+        assert _take(connection, queue, 1, then="requeue") == [probe]
+    with Connection(url) as connection:  # restored when it closes
+        assert _take(connection, queue, 1, then="leave unacknowledged") == [probe]
     with Connection(url) as connection:
-        assert take(connection, "leave unacknowledged") == probe  # restored when it closes
-    with Connection(url) as connection:
-        assert take(connection, "ack") == probe
+        assert _take(connection, queue, 1) == [probe]
         assert connection.channel()._size("jobs") == 0
