@@ -156,10 +156,6 @@ class JobRepo:
             job = session.scalars(statement).one_or_none()
             return JobRow.of(job) if job is not None else None
 
-    def mark_running(self, job_id: str, worker: str) -> bool:
-        """``start`` for callers that only need to know whether the job was still active."""
-        return self.start(job_id, worker) is not None
-
     def heartbeat(self, job_id: str) -> bool:
         return self._update_active(job_id, heartbeat_at=utc_now())
 

@@ -62,7 +62,7 @@ def finish_later(jobs: JobRepo, job_id: str, after: float, notify: bool, databas
 
     def finish() -> None:
         time.sleep(after)
-        jobs.mark_running(job_id, worker="test")
+        jobs.start(job_id, worker="test")
         assert jobs.succeed(job_id, {"faces": []})
         if notify:
             notifier.notify(job_id)
@@ -162,7 +162,7 @@ def test_the_commit_that_makes_a_row_final_carries_its_push(
 
     def finish() -> None:
         time.sleep(0.3)
-        jobs.mark_running(job_id, worker="test")
+        jobs.start(job_id, worker="test")
         assert jobs.succeed(job_id, {"faces": []})
 
     finisher = threading.Thread(target=finish)

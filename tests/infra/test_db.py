@@ -474,7 +474,7 @@ def test_job_lifecycle_and_first_outcome_wins(repos: Repos) -> None:
     assert created and job.status == "pending" and job.id == job.job_id == jid
     assert job.expires_at is not None and job.expires_at > job.created_at
 
-    assert repos.jobs.mark_running(jid, worker="w1@host")
+    assert repos.jobs.start(jid, worker="w1@host") is not None
     running = repos.jobs.get(jid)
     assert running is not None
     assert (running.status, running.worker, running.attempts) == ("running", "w1@host", 1)
@@ -482,7 +482,7 @@ def test_job_lifecycle_and_first_outcome_wins(repos: Repos) -> None:
 
     assert repos.jobs.succeed(jid, {"faces": [1, 2]})
     assert not repos.jobs.fail(jid, "internal", "too late")
-    assert not repos.jobs.mark_running(jid, worker="w2")
+    assert repos.jobs.start(jid, worker="w2") is None
     done = repos.jobs.get(jid)
     assert done is not None
     assert (done.status, done.result, done.error_code, done.worker) == (
@@ -551,7 +551,7 @@ def test_child_jobs_are_idempotent_and_roll_progress_up_to_the_parent(repos: Rep
     repos.jobs.create(
         job_id=parent, project_id=repos.project_id, kind="enroll_batch", payload={}, idempotency_key=None
     )
-    repos.jobs.mark_running(parent, worker="w")
+    repos.jobs.start(parent, worker="w")
     repos.jobs.set_progress(parent, 0, 5)
     chunks = [f"{parent}.c{i:05d}" for i in range(2)]
     for index, chunk in enumerate(chunks):
@@ -584,7 +584,7 @@ def test_concurrent_chunks_see_the_parents_progress_in_the_order_they_wrote_it(r
     events came out 36, 35 under load)."""
     parent = job_id()
     repos.jobs.create(job_id=parent, project_id=repos.project_id, kind="enroll_batch", payload={}, idempotency_key=None)
-    repos.jobs.mark_running(parent, worker="w")
+    repos.jobs.start(parent, worker="w")
     repos.jobs.set_progress(parent, 0, 40)
     chunks = [f"{parent}.c{i:05d}" for i in range(2)]
     for chunk in chunks:
@@ -610,13 +610,13 @@ def test_claim_stale_requeues_dead_running_jobs_once(repos: Repos) -> None:
         repos.jobs.create(
             job_id=jid, project_id=repos.project_id, kind="enroll", payload={}, idempotency_key=None
         )
-    repos.jobs.mark_running(dead, worker="killed")
-    repos.jobs.mark_running(finished, worker="w")
+    repos.jobs.start(dead, worker="killed")
+    repos.jobs.start(finished, worker="w")
     repos.jobs.succeed(finished, {})
     time.sleep(0.01)
     cutoff = datetime.now(UTC)
     time.sleep(0.01)
-    repos.jobs.mark_running(alive, worker="healthy")
+    repos.jobs.start(alive, worker="healthy")
 
     claimed = {job.id for job in repos.jobs.claim_stale(cutoff)}
     assert dead in claimed and alive not in claimed and finished not in claimed
@@ -634,7 +634,7 @@ def test_claim_stale_requeues_dead_running_jobs_once(repos: Repos) -> None:
 def test_a_claim_whose_send_failed_is_released_for_the_next_sweep(repos: Repos) -> None:
     dead = job_id()
     repos.jobs.create(job_id=dead, project_id=repos.project_id, kind="enroll", payload={}, idempotency_key=None)
-    repos.jobs.mark_running(dead, worker="killed")
+    repos.jobs.start(dead, worker="killed")
     time.sleep(0.01)
     cutoff = datetime.now(UTC)
     assert dead in {job.id for job in repos.jobs.claim_stale(cutoff, include_pending=False)}
