@@ -23,7 +23,7 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from pipelines.errors import ErrorCode, ImageError
 from pipelines.types import DecodedImage, RGBImage
@@ -38,6 +38,8 @@ ACCEPTED_FORMATS: Final[dict[str, str]] = {
     "GIF": "gif",
 }
 _ALPHA_BACKGROUND: Final = (255, 255, 255)
+# The EXIF orientations that ImageOps.exif_transpose turns upright (1 is upright already).
+_TRANSPOSED_ORIENTATIONS: Final = frozenset(range(2, 9))
 _DATA_URL = re.compile(r"^data:(?P<media>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*?),", re.IGNORECASE)
 
 
@@ -130,7 +132,10 @@ def _check_dimensions(size: tuple[int, int], limits: ImageLimits) -> None:
 def _to_rgb(image: Image.Image) -> RGBImage:
     image.seek(0)
     image.load()
-    oriented = ImageOps.exif_transpose(image) or image
+    # Each step below copies the whole image when it has nothing to do (exif_transpose without
+    # an orientation, convert to the mode the image has): ~5 ms of a 0.7-Mpx photo's 23.
+    orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    oriented = (ImageOps.exif_transpose(image) or image) if orientation in _TRANSPOSED_ORIENTATIONS else image
     mode = oriented.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         grey = _wide_grey_to_8bit(np.asarray(oriented), sixteen_bit=mode.startswith("I;16"))
@@ -141,7 +146,7 @@ def _to_rgb(image: Image.Image) -> RGBImage:
         rgba = oriented.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (*_ALPHA_BACKGROUND, 255))
         oriented = Image.alpha_composite(background, rgba)
-    rgb = oriented.convert("RGB")
+    rgb = oriented if oriented.mode == "RGB" else oriented.convert("RGB")
     return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageOps
 
 from pipelines.errors import ErrorCode, ImageError, PipelineError
 from pipelines.image import ImageLimits, decode_base64, decode_image
@@ -143,6 +143,21 @@ def test_exif_orientation_is_applied(
     assert (decoded.width, decoded.height) == expected_size
     red = decoded.pixels[red_at]
     assert red[0] > 200 and red[2] < 60, red
+
+
+@pytest.mark.parametrize("orientation", [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_pixels_equal_pillows_own_transpose_and_convert(orientation: int, mode: str) -> None:
+    """decode_image skips exif_transpose and convert where they would only copy (upright,
+    already RGB): the pixels stay those of the plain Pillow calls, for every orientation
+    value, out-of-range ones included."""
+    exif = Image.Exif()
+    exif[EXIF_ORIENTATION_TAG] = orientation
+    data = encode(two_tone(48, 24).convert(mode), "JPEG", quality=90, exif=exif)
+    with Image.open(io.BytesIO(data)) as image:
+        expected = np.asarray((ImageOps.exif_transpose(image) or image).convert("RGB"))
+
+    np.testing.assert_array_equal(decode_image(data, LIMITS).pixels, expected)
 
 
 def test_greyscale_becomes_three_equal_channels() -> None:
