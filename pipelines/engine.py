@@ -85,10 +85,20 @@ class FacePipeline:
         """``process`` for several images, with every face of every image embedded in one
         backend call when the embedder offers ``embed_many`` (batched inference is several
         times cheaper per face than one call per image). Same vectors as ``process``."""
-        pixels = [_pixels(image) for image in images]
-        faces = [self.detect(p, landmarks) for p in pixels]
-        if not embed or not any(faces):
+        faces = [self.detect(image, landmarks) for image in images]
+        if not embed:
             return [[FaceResult(face) for face in found] for found in faces]
+        return self.embed_detected(images, faces)
+
+    def embed_detected(
+        self, images: Sequence[RGBImage | DecodedImage], faces: Sequence[Sequence[DetectedFace]]
+    ) -> list[list[FaceResult]]:
+        """The faces ``detect`` found in each image, embedded in one backend call when the
+        embedder offers ``embed_many``: the second half of ``process_many``, for a caller
+        that detects each image as soon as it has it."""
+        if not any(faces):
+            return [[FaceResult(face) for face in found] for found in faces]
+        pixels = [_pixels(image) for image in images]
         if isinstance(self.embedder, BatchEmbedder):
             embeddings = self.embedder.embed_many(pixels, faces)
         else:

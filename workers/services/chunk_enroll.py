@@ -16,10 +16,10 @@ from core.payloads import BatchItem, EnrollChunkPayload
 from core.results import BatchItemReport, EnrolledFace, ItemStatus
 from infra.filter_columns import FilterColumns
 from pipelines.errors import PipelineError
-from pipelines.types import DecodedImage
+from pipelines.types import DecodedImage, DetectedFace
 from workers.errors import JobFailure
 from workers.execution import JobContext
-from workers.services.common import load_images
+from workers.services.common import iter_images
 from workers.services.enroll import EnrollTarget, PlannedFaces, plan_faces, store_planned
 
 
@@ -79,25 +79,31 @@ def enroll_chunk_items(
     """The per-item report of ``chunk`` (index, item), in order; ``models``: the face set's
     model and the one a running reindex also writes (or None)."""
     report: dict[int, BatchItemReport] = {}
-    loaded: list[tuple[int, BatchItem, EnrollTarget, DecodedImage]] = []
     wanted: list[tuple[int, BatchItem, str]] = []
     for index, item in chunk:
         if item.rejected is not None or item.image_key is None:
             report[index] = refused_item(index, item)
         else:
             wanted.append((index, item, item.image_key))
-    for (index, item, _), image in zip(wanted, load_images(ctx, [key for *_, key in wanted]), strict=True):
-        if isinstance(image, (PipelineError, JobFailure)):
-            report[index] = rejected_item(index, item, image)
-        else:
-            loaded.append((index, item, chunk_item_target(payload, item, columns, models), image))
+    pipeline = ctx.runtime.pipeline_for(models[0])
+    # Each image is detected as soon as it is read and decoded (the next ones are read
+    # meanwhile); the faces of all of them are then embedded in one call.
+    detected: list[tuple[int, BatchItem, DecodedImage, list[DetectedFace]]] = []
+    for (index, item, _), image in zip(wanted, iter_images(ctx, [key for *_, key in wanted]), strict=True):
+        try:
+            if isinstance(image, (PipelineError, JobFailure)):
+                raise image
+            detected.append((index, item, image, pipeline.detect(image, landmarks=False)))
+        except (PipelineError, JobFailure) as error:
+            report[index] = rejected_item(index, item, error)
 
-    results = _process(ctx, [image for _, _, _, image in loaded], models[0])
+    results = _embed(pipeline, [image for *_, image, _ in detected], [faces for *_, faces in detected])
     planned: list[tuple[int, PlannedFaces]] = []
-    for (index, item, target, image), found in zip(loaded, results, strict=True):
+    for (index, item, image, _), found in zip(detected, results, strict=True):
         try:
             if isinstance(found, PipelineError):
                 raise found
+            target = chunk_item_target(payload, item, columns, models)
             seed = f"{payload.parent_job_id}:{index}"
             planned.append((index, plan_faces(ctx, target, image, found, payload.options, seed)))
         except (PipelineError, JobFailure) as error:
@@ -120,22 +126,19 @@ def enroll_chunk_items(
     return [report[index] for index, _ in chunk]
 
 
-def _process(ctx: JobContext, images: list[DecodedImage], model_id: str) -> list[Any]:
-    """Each image's faces, embedded in one call; an image the pipeline refuses gets its
-    error in its place (the others are then processed one by one)."""
-    if not images:
-        return []
-    pipeline = ctx.runtime.pipeline_for(model_id)
+def _embed(pipeline: Any, images: list[DecodedImage], faces: list[list[DetectedFace]]) -> list[Any]:
+    """Each image's faces, embedded in one call; an image the embedder refuses gets its
+    error in its place (the others are then embedded one by one)."""
     try:
-        return list(pipeline.process_many(images, embed=True, landmarks=False))
+        return list(pipeline.embed_detected(images, faces))
     except PipelineError:
-        found: list[Any] = []
-        for image in images:
+        embedded: list[Any] = []
+        for image, found in zip(images, faces, strict=True):
             try:
-                found.append(pipeline.process(image, embed=True, landmarks=False))
+                embedded.extend(pipeline.embed_detected([image], [found]))
             except PipelineError as error:
-                found.append(error)
-        return found
+                embedded.append(error)
+        return embedded
 
 
 def chunk_item_target(
