@@ -20,7 +20,6 @@ with a ``rejected`` code, so the job's per-item report covers every input.
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 import zipfile
@@ -47,6 +46,7 @@ from api.schemas import EXTERNAL_IMAGE_ID_PATTERN, USER_ID_PATTERN, BatchItemMet
 from api.services import new_external_image_id
 from core.errors import ErrorCode
 from core.payloads import BatchItem
+from infra import batch_manifest
 
 CHUNK_BYTES = 256 * 1024
 MAX_FIELD_BYTES = 16 * 1024 * 1024  # form fields such as ``items`` (per-item metadata)
@@ -260,9 +260,7 @@ class BatchIntake:
         )
 
     def store_manifest(self, items: list[BatchItem]) -> str:
-        lines = (json.dumps(item.model_dump(mode="json"), separators=(",", ":")) for item in items)
-        body = ("[" + ",\n".join(lines) + "]").encode()
-        return self.store.put(body, "application/json")
+        return batch_manifest.store_manifest(self.store, items)
 
 
 def iter_prefix(store: Any, prefix: str, project_id: str) -> Iterator[str]:

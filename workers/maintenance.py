@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from core.jobs import JobKind
 from core.messages import is_amqp_url
 from core.probes import NAMED_PROBE_PREFIX, PROBE_PREFIX
+from infra import batch_manifest
 from infra.errors import ObjectNotFound, TransientInfraError
 from workers.runtime import Runtime
 
@@ -107,10 +107,9 @@ def _images_of_running_batches(runtime: Runtime) -> set[str]:
     keys: set[str] = set()
     for manifest_key in runtime.jobs.active_manifest_keys():
         try:
-            items = json.loads(runtime.store.get(manifest_key))
+            keys |= batch_manifest.keys_in_use(runtime.store, manifest_key)
         except ObjectNotFound:
             continue
-        keys.update(item["image_key"] for item in items if item.get("image_key"))
     return keys
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import threading
 import time
 import tracemalloc
@@ -20,6 +19,7 @@ from typing import Any
 import pytest
 
 from api.batch import UPLOADERS, BatchIntake
+from infra import batch_manifest
 from infra.errors import TransientInfraError
 
 BOUNDARY = b"facefleet-test-boundary"
@@ -28,18 +28,22 @@ IMAGE_BYTES = 16 * 1024
 
 
 class DigestStore:
-    """Content-addressed like the real stores, keeping only digests and sizes."""
+    """Content-addressed like the real stores, keeping only digests and sizes (and the
+    manifest's JSON objects whole)."""
 
     def __init__(self) -> None:
         self.sizes: dict[str, int] = {}
-        self.manifest = b""
+        self.documents: dict[str, bytes] = {}
 
     def put(self, data: bytes, content_type: str) -> str:
         key = f"images/{hashlib.sha256(data).hexdigest()}"
         self.sizes[key] = len(data)
         if content_type == "application/json":
-            self.manifest = data
+            self.documents[key] = data
         return key
+
+    def get(self, key: str) -> bytes:
+        return self.documents[key]
 
     def exists(self, key: str) -> bool:
         return key in self.sizes
@@ -109,10 +113,8 @@ def test_ten_thousand_images_stream_through_with_bounded_memory() -> None:
     assert items[123].image_key == f"images/{hashlib.sha256(_image(123)).hexdigest()}"
     assert set(store.sizes.values()) == {len(_image(0))}
 
-    intake.store_manifest(items)
-    manifest = json.loads(store.manifest)
-    assert len(manifest) == IMAGE_COUNT
-    assert manifest[42]["image_key"] == items[42].image_key
+    key = intake.store_manifest(items)
+    assert batch_manifest.read_items(store, key, 0, IMAGE_COUNT) == items
 
 
 class CountingStore:

@@ -9,7 +9,6 @@ chunk recomputes the same face ids, so nothing is duplicated.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +17,7 @@ from core.errors import ErrorCode
 from core.jobs import JobKind, JobStatus
 from core.payloads import BatchItem, EnrollBatchPayload, EnrollChunkPayload
 from core.results import BatchItemReport, EnrollBatchResult, EnrollChunkResult
+from infra import batch_manifest
 from infra.errors import ObjectNotFound, TransientInfraError
 from infra.filter_columns import FilterColumns
 from pipelines.errors import PipelineError
@@ -57,7 +57,7 @@ def enroll_batch(ctx: JobContext, payload: EnrollBatchPayload) -> EnrollBatchRes
 
 def enroll_chunk(ctx: JobContext, payload: EnrollChunkPayload) -> EnrollChunkResult | None:
     runtime = ctx.runtime
-    items = read_manifest(ctx, payload.manifest_key)
+    items = batch_manifest.read_items(runtime.store, payload.manifest_key, payload.start, payload.stop)
     face_set = runtime.face_sets.get(payload.project_id, payload.face_set_id)
     # A face set deleted meanwhile refuses each item's faces when they are added; one whose
     # delete job is queued takes them, and the job removes them with the rest.
@@ -67,7 +67,7 @@ def enroll_chunk(ctx: JobContext, payload: EnrollChunkPayload) -> EnrollChunkRes
         if face_set is not None
         else (runtime.pipeline.model_id, None)
     )
-    chunk = [(index, items[index]) for index in range(payload.start, payload.stop)]
+    chunk = list(zip(range(payload.start, payload.stop), items, strict=True))
     if payload.options.on_duplicate == "allow":
         report = enroll_chunk_items(ctx, payload, chunk, columns, models)
     else:
@@ -135,11 +135,6 @@ def _send_chunk(
         runtime.dispatch(JobKind.ENROLL_CHUNK, job_id, body)
 
 
-def read_manifest(ctx: JobContext, key: str) -> list[BatchItem]:
-    raw = json.loads(ctx.runtime.store.get(key))
-    return [BatchItem.model_validate(entry) for entry in raw]
-
-
 def _enroll_item(
     ctx: JobContext,
     payload: EnrollChunkPayload,
@@ -192,14 +187,16 @@ def _chunk_items(ctx: JobContext, chunk: Any) -> list[BatchItemReport]:
         return list(EnrollChunkResult.model_validate(chunk.result).items)
     failed = EnrollChunkPayload.model_validate(chunk.payload)
     try:
-        sources: list[BatchItem] | None = read_manifest(ctx, failed.manifest_key)
+        sources: list[BatchItem] | None = batch_manifest.read_items(
+            ctx.runtime.store, failed.manifest_key, failed.start, failed.stop
+        )
     except (ObjectNotFound, TransientInfraError):
         sources = None  # the chunk failed because the store is down; report the items without names
     return [
         BatchItemReport(
             index=index,
-            source=sources[index].source if sources else None,
-            external_image_id=sources[index].external_image_id if sources else None,
+            source=sources[index - failed.start].source if sources else None,
+            external_image_id=sources[index - failed.start].external_image_id if sources else None,
             status="rejected",
             reason=chunk.error_code or ErrorCode.INTERNAL.value,
             message=chunk.error_message or "",
