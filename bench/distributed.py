@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import requests
@@ -254,6 +255,8 @@ class Run:
     images: int
     seconds: float
     failed_jobs: int
+    upload_seconds: float | None = None  # the batch endpoint's call alone (intake and stores)
+    cpu: dict[str, Any] | None = None  # bench.cpu_share's report of the run
 
     @property
     def images_per_second(self) -> float:

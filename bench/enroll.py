@@ -23,6 +23,7 @@ from pathlib import Path
 
 from bench.api_load import submit_batch, wait_for_batch
 from bench.common import machine_description, save_report
+from bench.cpu_share import CpuShare
 from bench.distributed import (
     REPO_ROOT,
     Client,
@@ -56,11 +57,20 @@ def measure_batch(client: Client, processes: Processes, images: list[Path], work
     Runs after ``measure`` with as many workers, so they are started and warm."""
     face_set = f"batch-{workers}w"
     client.create_face_set(face_set)
-    started = time.perf_counter()
-    job_id = submit_batch(client, face_set, images)
-    final = wait_for_batch(client, job_id, poll_seconds=0.05)
-    seconds = time.perf_counter() - started
-    return Run(workers=workers, images=len(images), seconds=seconds, failed_jobs=int(final["status"] != "succeeded"))
+    with CpuShare() as cpu:
+        started = time.perf_counter()
+        job_id = submit_batch(client, face_set, images)
+        uploaded = time.perf_counter() - started
+        final = wait_for_batch(client, job_id, poll_seconds=0.05)
+        seconds = time.perf_counter() - started
+    return Run(
+        workers=workers,
+        images=len(images),
+        seconds=seconds,
+        failed_jobs=int(final["status"] != "succeeded"),
+        upload_seconds=round(uploaded, 3),
+        cpu=cpu.report(),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
