@@ -1,0 +1,65 @@
+"""A job's images are read and decoded ahead of it, in order, each failure in its place."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from core.jobs import JobKind
+from infra.errors import ObjectNotFound
+from pipelines.errors import PipelineError
+from pipelines.image import ImageLimits, decode_image
+from pipelines.types import DecodedImage
+from workers.errors import JobFailure
+from workers.execution import JobContext
+from workers.services.common import iter_images
+
+ROUND_TRIP_SECONDS = 0.04
+
+
+class SlowStore:
+    """A store whose every read takes a round trip."""
+
+    def __init__(self, objects: dict[str, bytes]) -> None:
+        self.objects = objects
+
+    def get(self, key: str) -> bytes:
+        time.sleep(ROUND_TRIP_SECONDS)
+        if key not in self.objects:
+            raise ObjectNotFound(key)
+        return self.objects[key]
+
+
+def context(objects: dict[str, bytes]) -> JobContext:
+    runtime = SimpleNamespace(store=SlowStore(objects), decode=lambda data: decode_image(data, ImageLimits()))
+    return JobContext(job_id="job", kind=JobKind.ENROLL_CHUNK, runtime=runtime)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def photo(faces_dir: Path) -> bytes:
+    return (faces_dir / "face_recognition-obama" / "obama.jpg").read_bytes()
+
+
+def test_images_come_in_order_with_each_failure_in_its_place(photo: bytes) -> None:
+    ctx = context({"images/a": photo, "images/broken": b"not an image"})
+
+    loaded = list(iter_images(ctx, ["images/a", "images/gone", "images/broken", "images/a"]))
+
+    assert isinstance(loaded[0], DecodedImage) and isinstance(loaded[3], DecodedImage)
+    assert isinstance(loaded[1], JobFailure) and loaded[1].code.value == "invalid_image"
+    assert isinstance(loaded[2], PipelineError)
+
+
+def test_the_next_images_are_read_while_the_job_works_on_one(photo: bytes) -> None:
+    keys = [f"images/{index}" for index in range(8)]
+    ctx = context(dict.fromkeys(keys, photo))
+    started = time.perf_counter()
+
+    for _ in iter_images(ctx, keys):
+        time.sleep(ROUND_TRIP_SECONDS)  # the job's own work on the image
+
+    # One after the other: 8 reads and 8 pieces of work, 0.64 s and the decoding.
+    assert time.perf_counter() - started < 8 * 2 * ROUND_TRIP_SECONDS * 0.8
