@@ -300,3 +300,25 @@ def test_big_batch_report_covers_every_input(client: ProjectClient, big_batch: B
     assert info["face_number"] == result["faces_added"]
     listed = client.ok("GET", f"/face-sets/{big_batch.face_set}/faces", query_string={"limit": 1000})["faces"]
     assert sorted(face["face_id"] for face in listed) == enrolled
+
+
+def test_batch_enrolls_the_same_faces_and_vectors_as_one_photo_at_a_time(client: ProjectClient) -> None:
+    """A chunk chooses its faces before embedding them and embeds them in one call: the
+    faces, their boxes and their vectors are those of the one-photo enrollment."""
+    one_by_one, batched = unique("single"), unique("batched")
+    photos = [TWO_PEOPLE, OBAMA, WOZNIAK]
+    for name in (one_by_one, batched):
+        client.create_face_set(name)
+    singles = [client.add_face(one_by_one, photo).get_json()["faces"] for photo in photos]
+    accepted = client.enroll_batch(batched, photos, select="all")
+    items = client.wait_job(accepted["job_id"], timeout=180)["result"]["items"]
+
+    assert [[face["bounding_box"] for face in item["faces"]] for item in items] == [
+        [face["bounding_box"] for face in faces] for faces in singles
+    ]
+    for photo in photos:
+        best = client.search(batched, photo, top_n=1)["faces"][0]
+        assert best["distance"] == pytest.approx(
+            client.search(one_by_one, photo, top_n=1)["faces"][0]["distance"], abs=1e-5
+        )
+        assert best["distance"] < 1e-3

@@ -9,18 +9,20 @@ enrollment computes, so a redelivered chunk rewrites the same faces and adds non
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from core.errors import ErrorCode
 from core.payloads import BatchItem, EnrollChunkPayload
 from core.results import BatchItemReport, EnrolledFace, ItemStatus
 from infra.filter_columns import FilterColumns
+from pipelines.engine import FaceResult
 from pipelines.errors import PipelineError
 from pipelines.types import DecodedImage, DetectedFace
 from workers.errors import JobFailure
 from workers.execution import JobContext
 from workers.services.common import iter_images
-from workers.services.enroll import EnrollTarget, PlannedFaces, plan_faces, store_planned
+from workers.services.enroll import EnrollTarget, PlannedFaces, plan_faces, store_crops, store_planned
 
 
 def refused_item(index: int, item: BatchItem) -> BatchItemReport:
@@ -97,21 +99,26 @@ def enroll_chunk_items(
         except (PipelineError, JobFailure) as error:
             report[index] = rejected_item(index, item, error)
 
-    results = _embed(pipeline, [image for *_, image, _ in detected], [faces for *_, faces in detected])
+    # Faces are chosen (select, quality gate, ids) before any is embedded, so that only the
+    # kept ones are; the batched path checks no duplicates, the one choice that needs vectors.
+    items = dict(chunk)
     planned: list[tuple[int, PlannedFaces]] = []
-    for (index, item, image, _), found in zip(detected, results, strict=True):
+    for index, item, image, faces in detected:
         try:
-            if isinstance(found, PipelineError):
-                raise found
             target = chunk_item_target(payload, item, columns, models)
             seed = f"{payload.parent_job_id}:{index}"
-            planned.append((index, plan_faces(ctx, target, image, found, payload.options, seed)))
+            unembedded = [FaceResult(face) for face in faces]
+            planned.append((index, plan_faces(ctx, target, image, unembedded, payload.options, seed)))
         except (PipelineError, JobFailure) as error:
             report[index] = rejected_item(index, item, error)
-
     if planned:
-        added = store_planned(ctx, [plan for _, plan in planned])
-        items = dict(chunk)
+        refused = _embed_with_crops(ctx, pipeline, [plan for _, plan in planned])
+        for index, plan in planned:
+            if id(plan) in refused:
+                report[index] = rejected_item(index, items[index], refused[id(plan)])
+        planned = [(index, plan) for index, plan in planned if id(plan) not in refused]
+    if planned:
+        added = store_planned(ctx, [plan for _, plan in planned], crops_stored=True)
         for (index, plan), stored in zip(planned, added, strict=True):
             if stored:
                 report[index] = enrolled_item(index, items[index], plan.rendered(ctx))
@@ -124,6 +131,24 @@ def enroll_chunk_items(
                     message=plan.refused,
                 )
     return [report[index] for index, _ in chunk]
+
+
+def _embed_with_crops(ctx: JobContext, pipeline: Any, plans: list[PlannedFaces]) -> dict[int, PipelineError]:
+    """Embed the planned faces in one call while their crops are written (JPEG encoding and
+    the store's round trips overlap the network's work); returns the plans the embedder
+    refused, by ``id``. Their crops stay until reconciliation, which removes the crops no
+    face refers to: another face may share a content-addressed crop, so none is deleted here."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crop-writer") as background:
+        crops = background.submit(store_crops, ctx, plans)
+        embedded = _embed(pipeline, [plan.image for plan in plans], [[r.face for r in plan.results] for plan in plans])
+        crops.result()
+    refused: dict[int, PipelineError] = {}
+    for plan, results in zip(plans, embedded, strict=True):
+        if isinstance(results, PipelineError):
+            refused[id(plan)] = results
+        else:
+            plan.results = results
+    return refused
 
 
 def _embed(pipeline: Any, images: list[DecodedImage], faces: list[list[DetectedFace]]) -> list[Any]:

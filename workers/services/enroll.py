@@ -169,14 +169,16 @@ def plan_faces(
     return PlannedFaces(target, image, results, face_ids, duplicates, options, left_out)
 
 
-def store_planned(ctx: JobContext, plans: Sequence[PlannedFaces]) -> list[bool]:
+def store_planned(ctx: JobContext, plans: Sequence[PlannedFaces], crops_stored: bool = False) -> list[bool]:
     """Write the planned faces of several images of one face set in the write order above:
-    their crops (concurrently), then their vectors in one upsert, then their rows in one
-    transaction. Returns, per plan, whether its faces were added; a plan that no longer
-    fits the face set is refused (``refused`` says why) and its vectors are removed."""
+    their crops (concurrently; already done with ``crops_stored``), then their vectors in one
+    upsert, then their rows in one transaction. Returns, per plan, whether its faces were
+    added; a plan that no longer fits the face set is refused (``refused`` says why) and its
+    vectors are removed."""
     runtime = ctx.runtime
     model_id = plans[0].target.model_id
-    _store_crops(ctx, plans)
+    if not crops_stored:
+        store_crops(ctx, plans)
     vectors = {model_id: [r.embedding.vector for plan in plans for r in plan.results]}  # type: ignore[union-attr]
     also = plans[0].target.also_model_id
     if also and also != model_id:
@@ -254,7 +256,7 @@ def _add_rows(ctx: JobContext, plans: Sequence[PlannedFaces]) -> None:
     )
 
 
-def _store_crops(ctx: JobContext, plans: Sequence[PlannedFaces]) -> None:
+def store_crops(ctx: JobContext, plans: Sequence[PlannedFaces]) -> None:
     """Every crop of the plans, written concurrently (each is one object-store round trip)."""
     for plan in plans:
         plan.crop_keys = [None] * len(plan.results)
