@@ -7,7 +7,8 @@ process that ends inside the run is not counted).
 
     with CpuShare() as share:
         run()
-    share.report()  # {"wall_seconds": ..., "cores_used": ..., "by_role": {"worker": 6.9, ...}}
+    share.report()  # {"wall_seconds": ..., "cores_used": ..., "cores_idle": ...,
+                    #  "cpu_seconds_by_role": {"worker": 6.9, ...}}
 """
 
 from __future__ import annotations
@@ -47,6 +48,14 @@ def cpu_seconds_by_process() -> dict[int, tuple[str, float]]:
     return found
 
 
+def machine_seconds() -> dict[str, float]:
+    """The whole machine's idle and stolen CPU seconds so far (/proc/stat): a run that left
+    cores idle was not CPU-bound; time stolen by the hypervisor went to other tenants."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    idle, iowait, steal = int(fields[3]), int(fields[4]), int(fields[7]) if len(fields) > 7 else 0
+    return {"idle": (idle + iowait) / TICKS, "stolen": steal / TICKS}
+
+
 def _role(command: str) -> str:
     return next((role for role, marker in ROLES if marker in command), "other")
 
@@ -54,6 +63,7 @@ def _role(command: str) -> str:
 class CpuShare:
     def __enter__(self) -> Self:
         self._before = cpu_seconds_by_process()
+        self._machine_before = machine_seconds()
         self._started = time.perf_counter()
         return self
 
@@ -62,6 +72,8 @@ class CpuShare:
     ) -> None:
         self.wall_seconds = time.perf_counter() - self._started
         after = cpu_seconds_by_process()
+        machine = machine_seconds()
+        self.machine = {key: machine[key] - self._machine_before[key] for key in machine}
         self.by_role: dict[str, float] = {}
         for pid, (role, seconds) in after.items():
             spent = seconds - self._before.get(pid, (role, 0.0))[1]
@@ -72,6 +84,8 @@ class CpuShare:
         return {
             "wall_seconds": round(self.wall_seconds, 3),
             "cores_used": round(total / self.wall_seconds, 2),
+            "cores_idle": round(self.machine["idle"] / self.wall_seconds, 2),
+            "cores_stolen": round(self.machine["stolen"] / self.wall_seconds, 2),
             "cpu_seconds_by_role": {
                 role: round(seconds, 2)
                 for role, seconds in sorted(self.by_role.items(), key=lambda item: -item[1])
