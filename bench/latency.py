@@ -41,6 +41,7 @@ import requests
 
 from bench.api_load import GALLERY, Load, Sample
 from bench.common import machine_description, save_report
+from bench.cpu_share import CpuShare
 from bench.distributed import (
     REPO_ROOT,
     Client,
@@ -144,7 +145,8 @@ def closed_loop(load: Load, clients: int, seconds: float) -> dict[str, Any]:
                 samples.append(sample)
             index += clients
 
-    with ThreadPoolExecutor(max_workers=clients) as pool:
+    # The engines share the 2 cores with the workers: where the CPU went is part of the answer.
+    with CpuShare() as cpu, ThreadPoolExecutor(max_workers=clients) as pool:
         list(pool.map(caller, range(clients)))
     ok = [s for s in samples if s.status == 200]
     return {
@@ -152,6 +154,7 @@ def closed_loop(load: Load, clients: int, seconds: float) -> dict[str, Any]:
         "requests_per_second": round(len(ok) / seconds, 2),
         "errors": len(samples) - len(ok),
         **percentiles([s.seconds * 1000 for s in ok]),
+        "cpu": cpu.report(),
     }
 
 
