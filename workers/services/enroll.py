@@ -12,7 +12,7 @@ recomputes the same ids and every write above is idempotent.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from infra.db.errors import CapacityExceeded
 from infra.filter_columns import FilterColumns
 from pipelines.compare import distance_to_similarity, scoring_for
 from pipelines.engine import FaceResult
-from pipelines.types import BoundingBox, DecodedImage
+from pipelines.types import BoundingBox, DecodedImage, DetectedFace
 from workers.errors import JobFailure
 from workers.execution import JobContext
 from workers.services.common import detected_face, load_image, map_concurrently, stable_face_id
@@ -83,8 +83,13 @@ def enroll_image(
 ) -> list[EnrolledFace]:
     """Detect, embed, check and store every selected face of one image; returns them.
     With ``options.report_unindexed`` the faces left out are appended to ``unindexed``."""
-    results = ctx.runtime.pipeline_for(target.model_id).process(image, embed=True, landmarks=False)
-    planned = plan_faces(ctx, target, image, results, options, id_seed)
+    pipeline = ctx.runtime.pipeline_for(target.model_id)
+    # Only the faces chosen are embedded (a group photo enrolled with select=largest or
+    # max_faces embedded every face before).
+    detected = [FaceResult(face) for face in pipeline.detect(image, landmarks=False)]
+    planned = plan_faces(
+        ctx, target, image, detected, options, id_seed, embed=lambda faces: pipeline.embed_detected([image], [faces])[0]
+    )
     if unindexed is not None:
         unindexed.extend(planned.unindexed)
     if not planned.results:
@@ -145,14 +150,19 @@ def plan_faces(
     results: list[FaceResult],
     options: EnrollOptions,
     id_seed: str,
+    embed: Callable[[list[DetectedFace]], list[FaceResult]] | None = None,
 ) -> PlannedFaces:
-    """Select and check one image's faces (raising its per-image failure) and name them."""
+    """Select and check one image's faces (raising its per-image failure) and name them.
+    Choosing needs no vectors, so ``results`` may come unembedded: ``embed`` then embeds the
+    chosen faces (before the duplicate check, which needs them), or the caller does later."""
     results = _select(results, options)
     left_out: list[UnindexedFace] = []
     if options.report_unindexed:
         results, left_out = _left_out(ctx, image, results, options)
     elif options.quality_gate:
         results = _passing_quality(ctx, image, results)
+    if embed is not None and results:
+        results = embed([result.face for result in results])
     duplicates = _find_duplicates(ctx, target, results) if options.on_duplicate != "allow" and results else {}
     if duplicates and options.on_duplicate == "reject":
         raise JobFailure(
