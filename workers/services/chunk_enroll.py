@@ -1,9 +1,10 @@
 """An enrollment chunk's images, enrolled together: the pipeline's fixed costs paid once.
 
 Each image is read, decoded and detected on its own (and fails on its own, as a rejected
-item), but the faces of every image are embedded in one ONNX call (batched inference is
-cheaper per face), their crops written concurrently, their vectors in one upsert and their
-rows in one transaction (``enroll.store_planned``). Face ids are those one-image-at-a-time
+item); reading and decoding run ahead of detection in two threads. The faces each image
+keeps are then embedded in one ONNX call (batched inference is cheaper per face) while
+their crops are written, and their vectors go in one upsert and their rows in one
+transaction (``enroll.store_planned``). Face ids are those one-image-at-a-time
 enrollment computes, so a redelivered chunk rewrites the same faces and adds none.
 """
 
