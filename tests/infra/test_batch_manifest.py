@@ -30,7 +30,9 @@ def items(count: int) -> list[BatchItem]:
     ]
 
 
-@pytest.mark.parametrize(("start", "stop"), [(0, 16), (992, 1008), (1000, 1016), (2496, 2500), (7, 7), (2490, 2600)])
+@pytest.mark.parametrize(
+    ("start", "stop"), [(0, 16), (992, 1008), (1000, 1016), (2496, 2500), (7, 7), (2490, 2600)]
+)
 def test_a_range_reads_back_the_items_it_names(tmp_path: Path, start: int, stop: int) -> None:
     store = LocalObjectStore(tmp_path)
     written = items(2500)
@@ -56,14 +58,18 @@ def test_the_same_items_give_the_same_key(tmp_path: Path) -> None:
     """An Idempotency-Key retry rebuilds the same manifest and must find the same job."""
     store = LocalObjectStore(tmp_path)
 
-    assert batch_manifest.store_manifest(store, items(1500)) == batch_manifest.store_manifest(store, items(1500))
+    assert batch_manifest.store_manifest(store, items(1500)) == batch_manifest.store_manifest(
+        store, items(1500)
+    )
 
 
 def test_a_manifest_written_as_one_list_is_still_read(tmp_path: Path) -> None:
     """Batches queued by an earlier version keep working across an upgrade."""
     store = LocalObjectStore(tmp_path)
     written = items(40)
-    key = store.put(json.dumps([item.model_dump(mode="json") for item in written]).encode(), "application/json")
+    key = store.put(
+        json.dumps([item.model_dump(mode="json") for item in written]).encode(), "application/json"
+    )
 
     assert batch_manifest.read_items(store, key, 16, 32) == written[16:32]
     assert batch_manifest.keys_in_use(store, key) == {item.image_key for item in written}

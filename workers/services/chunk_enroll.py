@@ -141,7 +141,9 @@ def _embed_with_crops(ctx: JobContext, pipeline: Any, plans: list[PlannedFaces])
     face refers to: another face may share a content-addressed crop, so none is deleted here."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crop-writer") as background:
         crops = background.submit(store_crops, ctx, plans)
-        embedded = _embed(pipeline, [plan.image for plan in plans], [[r.face for r in plan.results] for plan in plans])
+        embedded = _embed(
+            pipeline, [plan.image for plan in plans], [[r.face for r in plan.results] for plan in plans]
+        )
         crops.result()
     refused: dict[int, PipelineError] = {}
     for plan, results in zip(plans, embedded, strict=True):
