@@ -113,11 +113,11 @@ def enroll_chunk_items(
         except (PipelineError, JobFailure) as error:
             report[index] = rejected_item(index, item, error)
     if planned:
-        refused = _embed_with_crops(ctx, pipeline, [plan for _, plan in planned])
-        for index, plan in planned:
-            if id(plan) in refused:
-                report[index] = rejected_item(index, items[index], refused[id(plan)])
-        planned = [(index, plan) for index, plan in planned if id(plan) not in refused]
+        refusals = _embed_with_crops(ctx, pipeline, [plan for _, plan in planned])
+        for (index, _), refusal in zip(planned, refusals, strict=True):
+            if refusal is not None:
+                report[index] = rejected_item(index, items[index], refusal)
+        planned = [entry for entry, refusal in zip(planned, refusals, strict=True) if refusal is None]
     if planned:
         added = store_planned(ctx, [plan for _, plan in planned], crops_stored=True)
         for (index, plan), stored in zip(planned, added, strict=True):
@@ -134,24 +134,27 @@ def enroll_chunk_items(
     return [report[index] for index, _ in chunk]
 
 
-def _embed_with_crops(ctx: JobContext, pipeline: Any, plans: list[PlannedFaces]) -> dict[int, PipelineError]:
+def _embed_with_crops(
+    ctx: JobContext, pipeline: Any, plans: list[PlannedFaces]
+) -> list[PipelineError | None]:
     """Embed the planned faces in one call while their crops are written (JPEG encoding and
-    the store's round trips overlap the network's work); returns the plans the embedder
-    refused, by ``id``. Their crops stay until reconciliation, which removes the crops no
-    face refers to: another face may share a content-addressed crop, so none is deleted here."""
+    the store's round trips overlap the network's work); returns, per plan, the embedder's
+    refusal or None. A refused plan's crops stay until reconciliation, which removes the crops
+    no face refers to: another face may share a content-addressed crop, so none is deleted here."""
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="crop-writer") as background:
         crops = background.submit(store_crops, ctx, plans)
         embedded = _embed(
             pipeline, [plan.image for plan in plans], [[r.face for r in plan.results] for plan in plans]
         )
         crops.result()
-    refused: dict[int, PipelineError] = {}
+    refusals: list[PipelineError | None] = []
     for plan, results in zip(plans, embedded, strict=True):
         if isinstance(results, PipelineError):
-            refused[id(plan)] = results
+            refusals.append(results)
         else:
             plan.results = results
-    return refused
+            refusals.append(None)
+    return refusals
 
 
 def _embed(pipeline: Any, images: list[DecodedImage], faces: list[list[DetectedFace]]) -> list[Any]:
