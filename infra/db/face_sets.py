@@ -6,7 +6,7 @@ import builtins
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -61,11 +61,7 @@ class FaceSetRepo:
     def get(self, project_id: str, face_set_id: str) -> FaceSetRow | None:
         """The face set, unless it does not exist or is being deleted (``mark_deleting``)."""
         with self.db.session() as session:
-            face_set = session.scalars(
-                select(FaceSet).where(
-                    FaceSet.id == face_set_id, FaceSet.project_id == project_id, FaceSet.deleting_since.is_(None)
-                )
-            ).one_or_none()
+            face_set = session.scalars(select(FaceSet).where(*_live(project_id, face_set_id))).one_or_none()
             return FaceSetRow.of(face_set) if face_set is not None else None
 
     def get_with_newest_face(
@@ -81,11 +77,7 @@ class FaceSetRepo:
         )
         with self.db.session() as session:
             found = session.execute(
-                select(FaceSet, newest).where(
-                    FaceSet.id == face_set_id,
-                    FaceSet.project_id == project_id,
-                    FaceSet.deleting_since.is_(None),
-                )
+                select(FaceSet, newest).where(*_live(project_id, face_set_id))
             ).one_or_none()
             if found is None:
                 return None
@@ -126,9 +118,7 @@ class FaceSetRepo:
         already gone (the job was quicker) is left alone."""
         with self.db.write_session() as session:
             session.execute(
-                update(FaceSet)
-                .where(FaceSet.id == face_set_id, FaceSet.project_id == project_id, FaceSet.deleting_since.is_(None))
-                .values(deleting_since=utc_now())
+                update(FaceSet).where(*_live(project_id, face_set_id)).values(deleting_since=utc_now())
             )
 
     def start_reindex(self, project_id: str, face_set_id: str, model_id: str) -> FaceSetRow | None:
@@ -188,3 +178,9 @@ class FaceSetRepo:
             session.execute(delete(Person).where(Person.face_set_id == face_set_id))
             session.execute(delete(FaceSet).where(FaceSet.id == face_set_id))
             return faces
+
+
+def _live(project_id: str, face_set_id: str) -> tuple[ColumnElement[bool], ...]:
+    """The face set by id, unless it is being deleted (``mark_deleting``): what the reads by
+    id select, and what ``mark_deleting`` marks."""
+    return (FaceSet.id == face_set_id, FaceSet.project_id == project_id, FaceSet.deleting_since.is_(None))
