@@ -3,8 +3,8 @@
 A batch holds up to 100 000 items, and each of its chunks enrolls 16 of them. A manifest
 stored as one object made every chunk read and parse all of it (23 MB and 1.3 s at 100 000
 items, ``bench.manifest_read``, against ~1 s to enroll the chunk's 16 images), so a large
-batch ran at half speed. Stored in pages, a chunk reads the small root object and the one or two pages
-its range lies in, and validates only its own items.
+batch ran at half speed. Stored in pages, a chunk reads the small root object and the one
+or two pages its range lies in, and validates only its own items.
 
 Layout: the manifest's key is the root object, ``{"page_items": N, "total": T, "pages":
 [key, ...]}``; page ``i`` holds items ``i*N`` to ``(i+1)*N`` as a JSON array. Every object
