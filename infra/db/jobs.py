@@ -135,6 +135,18 @@ class JobRepo:
             jobs = session.scalars(select(Job).where(Job.parent_job_id == parent_job_id).order_by(Job.id))
             return [JobRow.of(job) for job in jobs]
 
+    def count_final_children(self, parent_job_id: str) -> int:
+        """How many of a parent's sub-jobs have ended: one count on the parent index, so
+        each of a batch's chunks can ask whether it was the last without reading the
+        others' rows and reports."""
+        statement = (
+            select(func.count())
+            .select_from(Job)
+            .where(Job.parent_job_id == parent_job_id, Job.status.in_((SUCCEEDED, FAILED)))
+        )
+        with self.db.session() as session:
+            return int(session.scalar(statement) or 0)
+
     def _by_idempotency_key(self, project_id: str, key: str) -> JobRow | None:
         with self.db.session() as session:
             job = session.scalars(

@@ -577,6 +577,14 @@ def test_child_jobs_are_idempotent_and_roll_progress_up_to_the_parent(repos: Rep
     assert [c.id for c in found] == chunks
     assert [c.status for c in found] == ["succeeded", "pending"]
 
+    # Whether a chunk was its batch's last: ended children only, failed ones included.
+    assert repos.jobs.count_final_children(parent) == 1
+    repos.jobs.start(chunks[1], worker="w")
+    assert repos.jobs.count_final_children(parent) == 1
+    repos.jobs.fail(chunks[1], "internal", "boom")
+    assert repos.jobs.count_final_children(parent) == 2
+    assert repos.jobs.count_final_children(chunks[0]) == 0
+
 
 def test_concurrent_chunks_see_the_parents_progress_in_the_order_they_wrote_it(repos: Repos) -> None:
     """Two workers' chunks report at once; what each acts on (publishes) under the parent's

@@ -175,6 +175,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 def _finish_parent_if_complete(ctx: JobContext, parent_job_id: str, total: int) -> None:
     runtime = ctx.runtime
     chunk_count = _chunk_count(ctx, total)
+    # Every chunk asks; only the last reads the chunks' rows, each with its item reports
+    # (reading them all at every chunk's end made a batch quadratic in its size).
+    if runtime.jobs.count_final_children(parent_job_id) < chunk_count:
+        return
     chunks = runtime.jobs.get_many([chunk_job_id(parent_job_id, i) for i in range(chunk_count)])
     if len(chunks) < chunk_count or any(not JobStatus(c.status).is_final for c in chunks):
         return
