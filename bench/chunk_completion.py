@@ -52,7 +52,9 @@ def chunk_result(start: int) -> dict[str, object]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
@@ -63,7 +65,9 @@ def main() -> int:
         jobs.create(job_id=parent, project_id="bench", kind="enroll_batch", payload={}, idempotency_key=None)
         chunk_ids = [f"{parent}.c{index:05d}" for index in range(-(-ITEMS // CHUNK))]
         for index, chunk_id in enumerate(chunk_ids):
-            jobs.create_child(job_id=chunk_id, project_id="bench", kind="enroll_chunk", payload={}, parent_job_id=parent)
+            jobs.create_child(
+                job_id=chunk_id, project_id="bench", kind="enroll_chunk", payload={}, parent_job_id=parent
+            )
             if index < len(chunk_ids) - 1:
                 jobs.succeed(chunk_id, chunk_result(index * CHUNK))
         print(f"{len(chunk_ids)} chunks of {CHUNK}, all ended but one ({url.split(':')[0]})")
@@ -74,7 +78,10 @@ def main() -> int:
         def count_ended() -> bool:
             return jobs.count_final_children(parent) >= len(chunk_ids)
 
-        for name, ask in (("read every chunk row (before)", read_every_row), ("count ended chunks", count_ended)):
+        for name, ask in (
+            ("read every chunk row (before)", read_every_row),
+            ("count ended chunks", count_ended),
+        ):
             seconds = []
             for _ in range(ASKS):
                 started = time.perf_counter()
