@@ -4,7 +4,8 @@ Each chunk asks. Before, it read every chunk row of the batch (``JobRepo.get_man
 row with its 16 item reports) and looked at their statuses; now it counts the ended ones
 (``JobRepo.count_final_children``), and only the last reads the rows. At the batch size
 limit (100,000 photos, 6,250 chunks) against a database of the URL given (a temporary
-SQLite file by default), median of 5 asks with every chunk ended but one.
+SQLite file by default), median of 5 asks with every chunk ended but one; beside them, what
+each chunk's progress update costs (a sum over the batch's chunks).
 
     .venv/bin/python -m bench.chunk_completion [--database-url postgresql+psycopg://...]
 """
@@ -88,6 +89,14 @@ def main() -> int:
                 assert not ask()
                 seconds.append(time.perf_counter() - started)
             print(f"{name}: {1000 * statistics.median(seconds):.1f} ms per chunk (median of {ASKS})")
+        seconds = []
+        for _ in range(ASKS):
+            started = time.perf_counter()
+            assert jobs.refresh_parent_progress(parent)
+            seconds.append(time.perf_counter() - started)
+        print(
+            f"the parent's progress (a sum over its chunks, unchanged): {1000 * statistics.median(seconds):.1f} ms"
+        )
     return 0
 
 
