@@ -3,7 +3,8 @@ written and searched through FaceFleet's own ``VectorIndex`` with the HNSW setti
 ``Settings().vector_store`` (``FACEFLEET_VECTOR_STORE__*``, or the options below).
 
     .venv/bin/python -m bench.search_scale [--n 1000000] [--queries 1000] [--search-ef 64,128,256,1536]
-        [--segment-max-mb 2048 --segment-seal-proportion 1.0]   (server segment size; default: the package's)
+        [--segment-max-mb 4096 --segment-seal-proportion 1.0]   (server segment size: docker-compose's
+                                                                  4096 holds 1M faces; default: the package's)
 
 The faces are the real dlib-resnet vectors of the shared identity photos (bench.face_vectors;
 one photo of each person with 2+ photos is held out as a probe) plus synthetic faces drawn
