@@ -56,8 +56,18 @@ class FacePipeline:
         side; with five landmarks each unless ``landmarks`` is false (``with_landmarks``
         adds them later to the faces that need them)."""
         pixels = _pixels(image)
-        faces = drop_small_faces(self._detect_scaled(pixels), self.min_face_size)
+        copy = image.detection_copy if isinstance(image, DecodedImage) else None
+        faces = drop_small_faces(self._detect_scaled(pixels, copy), self.min_face_size)
         return self.with_landmarks(pixels, faces) if landmarks else faces
+
+    def prepared(self, image: DecodedImage) -> DecodedImage:
+        """``image`` with its scaled-down copy for detection made now, so that a thread
+        reading images ahead of the detecting one pays for it (on a camera photo, scaling
+        costs more than detecting). ``detect`` gives the same faces either way."""
+        size = self._detection_size(image.width, image.height)
+        if size is None or image.detection_copy is not None:
+            return image
+        return replace(image, detection_copy=_scaled(image.pixels, size))
 
     def with_landmarks(self, image: RGBImage | DecodedImage, faces: Sequence[DetectedFace]) -> list[DetectedFace]:
         """``faces`` with five landmarks each, placed in ``image`` where the detector gave none."""
@@ -111,18 +121,29 @@ class FacePipeline:
             for found, vectors in zip(faces, embeddings, strict=True)
         ]
 
-    def _detect_scaled(self, pixels: RGBImage) -> list[DetectedFace]:
-        height, width = pixels.shape[:2]
+    def _detection_size(self, width: int, height: int) -> tuple[int, int] | None:
+        """(width, height) of the copy detection runs on; None: the photo itself."""
         longest = max(height, width)
         if self.detection_max_side is None or longest <= self.detection_max_side:
-            return self.detector.detect(pixels)
+            return None
         scale = self.detection_max_side / longest
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        small = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
+        return max(1, round(width * scale)), max(1, round(height * scale))
+
+    def _detect_scaled(self, pixels: RGBImage, copy: RGBImage | None = None) -> list[DetectedFace]:
+        height, width = pixels.shape[:2]
+        size = self._detection_size(width, height)
+        if size is None:
+            return self.detector.detect(pixels)
+        # A copy made for another size (another pipeline's limit) is not used.
+        small = copy if copy is not None and copy.shape[1::-1] == size else _scaled(pixels, size)
         return [
             _rescaled(face, width / size[0], height / size[1], width, height)
             for face in self.detector.detect(small)
         ]
+
+
+def _scaled(pixels: RGBImage, size: tuple[int, int]) -> RGBImage:
+    return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0))
 
 
 def _rescaled(face: DetectedFace, sx: float, sy: float, width: int, height: int) -> DetectedFace:

@@ -78,3 +78,6 @@ class DecodedImage:
     format: str
     width: int
     height: int
+    detection_copy: RGBImage | None = field(default=None, repr=False, compare=False)
+    """The photo already scaled down for detection (``FacePipeline.prepared``), made by a
+    thread that reads ahead of the one that detects; None: detection scales it itself."""

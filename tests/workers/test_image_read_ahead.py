@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -63,3 +65,19 @@ def test_the_next_images_are_read_while_the_job_works_on_one(photo: bytes) -> No
 
     # One after the other: 8 reads and 8 pieces of work, 0.64 s and the decoding.
     assert time.perf_counter() - started < 8 * 2 * ROUND_TRIP_SECONDS * 0.8
+
+
+def test_each_image_is_prepared_by_the_readers_before_the_job_takes_it(photo: bytes) -> None:
+    keys = [f"images/{index}" for index in range(4)]
+    ctx = context({**dict.fromkeys(keys, photo), "images/broken": b"not an image"})
+    prepared_on: list[str] = []
+
+    def prepare(image: DecodedImage) -> DecodedImage:
+        prepared_on.append(threading.current_thread().name)
+        return replace(image, format="prepared")
+
+    loaded = list(iter_images(ctx, [*keys[:2], "images/broken", *keys[2:]], prepare=prepare))
+
+    assert [getattr(image, "format", None) for image in loaded] == ["prepared"] * 2 + [None] + ["prepared"] * 2
+    assert isinstance(loaded[2], PipelineError)  # a failed read is not prepared
+    assert len(prepared_on) == 4 and threading.current_thread().name not in prepared_on

@@ -11,6 +11,7 @@ enrollment computes, so a redelivered chunk rewrites the same faces and adds non
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from core.errors import ErrorCode
@@ -92,11 +93,14 @@ def enroll_chunk_items(
     # Each image is detected as soon as it is read and decoded (the next ones are read
     # meanwhile); the faces of all of them are then embedded in one call.
     detected: list[tuple[int, BatchItem, DecodedImage, list[DetectedFace]]] = []
-    for (index, item, _), image in zip(wanted, iter_images(ctx, [key for *_, key in wanted]), strict=True):
+    images = iter_images(ctx, [key for *_, key in wanted], prepare=pipeline.prepared)
+    for (index, item, _), image in zip(wanted, images, strict=True):
         try:
             if isinstance(image, (PipelineError, JobFailure)):
                 raise image
-            detected.append((index, item, image, pipeline.detect(image, landmarks=False)))
+            faces = pipeline.detect(image, landmarks=False)
+            # The scaled copy is done with; the chunk keeps its photos until they are embedded.
+            detected.append((index, item, replace(image, detection_copy=None), faces))
         except (PipelineError, JobFailure) as error:
             report[index] = rejected_item(index, item, error)
 

@@ -41,25 +41,35 @@ def load_image(ctx: JobContext, key: str) -> DecodedImage:
     return ctx.runtime.decode(_image_bytes(ctx, key))
 
 
-def iter_images(ctx: JobContext, keys: list[str]) -> Iterator[DecodedImage | PipelineError | JobFailure]:
-    """``load_image`` for each key, in order, with each failure in its image's place. Threads
-    read and decode ahead of the caller, so that its work on one image (detection) overlaps
-    the object-store round trips and the decoding of the next: both leave the job's core
-    to others (the store's wait, and Pillow's decoder, which releases the GIL)."""
+def iter_images(
+    ctx: JobContext, keys: list[str], prepare: Callable[[DecodedImage], DecodedImage] | None = None
+) -> Iterator[DecodedImage | PipelineError | JobFailure]:
+    """``load_image`` for each key, then ``prepare`` (``FacePipeline.prepared``), in order,
+    with each failure in its image's place. Threads read, decode and prepare ahead of the
+    caller, so that its work on one image (detection) overlaps the object-store round trips,
+    the decoding and the scaling of the next: all leave the job's core to others (the
+    store's wait; Pillow's decoder and resampling release the GIL)."""
+
+    def read(key: str) -> DecodedImage | PipelineError | JobFailure:
+        return _load_or_failure(ctx, key, prepare)
+
     if len(keys) < 2:
-        yield from (_load_or_failure(ctx, key) for key in keys)
+        yield from (read(key) for key in keys)
         return
     threads = ThreadPoolExecutor(max_workers=min(IMAGE_READERS, len(keys)), thread_name_prefix="image-reader")
     try:
-        yield from threads.map(lambda key: _load_or_failure(ctx, key), keys)
+        yield from threads.map(read, keys)
     finally:
         # A caller that stops early (its job failed) does not wait for the reads ahead.
         threads.shutdown(wait=False, cancel_futures=True)
 
 
-def _load_or_failure(ctx: JobContext, key: str) -> DecodedImage | PipelineError | JobFailure:
+def _load_or_failure(
+    ctx: JobContext, key: str, prepare: Callable[[DecodedImage], DecodedImage] | None = None
+) -> DecodedImage | PipelineError | JobFailure:
     try:
-        return load_image(ctx, key)
+        image = load_image(ctx, key)
+        return prepare(image) if prepare is not None else image
     except (PipelineError, JobFailure) as failure:
         return failure
 
