@@ -48,7 +48,7 @@ def iter_images(
     with each failure in its image's place. Threads read, decode and prepare ahead of the
     caller, so that its work on one image (detection) overlaps the object-store round trips,
     the decoding and the scaling of the next: all leave the job's core to others (the
-    store's wait; Pillow's decoder and resampling release the GIL)."""
+    store's wait; Pillow's decoder and OpenCV's scaling release the GIL)."""
 
     def read(key: str) -> DecodedImage | PipelineError | JobFailure:
         return _load_or_failure(ctx, key, prepare)
