@@ -83,7 +83,7 @@ class FacePipeline:
         """Every face, embedded unless ``embed`` is false, with landmarks unless ``landmarks``
         is false (enrollment and search show none, and skip their cost)."""
         pixels = _pixels(image)
-        faces = self.detect(pixels, landmarks)
+        faces = self.detect(image, landmarks)  # the image, not its pixels: it may carry its copy
         if not embed or not faces:
             return [FaceResult(face) for face in faces]
         embeddings = self.embedder.embed(pixels, faces)

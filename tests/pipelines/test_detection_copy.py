@@ -33,6 +33,7 @@ def test_a_prepared_photo_is_detected_on_its_copy_with_the_same_faces(
     # The detector sees the copy, not a second scaling of the photo: a blank copy shows nothing.
     blank = replace(prepared, detection_copy=np.zeros_like(prepared.detection_copy))
     assert default_pipeline.detect(blank) == []
+    assert default_pipeline.process(blank) == []  # process detects on the copy too
     # A copy made for another limit (another pipeline's) is not used.
     other_size = replace(prepared, detection_copy=np.zeros((limit // 2, limit // 2, 3), np.uint8))
     assert default_pipeline.detect(other_size) == faces
