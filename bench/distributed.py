@@ -236,6 +236,19 @@ def enroll_all(client: Client, face_set: str, images: list[Path]) -> tuple[float
     return time.perf_counter() - started, failed
 
 
+def face_set_pipeline() -> Any:
+    """The computation the stack runs for a face set created without a model: the worker's
+    detector with the native API's default face-set model (``pipeline.face_set_model``,
+    flip test-time augmentation: two network passes a face), as ``Runtime.pipeline_for``
+    builds it. A baseline on the worker's own model (``dlib-resnet-v1``, one pass) would
+    time less work than the stack does."""
+    from pipelines.catalog import with_model
+    from workers.models import build_pipeline
+
+    settings = Settings.model_validate({"models": {"home": REPO_ROOT / ".facefleet"}})
+    return with_model(build_pipeline(settings), settings.pipeline.face_set_model)
+
+
 def single_face_images(count: int) -> list[Path]:
     """Identity photos (one person each), never the _misc sets, in a fixed order."""
     candidates = sorted(

@@ -31,6 +31,7 @@ from bench.distributed import (
     Processes,
     Run,
     distributed_service,
+    face_set_pipeline,
     measure,
     single_face_images,
 )
@@ -39,12 +40,11 @@ RESULTS = REPO_ROOT / "bench" / "results" / "enroll.json"
 
 
 def raw_rate(images: list[Path], warmup: list[Path]) -> float:
-    """Images per second of decode + detect + align + embed in this process."""
-    from infra.settings import Settings
+    """Images per second of decode + detect + align + embed in this process, with the
+    model the bench's face sets embed with."""
     from pipelines.image import ImageLimits, decode_image
-    from workers.models import build_pipeline
 
-    pipeline = build_pipeline(Settings.model_validate({"models": {"home": REPO_ROOT / ".facefleet"}}))
+    pipeline = face_set_pipeline()
     for image in warmup:
         pipeline.process(decode_image(image.read_bytes(), ImageLimits()), embed=True)
     started = time.perf_counter()

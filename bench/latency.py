@@ -49,6 +49,7 @@ from bench.distributed import (
     created_project,
     distributed_service,
     enroll_all,
+    face_set_pipeline,
     free_port,
     run_cli,
     single_face_images,
@@ -71,10 +72,8 @@ def percentiles(values_ms: list[float]) -> dict[str, float | None]:
 
 
 def _pipeline() -> Any:
-    from infra.settings import Settings
-    from workers.models import build_pipeline
-
-    return build_pipeline(Settings.model_validate({"models": {"home": REPO_ROOT / ".facefleet"}}))
+    # A search embeds with the gallery's model; detect embeds nothing, so any model does.
+    return face_set_pipeline()
 
 
 def _compute(pipeline: Any, operation: str, data: bytes) -> None:
