@@ -24,11 +24,12 @@ TICKS = os.sysconf("SC_CLK_TCK")
 ROLES = (
     ("worker", "facefleet worker"),
     ("api", "facefleet api"),
+    ("s3 server (moto)", "bench.s3_app"),
     ("api", "gunicorn"),
     ("milvus", "milvus"),
     ("postgres", "postgres"),
     ("rabbitmq", "beam.smp"),
-    ("bench (client, S3 server)", "bench."),
+    ("bench (clients)", "bench."),
 )
 
 

@@ -105,16 +105,29 @@ def milvus_server(base_dir: Path) -> Iterator[str]:
 
 @contextmanager
 def s3_server(bucket: str) -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
+    """moto's S3 in a gunicorn process of its own, with keep-alive connections (bench/s3_app.py)."""
     port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "gunicorn", "bench.s3_app:app",
+            f"--bind=127.0.0.1:{port}", "--workers=1", "--worker-class=gthread", "--threads=16",
+            "--keep-alive=30", "--log-level=warning", "--timeout=120",
+        ],
+        cwd=REPO_ROOT,
+        start_new_session=True,
+    )
     try:
+        wait_until(lambda: _answers(port), "the S3 server", timeout=60)
         Minio(f"127.0.0.1:{port}", access_key=S3_KEY, secret_key=S3_SECRET, secure=False).make_bucket(bucket)
         yield f"127.0.0.1:{port}"
     finally:
-        server.stop()
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _answers(port: int) -> bool:
+    with closing(socket.socket()) as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 # --- FaceFleet processes ------------------------------------------------------------------
