@@ -16,7 +16,7 @@ from flask_openapi3.models.file import FileStorage
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.request_models import RequestParameters
-from core.results import Box, JobResult, Point, StoredFace
+from core.results import Box, CalibrationResult, JobResult, Point, StoredFace
 from infra.search_filter import FIELD_TYPES, FieldType
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -64,6 +64,23 @@ class AsyncQuery(RequestParameters):
 
 class CalibrationQuery(AsyncQuery):
     format: Literal["json", "svg"] = Field("json", description="svg: the FAR/FRR curve as a picture")
+
+
+class CalibrationResponse(CalibrationResult):
+    """The calibration as JSON, or with ``format=svg`` its curve as an SVG picture: the
+    document names both media types of the 200, so a client (or a conformance check) expects
+    the picture where it asked for one."""
+
+    # flask-openapi3 adds ``openapi_extra``'s content to the response's application/json one;
+    # the title keeps the schema's component name.
+    model_config = ConfigDict(
+        title="CalibrationResult",
+        openapi_extra={  # type: ignore[typeddict-unknown-key]
+            "content": {
+                "image/svg+xml": {"schema": {"type": "string", "description": "format=svg: the FAR/FRR curve"}}
+            }
+        },
+    )
 
 
 class JobHeaders(RequestParameters):

@@ -12,6 +12,7 @@ from api.routes.common import ACCEPTED, idempotency_key, job_response, v1_bluepr
 from api.schemas import (
     AsyncQuery,
     CalibrationQuery,
+    CalibrationResponse,
     FaceSetCreate,
     FaceSetDeleted,
     FaceSetInfoResponse,
@@ -69,7 +70,7 @@ def face_sets_blueprint() -> APIBlueprint:
             lambda result: {"face_set_name": path.face_set_name, "deleted_faces": result.deleted_faces},
         )
 
-    @bp.get("/face-sets/<face_set_name>/calibration", responses={200: CalibrationResult, **ACCEPTED})
+    @bp.get("/face-sets/<face_set_name>/calibration", responses={200: CalibrationResponse, **ACCEPTED})
     def calibration(path: FaceSetPath, query: CalibrationQuery, header: JobHeaders) -> Response:
         """The face set's own ROC from its faces' user ids (genuine pairs: one user id; impostor
         pairs: two), with thresholds for FAR 1e-2, 1e-3 and 1e-4 where the pairs support them."""

@@ -85,6 +85,13 @@ def test_calibration_thresholds_hold_their_false_accept_rate(
     svg = client.call("GET", f"/face-sets/{name}/calibration", query_string={"format": "svg"})
     assert svg.status_code == 200 and svg.mimetype == "image/svg+xml"
     assert svg.get_data(as_text=True).startswith("<svg") and "<polyline" in svg.get_data(as_text=True)
+    # The document names both media types the 200 can carry (a conformance check found the
+    # picture served under a 200 documented as JSON only).
+    document = client.http.get("/v1/openapi.json").get_json()
+    route = document["paths"]["/v1/{project_id}/face-sets/{face_set_name}/calibration"]
+    ok = route["get"]["responses"]["200"]
+    assert set(ok["content"]) == {"application/json", "image/svg+xml"}
+    assert ok["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/CalibrationResult"}
 
     # search by FAR: every hit within the set's threshold; unsupported rates are refused
     probe = next(iter(owners))
