@@ -117,17 +117,13 @@ def s3_server(bucket: str) -> Iterator[str]:
         start_new_session=True,
     )
     try:
-        wait_until(lambda: _answers(port), "the S3 server", timeout=60)
+        # Serving once it answers HTTP at all (a refused connection is retried).
+        wait_until(lambda: requests.get(f"http://127.0.0.1:{port}/", timeout=2).status_code < 500, "S3 server", 60)
         Minio(f"127.0.0.1:{port}", access_key=S3_KEY, secret_key=S3_SECRET, secure=False).make_bucket(bucket)
         yield f"127.0.0.1:{port}"
     finally:
         server.terminate()
         server.wait(timeout=30)
-
-
-def _answers(port: int) -> bool:
-    with closing(socket.socket()) as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
 # --- FaceFleet processes ------------------------------------------------------------------
