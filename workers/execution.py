@@ -97,7 +97,7 @@ def run_job(task: Task, job_id: str, kind: JobKind, raw_payload: dict[str, Any],
     else:
         if result is not None:
             runtime.lifecycle.succeed(job_id, result)
-            release_probes(runtime, raw_payload)
+            release_probes(runtime, raw_payload, carried=inline)
         return
     _after_failure(runtime, job_id, kind, raw_payload)
 
@@ -119,11 +119,11 @@ def split_inline_images(raw_payload: dict[str, Any]) -> tuple[dict[str, Any], di
 
 
 def _after_failure(runtime: Runtime, job_id: str, kind: JobKind, raw_payload: dict[str, Any]) -> None:
-    raw_payload = split_inline_images(raw_payload)[0]
+    raw_payload, inline = split_inline_images(raw_payload)
     hook = FAILURE_HOOKS.get(kind)
     job = runtime.jobs.get(job_id)
     if job is not None and JobStatus(job.status) is JobStatus.FAILED:
-        release_probes(runtime, raw_payload)
+        release_probes(runtime, raw_payload, carried=inline)
     if hook is None or job is None or JobStatus(job.status) is not JobStatus.FAILED:
         return  # no hook, or a retry was scheduled instead
     try:

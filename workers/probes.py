@@ -6,13 +6,15 @@ name it after its job, ``core.probes``) is left to reconciliation. The check aga
 pending or running jobs still runs: a retried request with the same Idempotency-Key maps
 to the same probe key. With ``jobs.probe_retention_seconds`` above 0 nothing is deleted
 here; reconciliation (``workers.maintenance``) removes probes older than the retention,
-and any a crash left behind.
+and any a crash left behind. A probe that came inline in the task message was never
+written (``api.probes``): there is nothing to delete, so its job spends no SQL read and no
+store round trip on it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from core.probes import released_with_its_job
@@ -31,11 +33,12 @@ def probe_keys(payload: Mapping[str, Any]) -> set[str]:
     }
 
 
-def release_probes(runtime: Runtime, payload: Mapping[str, Any]) -> int:
-    """Delete the job's probes now that its outcome is stored; returns how many went."""
+def release_probes(runtime: Runtime, payload: Mapping[str, Any], carried: Collection[str] = ()) -> int:
+    """Delete the job's probes now that its outcome is stored, except those its message
+    ``carried`` inline; returns how many went."""
     if runtime.settings.jobs.probe_retention_seconds > 0:
         return 0
-    keys = probe_keys(payload)
+    keys = probe_keys(payload) - set(carried)
     if not keys:
         return 0
     in_use = runtime.jobs.referenced_keys(keys)
