@@ -50,6 +50,13 @@ class ImageLimits:
     min_side: int = 16
 
 
+def load_decoders() -> None:
+    """Import all of Pillow's format plugins now. Pillow imports five on first use and the
+    rest only when an image is none of those (a WebP, say): some forty modules, which
+    the first such image of a process would otherwise pay for inside its job."""
+    Image.init()
+
+
 def decode_image(data: bytes, limits: ImageLimits) -> DecodedImage:
     """Decode ``data`` into RGB pixels with the EXIF orientation applied."""
     if not data:

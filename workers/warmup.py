@@ -76,8 +76,10 @@ def _load_collection(runtime: Runtime) -> None:
 
 def _run_pipeline(runtime: Runtime) -> None:
     """One pass on a blank image: sessions created, buffers allocated, code paths touched."""
+    from pipelines.image import load_decoders
     from pipelines.types import BoundingBox, DetectedFace
 
+    load_decoders()
     pixels = np.full((WARM_UP_SIDE, WARM_UP_SIDE, 3), 128, dtype=np.uint8)
     pipeline = runtime.pipeline
     pipeline.process(pixels, embed=True)  # the detectors (a blank image: no face, so the fallback too)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import io
 import struct
+import subprocess
+import sys
 import time
 import zlib
 from pathlib import Path
@@ -307,3 +309,16 @@ def test_corrupted_images_raise_only_typed_errors(seed: int, flips: list[tuple[i
         }
     else:
         assert decoded.pixels.dtype == np.uint8 and decoded.pixels.shape[2] == 3
+
+
+def test_load_decoders_imports_the_plugins_a_first_webp_would_otherwise_import_in_its_job() -> None:
+    # A fresh interpreter: this one has long since imported every plugin.
+    script = (
+        "import sys\n"
+        "from pipelines.image import load_decoders\n"
+        "before = 'PIL.WebPImagePlugin' in sys.modules\n"
+        "load_decoders()\n"
+        "print(before, 'PIL.WebPImagePlugin' in sys.modules)\n"
+    )
+    printed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert printed.stdout.split() == ["False", "True"]
