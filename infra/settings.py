@@ -27,7 +27,10 @@ class ObjectStoreKind(StrEnum):
 class DatabaseSettings(BaseModel):
     url: str = "sqlite:///.facefleet/data/facefleet.db"
     pool_size: int = 10
+    # Check a pooled connection before use, except one handed back within the bypass window
+    # (HikariCP's 500 ms; infra/db/connection_check.py); 0 checks every checkout.
     pool_pre_ping: bool = True
+    pre_ping_bypass_seconds: float = Field(default=0.5, ge=0)
     echo: bool = False
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from infra.db.connection_check import check_connections_before_use
 from infra.settings import DatabaseSettings
 
 log = logging.getLogger(__name__)
@@ -46,14 +47,31 @@ def ensure_sqlite_directory(url: str) -> None:
 
 
 def create_database_engine(
-    url: str, *, pool_size: int = 10, pool_pre_ping: bool = True, echo: bool = False
+    url: str,
+    *,
+    pool_size: int = 10,
+    pool_pre_ping: bool = True,
+    pre_ping_bypass_seconds: float = 0.0,
+    echo: bool = False,
 ) -> Engine:
-    if not is_sqlite_url(url):
-        return create_engine(url, pool_size=pool_size, pool_pre_ping=pool_pre_ping, echo=echo)
-    ensure_sqlite_directory(url)
-    engine = create_engine(url, pool_pre_ping=pool_pre_ping, echo=echo)
-    event.listen(engine, "connect", _configure_sqlite_connection)
-    event.listen(engine, "begin", _begin_sqlite_transaction)
+    """``pool_pre_ping``: check a connection before handing it out, except one handed back
+    within ``pre_ping_bypass_seconds`` (``infra.db.connection_check``; 0 checks every one)."""
+    bypassed = pool_pre_ping and pre_ping_bypass_seconds > 0
+    # The most recently returned connection first: it is the one a check can skip.
+    options: dict[str, Any] = {
+        "pool_pre_ping": pool_pre_ping and not bypassed,
+        "pool_use_lifo": True,
+        "echo": echo,
+    }
+    if is_sqlite_url(url):
+        ensure_sqlite_directory(url)
+        engine = create_engine(url, **options)
+        event.listen(engine, "connect", _configure_sqlite_connection)
+        event.listen(engine, "begin", _begin_sqlite_transaction)
+    else:
+        engine = create_engine(url, pool_size=pool_size, **options)
+    if bypassed:
+        check_connections_before_use(engine, pre_ping_bypass_seconds)
     return engine
 
 
@@ -154,10 +172,22 @@ class Database:
     """An engine plus a session factory; repositories open one short session per call."""
 
     def __init__(
-        self, url: str, *, pool_size: int = 10, pool_pre_ping: bool = True, echo: bool = False
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        pool_pre_ping: bool = True,
+        pre_ping_bypass_seconds: float = 0.0,
+        echo: bool = False,
     ) -> None:
         self.url = url
-        self.engine = create_database_engine(url, pool_size=pool_size, pool_pre_ping=pool_pre_ping, echo=echo)
+        self.engine = create_database_engine(
+            url,
+            pool_size=pool_size,
+            pool_pre_ping=pool_pre_ping,
+            pre_ping_bypass_seconds=pre_ping_bypass_seconds,
+            echo=echo,
+        )
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         _forget_connections_after_fork(self.engine)
 
@@ -167,6 +197,7 @@ class Database:
             settings.url,
             pool_size=settings.pool_size,
             pool_pre_ping=settings.pool_pre_ping,
+            pre_ping_bypass_seconds=settings.pre_ping_bypass_seconds,
             echo=settings.echo,
         )
 
