@@ -57,19 +57,16 @@ def create_database_engine(
     """``pool_pre_ping``: check a connection before handing it out, except one handed back
     within ``pre_ping_bypass_seconds`` (``infra.db.connection_check``; 0 checks every one)."""
     bypassed = pool_pre_ping and pre_ping_bypass_seconds > 0
-    # The most recently returned connection first: it is the one a check can skip.
-    options: dict[str, Any] = {
-        "pool_pre_ping": pool_pre_ping and not bypassed,
-        "pool_use_lifo": True,
-        "echo": echo,
-    }
+    options: dict[str, Any] = {"pool_pre_ping": pool_pre_ping and not bypassed, "echo": echo}
     if is_sqlite_url(url):
+        # SQLAlchemy picks the pool (one connection per thread for ":memory:"), so no pool options.
         ensure_sqlite_directory(url)
         engine = create_engine(url, **options)
         event.listen(engine, "connect", _configure_sqlite_connection)
         event.listen(engine, "begin", _begin_sqlite_transaction)
     else:
-        engine = create_engine(url, pool_size=pool_size, **options)
+        # The most recently returned connection first: it is the one a check can skip.
+        engine = create_engine(url, pool_size=pool_size, pool_use_lifo=True, **options)
     if bypassed:
         check_connections_before_use(engine, pre_ping_bypass_seconds)
     return engine

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
-from infra.db.database import Database
+from infra.db.database import Database, create_database_engine
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
@@ -82,3 +83,11 @@ def test_without_a_window_every_checkout_is_checked(postgres_url: str, proxy: Tc
     proxy.restore()
 
     assert select_one(database) == 1  # SQLAlchemy's own pre-ping replaced it at once
+
+
+@pytest.mark.parametrize("url", ["sqlite:///:memory:", "sqlite:///{tmp}/facefleet.db"])
+def test_sqlite_engines_take_the_check_whatever_pool_sqlalchemy_picks(url: str, tmp_path: Path) -> None:
+    engine = create_database_engine(url.format(tmp=tmp_path), pre_ping_bypass_seconds=BYPASS_SECONDS)
+    for _ in range(2):
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT 1").scalar_one() == 1
