@@ -5,9 +5,10 @@ short session per call, so a sync detect paid five to seven of those round trips
 the API and its worker, each on two busy cores (docs/BENCHMARKS.md, "Sync latency"). A
 connection that was handed back less than ``bypass_seconds`` ago was working then; like
 HikariCP, which skips its aliveness check for a connection used within the last 500 ms
-(``aliveBypassWindowMs``), the check is skipped for those. The pool hands out the most
-recently returned connection first (``pool_use_lifo``), so under load the same few stay
-warm and unchecked while idle ones are checked and, if the database dropped them, replaced.
+(``aliveBypassWindowMs``), the check is skipped for those. PostgreSQL's pool hands out the
+most recently returned connection first (``pool_use_lifo``), so under load the same few
+stay warm and unchecked while idle ones are checked and, if the database dropped them,
+replaced.
 
 What the window costs: a connection the database dropped within it (a restart that is over
 in less than the window, or a cut connection) fails the statement that uses it, as with no
