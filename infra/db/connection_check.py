@@ -12,8 +12,9 @@ replaced.
 
 What the window costs: a connection the database dropped within it (a restart that is over
 in less than the window, or a cut connection) fails the statement that uses it, as with no
-check at all; SQLAlchemy then invalidates the whole pool, so every other connection is
-replaced before its next use, and a worker retries that job (``workers.execution``).
+check at all: an API request answers 503, a worker retries its job (``workers.execution``).
+SQLAlchemy then invalidates the whole pool, so every other connection is replaced before
+its next use. Set the window to 0 to check every checkout.
 """
 
 from __future__ import annotations
