@@ -16,7 +16,7 @@ from flask import current_app
 from api.images import ImageIntake
 from api.jobs import JobGateway
 from api.services import FaceService
-from core.probes import released_with_its_job
+from core.probes import released_probe_keys
 from infra.gpu_pool import GpuRouting
 from infra.settings import Settings
 
@@ -30,8 +30,6 @@ if TYPE_CHECKING:
     from infra.object_store import ObjectStore
 
 log = logging.getLogger(__name__)
-# The payload fields that may name a probe image (as workers.probes reads them).
-PROBE_FIELDS = ("image_key", "image1_key", "image2_key", "video_key", "reference_image_key")
 
 CONTEXT_KEY = "facefleet"
 
@@ -84,11 +82,7 @@ class ApiContext:
     def _release_probes(self, payload: dict[str, Any]) -> None:
         if self.settings.jobs.probe_retention_seconds > 0:
             return  # reconciliation removes them once past the retention
-        keys = {
-            str(value)
-            for name in PROBE_FIELDS
-            if isinstance(value := payload.get(name), str) and released_with_its_job(value)
-        }
+        keys = released_probe_keys(payload)
         for key in keys - self.jobs.referenced_keys(keys):
             try:
                 self.store.delete(key)

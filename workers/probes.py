@@ -17,20 +17,10 @@ import logging
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from core.probes import released_with_its_job
+from core.probes import released_probe_keys
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
-
-PROBE_FIELDS = ("image_key", "image1_key", "image2_key", "video_key", "reference_image_key")
-
-
-def probe_keys(payload: Mapping[str, Any]) -> set[str]:
-    return {
-        str(value)
-        for name in PROBE_FIELDS
-        if isinstance(value := payload.get(name), str) and released_with_its_job(value)
-    }
 
 
 def release_probes(runtime: Runtime, payload: Mapping[str, Any], carried: Collection[str] = ()) -> int:
@@ -38,7 +28,7 @@ def release_probes(runtime: Runtime, payload: Mapping[str, Any], carried: Collec
     ``carried`` inline; returns how many went."""
     if runtime.settings.jobs.probe_retention_seconds > 0:
         return 0
-    keys = probe_keys(payload) - set(carried)
+    keys = released_probe_keys(payload) - set(carried)
     if not keys:
         return 0
     in_use = runtime.jobs.referenced_keys(keys)
