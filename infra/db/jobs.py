@@ -111,15 +111,15 @@ class JobRepo:
         # RETURNING tells whether the row was inserted (ORM-level inserts report no rowcount)
         # and hands it back, so a sync call's intake costs one round trip, not a read after it.
         statement = insert(Job).values(**values).on_conflict_do_nothing().returning(Job)
-        with self.db.session() as session:
-            job = session.scalars(statement).one_or_none()
+        with self.db.connection() as connection:
+            job = connection.execute(statement).one_or_none()
             return JobRow.of(job) if job is not None else None
 
     # ------------------------------------------------------------------ reads
 
     def get(self, job_id: str) -> JobRow | None:
-        with self.db.session() as session:
-            job = session.get(Job, job_id)
+        with self.db.connection() as connection:
+            job = connection.execute(select(Job).where(Job.id == job_id)).one_or_none()
             return JobRow.of(job) if job is not None else None
 
     def get_many(self, job_ids: Iterable[str]) -> list[JobRow]:
@@ -164,8 +164,8 @@ class JobRepo:
         statement = _active_update(
             job_id, status=RUNNING, worker=worker, started_at=now, heartbeat_at=now, attempts=Job.attempts + 1
         ).returning(Job)
-        with self.db.session() as session:
-            job = session.scalars(statement).one_or_none()
+        with self.db.connection() as connection:
+            job = connection.execute(statement).one_or_none()
             return JobRow.of(job) if job is not None else None
 
     def heartbeat(self, job_id: str) -> bool:
@@ -245,13 +245,13 @@ class JobRepo:
         """Make the job final and count its outcome in the same transaction: exactly once,
         since only the update that found it still active counts. Returns the final row (its
         event is built from it), None when the job was final already."""
-        with self.db.session() as session:
-            job = session.scalars(_active_update(job_id, **values).returning(Job)).one_or_none()
+        with self.db.connection() as connection:
+            job = connection.execute(_active_update(job_id, **values).returning(Job)).one_or_none()
             if job is None:
                 return None
             insert = postgresql.insert if self.db.engine.dialect.name == "postgresql" else sqlite.insert
             statement = insert(JobOutcomeCount).values(kind=job.kind, status=values["status"], count=1)
-            session.execute(
+            connection.execute(
                 statement.on_conflict_do_update(
                     index_elements=["kind", "status"], set_={"count": JobOutcomeCount.count + 1}
                 )
@@ -259,7 +259,7 @@ class JobRepo:
             if self.completion_channel is not None:
                 # Delivered by PostgreSQL at commit, and only then: a waiter is told exactly
                 # when the final row is readable, without a round trip of its own.
-                session.execute(select(func.pg_notify(self.completion_channel, job_id)))
+                connection.execute(select(func.pg_notify(self.completion_channel, job_id)))
             return JobRow.of(job)
 
     def outcome_counts(self) -> dict[tuple[str, str], int]:
@@ -269,8 +269,8 @@ class JobRepo:
             return {(kind, status): int(count) for kind, status, count in rows}
 
     def _update_active(self, job_id: str, **values: Any) -> bool:
-        with self.db.session() as session:
-            return bool(affected_rows(session.execute(_active_update(job_id, **values))))
+        with self.db.connection() as connection:
+            return bool(affected_rows(connection.execute(_active_update(job_id, **values))))
 
     # ------------------------------------------------------------------ housekeeping
 

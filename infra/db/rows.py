@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Row
+
 from infra.db.models import ApiKey, Face, FaceSet, Job, Person, Project
 
 
@@ -198,7 +200,8 @@ class JobRow:
         return self.progress_done, self.progress_total
 
     @classmethod
-    def of(cls, model: Job) -> JobRow:
+    def of(cls, model: Job | Row[Any]) -> JobRow:
+        """From a model or from a Core row of the jobs table (``Database.connection``)."""
         return cls(
             id=model.id,
             project_id=model.project_id,
