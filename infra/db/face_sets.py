@@ -75,14 +75,16 @@ class FaceSetRepo:
             .where(Face.face_set_id == FaceSet.id, Face.project_id == FaceSet.project_id)
             .scalar_subquery()
         )
-        with self.db.session() as session:
-            found = session.execute(
-                select(FaceSet, newest).where(*_live(project_id, face_set_id))
+        # Every search reads it first: on a bare connection, the hot path's way (Database.connection).
+        with self.db.connection() as connection:
+            found = connection.execute(
+                select(FaceSet.__table__, newest.label("newest_face_at")).where(
+                    *_live(project_id, face_set_id)
+                )
             ).one_or_none()
             if found is None:
                 return None
-            face_set, newest_face_at = found
-            return FaceSetRow.of(face_set), newest_face_at
+            return FaceSetRow.of(found), found.newest_face_at
 
     def get_by_name(self, project_id: str, name: str, include_deleting: bool = False) -> FaceSetRow | None:
         """The face set of that name; one being deleted only with ``include_deleting`` (a

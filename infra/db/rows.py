@@ -84,7 +84,7 @@ class FaceSetRow:
         return self.id
 
     @classmethod
-    def of(cls, model: FaceSet) -> FaceSetRow:
+    def of(cls, model: FaceSet | Row[Any]) -> FaceSetRow:
         return cls(
             id=model.id,
             project_id=model.project_id,
@@ -129,7 +129,7 @@ class FaceRow:
         return self.face_id
 
     @classmethod
-    def of(cls, model: Face) -> FaceRow:
+    def of(cls, model: Face | Row[Any]) -> FaceRow:
         return cls(
             face_id=model.face_id,
             project_id=model.project_id,
