@@ -139,8 +139,9 @@ class ApiKeyRepo:
         if parts is None:
             return None
         key_id, secret = parts
-        with self.db.session() as session:
-            key = session.get(ApiKey, key_id)
+        # Every request reads it: on a bare connection, the hot path's way (Database.connection).
+        with self.db.connection() as connection:
+            key = connection.execute(select(ApiKey).where(ApiKey.id == key_id)).one_or_none()
             if key is None or key.revoked_at is not None:
                 return None
             if not hmac.compare_digest(key.secret_hash, hash_secret(secret)):

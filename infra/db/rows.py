@@ -44,7 +44,7 @@ class ApiKeyRow:
     last_used_at: datetime | None = None
 
     @classmethod
-    def of(cls, model: ApiKey) -> ApiKeyRow:
+    def of(cls, model: ApiKey | Row[Any]) -> ApiKeyRow:
         return cls(
             id=model.id,
             project_id=model.project_id,
