@@ -89,11 +89,12 @@ class FaceSetRepo:
     def get_by_name(self, project_id: str, name: str, include_deleting: bool = False) -> FaceSetRow | None:
         """The face set of that name; one being deleted only with ``include_deleting`` (a
         second delete request re-sends the job of a delete that failed)."""
-        with self.db.session() as session:
+        # Every search request reads it: on a bare connection (Database.connection).
+        with self.db.connection() as connection:
             query = select(FaceSet).where(FaceSet.project_id == project_id, FaceSet.name == name)
             if not include_deleting:
                 query = query.where(FaceSet.deleting_since.is_(None))
-            face_set = session.scalars(query).one_or_none()
+            face_set = connection.execute(query).one_or_none()
             return FaceSetRow.of(face_set) if face_set is not None else None
 
     def list(self, project_id: str) -> builtins.list[FaceSetRow]:
