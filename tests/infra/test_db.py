@@ -701,6 +701,22 @@ def test_rows_are_detached_snapshots(repos: Repos) -> None:
         )
 
 
+def test_a_bare_connection_commits_when_its_block_ends_and_rolls_back_when_it_raises(
+    database: Database,
+) -> None:
+    """``Database.connection``, the hot path's transaction, keeps ``session``'s contract."""
+    table = f"marks_{uuid.uuid4().hex[:8]}"
+    with database.connection() as connection:
+        connection.execute(text(f"CREATE TABLE {table} (who VARCHAR(16))"))
+        connection.execute(text(f"INSERT INTO {table} (who) VALUES ('kept')"))
+    with pytest.raises(RuntimeError), database.connection() as connection:
+        connection.execute(text(f"INSERT INTO {table} (who) VALUES ('dropped')"))
+        raise RuntimeError("the block failed")
+    with database.session() as session:
+        assert list(session.execute(text(f"SELECT who FROM {table}")).scalars()) == ["kept"]
+        session.execute(text(f"DROP TABLE {table}"))
+
+
 def test_a_forked_child_opens_its_own_connections(database: Database) -> None:
     with database.session() as session:
         session.execute(text("SELECT 1"))  # the parent's pool now holds a connection

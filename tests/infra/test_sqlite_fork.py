@@ -33,7 +33,12 @@ def _write_in_child(url: str) -> int:
 
 
 @pytest.mark.parametrize("round_", range(3))
-def test_a_child_forked_during_a_parent_thread_write_can_write(tmp_path: Path, round_: int) -> None:
+@pytest.mark.parametrize("writer", ["session", "connection"])
+def test_a_child_forked_during_a_parent_thread_write_can_write(
+    tmp_path: Path, round_: int, writer: str
+) -> None:
+    """``writer``: the parent writes through a Session or through ``Database.connection``
+    (the job row's hot path); both pass the fork gate."""
     url = f"sqlite:///{tmp_path / 'forked.db'}"
     parent = Database(url)
     with parent.write_session() as session:
@@ -42,8 +47,9 @@ def test_a_child_forked_during_a_parent_thread_write_can_write(tmp_path: Path, r
     inside = threading.Event()
 
     def hold_a_write() -> None:
-        with parent.write_session() as session:
-            session.execute(text("INSERT INTO marks (who) VALUES ('parent')"))
+        transaction = parent.write_session() if writer == "session" else parent.connection()
+        with transaction as handle:
+            handle.execute(text("INSERT INTO marks (who) VALUES ('parent')"))
             inside.set()
             time.sleep(HOLD_SECONDS)
 
