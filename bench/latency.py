@@ -11,7 +11,10 @@ For each stack (``--stacks distributed,embedded``):
    against 2 interactive worker processes; requests per second against the in-process rate;
 4. one request's breakdown from its job row: before the row (API parse, probe intake),
    row to start (publish, queue, worker pick-up), start to finish (the worker's job),
-   finish to the answer (completion push, response).
+   finish to the answer (completion push, response);
+5. searches right after an enrollment (within the read-your-writes window, when a search
+   asks the index for Strong consistency) against the same searches after it. The loops
+   above start after that window: they measure the steady state.
 
 The distributed stack is bench/distributed.py's (gunicorn API, Celery workers, RabbitMQ,
 PostgreSQL, a Milvus server, an S3 server); the embedded one is what `facefleet up` runs
@@ -305,19 +308,63 @@ def measure_stack(name: str, service: Any, photos: Photos, args: argparse.Namesp
             processes.start(f"interactive{index}", "worker", "--queues", INTERACTIVE, "--name", f"i{index}@%h")
         load = Load(client, photos.probes, args.rate)
         load.run(max(8.0, 8 / args.rate))  # every process warm, every connection open
+        # Also makes the loops below start after the read-your-writes window of the gallery.
+        fresh = searches_after_a_write(client, processes, load, photos.gallery[0])
         opened = open_loop(load, args.seconds)
         closed = closed_loop(load, args.clients, args.seconds)
         split = breakdown(client, processes.env["FACEFLEET_DATABASE__URL"], photos.probes[0].read_bytes())
         profile = job_profile(processes.env, client.project_id, photos.probes[0].read_bytes())
         result = {
             "stack": name, "open_loop": opened, "closed_loop": closed, "breakdown_ms": split,
-            "search_job_profile_ms": profile,
+            "search_job_profile_ms": profile, "search_after_a_write": fresh,
         }
         if args.compare_stored_probes:
             result["open_loop_stored_probes"] = stored_probes_open_loop(client, processes, load, args.seconds)
         failed = [*opened.values(), *result.get("open_loop_stored_probes", {}).values()]
         processes.keep_logs = any(part["errors"] for part in failed) or closed["errors"] > 0
     return result
+
+
+def searches_after_a_write(client: Client, processes: Processes, load: Load, photo: Path) -> dict[str, Any]:
+    """Sync searches within the read-your-writes window after a new face, then after it.
+
+    A search sent within ``READ_YOUR_WRITES_WINDOW`` of its face set's newest face asks the
+    vector index for Strong consistency (workers/services/search.py), which a Milvus server
+    answers at its next time tick. The open and closed loops measure the steady state, after
+    every window; this phase measures the window itself: one more face enrolled (by a worker
+    of the enroll queue, started for it), then the same search inside the window and after."""
+    from workers.services.search import READ_YOUR_WRITES_WINDOW
+
+    window = READ_YOUR_WRITES_WINDOW.total_seconds()
+    search = 7  # an odd index is a search; the 7th probe is small enough to travel inline
+    processes.start("writer", "worker", "--queues", "facefleet.enroll", "--name", "writer@%h")
+    job_id = client.enroll_async(GALLERY, photo, "written-just-now")
+    while (status := client.status(job_id)) not in {"succeeded", "failed"}:
+        time.sleep(0.02)
+    written = time.monotonic()
+
+    def searches(until: float) -> list[Sample]:
+        samples = []
+        while time.monotonic() < until:
+            samples.append(load._call(search))
+            time.sleep(0.25)
+        return samples
+
+    inside = searches(written + window - 1.0)
+    time.sleep(max(0.0, written + window + 1.0 - time.monotonic()))
+    after = searches(time.monotonic() + (window - 1.0))
+    processes.stop("writer")
+    return {
+        "window_seconds": window,
+        "enrollment": status,
+        "within_window": _summary(inside),
+        "after_window": _summary(after),
+    }
+
+
+def _summary(samples: list[Sample]) -> dict[str, Any]:
+    ok = [s.seconds * 1000 for s in samples if s.status == 200]
+    return {"requests": len(samples), "errors": len(samples) - len(ok), **percentiles(ok)}
 
 
 def stored_probes_open_loop(client: Client, processes: Processes, load: Load, seconds: float) -> dict[str, Any]:
