@@ -221,10 +221,11 @@ class Database:
     @contextmanager
     def connection(self) -> Iterator[Connection]:
         """A transaction on a bare connection, without a Session: committed when the block
-        ends, rolled back when it raises. For single statements on a hot path (a job row's
-        insert, start, finish and read), where the Session's per-statement bookkeeping cost
-        more CPU than the statement (docs/BENCHMARKS.md, "Seventh pass"). Rows come back as
-        plain ``Row`` objects, never as tracked models."""
+        ends, rolled back when it raises. For the statements of every sync call (a job row's
+        insert, start, finish and read; the API key's read; a search's reads), where the
+        Session's per-statement bookkeeping cost more CPU than the statement
+        (docs/BENCHMARKS.md, "Seventh pass"). Rows come back as plain ``Row`` objects, never
+        as tracked models."""
         gate = _sqlite_fork_gate.transaction() if self.is_sqlite else nullcontext()
         with gate, self.engine.begin() as connection:
             yield connection

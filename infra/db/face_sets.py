@@ -75,7 +75,7 @@ class FaceSetRepo:
             .where(Face.face_set_id == FaceSet.id, Face.project_id == FaceSet.project_id)
             .scalar_subquery()
         )
-        # Every search reads it first: on a bare connection, the hot path's way (Database.connection).
+        # Every search reads it first: on a bare connection (Database.connection).
         with self.db.connection() as connection:
             found = connection.execute(
                 select(FaceSet.__table__, newest.label("newest_face_at")).where(

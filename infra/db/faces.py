@@ -168,7 +168,7 @@ class FaceRepo:
 
     def get_many(self, project_id: str, face_set_id: str, face_ids: Iterable[str]) -> dict[str, FaceRow]:
         found: dict[str, FaceRow] = {}
-        # A search's hits: on a bare connection, the hot path's way (Database.connection).
+        # A search's hits: on a bare connection (Database.connection).
         with self.db.connection() as connection:
             for chunk in batched(unique_in_order(face_ids)):
                 query = select(Face).where(

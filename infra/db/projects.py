@@ -139,7 +139,7 @@ class ApiKeyRepo:
         if parts is None:
             return None
         key_id, secret = parts
-        # Every request reads it: on a bare connection, the hot path's way (Database.connection).
+        # Every request reads it: on a bare connection (Database.connection).
         with self.db.connection() as connection:
             key = connection.execute(select(ApiKey).where(ApiKey.id == key_id)).one_or_none()
             if key is None or key.revoked_at is not None:
