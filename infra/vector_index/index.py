@@ -32,6 +32,7 @@ from pymilvus.exceptions import MilvusException
 from infra.errors import TransientInfraError
 from infra.filter_columns import NUMBER_COLUMNS, STRING_COLUMNS
 from infra.vector_index.errors import is_not_loaded, translated
+from infra.vector_index.freshness import last_write_timestamp, read_level
 from infra.vector_index.records import (
     INT63_MASK,
     Consistency,
@@ -130,10 +131,12 @@ class VectorIndex:
         self.close()
 
     # --- writes ---------------------------------------------------------------------------
-    def upsert(self, model_id: str, records: Sequence[VectorRecord]) -> None:
-        """Insert or overwrite ``records``; the collection is created on first use."""
+    def upsert(self, model_id: str, records: Sequence[VectorRecord]) -> int:
+        """Insert or overwrite ``records``; the collection is created on first use. Returns
+        the index's timestamp of the write (0 when nothing was written): a search given it
+        as ``written_ts`` sees these vectors."""
         if not records:
-            return
+            return 0
         vectors = as_matrix([record.vector for record in records])
         written_at = int(time.time() * 1000)
         # Rows are built (and validated) before the collection is created, so bad input
@@ -155,6 +158,7 @@ class VectorIndex:
                     self._client.insert(collection.name, batch, timeout=self._timeout)
                 else:
                     self._client.upsert(collection.name, batch, timeout=self._timeout)
+        return last_write_timestamp(collection.name)
 
     def delete(self, model_id: str, face_ids: Iterable[str]) -> None:
         """Remove these faces' vectors; unknown ids and an absent collection are no-ops."""
@@ -192,13 +196,16 @@ class VectorIndex:
         strong: bool = False,
         max_distance: float | None = None,
         face_set_size: int | None = None,
+        written_ts: int | None = None,
     ) -> list[list[Hit]]:
         """The ``top_k`` nearest faces of one face set for each probe, nearest first.
 
         ``expr`` is a Milvus boolean expression over the row (``fields["age"] > 30``), built
         from trusted parts or by ``infra.search_filter``. ``strong`` makes writes acknowledged
-        before this call visible (about 200 ms on a server); otherwise Bounded consistency
-        may miss the last ~0.2 s of writes. ``max_distance`` drops hits farther than it.
+        before this call visible (about 200 ms on a server), or with ``written_ts`` (an
+        ``upsert``'s timestamp) the writes up to it, at once when they are visible already;
+        otherwise Bounded consistency may miss the latest writes. ``max_distance`` drops hits
+        farther than it.
         ``face_set_size`` (faces in the set, when known) sets HNSW's ef (``search_ef_for``).
         """
         if not 1 <= top_k <= MAX_TOP_K:
@@ -211,7 +218,7 @@ class VectorIndex:
             return [[] for _ in range(len(probes))]
         require_dimension(collection, probes.shape[1])
         scope = f"scope == {scope_key(project_id, face_set_id)}"
-        consistency = Consistency.STRONG if strong else Consistency.BOUNDED
+        consistency, guarantee = read_level(strong, written_ts)
         with self._reading(collection, "search", user_filter=expr):
             results = self._client.search(
                 collection.name,
@@ -222,6 +229,7 @@ class VectorIndex:
                 search_params=self._search_params(top_k, face_set_size),
                 consistency_level=consistency.value,
                 timeout=self._timeout,
+                **guarantee,
             )
         return [hits_from(found, max_distance) for found in results]
 

@@ -19,13 +19,17 @@ _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class Consistency(StrEnum):
-    """Milvus consistency levels. ``STRONG`` sees every acknowledged write (read-after-write);
-    ``BOUNDED`` may miss writes from the last ~0.2 s and is far cheaper for hot search."""
+    """Milvus consistency levels. ``STRONG`` sees every acknowledged write (read-after-write),
+    at the server's next time tick (~200 ms on a server); ``BOUNDED`` may miss the latest
+    writes and is far cheaper for hot search; ``CUSTOMIZED`` sees every write up to a given
+    index timestamp: given a write's own, it sees that write without waiting for a tick once
+    the write is visible."""
 
     STRONG = "Strong"
     SESSION = "Session"
     BOUNDED = "Bounded"
     EVENTUALLY = "Eventually"
+    CUSTOMIZED = "Customized"
 
 
 def vector_id(face_id: str) -> int:
