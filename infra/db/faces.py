@@ -49,8 +49,13 @@ class FaceRepo:
 
     # ------------------------------------------------------------------ writes
 
-    def add_faces(self, project_id: str, face_set_id: str, faces: Sequence[NewFace]) -> builtins.list[str]:
+    def add_faces(
+        self, project_id: str, face_set_id: str, faces: Sequence[NewFace], vector_written_ts: int = 0
+    ) -> builtins.list[str]:
         """Store the faces that are not stored yet, all or none; returns the ids added.
+
+        ``vector_written_ts``: the vector index's timestamp of their vectors' write; the face
+        set keeps the latest one, for searches right after (``FaceSet.vector_written_ts``).
 
         Raises ``NotFound`` when the face set is gone, ``CapacityExceeded`` when the new
         faces do not fit (nothing is added), ``DuplicateFaceId`` when an id belongs to
@@ -79,10 +84,13 @@ class FaceRepo:
                 raise CapacityExceeded(face_set_id, face_set.capacity, face_set.face_count, len(new))
             now = utc_now()
             session.add_all(self._model(project_id, face_set_id, face, now) for face in new)
+            counted: dict[str, Any] = {"face_count": FaceSet.face_count + len(new)}
+            if vector_written_ts > (face_set.vector_written_ts or 0):  # the row is locked: no race
+                counted["vector_written_ts"] = vector_written_ts
             session.execute(
                 update(FaceSet)
                 .where(FaceSet.id == face_set_id)
-                .values(face_count=FaceSet.face_count + len(new))
+                .values(**counted)
                 .execution_options(synchronize_session=False)
             )
             self._ensure_persons(session, project_id, face_set_id, [face.user_id for face in new])

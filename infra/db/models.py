@@ -127,6 +127,10 @@ class FaceSet(Base):
     # until an explicit cleanup.
     reindex_model_id: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     previous_model_id: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    # The vector index's own timestamp of the latest write of its faces' vectors, set in the
+    # transaction that adds their rows: a search right after asks the index to be at least
+    # that current (``infra.vector_index``), not as current as its clock (Strong).
+    vector_written_ts: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Person(Base):

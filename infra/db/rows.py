@@ -78,6 +78,7 @@ class FaceSetRow:
     model_id: str = "dlib-resnet-v1"
     reindex_model_id: str | None = None
     previous_model_id: str | None = None
+    vector_written_ts: int | None = None
 
     @property
     def face_set_id(self) -> str:
@@ -96,6 +97,7 @@ class FaceSetRow:
             model_id=model.model_id,
             reindex_model_id=model.reindex_model_id,
             previous_model_id=model.previous_model_id,
+            vector_written_ts=model.vector_written_ts,
         )
 
 

@@ -32,7 +32,7 @@ from infra.db.rows import Box
 from infra.settings import DatabaseSettings
 
 POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-HEAD = "0007"
+HEAD = "0008"
 T = TypeVar("T")
 
 
@@ -321,6 +321,20 @@ def test_a_face_set_is_read_with_when_it_last_got_a_face(repos: Repos) -> None:
         None,
     )  # another face set's faces are not its own
     assert repos.face_sets.get_with_newest_face("another-project", face_set_id) is None
+
+
+def test_a_face_set_keeps_the_latest_vector_write_timestamp_of_its_faces(repos: Repos) -> None:
+    """What a search right after an enrollment asks the vector index to be as current as
+    (infra.vector_index.freshness): the latest write's, never an older one."""
+    face_set_id = make_face_set(repos)
+    assert repos.face_sets.get(repos.project_id, face_set_id).vector_written_ts is None  # type: ignore[union-attr]
+    repos.faces.add_faces(repos.project_id, face_set_id, [new_face("ts-1")], vector_written_ts=2000)
+    repos.faces.add_faces(repos.project_id, face_set_id, [new_face("ts-2")], vector_written_ts=1000)  # late
+    repos.faces.add_faces(repos.project_id, face_set_id, [new_face("ts-3")])  # no timestamp known
+    found = repos.face_sets.get_with_newest_face(repos.project_id, face_set_id)
+    assert found is not None and found[0].vector_written_ts == 2000
+    repos.faces.add_faces(repos.project_id, face_set_id, [new_face("ts-4")], vector_written_ts=3000)
+    assert repos.face_sets.get(repos.project_id, face_set_id).vector_written_ts == 3000  # type: ignore[union-attr]
 
 
 def test_capacity_exceeded_adds_nothing_and_known_faces_use_no_capacity(repos: Repos) -> None:
