@@ -199,28 +199,29 @@ def store_planned(ctx: JobContext, plans: Sequence[PlannedFaces], crops_stored: 
             for plan in plans
             for e in embedder.embed(plan.image.pixels, [r.face for r in plan.results])
         ]
+    # The index's timestamp of the last write goes into the face set's row with the faces: a
+    # search right after asks the index to be that current (infra.vector_index.freshness).
+    written_ts = 0
     for written_model, model_vectors in vectors.items():
-        runtime.index.upsert(
-            written_model,
-            [
-                runtime.index_record(
-                    face_id=face_id,
-                    vector=vector,
-                    project_id=plan.target.project_id,
-                    face_set_id=plan.target.face_set_id,
-                    user_id=plan.target.user_id,
-                    fields=plan.target.external_fields,
-                    columns=plan.target.filter_columns.values(plan.target.external_fields),
-                )
-                for (plan, face_id), vector in zip(
-                    [(plan, face_id) for plan in plans for face_id in plan.face_ids],
-                    model_vectors,
-                    strict=True,
-                )
-            ],
-        )
+        records = [
+            runtime.index_record(
+                face_id=face_id,
+                vector=vector,
+                project_id=plan.target.project_id,
+                face_set_id=plan.target.face_set_id,
+                user_id=plan.target.user_id,
+                fields=plan.target.external_fields,
+                columns=plan.target.filter_columns.values(plan.target.external_fields),
+            )
+            for (plan, face_id), vector in zip(
+                [(plan, face_id) for plan in plans for face_id in plan.face_ids],
+                model_vectors,
+                strict=True,
+            )
+        ]
+        written_ts = max(written_ts, runtime.index.upsert(written_model, records))
     try:
-        _add_rows(ctx, plans)
+        _add_rows(ctx, plans, written_ts)
         return [True for _ in plans]
     except CapacityExceeded as full:
         if len(plans) == 1:
@@ -232,7 +233,7 @@ def store_planned(ctx: JobContext, plans: Sequence[PlannedFaces], crops_stored: 
     added = []
     for plan in plans:
         try:
-            _add_rows(ctx, [plan])
+            _add_rows(ctx, [plan], written_ts)
             added.append(True)
         except CapacityExceeded as full:
             plan.refused = str(full)
@@ -242,12 +243,13 @@ def store_planned(ctx: JobContext, plans: Sequence[PlannedFaces], crops_stored: 
     return added
 
 
-def _add_rows(ctx: JobContext, plans: Sequence[PlannedFaces]) -> None:
+def _add_rows(ctx: JobContext, plans: Sequence[PlannedFaces], vector_written_ts: int) -> None:
     runtime = ctx.runtime
     first = plans[0].target
     runtime.faces.add_faces(
         project_id=first.project_id,
         face_set_id=first.face_set_id,
+        vector_written_ts=vector_written_ts,
         faces=[
             runtime.face_row(
                 face_id=face_id,

@@ -87,6 +87,7 @@ def search(ctx: JobContext, payload: SearchPayload) -> SearchResult:
             face_set_id=payload.face_set_id,
             expr=expr,
             strong=_written_recently(newest_face_at),
+            written_ts=face_set.vector_written_ts,
             face_set_size=face_set.face_count,
         )
     except InvalidVectorFilter as refused:  # a filter our parser accepts but Milvus cannot run
