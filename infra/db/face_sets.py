@@ -155,6 +155,21 @@ class FaceSetRepo:
             session.flush()
             return FaceSetRow.of(face_set)
 
+    def record_vector_write(self, project_id: str, face_set_id: str, written_ts: int) -> None:
+        """Keep ``written_ts`` (the vector index's timestamp of a write of this face set's
+        vectors) when it is the latest: a search right after must see that write too
+        (``FaceSet.vector_written_ts``). For writes that add no face (an update of a face's
+        fields, a reindex); ``FaceRepo.add_faces`` records its own."""
+        if written_ts <= 0:
+            return
+        with self.db.connection() as connection:
+            connection.execute(
+                update(FaceSet)
+                .where(FaceSet.id == face_set_id, FaceSet.project_id == project_id)
+                .where((FaceSet.vector_written_ts.is_(None)) | (FaceSet.vector_written_ts < written_ts))
+                .values(vector_written_ts=written_ts)
+            )
+
     def forget_previous_model(self, project_id: str, face_set_id: str) -> FaceSetRow | None:
         with self.db.write_session() as session:
             face_set = lock_face_set(session, project_id, face_set_id)

@@ -16,7 +16,9 @@ larger, which costs a read at most a wait for that write too.
 
 from __future__ import annotations
 
-from pymilvus.client import ts_utils
+from datetime import datetime, timedelta
+
+from pymilvus.client import ts_utils, utils
 
 from infra.vector_index.records import Consistency
 
@@ -34,3 +36,13 @@ def read_level(strong: bool, written_ts: int | None) -> tuple[Consistency, dict[
     if written_ts:
         return Consistency.CUSTOMIZED, {"guarantee_timestamp": written_ts}
     return Consistency.STRONG, {}
+
+
+def written_within(written_ts: int | None, window: timedelta, now: datetime) -> bool:
+    """Whether the write of ``written_ts`` happened within ``window`` before ``now``, by the
+    physical part of the index's hybrid timestamp (the Milvus server's clock: a skew between
+    clocks only moves the window's edge, and the window is many times any sane skew)."""
+    if not written_ts:
+        return False
+    written_at = float(utils.hybridts_to_unixtime(written_ts))
+    return now.timestamp() - written_at < window.total_seconds()

@@ -335,6 +335,13 @@ def test_a_face_set_keeps_the_latest_vector_write_timestamp_of_its_faces(repos: 
     assert found is not None and found[0].vector_written_ts == 2000
     repos.faces.add_faces(repos.project_id, face_set_id, [new_face("ts-4")], vector_written_ts=3000)
     assert repos.face_sets.get(repos.project_id, face_set_id).vector_written_ts == 3000  # type: ignore[union-attr]
+    # Writes that add no face (a face's new fields, a reindex) record theirs the same way.
+    repos.face_sets.record_vector_write(repos.project_id, face_set_id, 2500)
+    repos.face_sets.record_vector_write(repos.project_id, face_set_id, 0)
+    repos.face_sets.record_vector_write("another-project", face_set_id, 9000)
+    assert repos.face_sets.get(repos.project_id, face_set_id).vector_written_ts == 3000  # type: ignore[union-attr]
+    repos.face_sets.record_vector_write(repos.project_id, face_set_id, 4000)
+    assert repos.face_sets.get(repos.project_id, face_set_id).vector_written_ts == 4000  # type: ignore[union-attr]
 
 
 def test_capacity_exceeded_adds_nothing_and_known_faces_use_no_capacity(repos: Repos) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from infra.vector_index.freshness import read_level
+from datetime import UTC, datetime, timedelta
+
+from infra.vector_index.freshness import read_level, written_within
 from infra.vector_index.records import Consistency
 
 
@@ -18,3 +20,16 @@ def test_without_the_write_timestamp_a_search_right_after_a_write_stays_strong()
     # Face sets from before the timestamp was kept, and milvus-lite (which reports none).
     assert read_level(strong=True, written_ts=None) == (Consistency.STRONG, {})
     assert read_level(strong=True, written_ts=0) == (Consistency.STRONG, {})
+
+
+def test_a_write_counts_as_recent_by_the_physical_part_of_its_index_timestamp() -> None:
+    now = datetime(2026, 12, 6, 18, 0, tzinfo=UTC)
+    window = timedelta(seconds=10)
+    assert written_within(_index_timestamp(now - timedelta(seconds=3)), window, now)
+    assert not written_within(_index_timestamp(now - timedelta(seconds=11)), window, now)
+    assert not written_within(None, window, now) and not written_within(0, window, now)
+
+
+def _index_timestamp(at: datetime) -> int:
+    """Milvus's hybrid timestamp: milliseconds since the epoch above an 18-bit logical counter."""
+    return (int(at.timestamp() * 1000) << 18) | 7
