@@ -92,7 +92,8 @@ def _reembed(ctx: JobContext, payload: ReindexPayload, face_set: Any, rows: list
                 columns=_columns(face_set).values(dict(row.external_fields or {})),
             ))
     if records:
-        runtime.index.upsert(payload.model, records)
+        written_ts = runtime.index.upsert(payload.model, records)
+        runtime.face_sets.record_vector_write(payload.project_id, face_set.id, written_ts)
     return len(records), len(rows) - len(missing)
 
 

@@ -14,6 +14,7 @@ from core.results import FaceRecord, Match, SearchGroup, SearchResult
 from infra.filter_columns import FilterColumns
 from infra.search_filter import FilterError, built_in_columns, compile_filter, with_built_in_fields
 from infra.vector_index.errors import InvalidVectorFilter
+from infra.vector_index.freshness import written_within
 from pipelines.compare import (
     SimilarityCalibration,
     distance_to_similarity,
@@ -86,7 +87,7 @@ def search(ctx: JobContext, payload: SearchPayload) -> SearchResult:
             project_id=payload.project_id,
             face_set_id=payload.face_set_id,
             expr=expr,
-            strong=_written_recently(newest_face_at),
+            strong=_written_recently(newest_face_at, face_set.vector_written_ts),
             written_ts=face_set.vector_written_ts,
             face_set_size=face_set.face_count,
         )
@@ -157,10 +158,13 @@ def _compiled_filter(ctx: JobContext, payload: SearchPayload, schema: dict[str, 
         raise JobFailure(ErrorCode.INVALID_FILTER, str(bad)) from bad
 
 
-def _written_recently(newest_face_at: datetime | None) -> bool:
+def _written_recently(newest_face_at: datetime | None, vector_written_ts: int | None) -> bool:
     """Read at the job's start: a face whose enrollment answered before the search was sent
-    is in the face set by then."""
-    return newest_face_at is not None and datetime.now(UTC) - newest_face_at < READ_YOUR_WRITES_WINDOW
+    is in the face set by then, and so is a vector rewritten since (a face's new fields)."""
+    now = datetime.now(UTC)
+    if newest_face_at is not None and now - newest_face_at < READ_YOUR_WRITES_WINDOW:
+        return True
+    return written_within(vector_written_ts, READ_YOUR_WRITES_WINDOW, now)
 
 
 def _rank(

@@ -31,7 +31,7 @@ def update_face(ctx: JobContext, payload: UpdateFacePayload) -> UpdateFaceResult
     face_set = runtime.face_sets.get(payload.project_id, payload.face_set_id)
     if row.face_id in vectors and face_set is not None:
         fields = dict(row.external_fields or {})
-        runtime.index.upsert(
+        written_ts = runtime.index.upsert(
             row.model_id,
             [
                 runtime.index_record(
@@ -45,6 +45,8 @@ def update_face(ctx: JobContext, payload: UpdateFacePayload) -> UpdateFaceResult
                 )
             ],
         )
+        # A filtered search right after must see the new fields (infra.vector_index.freshness).
+        runtime.face_sets.record_vector_write(payload.project_id, payload.face_set_id, written_ts)
     return UpdateFaceResult(
         face_id=row.face_id,
         external_image_id=row.external_image_id,
