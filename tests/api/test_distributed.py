@@ -1,6 +1,7 @@
-"""The API on the distributed stores: PostgreSQL, RabbitMQ and an S3 server (moto), with
-one real worker. The same code as the embedded tests; what differs is what these stores
-do differently: JSONB fields, the broker, S3 keys for image_url and prefix listing."""
+"""The API on the distributed stores: PostgreSQL, RabbitMQ, an S3 server (moto) and a Milvus
+server, with one real worker. The same code as the embedded tests; what differs is what
+these stores do differently: JSONB fields, the broker, S3 keys for image_url and prefix
+listing, and a vector index whose reads see a write only when asked to (consistency)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.settings import BrokerSettings, DatabaseSettings
+from infra.db import Database
+from infra.db.repositories import FaceSetRepo
+from infra.settings import BrokerSettings, DatabaseSettings, VectorStoreSettings
 from tests.api.conftest import API_JOBS, ApiStack, api_stack, error_of, new_project, unique
 from tests.api.photos import GUIDO, OBAMA, OBAMA_240, OBAMA_SMALL, WOZNIAK, b64
 from tests.conftest import S3Server
@@ -20,7 +23,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.model]
 
 @pytest.fixture(scope="module")
 def distributed(
-    tmp_path_factory: pytest.TempPathFactory, postgres_url: str, rabbitmq_url: str, s3_server: S3Server
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_url: str,
+    rabbitmq_url: str,
+    s3_server: S3Server,
+    milvus_server_uri: str,
 ) -> Iterator[ApiStack]:
     from api.app import create_app
 
@@ -30,6 +37,7 @@ def distributed(
         "database": DatabaseSettings(url=postgres_url),
         "broker": BrokerSettings(url=rabbitmq_url),
         "object_store": s3_server.settings(),
+        "vector_store": VectorStoreSettings(uri=milvus_server_uri, collection_prefix=unique("api")),
     }
     with start_stack(home, workers=1, **overrides) as stack:
         app = create_app(stack.settings)
@@ -74,6 +82,22 @@ def test_enroll_search_update_and_delete_on_the_distributed_stores(distributed: 
 
     assert client.ok("DELETE", f"/face-sets/{name}/faces", query_string={"filter": "year:1991"})["face_number"] == 1
     assert client.ok("DELETE", f"/face-sets/{name}") == {"face_set_name": name, "deleted_faces": 1}
+
+
+def test_a_face_is_found_by_a_search_sent_right_after_its_enrollment(distributed: ApiStack) -> None:
+    """Read-your-writes on a Milvus server: the search reads as current as the enrollment's
+    own vector write (the timestamp the face set keeps), not as current as Milvus's clock."""
+    client = distributed.client
+    name = unique()
+    client.create_face_set(name)
+    enrolled = []
+    for photo in (OBAMA, GUIDO, WOZNIAK):
+        enrolled.append(client.add_face(name, photo).get_json()["faces"][0]["face_id"])
+        hits = client.search(name, photo)["faces"]  # sent as soon as the enrollment answered
+        assert hits and hits[0]["face_id"] == enrolled[-1]
+    face_sets = FaceSetRepo(Database(distributed.settings.database.url, pool_size=1))
+    face_set = face_sets.get_by_name(client.project_id, name)
+    assert face_set is not None and face_set.vector_written_ts, "the face set keeps its vectors' write timestamp"
 
 
 def test_batch_by_s3_prefix_and_idempotent_retry(distributed: ApiStack) -> None:
