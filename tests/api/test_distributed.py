@@ -95,8 +95,11 @@ def test_a_face_is_found_by_a_search_sent_right_after_its_enrollment(distributed
         enrolled.append(client.add_face(name, photo).get_json()["faces"][0]["face_id"])
         hits = client.search(name, photo)["faces"]  # sent as soon as the enrollment answered
         assert hits and hits[0]["face_id"] == enrolled[-1]
-    face_sets = FaceSetRepo(Database(distributed.settings.database.url, pool_size=1))
-    face_set = face_sets.get_by_name(client.project_id, name)
+    database = Database(distributed.settings.database.url, pool_size=1)
+    try:
+        face_set = FaceSetRepo(database).get_by_name(client.project_id, name)
+    finally:
+        database.dispose()
     assert face_set is not None and face_set.vector_written_ts, "the face set keeps its vectors' write timestamp"
 
 
