@@ -6,7 +6,7 @@ import builtins
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,6 +23,15 @@ def lock_face_set(session: Session, project_id: str, face_set_id: str) -> FaceSe
     return session.scalars(
         select(FaceSet).where(FaceSet.id == face_set_id, FaceSet.project_id == project_id).with_for_update()
     ).one_or_none()
+
+
+def latest_vector_write(written_ts: int) -> ColumnElement[Any]:
+    """``face_sets.vector_written_ts`` once a write at ``written_ts`` is recorded: the later
+    of the two, so a write recorded late (or with no timestamp, 0) never moves it back."""
+    return case(
+        (func.coalesce(FaceSet.vector_written_ts, 0) < written_ts, written_ts),
+        else_=FaceSet.vector_written_ts,
+    )
 
 
 class FaceSetRepo:
@@ -166,8 +175,7 @@ class FaceSetRepo:
             connection.execute(
                 update(FaceSet)
                 .where(FaceSet.id == face_set_id, FaceSet.project_id == project_id)
-                .where((FaceSet.vector_written_ts.is_(None)) | (FaceSet.vector_written_ts < written_ts))
-                .values(vector_written_ts=written_ts)
+                .values(vector_written_ts=latest_vector_write(written_ts))
             )
 
     def forget_previous_model(self, project_id: str, face_set_id: str) -> FaceSetRow | None:

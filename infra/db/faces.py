@@ -20,7 +20,7 @@ from core.results import PixelBox
 from infra.db.batching import batched, unique_in_order
 from infra.db.database import Database
 from infra.db.errors import CapacityExceeded, DuplicateFaceId, NotFound
-from infra.db.face_sets import lock_face_set
+from infra.db.face_sets import latest_vector_write, lock_face_set
 from infra.db.models import Face, FaceSet, Person, utc_now
 from infra.db.rows import FaceRow, PersonRow
 
@@ -84,13 +84,13 @@ class FaceRepo:
                 raise CapacityExceeded(face_set_id, face_set.capacity, face_set.face_count, len(new))
             now = utc_now()
             session.add_all(self._model(project_id, face_set_id, face, now) for face in new)
-            counted: dict[str, Any] = {"face_count": FaceSet.face_count + len(new)}
-            if vector_written_ts > (face_set.vector_written_ts or 0):  # the row is locked: no race
-                counted["vector_written_ts"] = vector_written_ts
             session.execute(
                 update(FaceSet)
                 .where(FaceSet.id == face_set_id)
-                .values(**counted)
+                .values(
+                    face_count=FaceSet.face_count + len(new),
+                    vector_written_ts=latest_vector_write(vector_written_ts),
+                )
                 .execution_options(synchronize_session=False)
             )
             self._ensure_persons(session, project_id, face_set_id, [face.user_id for face in new])
