@@ -15,7 +15,7 @@ import os
 import threading
 import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -226,15 +226,17 @@ class Database:
         Session's per-statement bookkeeping cost more CPU than the statement
         (docs/BENCHMARKS.md, "Seventh pass"). Rows come back as plain ``Row`` objects, never
         as tracked models."""
-        gate = _sqlite_fork_gate.transaction() if self.is_sqlite else nullcontext()
-        with gate, self.engine.begin() as connection:
+        with self._fork_gate(), self.engine.begin() as connection:
             yield connection
 
     @contextmanager
     def _transaction(self, *, immediate: bool) -> Iterator[Session]:
-        gate = _sqlite_fork_gate.transaction() if self.is_sqlite else nullcontext()
-        with gate, self._session_transaction(immediate=immediate) as session:
+        with self._fork_gate(), self._session_transaction(immediate=immediate) as session:
             yield session
+
+    def _fork_gate(self) -> AbstractContextManager[None]:
+        """What every transaction passes: on SQLite, the gate that keeps fork() out of it."""
+        return _sqlite_fork_gate.transaction() if self.is_sqlite else nullcontext()
 
     @contextmanager
     def _session_transaction(self, *, immediate: bool) -> Iterator[Session]:
