@@ -164,9 +164,7 @@ def open_loop(load: Load, seconds: float) -> dict[str, Any]:
     samples = load.run(seconds)
     by_operation: dict[str, Any] = {}
     for operation in ("detect", "search"):
-        chosen = [s for s in samples if s.operation == operation]
-        ok = [s.seconds * 1000 for s in chosen if s.status == 200]
-        by_operation[operation] = {"requests": len(chosen), "errors": len(chosen) - len(ok), **percentiles(ok)}
+        by_operation[operation] = _summary([s for s in samples if s.operation == operation])
     return by_operation
 
 
