@@ -84,8 +84,8 @@ class FaceSetRepo:
             .where(Face.face_set_id == FaceSet.id, Face.project_id == FaceSet.project_id)
             .scalar_subquery()
         )
-        # Every search reads it first: on a bare connection (Database.connection).
-        with self.db.connection() as connection:
+        # Every search reads it first: one statement on a bare connection (Database.statement).
+        with self.db.statement() as connection:
             found = connection.execute(
                 select(FaceSet.__table__, newest.label("newest_face_at")).where(
                     *_live(project_id, face_set_id)
@@ -98,8 +98,8 @@ class FaceSetRepo:
     def get_by_name(self, project_id: str, name: str, include_deleting: bool = False) -> FaceSetRow | None:
         """The face set of that name; one being deleted only with ``include_deleting`` (a
         second delete request re-sends the job of a delete that failed)."""
-        # Every search request reads it: on a bare connection (Database.connection).
-        with self.db.connection() as connection:
+        # Every search request reads it: one statement on a bare connection (Database.statement).
+        with self.db.statement() as connection:
             query = select(FaceSet).where(FaceSet.project_id == project_id, FaceSet.name == name)
             if not include_deleting:
                 query = query.where(FaceSet.deleting_since.is_(None))
@@ -171,7 +171,7 @@ class FaceSetRepo:
         fields, a reindex); ``FaceRepo.add_faces`` records its own."""
         if written_ts <= 0:
             return
-        with self.db.connection() as connection:
+        with self.db.statement() as connection:
             connection.execute(
                 update(FaceSet)
                 .where(FaceSet.id == face_set_id, FaceSet.project_id == project_id)

@@ -176,8 +176,8 @@ class FaceRepo:
 
     def get_many(self, project_id: str, face_set_id: str, face_ids: Iterable[str]) -> dict[str, FaceRow]:
         found: dict[str, FaceRow] = {}
-        # A search's hits: on a bare connection (Database.connection).
-        with self.db.connection() as connection:
+        # A search's hits: reads on a bare connection, each committed alone (Database.statement).
+        with self.db.statement() as connection:
             for chunk in batched(unique_in_order(face_ids)):
                 query = select(Face).where(
                     Face.project_id == project_id, Face.face_set_id == face_set_id, Face.face_id.in_(chunk)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
@@ -25,6 +25,7 @@ PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed
 ACTIVE = (PENDING, RUNNING)
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
 STALE_CLAIM_LIMIT = 500
+_COUNT_ONE_MORE = {"count": JobOutcomeCount.count + 1}
 
 
 class JobRepo:
@@ -111,14 +112,14 @@ class JobRepo:
         # RETURNING tells whether the row was inserted (ORM-level inserts report no rowcount)
         # and hands it back, so a sync call's intake costs one round trip, not a read after it.
         statement = insert(Job).values(**values).on_conflict_do_nothing().returning(Job)
-        with self.db.connection() as connection:
+        with self.db.statement() as connection:
             job = connection.execute(statement).one_or_none()
             return JobRow.of(job) if job is not None else None
 
     # ------------------------------------------------------------------ reads
 
     def get(self, job_id: str) -> JobRow | None:
-        with self.db.connection() as connection:
+        with self.db.statement() as connection:
             job = connection.execute(select(Job).where(Job.id == job_id)).one_or_none()
             return JobRow.of(job) if job is not None else None
 
@@ -164,7 +165,7 @@ class JobRepo:
         statement = _active_update(
             job_id, status=RUNNING, worker=worker, started_at=now, heartbeat_at=now, attempts=Job.attempts + 1
         ).returning(Job)
-        with self.db.connection() as connection:
+        with self.db.statement() as connection:
             job = connection.execute(statement).one_or_none()
             return JobRow.of(job) if job is not None else None
 
@@ -245,22 +246,39 @@ class JobRepo:
         """Make the job final and count its outcome in the same transaction: exactly once,
         since only the update that found it still active counts. Returns the final row (its
         event is built from it), None when the job was final already."""
+        if self.db.engine.dialect.name == "postgresql":
+            # One statement, its own transaction: no BEGIN and COMMIT around three statements.
+            with self.db.statement() as connection:
+                job = connection.execute(self._finishing_statement(job_id, values)).one_or_none()
+                return JobRow.of(job) if job is not None else None
         with self.db.connection() as connection:
             job = connection.execute(_active_update(job_id, **values).returning(Job)).one_or_none()
             if job is None:
                 return None
-            insert = postgresql.insert if self.db.engine.dialect.name == "postgresql" else sqlite.insert
-            statement = insert(JobOutcomeCount).values(kind=job.kind, status=values["status"], count=1)
+            counted = sqlite.insert(JobOutcomeCount).values(kind=job.kind, status=values["status"], count=1)
             connection.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["kind", "status"], set_={"count": JobOutcomeCount.count + 1}
-                )
+                counted.on_conflict_do_update(index_elements=["kind", "status"], set_=_COUNT_ONE_MORE)
             )
-            if self.completion_channel is not None:
-                # Delivered by PostgreSQL at commit, and only then: a waiter is told exactly
-                # when the final row is readable, without a round trip of its own.
-                connection.execute(select(func.pg_notify(self.completion_channel, job_id)))
             return JobRow.of(job)
+
+    def _finishing_statement(self, job_id: str, values: dict[str, Any]) -> Any:
+        """PostgreSQL's finish as one statement: the update and the count are data-modifying
+        CTEs, which PostgreSQL runs exactly once whether or not the query reads them, and the
+        push is ``pg_notify`` of the updated row, so there is none when the job was final
+        already. ``NOTIFY`` is delivered at commit, and only then: a waiter is told exactly
+        when the final row is readable, without a round trip of its own."""
+        finished = _active_update(job_id, **values).returning(*Job.__table__.columns).cte("finished")
+        counted = (
+            postgresql.insert(JobOutcomeCount)
+            .from_select(
+                ["kind", "status", "count"], select(finished.c.kind, literal(values["status"]), literal(1))
+            )
+            .on_conflict_do_update(index_elements=["kind", "status"], set_=_COUNT_ONE_MORE)
+            .cte("counted")
+        )
+        channel = self.completion_channel
+        pushed = [] if channel is None else [func.pg_notify(channel, finished.c.id)]
+        return select(*finished.columns, *pushed).add_cte(counted)
 
     def outcome_counts(self) -> dict[tuple[str, str], int]:
         """Finished jobs by (kind, status) since the database was made; never decreases."""
@@ -269,7 +287,7 @@ class JobRepo:
             return {(kind, status): int(count) for kind, status, count in rows}
 
     def _update_active(self, job_id: str, **values: Any) -> bool:
-        with self.db.connection() as connection:
+        with self.db.statement() as connection:
             return bool(affected_rows(connection.execute(_active_update(job_id, **values))))
 
     # ------------------------------------------------------------------ housekeeping

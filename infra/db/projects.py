@@ -139,8 +139,8 @@ class ApiKeyRepo:
         if parts is None:
             return None
         key_id, secret = parts
-        # Every request reads it: on a bare connection (Database.connection).
-        with self.db.connection() as connection:
+        # Every request reads it: one statement on a bare connection (Database.statement).
+        with self.db.statement() as connection:
             key = connection.execute(select(ApiKey).where(ApiKey.id == key_id)).one_or_none()
             if key is None or key.revoked_at is not None:
                 return None

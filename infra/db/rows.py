@@ -203,7 +203,8 @@ class JobRow:
 
     @classmethod
     def of(cls, model: Job | Row[Any]) -> JobRow:
-        """From a model or from a Core row of the jobs table (``Database.connection``)."""
+        """From a model or from a Core row of the jobs table (``Database.statement``,
+        ``Database.connection``)."""
         return cls(
             id=model.id,
             project_id=model.project_id,

@@ -530,6 +530,29 @@ def test_job_lifecycle_and_first_outcome_wins(repos: Repos) -> None:
     assert repos.jobs.get("no-such-job") is None
 
 
+def test_a_finish_returns_the_final_row_and_counts_each_outcome_once(repos: Repos) -> None:
+    """A job's finish (on PostgreSQL one statement, on SQLite a transaction) hands back the
+    row as stored, counts the outcome with it, and a refused second outcome counts nothing."""
+    kind = f"kind_{uuid.uuid4().hex[:8]}"  # counts are global: a kind of this test's own
+    first, second = job_id(), job_id()
+    for jid in (first, second):
+        repos.jobs.create(
+            job_id=jid, project_id=repos.project_id, kind=kind, payload={}, idempotency_key=None
+        )
+        assert repos.jobs.start(jid, worker="w1") is not None
+
+    finished = repos.jobs.succeed(first, {"faces": [{"x": 1}]})
+    assert finished is not None and finished == repos.jobs.get(first)
+    assert (finished.status, finished.result) == ("succeeded", {"faces": [{"x": 1}]})
+    assert repos.jobs.fail(first, "internal", "too late") is None
+    assert repos.jobs.succeed(first, {"faces": []}) is None
+    failed = repos.jobs.fail(second, "no_face", "no face", {"image": "image1"})
+    assert failed is not None and failed == repos.jobs.get(second)
+
+    counts = repos.jobs.outcome_counts()
+    assert (counts.get((kind, "succeeded")), counts.get((kind, "failed"))) == (1, 1)
+
+
 def test_job_keeps_its_callback_url_and_webhook_report(repos: Repos) -> None:
     jid = job_id()
     job, _ = repos.jobs.create(
@@ -733,6 +756,27 @@ def test_a_bare_connection_commits_when_its_block_ends_and_rolls_back_when_it_ra
     with pytest.raises(RuntimeError), database.connection() as connection:
         connection.execute(text(f"INSERT INTO {table} (who) VALUES ('dropped')"))
         raise RuntimeError("the block failed")
+    with database.session() as session:
+        assert list(session.execute(text(f"SELECT who FROM {table}")).scalars()) == ["kept"]
+        session.execute(text(f"DROP TABLE {table}"))
+
+
+def test_a_lone_statement_is_committed_by_the_database(database: Database) -> None:
+    """``Database.statement`` runs without BEGIN or COMMIT on PostgreSQL: what it wrote is
+    there for another connection at once, and its connection goes back to the pool in
+    transactions again (the next ``connection()`` block still rolls back)."""
+    table = f"marks_{uuid.uuid4().hex[:8]}"
+    with database.connection() as connection:
+        connection.execute(text(f"CREATE TABLE {table} (who VARCHAR(16))"))
+    with database.statement() as connection:
+        assert database.is_sqlite or getattr(connection.connection.driver_connection, "autocommit", False)
+        connection.execute(text(f"INSERT INTO {table} (who) VALUES ('kept')"))
+    with database.session() as session:
+        assert list(session.execute(text(f"SELECT who FROM {table}")).scalars()) == ["kept"]
+    for _ in range(3):  # every pooled connection the statement may have used
+        with pytest.raises(RuntimeError), database.connection() as connection:
+            connection.execute(text(f"INSERT INTO {table} (who) VALUES ('dropped')"))
+            raise RuntimeError("the block failed")
     with database.session() as session:
         assert list(session.execute(text(f"SELECT who FROM {table}")).scalars()) == ["kept"]
         session.execute(text(f"DROP TABLE {table}"))
