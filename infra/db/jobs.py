@@ -12,20 +12,17 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, literal, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.orm import aliased
 
 from infra.db.batching import affected_rows, batched, unique_in_order
 from infra.db.database import Database
+from infra.db.job_statements import ACTIVE, FAILED, PENDING, RUNNING, SUCCEEDED, JobStatements, params
 from infra.db.models import Job, JobOutcomeCount, utc_now
 from infra.db.rows import JobRow
 
-PENDING, RUNNING, SUCCEEDED, FAILED = "pending", "running", "succeeded", "failed"
-ACTIVE = (PENDING, RUNNING)
 DEFAULT_TTL_SECONDS = 7 * 24 * 3600
 STALE_CLAIM_LIMIT = 500
-_COUNT_ONE_MORE = {"count": JobOutcomeCount.count + 1}
 
 
 class JobRepo:
@@ -37,6 +34,7 @@ class JobRepo:
         self.db = database
         self.ttl = timedelta(seconds=ttl_seconds)
         self.completion_channel = completion_channel
+        self.statements = JobStatements(database.engine.dialect.name, completion_channel)
 
     # ------------------------------------------------------------------ creation
 
@@ -108,19 +106,17 @@ class JobRepo:
             heartbeat_at=now,
             expires_at=now + self.ttl,
         )
-        insert = postgresql.insert if self.db.engine.dialect.name == "postgresql" else sqlite.insert
         # RETURNING tells whether the row was inserted (ORM-level inserts report no rowcount)
         # and hands it back, so a sync call's intake costs one round trip, not a read after it.
-        statement = insert(Job).values(**values).on_conflict_do_nothing().returning(Job)
         with self.db.statement() as connection:
-            job = connection.execute(statement).one_or_none()
+            job = connection.execute(self.statements.insert_if_absent, values).one_or_none()
             return JobRow.of(job) if job is not None else None
 
     # ------------------------------------------------------------------ reads
 
     def get(self, job_id: str) -> JobRow | None:
         with self.db.statement() as connection:
-            job = connection.execute(select(Job).where(Job.id == job_id)).one_or_none()
+            job = connection.execute(self.statements.read, params(job_id)).one_or_none()
             return JobRow.of(job) if job is not None else None
 
     def get_many(self, job_ids: Iterable[str]) -> list[JobRow]:
@@ -162,11 +158,9 @@ class JobRepo:
         None when the job is final already or has no row. One statement: a worker learns
         whether to run a job and starts it in the same round trip."""
         now = utc_now()
-        statement = _active_update(
-            job_id, status=RUNNING, worker=worker, started_at=now, heartbeat_at=now, attempts=Job.attempts + 1
-        ).returning(Job)
+        values = params(job_id, worker=worker, started_at=now, heartbeat_at=now, updated_at=now)
         with self.db.statement() as connection:
-            job = connection.execute(statement).one_or_none()
+            job = connection.execute(self.statements.start, values).one_or_none()
             return JobRow.of(job) if job is not None else None
 
     def heartbeat(self, job_id: str) -> bool:
@@ -207,12 +201,7 @@ class JobRepo:
         (first outcome wins)."""
         now = utc_now()
         return self._finish(
-            job_id,
-            status=SUCCEEDED,
-            result=result,
-            progress_done=func.coalesce(Job.progress_total, Job.progress_done),
-            finished_at=now,
-            expires_at=now + self.ttl,
+            SUCCEEDED, job_id, result=result, finished_at=now, expires_at=now + self.ttl, updated_at=now
         )
 
     def fail(
@@ -222,13 +211,14 @@ class JobRepo:
         final."""
         now = utc_now()
         return self._finish(
+            FAILED,
             job_id,
-            status=FAILED,
             error_code=code,
             error_message=message,
             error_details=details,
             finished_at=now,
             expires_at=now + self.ttl,
+            updated_at=now,
         )
 
     def record_webhook(self, job_id: str, report: dict[str, Any]) -> bool:
@@ -242,43 +232,21 @@ class JobRepo:
             )
             return bool(affected_rows(result))
 
-    def _finish(self, job_id: str, **values: Any) -> JobRow | None:
+    def _finish(self, status: str, job_id: str, **values: Any) -> JobRow | None:
         """Make the job final and count its outcome in the same transaction: exactly once,
         since only the update that found it still active counts. Returns the final row (its
         event is built from it), None when the job was final already."""
-        if self.db.engine.dialect.name == "postgresql":
-            # One statement, its own transaction: no BEGIN and COMMIT around three statements.
+        statements = self.statements
+        if statements.finish_counts:  # one statement, committed by itself
             with self.db.statement() as connection:
-                job = connection.execute(self._finishing_statement(job_id, values)).one_or_none()
+                job = connection.execute(statements.finish[status], params(job_id, **values)).one_or_none()
                 return JobRow.of(job) if job is not None else None
         with self.db.connection() as connection:
-            job = connection.execute(_active_update(job_id, **values).returning(Job)).one_or_none()
+            job = connection.execute(statements.finish[status], params(job_id, **values)).one_or_none()
             if job is None:
                 return None
-            counted = sqlite.insert(JobOutcomeCount).values(kind=job.kind, status=values["status"], count=1)
-            connection.execute(
-                counted.on_conflict_do_update(index_elements=["kind", "status"], set_=_COUNT_ONE_MORE)
-            )
+            connection.execute(statements.count_outcome, {"outcome_kind": job.kind, "outcome_status": status})
             return JobRow.of(job)
-
-    def _finishing_statement(self, job_id: str, values: dict[str, Any]) -> Any:
-        """PostgreSQL's finish as one statement: the update and the count are data-modifying
-        CTEs, which PostgreSQL runs exactly once whether or not the query reads them, and the
-        push is ``pg_notify`` of the updated row, so there is none when the job was final
-        already. ``NOTIFY`` is delivered at commit, and only then: a waiter is told exactly
-        when the final row is readable, without a round trip of its own."""
-        finished = _active_update(job_id, **values).returning(*Job.__table__.columns).cte("finished")
-        counted = (
-            postgresql.insert(JobOutcomeCount)
-            .from_select(
-                ["kind", "status", "count"], select(finished.c.kind, literal(values["status"]), literal(1))
-            )
-            .on_conflict_do_update(index_elements=["kind", "status"], set_=_COUNT_ONE_MORE)
-            .cte("counted")
-        )
-        channel = self.completion_channel
-        pushed = [] if channel is None else [func.pg_notify(channel, finished.c.id)]
-        return select(*finished.columns, *pushed).add_cte(counted)
 
     def outcome_counts(self) -> dict[tuple[str, str], int]:
         """Finished jobs by (kind, status) since the database was made; never decreases."""

@@ -1,0 +1,116 @@
+"""The statements of a sync job's row, built once and executed with each call's values.
+
+SQLAlchemy caches a statement's compiled SQL, not the statement: building one (its clauses,
+and for a CTE a proxy of every column) runs in Python on every call. For the statements
+that every sync call runs (the job's insert, start, finish and read), building cost as much
+CPU as executing: a worker's start and finish of one job spent ~3 ms of CPU in
+construction alone (py-spy, docs/BENCHMARKS.md, "Eighth pass"). So ``JobStatements`` builds
+them once per repository, every changing value a bound parameter, and a call executes one
+with ``params(...)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import bindparam, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import Executable
+from sqlalchemy.sql.elements import BindParameter
+
+from core.jobs import JobStatus
+from infra.db.models import Job, JobOutcomeCount
+
+PENDING, RUNNING, SUCCEEDED, FAILED = (status.value for status in JobStatus)
+ACTIVE = (PENDING, RUNNING)
+COUNT_ONE_MORE = {"count": JobOutcomeCount.count + 1}
+_JOB_ID = "job_id"
+
+
+def params(job_id: str, **values: Any) -> dict[str, Any]:
+    """One execution's parameters: the job's id, and the values of the columns the statement
+    sets from its parameters (``_bound``)."""
+    return {_JOB_ID: job_id, **{f"set_{name}": value for name, value in values.items()}}
+
+
+def _bound(*columns: str) -> dict[str, BindParameter[Any]]:
+    # ``set_``: SQLAlchemy keeps a column's own name for the SET parameters it generates.
+    return {name: bindparam(f"set_{name}", type_=Job.__table__.c[name].type) for name in columns}
+
+
+def _active_update(**values: Any) -> Any:
+    """The update of the job ``job_id`` while it is not final (a final row never changes)."""
+    return (
+        update(Job)
+        .where(Job.id == bindparam(_JOB_ID), Job.status.in_(ACTIVE))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+_OUTCOME_VALUES: dict[str, dict[str, Any]] = {
+    SUCCEEDED: {
+        "status": SUCCEEDED,
+        "progress_done": func.coalesce(Job.progress_total, Job.progress_done),
+        **_bound("result", "finished_at", "expires_at", "updated_at"),
+    },
+    FAILED: {
+        "status": FAILED,
+        **_bound("error_code", "error_message", "error_details", "finished_at", "expires_at", "updated_at"),
+    },
+}
+
+
+class JobStatements:
+    """The hot statements of one database's jobs table.
+
+    - ``insert_if_absent``: executed with the new row's column values; returns the row, or
+      nothing when the id or the project's idempotency key was taken.
+    - ``read`` and ``start`` (the running row, or nothing once final): ``params(job_id, ...)``.
+    - ``finish[status]``: the final row, or nothing when the job was final already. On
+      PostgreSQL one statement that also counts the outcome and sends the push
+      (``finish_counts`` is True); on SQLite the caller runs ``count_outcome`` after it, in
+      the same transaction.
+    """
+
+    def __init__(self, dialect: str, completion_channel: str | None) -> None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self.insert_if_absent: Executable = insert(Job).on_conflict_do_nothing().returning(Job)
+        self.read: Executable = select(Job).where(Job.id == bindparam(_JOB_ID))
+        self.start: Executable = _active_update(
+            status=RUNNING,
+            attempts=Job.attempts + 1,
+            **_bound("worker", "started_at", "heartbeat_at", "updated_at"),
+        ).returning(Job)
+        self.finish_counts = dialect == "postgresql"
+        if self.finish_counts:
+            self.finish = {
+                status: _counted_finish(status, values, completion_channel)
+                for status, values in _OUTCOME_VALUES.items()
+            }
+        else:
+            self.finish = {
+                status: _active_update(**values).returning(Job) for status, values in _OUTCOME_VALUES.items()
+            }
+        self.count_outcome: Executable = (
+            sqlite.insert(JobOutcomeCount)
+            .values(kind=bindparam("outcome_kind"), status=bindparam("outcome_status"), count=1)
+            .on_conflict_do_update(index_elements=["kind", "status"], set_=COUNT_ONE_MORE)
+        )
+
+
+def _counted_finish(status: str, values: dict[str, Any], channel: str | None) -> Executable:
+    """PostgreSQL's finish as one statement, its own transaction: the update and the count
+    are data-modifying CTEs, which PostgreSQL runs exactly once whether or not the query
+    reads them, and the push is ``pg_notify`` of the updated row, so there is none when the
+    job was final already. ``NOTIFY`` is delivered at commit, and only then: a waiter is told
+    exactly when the final row is readable, without a round trip of its own."""
+    finished = _active_update(**values).returning(*Job.__table__.columns).cte("finished")
+    counted = (
+        postgresql.insert(JobOutcomeCount)
+        .from_select(["kind", "status", "count"], select(finished.c.kind, literal(status), literal(1)))
+        .on_conflict_do_update(index_elements=["kind", "status"], set_=COUNT_ONE_MORE)
+        .cte("counted")
+    )
+    pushed = [] if channel is None else [func.pg_notify(channel, finished.c.id)]
+    return select(*finished.columns, *pushed).add_cte(counted)
