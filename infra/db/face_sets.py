@@ -6,7 +6,7 @@ import builtins
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, delete, func, select, update
+from sqlalchemy import ColumnElement, bindparam, case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -79,17 +79,10 @@ class FaceSetRepo:
         """``get``, and when the face set last got a face (None while it has none), in one
         round trip: a search reads both before it queries the index, and the second decides
         whether it must ask for Strong consistency."""
-        newest = (
-            select(func.max(Face.created_at))
-            .where(Face.face_set_id == FaceSet.id, Face.project_id == FaceSet.project_id)
-            .scalar_subquery()
-        )
         # Every search reads it first: one statement on a bare connection (Database.statement).
         with self.db.statement() as connection:
             found = connection.execute(
-                select(FaceSet.__table__, newest.label("newest_face_at")).where(
-                    *_live(project_id, face_set_id)
-                )
+                _WITH_NEWEST_FACE, {"project_id": project_id, "face_set_id": face_set_id}
             ).one_or_none()
             if found is None:
                 return None
@@ -99,11 +92,9 @@ class FaceSetRepo:
         """The face set of that name; one being deleted only with ``include_deleting`` (a
         second delete request re-sends the job of a delete that failed)."""
         # Every search request reads it: one statement on a bare connection (Database.statement).
+        query = _BY_NAME if include_deleting else _LIVE_BY_NAME
         with self.db.statement() as connection:
-            query = select(FaceSet).where(FaceSet.project_id == project_id, FaceSet.name == name)
-            if not include_deleting:
-                query = query.where(FaceSet.deleting_since.is_(None))
-            face_set = connection.execute(query).one_or_none()
+            face_set = connection.execute(query, {"project_id": project_id, "name": name}).one_or_none()
             return FaceSetRow.of(face_set) if face_set is not None else None
 
     def list(self, project_id: str) -> builtins.list[FaceSetRow]:
@@ -204,6 +195,23 @@ class FaceSetRepo:
             session.execute(delete(Person).where(Person.face_set_id == face_set_id))
             session.execute(delete(FaceSet).where(FaceSet.id == face_set_id))
             return faces
+
+
+# The reads every search makes, built once (infra.db.job_statements says why).
+_BY_NAME = select(FaceSet).where(
+    FaceSet.project_id == bindparam("project_id"), FaceSet.name == bindparam("name")
+)
+_LIVE_BY_NAME = _BY_NAME.where(FaceSet.deleting_since.is_(None))
+_NEWEST_FACE = (
+    select(func.max(Face.created_at))
+    .where(Face.face_set_id == FaceSet.id, Face.project_id == FaceSet.project_id)
+    .scalar_subquery()
+)
+_WITH_NEWEST_FACE = select(FaceSet.__table__, _NEWEST_FACE.label("newest_face_at")).where(
+    FaceSet.id == bindparam("face_set_id"),
+    FaceSet.project_id == bindparam("project_id"),
+    FaceSet.deleting_since.is_(None),
+)
 
 
 def _live(project_id: str, face_set_id: str) -> tuple[ColumnElement[bool], ...]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
 from core.results import PixelBox
@@ -26,6 +26,12 @@ from infra.db.rows import FaceRow, PersonRow
 
 # Any bounding box with integer x, y, width and height (``pipelines.types.BoundingBox``, ``Box``).
 BoxLike = PixelBox
+# A search's hits, built once (infra.db.job_statements says why).
+_FACES_BY_ID = select(Face).where(
+    Face.project_id == bindparam("project_id"),
+    Face.face_set_id == bindparam("face_set_id"),
+    Face.face_id.in_(bindparam("face_ids", expanding=True)),
+)
 
 
 @dataclass(frozen=True)
@@ -179,10 +185,9 @@ class FaceRepo:
         # A search's hits: reads on a bare connection, each committed alone (Database.statement).
         with self.db.statement() as connection:
             for chunk in batched(unique_in_order(face_ids)):
-                query = select(Face).where(
-                    Face.project_id == project_id, Face.face_set_id == face_set_id, Face.face_id.in_(chunk)
-                )
-                found.update((face.face_id, FaceRow.of(face)) for face in connection.execute(query))
+                chosen = {"project_id": project_id, "face_set_id": face_set_id, "face_ids": chunk}
+                rows = connection.execute(_FACES_BY_ID, chosen)
+                found.update((face.face_id, FaceRow.of(face)) for face in rows)
         return found
 
     def list(

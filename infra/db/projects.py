@@ -13,7 +13,7 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from infra.db.batching import affected_rows, new_id
@@ -26,6 +26,8 @@ KEY_PREFIX = "ffk_"
 KEY_ID_BYTES = 8
 SECRET_BYTES = 32
 KEY_USE_RESOLUTION = timedelta(minutes=1)
+# Every request reads it: built once (infra.db.job_statements says why).
+_KEY_BY_ID = select(ApiKey).where(ApiKey.id == bindparam("key_id"))
 
 
 def hash_secret(secret: str) -> str:
@@ -141,7 +143,7 @@ class ApiKeyRepo:
         key_id, secret = parts
         # Every request reads it: one statement on a bare connection (Database.statement).
         with self.db.statement() as connection:
-            key = connection.execute(select(ApiKey).where(ApiKey.id == key_id)).one_or_none()
+            key = connection.execute(_KEY_BY_ID, {"key_id": key_id}).one_or_none()
             if key is None or key.revoked_at is not None:
                 return None
             if not hmac.compare_digest(key.secret_hash, hash_secret(secret)):

@@ -466,6 +466,7 @@ def test_a_face_set_being_deleted_is_gone_for_reads_but_still_deletable(repos: R
     repos.face_sets.mark_deleting(repos.project_id, face_set_id)
 
     assert repos.face_sets.get(repos.project_id, face_set_id) is None
+    assert repos.face_sets.get_with_newest_face(repos.project_id, face_set_id) is None
     assert repos.face_sets.get_by_name(repos.project_id, "staff") is None
     assert repos.face_sets.list(repos.project_id) == []
     assert repos.face_sets.get_by_name(repos.project_id, "staff", include_deleting=True) is not None
