@@ -1,0 +1,111 @@
+"""One sync detect at a time on a quiet distributed stack, against the same computation.
+
+``bench.latency`` measures under a load (an open loop at ``--rate``, a closed loop); this
+bench measures what one caller alone waits: sequential sync ``face-detect`` calls of one
+probe photo, ``--gap`` seconds apart on a kept-alive connection, through the distributed
+stack of ``bench.latency`` (2 interactive workers), and in each round the same photo's
+computation in this process (decode, detect, landmarks: what the detect job computes).
+Rounds alternate the two, so a drift of the shared machine shows in both. Reported per
+round: the API's p50/p90, the computation's p50 and the difference; and the median split
+of a call from its job row (``bench.latency.breakdown``).
+
+``--pool`` runs the interactive workers on another Celery pool (``solo``: the job runs in
+the worker's main process, without the prefork pool's hop to a child).
+
+    .venv/bin/python -m bench.idle_latency --calls 60 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import requests
+
+from bench.common import machine_description, save_report
+from bench.distributed import REPO_ROOT, distributed_service, single_face_images, wait_until
+from bench.latency import INTERACTIVE, _compute, _pipeline, breakdown
+
+RESULTS = REPO_ROOT / "bench" / "results" / "idle_latency.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--calls", type=int, default=60, help="sequential calls per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--gap", type=float, default=0.15, help="seconds between calls")
+    parser.add_argument("--pool", default="prefork", help="the interactive workers' Celery pool")
+    parser.add_argument("--photo", type=Path, help="the probe (default: bench.latency's first probe)")
+    args = parser.parse_args(argv)
+    photo = args.photo or single_face_images(24)[16]
+    probe = photo.read_bytes()
+    pipeline = _pipeline()
+    for _ in range(10):
+        _compute(pipeline, "detect", probe)
+
+    rounds: list[dict[str, Any]] = []
+    with distributed_service() as (client, processes):
+        for index in range(2):
+            name = f"interactive{index}"
+            processes.start(
+                name, "worker", "--queues", INTERACTIVE, "--name", f"i{index}@%h", "--pool", args.pool
+            )
+        session = requests.Session()
+
+        def call() -> float:
+            started = time.perf_counter()
+            response = session.post(
+                client._url("face-detect"),
+                files={"image_file": (photo.name, probe, "image/jpeg")},
+                headers={"X-Auth-Token": client.api_key},
+                timeout=30,
+            )
+            response.raise_for_status()
+            return (time.perf_counter() - started) * 1000
+
+        wait_until(lambda: call() > 0, "a sync detect")
+        for _ in range(30):  # every process and connection warm
+            call()
+            time.sleep(0.1)
+        for _ in range(args.rounds):
+            alone = []
+            for _ in range(args.calls):
+                started = time.perf_counter()
+                _compute(pipeline, "detect", probe)
+                alone.append((time.perf_counter() - started) * 1000)
+            api = []
+            for _ in range(args.calls):
+                api.append(call())
+                time.sleep(args.gap)
+            p50, computed = float(np.median(api)), float(np.median(alone))
+            rounds.append(
+                {
+                    "api_p50_ms": round(p50, 1),
+                    "api_p90_ms": round(float(np.percentile(api, 90)), 1),
+                    "computation_p50_ms": round(computed, 1),
+                    "over_computation_ms": round(p50 - computed, 1),
+                }
+            )
+            print(rounds[-1], flush=True)
+        split = breakdown(client, processes.env["FACEFLEET_DATABASE__URL"], probe, repeats=21)
+
+    report = {
+        "machine": machine_description(),
+        "command": "python -m bench.idle_latency " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "photo": photo.name,
+        "photo_bytes": len(probe),
+        "pool": args.pool,
+        "rounds": rounds,
+        "median_over_computation_ms": round(float(np.median([r["over_computation_ms"] for r in rounds])), 1),
+        "breakdown_ms": split,
+    }
+    save_report(RESULTS, report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
