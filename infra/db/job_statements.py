@@ -2,11 +2,11 @@
 
 SQLAlchemy caches a statement's compiled SQL, not the statement: building one (its clauses,
 and for a CTE a proxy of every column) runs in Python on every call. For the statements
-that every sync call runs (the job's insert, start, finish and read), building cost as much
-CPU as executing: a worker's start and finish of one job spent ~3 ms of CPU in
-construction alone (py-spy, docs/BENCHMARKS.md, "Eighth pass"). So ``JobStatements`` builds
-them once per repository, every changing value a bound parameter, and a call executes one
-with ``params(...)``.
+that every sync call runs (the job's insert, start, finish and read), building cost more CPU
+than executing: the four took 4.4-6.4 ms of CPU a job built per call and 2.1-2.4 ms built
+once (docs/BENCHMARKS.md, "Eighth pass"). So ``JobStatements`` builds them once per
+repository, every changing value a bound parameter, and a call executes one with
+``params(...)``.
 """
 
 from __future__ import annotations
