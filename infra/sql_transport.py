@@ -39,7 +39,7 @@ from typing import Any
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport.sqlalchemy import Channel as _SqlaChannel
 from kombu.transport.sqlalchemy import Transport as _SqlaTransport
-from sqlalchemy import create_engine, delete, event, insert, select, text
+from sqlalchemy import bindparam, create_engine, delete, event, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -120,12 +120,19 @@ class Channel(_SqlaChannel):  # type: ignore[misc]
             self.session.commit()
         return known[queue]
 
+    def _statements(self) -> _MessageStatements:
+        """This channel's message statements, built once (upstream builds each per message)."""
+        built: _MessageStatements | None = self.__dict__.get("_built_statements")
+        if built is None:
+            built = self.__dict__["_built_statements"] = _MessageStatements(self.message_cls)
+        return built
+
     def _put(self, queue: Any, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        table = self.message_cls.__table__
         session = self.session
         try:
             stored = dumps(self._as_json(payload))
-            session.execute(insert(table).values(queue_id=self._queue_id(str(queue)), payload=stored))
+            row = {"queue_id": self._queue_id(str(queue)), "payload": stored}
+            session.execute(self._statements().put, row)
             session.commit()
         except OperationalError:
             # As upstream: the publish fails (and can be retried), never reports a message
@@ -159,19 +166,27 @@ class Channel(_SqlaChannel):  # type: ignore[misc]
           polls every queue it serves on a timer and on each wake-up, and upstream took
           SQLite's write lock for each poll, so the API's send waited in SQLite's busy
           handler (sleeps of 1, 2, 5, 10… ms) behind consumers finding nothing.
+
+        On SQLite the message is then taken by one prebuilt ``DELETE … RETURNING``, not an
+        ORM read and delete built for each message.
         """
         queue_id = self._queue_id(queue)
         session = self.session
         message_cls = self.message_cls
-        sqlite = session.bind.name == "sqlite"
-        if sqlite:
-            waiting = session.execute(
-                select(message_cls.id).where(message_cls.queue_id == queue_id, message_cls.visible != False).limit(1)
-            ).first()
+        if session.bind.name == "sqlite":
+            statements = self._statements()
+            waiting = session.execute(statements.waiting, {"queue_id": queue_id}).first()
             session.commit()  # ends the read: the claim below starts its own transaction
             if waiting is None:
                 raise Empty()
             session.execute(text("BEGIN IMMEDIATE TRANSACTION"))
+            try:
+                taken = session.execute(statements.take, {"queue_id": queue_id}).first()
+                if taken is None:
+                    raise Empty()  # another consumer claimed it between the read and the lock
+                return loads(taken.payload)
+            finally:
+                session.commit()
         try:
             message = (
                 session.query(message_cls)
@@ -189,6 +204,29 @@ class Channel(_SqlaChannel):  # type: ignore[misc]
             return loads(payload)
         finally:
             session.commit()
+
+
+class _MessageStatements:
+    """A channel's statements on its message table: ``put`` (``queue_id``, ``payload``),
+    ``waiting`` (a visible message of ``queue_id``, or none) and ``take`` (the oldest one
+    deleted, its payload returned)."""
+
+    def __init__(self, message_cls: Any) -> None:
+        visible_in_queue = (
+            message_cls.queue_id == bindparam("queue_id"),
+            message_cls.visible != False,  # rows hidden by upstream (an older broker file)
+        )
+        table = message_cls.__table__
+        self.put = insert(table)
+        self.waiting = select(message_cls.id).where(*visible_in_queue).limit(1)
+        oldest = (
+            select(message_cls.id)
+            .where(*visible_in_queue)
+            .order_by(message_cls.sent_at, message_cls.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+        self.take = delete(table).where(table.c.id == oldest).returning(table.c.payload)
 
 
 def _forget_hidden_messages(engine: Any, messages: Any) -> None:

@@ -230,3 +230,52 @@ def test_a_message_given_back_unacknowledged_is_delivered_again_whole(tmp_path: 
     with Connection(url) as connection:
         assert _take(connection, queue, 1) == [probe]
         assert connection.channel()._size("jobs") == 0
+
+
+def _drain_until_told(url: str, ready: object, stop: object, taken: object) -> None:
+    register()
+    queue = Queue("shared-jobs", Exchange("shared-jobs", type="direct"), routing_key="shared-jobs")
+
+    def on_message(body: dict[str, str], message: object) -> None:
+        taken.put(body["probe"])  # type: ignore[attr-defined]
+        message.ack()  # type: ignore[attr-defined]
+
+    with Connection(url) as connection, Consumer(connection, [queue], callbacks=[on_message]):
+        ready.set()  # type: ignore[attr-defined]
+        while not stop.is_set():  # type: ignore[attr-defined]
+            try:
+                connection.drain_events(timeout=0.2)
+            except TimeoutError:
+                pass
+
+
+def test_consumers_in_several_processes_take_each_message_once(tmp_path: Path) -> None:
+    """Three processes consume one queue while it is filled: every message reaches exactly
+    one of them (each take is one ``DELETE … RETURNING`` under SQLite's write lock)."""
+    register()
+    url = embedded_broker_url(f"sqla+sqlite:///{tmp_path / 'broker.db'}")
+    queue = Queue("shared-jobs", Exchange("shared-jobs", type="direct"), routing_key="shared-jobs")
+    context = multiprocessing.get_context("spawn")
+    stop, taken = context.Event(), context.Queue()
+    readies = [context.Event() for _ in range(3)]
+    consumers = [
+        context.Process(target=_drain_until_told, args=(url, ready, stop, taken)) for ready in readies
+    ]
+    for process in consumers:
+        process.start()
+    try:
+        assert all(ready.wait(60) for ready in readies)
+        sent = [f"probe-{index}" for index in range(90)]
+        with Connection(url) as connection:
+            producer = Producer(connection)
+            for probe in sent:
+                producer.publish(
+                    {"probe": probe}, exchange=queue.exchange, routing_key="shared-jobs", declare=[queue]
+                )
+        received = [taken.get(timeout=30) for _ in sent]
+    finally:
+        stop.set()
+        for process in consumers:
+            process.join(timeout=30)
+    assert sorted(received) == sorted(sent)  # each once: nothing lost, nothing twice
+    assert taken.empty()
