@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, bindparam, case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import BindParameter
 
 from infra.db.batching import new_id
 from infra.db.database import Database
@@ -197,6 +198,14 @@ class FaceSetRepo:
             return faces
 
 
+def _live(
+    project_id: str | BindParameter[str], face_set_id: str | BindParameter[str]
+) -> tuple[ColumnElement[bool], ...]:
+    """The face set by id, unless it is being deleted (``mark_deleting``): what the reads by
+    id select, and what ``mark_deleting`` marks."""
+    return (FaceSet.id == face_set_id, FaceSet.project_id == project_id, FaceSet.deleting_since.is_(None))
+
+
 # The reads every search makes, built once (infra.db.job_statements says why).
 _BY_NAME = select(FaceSet).where(
     FaceSet.project_id == bindparam("project_id"), FaceSet.name == bindparam("name")
@@ -208,13 +217,5 @@ _NEWEST_FACE = (
     .scalar_subquery()
 )
 _WITH_NEWEST_FACE = select(FaceSet.__table__, _NEWEST_FACE.label("newest_face_at")).where(
-    FaceSet.id == bindparam("face_set_id"),
-    FaceSet.project_id == bindparam("project_id"),
-    FaceSet.deleting_since.is_(None),
+    *_live(bindparam("project_id"), bindparam("face_set_id"))
 )
-
-
-def _live(project_id: str, face_set_id: str) -> tuple[ColumnElement[bool], ...]:
-    """The face set by id, unless it is being deleted (``mark_deleting``): what the reads by
-    id select, and what ``mark_deleting`` marks."""
-    return (FaceSet.id == face_set_id, FaceSet.project_id == project_id, FaceSet.deleting_since.is_(None))

@@ -38,14 +38,19 @@ def _bound(*columns: str) -> dict[str, BindParameter[Any]]:
     return {name: bindparam(f"set_{name}", type_=Job.__table__.c[name].type) for name in columns}
 
 
-def _active_update(**values: Any) -> Any:
-    """The update of the job ``job_id`` while it is not final (a final row never changes)."""
+def active_update(job_id: str | BindParameter[str], **values: Any) -> Any:
+    """The update of a job while it is not final (a final job's row never changes again)."""
     return (
         update(Job)
-        .where(Job.id == bindparam(_JOB_ID), Job.status.in_(ACTIVE))
+        .where(Job.id == job_id, Job.status.in_(ACTIVE))
         .values(**values)
         .execution_options(synchronize_session=False)
     )
+
+
+def _active_update(**values: Any) -> Any:
+    """``active_update`` of the job given at execution as ``job_id`` (``params``)."""
+    return active_update(bindparam(_JOB_ID), **values)
 
 
 _OUTCOME_VALUES: dict[str, dict[str, Any]] = {

@@ -17,7 +17,16 @@ from sqlalchemy.orm import aliased
 
 from infra.db.batching import affected_rows, batched, unique_in_order
 from infra.db.database import Database
-from infra.db.job_statements import ACTIVE, FAILED, PENDING, RUNNING, SUCCEEDED, JobStatements, params
+from infra.db.job_statements import (
+    ACTIVE,
+    FAILED,
+    PENDING,
+    RUNNING,
+    SUCCEEDED,
+    JobStatements,
+    active_update,
+    params,
+)
 from infra.db.models import Job, JobOutcomeCount, utc_now
 from infra.db.rows import JobRow
 
@@ -374,11 +383,6 @@ def _strings_in(value: Any) -> set[str]:
 
 
 def _active_update(job_id: str, **values: Any) -> Any:
-    """The update of a job that is not final yet (a final job's row never changes again)."""
+    """``active_update``, stamped ``updated_at`` now unless the values say otherwise."""
     values.setdefault("updated_at", utc_now())
-    return (
-        update(Job)
-        .where(Job.id == job_id, Job.status.in_(ACTIVE))
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    return active_update(job_id, **values)
