@@ -746,41 +746,49 @@ def test_rows_are_detached_snapshots(repos: Repos) -> None:
         )
 
 
-def test_a_bare_connection_commits_when_its_block_ends_and_rolls_back_when_it_raises(
-    database: Database,
-) -> None:
-    """``Database.connection``, the hot path's transaction, keeps ``session``'s contract."""
+@pytest.fixture
+def marks(database: Database) -> Iterator[str]:
+    """A scratch table of names (``who``), dropped after the test."""
     table = f"marks_{uuid.uuid4().hex[:8]}"
     with database.connection() as connection:
         connection.execute(text(f"CREATE TABLE {table} (who VARCHAR(16))"))
-        connection.execute(text(f"INSERT INTO {table} (who) VALUES ('kept')"))
+    yield table
+    with database.session() as session:
+        session.execute(text(f"DROP TABLE {table}"))
+
+
+def _names_in(database: Database, table: str) -> list[str]:
+    with database.session() as session:
+        return list(session.execute(text(f"SELECT who FROM {table}")).scalars())
+
+
+def _insert_in_a_failing_block(database: Database, table: str) -> None:
     with pytest.raises(RuntimeError), database.connection() as connection:
         connection.execute(text(f"INSERT INTO {table} (who) VALUES ('dropped')"))
         raise RuntimeError("the block failed")
-    with database.session() as session:
-        assert list(session.execute(text(f"SELECT who FROM {table}")).scalars()) == ["kept"]
-        session.execute(text(f"DROP TABLE {table}"))
 
 
-def test_a_lone_statement_is_committed_by_the_database(database: Database) -> None:
+def test_a_bare_connection_commits_when_its_block_ends_and_rolls_back_when_it_raises(
+    database: Database, marks: str
+) -> None:
+    """``Database.connection``, the hot path's transaction, keeps ``session``'s contract."""
+    with database.connection() as connection:
+        connection.execute(text(f"INSERT INTO {marks} (who) VALUES ('kept')"))
+    _insert_in_a_failing_block(database, marks)
+    assert _names_in(database, marks) == ["kept"]
+
+
+def test_a_lone_statement_is_committed_by_the_database(database: Database, marks: str) -> None:
     """``Database.statement`` runs without BEGIN or COMMIT on PostgreSQL: what it wrote is
     there for another connection at once, and its connection goes back to the pool in
     transactions again (the next ``connection()`` block still rolls back)."""
-    table = f"marks_{uuid.uuid4().hex[:8]}"
-    with database.connection() as connection:
-        connection.execute(text(f"CREATE TABLE {table} (who VARCHAR(16))"))
     with database.statement() as connection:
         assert database.is_sqlite or getattr(connection.connection.driver_connection, "autocommit", False)
-        connection.execute(text(f"INSERT INTO {table} (who) VALUES ('kept')"))
-    with database.session() as session:
-        assert list(session.execute(text(f"SELECT who FROM {table}")).scalars()) == ["kept"]
+        connection.execute(text(f"INSERT INTO {marks} (who) VALUES ('kept')"))
+    assert _names_in(database, marks) == ["kept"]
     for _ in range(3):  # every pooled connection the statement may have used
-        with pytest.raises(RuntimeError), database.connection() as connection:
-            connection.execute(text(f"INSERT INTO {table} (who) VALUES ('dropped')"))
-            raise RuntimeError("the block failed")
-    with database.session() as session:
-        assert list(session.execute(text(f"SELECT who FROM {table}")).scalars()) == ["kept"]
-        session.execute(text(f"DROP TABLE {table}"))
+        _insert_in_a_failing_block(database, marks)
+    assert _names_in(database, marks) == ["kept"]
 
 
 def test_a_forked_child_opens_its_own_connections(database: Database) -> None:
