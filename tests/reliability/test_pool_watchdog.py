@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -124,6 +124,18 @@ class RunningService:
         return self.process.wait(timeout=60)
 
 
+def _wait_for_finished_task(worker_log: Callable[[], str]) -> None:
+    """Waits until the worker's pool has handed its first task back.
+
+    The answer is pushed once the job row is stored, a moment before the child hands the
+    task back and its message is acknowledged. Stopped in that moment, the child would hold
+    its job as a running one: that is a hung job, for the task time limit, not a stalled pool."""
+    deadline = time.monotonic() + 30
+    while " succeeded in " not in worker_log():
+        assert time.monotonic() < deadline, "the first detect never finished in the worker"
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def running_up(tmp_path: Path) -> Iterator[RunningService]:
     service = RunningService(tmp_path / "home")
@@ -137,6 +149,7 @@ def running_up(tmp_path: Path) -> Iterator[RunningService]:
 def test_facefleet_up_replaces_a_worker_whose_pool_stopped_starting_jobs(running_up: RunningService) -> None:
     service = running_up
     assert service.detect().status_code == 200
+    _wait_for_finished_task(service.log)
     stalled_worker = service.worker_pid()
     (child,) = pool_children(stalled_worker)
     os.kill(child, signal.SIGSTOP)
@@ -180,13 +193,7 @@ def test_distributed_worker_exits_and_its_job_runs_on_the_replacement(
     with start_stack(tmp_path / "stack", workers=1, **overrides) as stack:
         client = project_client(stack.settings, "watchdog")
         sync_detect_seconds(client, stack)
-        # The answer is pushed once the job row is stored, a moment before the child hands
-        # the task back and its message is acknowledged; stopped in that moment, the child
-        # would hold the only prefetched message as a running job, which is not a stall.
-        deadline = time.monotonic() + 30
-        while " succeeded in " not in stack.worker_log("w1"):
-            assert time.monotonic() < deadline, "the first detect never finished in the worker"
-            time.sleep(0.05)
+        _wait_for_finished_task(lambda: stack.worker_log("w1"))
         stalled = stack.workers[0]
         (child,) = pool_children(stalled.pid)
         os.kill(child, signal.SIGSTOP)
