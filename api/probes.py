@@ -17,7 +17,6 @@ and fails with ``invalid_image``; its caller had already been answered 202 long 
 
 from __future__ import annotations
 
-import base64
 from typing import Any, Protocol
 
 from flask import g, has_request_context
@@ -45,13 +44,13 @@ def can_hold(size: int, max_bytes: int) -> bool:
     return has_request_context() and 0 < size <= max_bytes
 
 
-def inline_images(body: dict[str, Any]) -> dict[str, str]:
-    """The held images ``body`` names, base64-encoded for the task message."""
+def inline_images(body: dict[str, Any]) -> dict[str, bytes]:
+    """The held images ``body`` names, as bytes for the (msgpack) task message."""
     if not has_request_context():
         return {}
     held = _held()
     keys = {body[field] for field in IMAGE_KEY_FIELDS if isinstance(body.get(field), str)}
-    return {key: base64.b64encode(held[key][0]).decode("ascii") for key in keys if key in held}
+    return {key: held[key][0] for key in keys if key in held}
 
 
 def store_held(store: ProbeStore, body: dict[str, Any]) -> None:

@@ -13,7 +13,8 @@ from core.queues import PRIORITY_OF_QUEUE, queue_for
 ENQUEUED_AT_HEADER = "x-facefleet-enqueued-at"
 
 # A task message's payload may carry small probe images under this field (object key ->
-# base64 bytes) beside the job's own fields; the job row never holds them (api/probes.py).
+# bytes; base64 text in a JSON message of an earlier release) beside the job's own fields;
+# the job row never holds them (api/probes.py).
 INLINE_IMAGES_FIELD = "inline_images"
 
 AMQP_SCHEMES = ("amqp://", "amqps://", "pyamqp://")

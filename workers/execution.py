@@ -115,7 +115,10 @@ def split_inline_images(raw_payload: dict[str, Any]) -> tuple[dict[str, Any], di
     message: a retry re-sends it as it came)."""
     carried = raw_payload.get(INLINE_IMAGES_FIELD) or {}
     fields = {name: value for name, value in raw_payload.items() if name != INLINE_IMAGES_FIELD}
-    return fields, {key: base64.b64decode(data) for key, data in carried.items()}
+    # Bytes from a msgpack message; base64 text from a JSON one queued by an earlier release.
+    return fields, {
+        key: data if isinstance(data, bytes) else base64.b64decode(data) for key, data in carried.items()
+    }
 
 
 def _after_failure(runtime: Runtime, job_id: str, kind: JobKind, raw_payload: dict[str, Any]) -> None:

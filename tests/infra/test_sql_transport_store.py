@@ -14,6 +14,7 @@ import base64
 import json
 import multiprocessing
 from pathlib import Path
+from typing import Any
 
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from sqlalchemy import create_engine, text
@@ -69,16 +70,20 @@ def test_processes_declaring_the_same_queues_at_once_all_succeed(tmp_path: Path)
 def _take(connection: Connection, queue: Queue, count: int, then: str = "ack") -> list[str]:
     """The probes of the next ``count`` messages of ``queue``, each then acknowledged,
     requeued, or (any other ``then``) left unacknowledged."""
-    taken: list[str] = []
+    return [body["probe"] for body in _take_bodies(connection, queue, count, then)]
 
-    def on_message(body: dict[str, str], message: object) -> None:
-        taken.append(body["probe"])
+
+def _take_bodies(connection: Connection, queue: Queue, count: int, then: str = "ack") -> list[Any]:
+    taken: list[Any] = []
+
+    def on_message(body: Any, message: object) -> None:
+        taken.append(body)
         if then == "ack":
             message.ack()  # type: ignore[attr-defined]
         elif then == "requeue":
             message.requeue()  # type: ignore[attr-defined]
 
-    with Consumer(connection, [queue], callbacks=[on_message]):
+    with Consumer(connection, [queue], callbacks=[on_message], accept=["json", "msgpack"]):
         while len(taken) < count:
             connection.drain_events(timeout=5)
     return taken
@@ -230,6 +235,25 @@ def test_a_message_given_back_unacknowledged_is_delivered_again_whole(tmp_path: 
     with Connection(url) as connection:
         assert _take(connection, queue, 1) == [probe]
         assert connection.channel()._size("jobs") == 0
+
+
+def test_a_msgpack_body_travels_whole_even_when_its_bytes_read_as_text(tmp_path: Path) -> None:
+    """Task messages are msgpack (infra/celery_config.py). A body of raw bytes (a probe's
+    photo) is stored base64-encoded, one whose bytes happen to be valid UTF-8 (msgpack writes
+    a small int as one ASCII byte) as text; both come back as the value sent: fresh,
+    requeued, and restored when the consumer closes."""
+    register()
+    url = embedded_broker_url(f"sqla+sqlite:///{tmp_path / 'broker.db'}")
+    queue = Queue("jobs", Exchange("jobs", type="direct"), routing_key="jobs")
+    sent = [{"probe": bytes(range(256)) * 16}, 5]
+    with Connection(url) as connection:
+        producer = Producer(connection, serializer="msgpack")
+        for body in sent:
+            producer.publish(body, exchange=queue.exchange, routing_key="jobs", declare=[queue])
+    for then in ("requeue", "leave unacknowledged", "ack"):
+        with Connection(url) as connection:
+            taken = _take_bodies(connection, queue, 2, then=then)
+        assert sorted(map(repr, taken)) == sorted(map(repr, sent)), then
 
 
 def _drain_until_told(url: str, ready: object, stop: object, taken: object) -> None:

@@ -1,12 +1,16 @@
 """A job deletes its stored probes once its outcome is stored; a probe that came inline in
-its message was never stored, so the job spends no SQL read and no store call on it."""
+its message was never stored, so the job spends no SQL read and no store call on it, and
+reads as bytes whichever serializer carried it."""
 
 from __future__ import annotations
 
+import base64
 from types import SimpleNamespace
 from typing import Any
 
+from core.messages import INLINE_IMAGES_FIELD
 from core.probes import PROBE_PREFIX
+from workers.execution import split_inline_images
 from workers.probes import release_probes
 
 STORED = f"{PROBE_PREFIX}stored/abc"
@@ -50,3 +54,11 @@ def test_stored_probes_are_deleted_unless_another_job_still_names_them() -> None
 
     assert removed == 1 and runtime.deleted == [STORED]
     assert runtime.asked == [{STORED, IN_USE}]
+
+
+def test_a_carried_probe_is_bytes_from_a_msgpack_message_and_from_an_earlier_json_one() -> None:
+    photo = bytes(range(256))
+    job_fields = {"image_key": CARRIED, "face_set": "gate"}
+    for carried in (photo, base64.b64encode(photo).decode()):  # msgpack; JSON of an earlier release
+        fields, images = split_inline_images({**job_fields, INLINE_IMAGES_FIELD: {CARRIED: carried}})
+        assert fields == job_fields and images == {CARRIED: photo}
