@@ -47,10 +47,10 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # Results live in the jobs table (durable, with expiry), never in rpc://.
         "result_backend": None,
         "task_ignore_result": True,
-        # msgpack carries a sync probe's image as raw bytes: as JSON it was base64 text, an
-        # encode and a dump in the API and a load and a decode in the worker, ~3 ms of a
-        # call's path (docs/BENCHMARKS.md, "Ninth pass"). JSON is still accepted: a message
-        # queued by an earlier release decodes after an upgrade.
+        # msgpack carries a sync probe's image as raw bytes. As JSON it was base64 text: a
+        # third more bytes through the broker and the pool's pipe, and an encode, dump, load
+        # and decode on the path a caller waits on (docs/BENCHMARKS.md, "Ninth pass"). JSON
+        # is still accepted: a message queued by an earlier release decodes after an upgrade.
         "task_serializer": "msgpack",
         "accept_content": ["msgpack", "json"],
         "task_queues": _queues(),

@@ -53,6 +53,7 @@ def test_routing_follows_whether_a_gpu_pool_consumes(amqp_url: str) -> None:
                 pool_connection.channel(),
                 [_queue(QueueName.GPU.value)],
                 callbacks=[lambda _body, _message: None],
+                accept=producer.conf.accept_content,  # task messages are msgpack
             )
             consumer.consume()  # a GPU pool attaches (it never acks; we only count)
             routing = GpuRouting(settings)
