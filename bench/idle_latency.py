@@ -10,7 +10,9 @@ round: the API's p50/p90, the computation's p50 and the difference; and the medi
 of a call from its job row (``bench.latency.breakdown``).
 
 ``--pool`` runs the interactive workers on another Celery pool (``solo``: the job runs in
-the worker's main process, without the prefork pool's hop to a child).
+the worker's main process, without the prefork pool's hop to a child). ``--inline-max-bytes``
+restarts the API with another ``api.inline_probe_max_bytes`` (0: every probe goes through
+the object store), to find where sending a photo inline stops paying.
 
     .venv/bin/python -m bench.idle_latency --calls 60 --rounds 3
 """
@@ -40,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gap", type=float, default=0.15, help="seconds between calls")
     parser.add_argument("--pool", default="prefork", help="the interactive workers' Celery pool")
     parser.add_argument("--photo", type=Path, help="the probe (default: bench.latency's first probe)")
+    parser.add_argument("--inline-max-bytes", type=int, help="the API's api.inline_probe_max_bytes")
     args = parser.parse_args(argv)
     photo = args.photo or single_face_images(24)[16]
     probe = photo.read_bytes()
@@ -54,6 +57,11 @@ def main(argv: list[str] | None = None) -> int:
             processes.start(
                 name, "worker", "--queues", INTERACTIVE, "--name", f"i{index}@%h", "--pool", args.pool
             )
+        if args.inline_max_bytes is not None:
+            processes.stop("api")
+            processes.env = {**processes.env, "FACEFLEET_API__INLINE_PROBE_MAX_BYTES": str(args.inline_max_bytes)}
+            processes.start("api", "api", "--bind", client.base.removeprefix("http://"))
+            wait_until(lambda: requests.get(f"{client.base}/healthz", timeout=2).ok, "API")
         session = requests.Session()
 
         def call() -> float:
@@ -99,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         "photo": photo.name,
         "photo_bytes": len(probe),
         "pool": args.pool,
+        "inline_max_bytes": args.inline_max_bytes,
         "rounds": rounds,
         "median_over_computation_ms": round(float(np.median([r["over_computation_ms"] for r in rounds])), 1),
         "breakdown_ms": split,
