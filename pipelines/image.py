@@ -18,12 +18,14 @@ import base64
 import binascii
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
+import cv2
 import numpy as np
 import numpy.typing as npt
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from pipelines.errors import ErrorCode, ImageError
 from pipelines.types import DecodedImage, RGBImage
@@ -40,6 +42,17 @@ ACCEPTED_FORMATS: Final[dict[str, str]] = {
 _ALPHA_BACKGROUND: Final = (255, 255, 255)
 # The EXIF orientations that ImageOps.exif_transpose turns upright (1 is upright already).
 _TRANSPOSED_ORIENTATIONS: Final = frozenset(range(2, 9))
+# exif_transpose's transposition per orientation, on an array (rows, columns, channels).
+_UPRIGHT: Final[dict[int, Callable[[RGBImage], RGBImage]]] = {
+    2: lambda pixels: pixels[:, ::-1],  # FLIP_LEFT_RIGHT
+    3: lambda pixels: pixels[::-1, ::-1],  # ROTATE_180
+    4: lambda pixels: pixels[::-1],  # FLIP_TOP_BOTTOM
+    5: lambda pixels: pixels.transpose(1, 0, 2),  # TRANSPOSE
+    6: lambda pixels: np.rot90(pixels, -1),  # ROTATE_270
+    7: lambda pixels: pixels[::-1, ::-1].transpose(1, 0, 2),  # TRANSVERSE
+    8: lambda pixels: np.rot90(pixels),  # ROTATE_90
+}
+_END_OF_IMAGE: Final = b"\xff\xd9"
 _DATA_URL = re.compile(r"^data:(?P<media>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^,;]*)*?),", re.IGNORECASE)
 
 
@@ -82,7 +95,9 @@ def decode_image(data: bytes, limits: ImageLimits) -> DecodedImage:
             )
         _check_dimensions(image.size, limits)
         try:
-            pixels = _to_rgb(image)
+            pixels = _decoded_jpeg(data, image)
+            if pixels is None:
+                pixels = _to_rgb(image)
         except ImageError:
             raise
         except Image.DecompressionBombError as bomb:
@@ -134,6 +149,28 @@ def _check_dimensions(size: tuple[int, int], limits: ImageLimits) -> None:
             f"the image is {width}x{height}; each side must be at least {limits.min_side} pixels",
             ErrorCode.IMAGE_TOO_SMALL,
         )
+
+
+def _decoded_jpeg(data: bytes, image: Image.Image) -> RGBImage | None:
+    """A whole JPEG in RGB or grey, decoded by OpenCV straight into an array; None for any
+    other image, which Pillow decodes.
+
+    Pillow hands its pixels to numpy through ``tobytes``, a per-pixel repacking that cost
+    as much as the decode itself for a 12-Mpx photo (docs/BENCHMARKS.md, "Ninth pass"). Both
+    decode with libjpeg-turbo, so the pixels are the same (tests/pipelines/test_image_intake.py).
+    A stream with no end-of-image marker after its scan is left to Pillow: it refuses a
+    truncated file, where OpenCV would fill in the missing rows."""
+    if not isinstance(image, ImageFile.ImageFile) or image.format != "JPEG" or image.mode not in ("RGB", "L"):
+        return None  # MPO, CMYK (Adobe's inverted convention is Pillow's) and the rest
+    # Image.open stops reading right after the scan's header.
+    if image.fp is None or data.find(_END_OF_IMAGE, image.fp.tell()) == -1:
+        return None
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    if bgr is None:
+        return None  # Pillow says what is wrong with it
+    pixels: RGBImage = np.asarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+    upright = _UPRIGHT.get(image.getexif().get(ExifTags.Base.Orientation, 1))
+    return pixels if upright is None else np.ascontiguousarray(upright(pixels))
 
 
 def _to_rgb(image: Image.Image) -> RGBImage:

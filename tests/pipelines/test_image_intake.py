@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
 from pipelines.errors import ErrorCode, ImageError, PipelineError
-from pipelines.image import ImageLimits, decode_base64, decode_image
+from pipelines.image import ImageLimits, _decoded_jpeg, decode_base64, decode_image
 
 LIMITS = ImageLimits()
 EXIF_ORIENTATION_TAG = 0x0112
@@ -162,6 +162,25 @@ def test_pixels_equal_pillows_own_transpose_and_convert(orientation: int, mode: 
     np.testing.assert_array_equal(decode_image(data, LIMITS).pixels, expected)
 
 
+def test_whole_jpegs_skip_pillows_repacking_and_keep_its_pixels(faces_dir: Path) -> None:
+    """A whole RGB or grey JPEG is decoded by OpenCV straight into an array
+    (``_decoded_jpeg``): every such photo of the shared set, and a progressive one, comes out
+    as Pillow's own pixels, upright."""
+    photos = sorted(path for path in faces_dir.rglob("*") if path.suffix.lower() in (".jpg", ".jpeg"))
+    progressive = encode(Image.open(photos[0]), "JPEG", quality=90, progressive=True)
+    checked = 0
+    for data in [progressive, *(photo.read_bytes() for photo in photos)]:
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format != "JPEG" or image.mode not in ("RGB", "L"):
+                continue  # PNG and WebP under a .jpg name, and CMYK, are Pillow's
+            direct = _decoded_jpeg(data, image)  # before anything else reads the file
+            expected = np.asarray((ImageOps.exif_transpose(image) or image).convert("RGB"))
+        assert direct is not None
+        np.testing.assert_array_equal(direct, expected)
+        checked += 1
+    assert checked > 100
+
+
 def test_greyscale_becomes_three_equal_channels() -> None:
     grey = Image.linear_gradient("L").resize((64, 64))
 
@@ -260,8 +279,11 @@ def test_images_below_the_minimum_side_are_too_small() -> None:
 
 def test_truncated_bytes_are_invalid(faces_dir: Path) -> None:
     data = (faces_dir / "face_recognition-obama" / "obama.jpg").read_bytes()
+    cut = data[: len(data) // 2]
+    with Image.open(io.BytesIO(cut)) as image:
+        assert _decoded_jpeg(cut, image) is None  # left to Pillow: OpenCV would fill in grey rows
 
-    assert_rejected(data[: len(data) // 2], ErrorCode.INVALID_IMAGE)
+    assert_rejected(cut, ErrorCode.INVALID_IMAGE)
     assert_rejected(encode(two_tone(), "PNG")[:60], ErrorCode.INVALID_IMAGE)
 
 
