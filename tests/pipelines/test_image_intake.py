@@ -167,7 +167,8 @@ def test_whole_jpegs_skip_pillows_repacking_and_keep_its_pixels(faces_dir: Path)
     (``_decoded_jpeg``): every such photo of the shared set, and a progressive one, comes out
     as Pillow's own pixels, upright."""
     photos = sorted(path for path in faces_dir.rglob("*") if path.suffix.lower() in (".jpg", ".jpeg"))
-    progressive = encode(Image.open(photos[0]), "JPEG", quality=90, progressive=True)
+    with Image.open(photos[0]) as first:
+        progressive = encode(first, "JPEG", quality=90, progressive=True)
     checked = 0
     for data in [progressive, *(photo.read_bytes() for photo in photos)]:
         with Image.open(io.BytesIO(data)) as image:
