@@ -30,6 +30,7 @@ tables and queue rows.
 from __future__ import annotations
 
 import sqlite3
+from functools import cached_property
 from json import dumps, loads
 from pathlib import Path
 from queue import Empty
@@ -120,19 +121,17 @@ class Channel(_SqlaChannel):  # type: ignore[misc]
             self.session.commit()
         return known[queue]
 
+    @cached_property
     def _statements(self) -> _MessageStatements:
         """This channel's message statements, built once (upstream builds each per message)."""
-        built: _MessageStatements | None = self.__dict__.get("_built_statements")
-        if built is None:
-            built = self.__dict__["_built_statements"] = _MessageStatements(self.message_cls)
-        return built
+        return _MessageStatements(self.message_cls)
 
     def _put(self, queue: Any, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         session = self.session
         try:
             stored = dumps(self._as_json(payload))
             row = {"queue_id": self._queue_id(str(queue)), "payload": stored}
-            session.execute(self._statements().put, row)
+            session.execute(self._statements.put, row)
             session.commit()
         except OperationalError:
             # As upstream: the publish fails (and can be retried), never reports a message
@@ -174,7 +173,7 @@ class Channel(_SqlaChannel):  # type: ignore[misc]
         session = self.session
         message_cls = self.message_cls
         if session.bind.name == "sqlite":
-            statements = self._statements()
+            statements = self._statements
             waiting = session.execute(statements.waiting, {"queue_id": queue_id}).first()
             session.commit()  # ends the read: the claim below starts its own transaction
             if waiting is None:
