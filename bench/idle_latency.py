@@ -30,7 +30,7 @@ import requests
 
 from bench.common import machine_description, save_report
 from bench.distributed import REPO_ROOT, distributed_service, single_face_images, wait_until
-from bench.latency import INTERACTIVE, _compute, _pipeline, breakdown
+from bench.latency import INTERACTIVE, _compute, _pipeline, breakdown, restart_api_with_inline_limit
 
 RESULTS = REPO_ROOT / "bench" / "results" / "idle_latency.json"
 
@@ -58,10 +58,7 @@ def main(argv: list[str] | None = None) -> int:
                 name, "worker", "--queues", INTERACTIVE, "--name", f"i{index}@%h", "--pool", args.pool
             )
         if args.inline_max_bytes is not None:
-            processes.stop("api")
-            processes.env = {**processes.env, "FACEFLEET_API__INLINE_PROBE_MAX_BYTES": str(args.inline_max_bytes)}
-            processes.start("api", "api", "--bind", client.base.removeprefix("http://"))
-            wait_until(lambda: requests.get(f"{client.base}/healthz", timeout=2).ok, "API")
+            restart_api_with_inline_limit(client, processes, args.inline_max_bytes)
         session = requests.Session()
 
         def call() -> float:

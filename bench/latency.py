@@ -365,13 +365,18 @@ def _summary(samples: list[Sample]) -> dict[str, Any]:
     return {"requests": len(samples), "errors": len(samples) - len(ok), **percentiles(ok)}
 
 
+def restart_api_with_inline_limit(client: Client, processes: Processes, max_bytes: int) -> None:
+    """The API restarted on its address with ``api.inline_probe_max_bytes`` set to ``max_bytes``."""
+    processes.stop("api")
+    processes.env = {**processes.env, "FACEFLEET_API__INLINE_PROBE_MAX_BYTES": str(max_bytes)}
+    processes.start("api", "api", "--bind", client.base.removeprefix("http://"))
+    wait_until(lambda: requests.get(f"{client.base}/healthz", timeout=2).ok, "API")
+
+
 def stored_probes_open_loop(client: Client, processes: Processes, load: Load, seconds: float) -> dict[str, Any]:
     """The same open loop with every probe going through the object store (the path before
     inline probes): the API restarted with ``api.inline_probe_max_bytes=0``."""
-    processes.stop("api")
-    processes.env = {**processes.env, "FACEFLEET_API__INLINE_PROBE_MAX_BYTES": "0"}
-    processes.start("api", "api", "--bind", client.base.removeprefix("http://"))
-    wait_until(lambda: requests.get(f"{client.base}/healthz", timeout=2).ok, "API")
+    restart_api_with_inline_limit(client, processes, 0)
     load.run(4.0)
     return open_loop(load, seconds)
 
