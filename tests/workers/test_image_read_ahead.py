@@ -37,8 +37,7 @@ class SlowStore:
         return self.objects[key]
 
 
-def context(objects: dict[str, bytes], store: SlowStore | None = None) -> JobContext:
-    store = store or SlowStore(objects)
+def context(store: SlowStore) -> JobContext:
     runtime = SimpleNamespace(store=store, decode=lambda data: decode_image(data, ImageLimits()))
     return JobContext(job_id="job", kind=JobKind.ENROLL_CHUNK, runtime=runtime)  # type: ignore[arg-type]
 
@@ -49,7 +48,7 @@ def photo(faces_dir: Path) -> bytes:
 
 
 def test_images_come_in_order_with_each_failure_in_its_place(photo: bytes) -> None:
-    ctx = context({"images/a": photo, "images/broken": b"not an image"})
+    ctx = context(SlowStore({"images/a": photo, "images/broken": b"not an image"}))
 
     loaded = list(iter_images(ctx, ["images/a", "images/gone", "images/broken", "images/a"]))
 
@@ -61,7 +60,7 @@ def test_images_come_in_order_with_each_failure_in_its_place(photo: bytes) -> No
 def test_the_next_images_are_read_while_the_job_works_on_one(photo: bytes) -> None:
     keys = [f"images/{index}" for index in range(8)]
     store = SlowStore(dict.fromkeys(keys, photo))
-    ctx = context(store.objects, store)
+    ctx = context(store)
     work_done: list[float] = []
 
     for _ in iter_images(ctx, keys):
@@ -76,7 +75,7 @@ def test_the_next_images_are_read_while_the_job_works_on_one(photo: bytes) -> No
 
 def test_each_image_is_prepared_by_the_readers_before_the_job_takes_it(photo: bytes) -> None:
     keys = [f"images/{index}" for index in range(4)]
-    ctx = context({**dict.fromkeys(keys, photo), "images/broken": b"not an image"})
+    ctx = context(SlowStore({**dict.fromkeys(keys, photo), "images/broken": b"not an image"}))
     prepared_on: list[str] = []
 
     def prepare(image: DecodedImage) -> DecodedImage:
