@@ -330,22 +330,29 @@ def distributed_service() -> Iterator[tuple[Client, Processes]]:
         )
         env = child_env(settings)
         run_cli(env, "migrate")
-        project_id, api_key = created_project(run_cli(env, "project", "create", "bench"))
-        processes = Processes(env=env, logs=home, running={})
-        stack.callback(processes.stop_all)
-        port = free_port()
+        yield stack.enter_context(api_serving(env, home))
+
+
+@contextmanager
+def api_serving(env: dict[str, str], home: Path) -> Iterator[tuple[Client, Processes]]:
+    """A project, and the API up, on the stack that ``env`` names. On the way out every
+    process it or the caller started is stopped, and their logs are kept in
+    bench/results/logs when the bench failed or asked for them (``Processes.keep_logs``)."""
+    project_id, api_key = created_project(run_cli(env, "project", "create", "bench"))
+    processes = Processes(env=env, logs=home, running={})
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    try:
         processes.start("api", "api", "--bind", f"127.0.0.1:{port}")
-        base = f"http://127.0.0.1:{port}"
         wait_until(lambda: requests.get(f"{base}/healthz", timeout=2).ok, "API")
-        try:
-            yield Client(base=base, project_id=project_id, api_key=api_key), processes
-        except BaseException:
-            processes.stop_all()
-            processes.archive_logs()
-            raise
-        if processes.keep_logs:
-            processes.stop_all()
-            processes.archive_logs()
+        yield Client(base=base, project_id=project_id, api_key=api_key), processes
+    except BaseException:
+        processes.stop_all()
+        processes.archive_logs()
+        raise
+    processes.stop_all()
+    if processes.keep_logs:
+        processes.archive_logs()
 
 
 def main(argv: list[str] | None = None) -> int:

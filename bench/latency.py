@@ -49,12 +49,10 @@ from bench.distributed import (
     REPO_ROOT,
     Client,
     Processes,
-    created_project,
+    api_serving,
     distributed_service,
     enroll_all,
     face_set_pipeline,
-    free_port,
-    run_cli,
     single_face_images,
     wait_until,
 )
@@ -270,22 +268,8 @@ def embedded_service() -> Iterator[tuple[Client, Processes]]:
             home, models={"home": REPO_ROOT / ".facefleet"}, api={"gunicorn_workers": 1, "rate_limit_per_minute": 0}
         )
         try:
-            env = child_env(settings)
-            project_id, api_key = created_project(run_cli(env, "project", "create", "bench"))
-            processes = Processes(env=env, logs=home, running={})
-            port = free_port()
-            processes.start("api", "api", "--bind", f"127.0.0.1:{port}")
-            base = f"http://127.0.0.1:{port}"
-            wait_until(lambda: requests.get(f"{base}/healthz", timeout=2).ok, "API")
-            try:
-                yield Client(base=base, project_id=project_id, api_key=api_key), processes
-            except BaseException:
-                processes.stop_all()
-                processes.archive_logs()
-                raise
-            processes.stop_all()
-            if processes.keep_logs:
-                processes.archive_logs()
+            with api_serving(child_env(settings), home) as served:
+                yield served
         finally:
             stop_milvus()
 
