@@ -1,9 +1,10 @@
-"""One sync detect at a time on a quiet distributed stack, against the same computation.
+"""One sync detect at a time on a quiet stack, against the same computation.
 
 ``bench.latency`` measures under a load (an open loop at ``--rate``, a closed loop); this
 bench measures what one caller alone waits: sequential sync ``face-detect`` calls of one
 probe photo, ``--gap`` seconds apart on a kept-alive connection, through the distributed
-stack of ``bench.latency`` (2 interactive workers), and in each round the same photo's
+stack of ``bench.latency`` (``--stack embedded``: its embedded one; 2 interactive workers
+either way), and in each round the same photo's
 computation in this process (decode, detect, landmarks: what the detect job computes).
 Rounds alternate the two, so a drift of the shared machine shows in both. Reported per
 round: the API's p50/p90, the computation's p50 and the difference; and the median split
@@ -30,7 +31,14 @@ import requests
 
 from bench.common import machine_description, save_report
 from bench.distributed import REPO_ROOT, distributed_service, single_face_images, wait_until
-from bench.latency import INTERACTIVE, _compute, _pipeline, breakdown, restart_api_with_inline_limit
+from bench.latency import (
+    INTERACTIVE,
+    _compute,
+    _pipeline,
+    breakdown,
+    embedded_service,
+    restart_api_with_inline_limit,
+)
 
 RESULTS = REPO_ROOT / "bench" / "results" / "idle_latency.json"
 
@@ -43,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool", default="prefork", help="the interactive workers' Celery pool")
     parser.add_argument("--photo", type=Path, help="the probe (default: bench.latency's first probe)")
     parser.add_argument("--inline-max-bytes", type=int, help="the API's api.inline_probe_max_bytes")
+    parser.add_argument("--stack", choices=("distributed", "embedded"), default="distributed")
     args = parser.parse_args(argv)
     photo = args.photo or single_face_images(24)[16]
     probe = photo.read_bytes()
@@ -51,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
         _compute(pipeline, "detect", probe)
 
     rounds: list[dict[str, Any]] = []
-    with distributed_service() as (client, processes):
+    service = distributed_service if args.stack == "distributed" else embedded_service
+    with service() as (client, processes):
         for index in range(2):
             name = f"interactive{index}"
             processes.start(
@@ -103,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m bench.idle_latency " + " ".join(argv if argv is not None else sys.argv[1:]),
         "photo": photo.name,
         "photo_bytes": len(probe),
+        "stack": args.stack,
         "pool": args.pool,
         "inline_max_bytes": args.inline_max_bytes,
         "rounds": rounds,
