@@ -22,8 +22,8 @@ and a killed child costs only its own pipe (docs/RELIABILITY.md, "A killed pool 
 Where it departs from upstream's channel, each for a reason given where it is done: the
 file is in WAL mode; a taken message's row is deleted (upstream kept every payload for
 good), and rows an older version left are deleted on open; an empty queue is seen without
-the write lock; queue rows are read once; a JSON body is stored as itself, not base64-encoded
-a second time; and processes that start together on a fresh file do not fail on each other's
+the write lock; queue rows are read once; a message is stored as msgpack bytes on SQLite,
+its body as itself (a JSON envelope needs a binary body as base64 text); and processes that start together on a fresh file do not fail on each other's
 tables and queue rows.
 """
 
@@ -37,6 +37,7 @@ from queue import Empty
 from time import monotonic, sleep
 from typing import Any
 
+import msgpack
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport.sqlalchemy import Channel as _SqlaChannel
 from kombu.transport.sqlalchemy import Transport as _SqlaTransport
@@ -129,7 +130,7 @@ class Channel(_SqlaChannel):  # type: ignore[misc]
     def _put(self, queue: Any, payload: Any, **kwargs: Any) -> None:  # type: ignore[override]
         session = self.session
         try:
-            stored = dumps(self._as_json(payload))
+            stored = self._envelope(payload)
             row = {"queue_id": self._queue_id(str(queue)), "payload": stored}
             session.execute(self._statements.put, row)
             session.commit()
@@ -139,6 +140,16 @@ class Channel(_SqlaChannel):  # type: ignore[misc]
             session.rollback()
             raise
         ring(consumers_folder(self.connection.client.hostname), str(queue))
+
+    def _envelope(self, payload: dict[str, Any]) -> str | bytes:
+        """The message as its row stores it. On SQLite, msgpack bytes: SQLite keeps a BLOB
+        in the TEXT column as it is, so a body of bytes (a task with its probe photo) is
+        stored as itself, where a JSON envelope needs it as base64 text, which cost ~37 ms a
+        megabyte in base64, JSON and SQLite (docs/BENCHMARKS.md, "Tenth pass"). Other
+        databases keep upstream's JSON text."""
+        if self.session.bind.name == "sqlite":
+            return bytes(msgpack.packb(payload, use_bin_type=True))
+        return dumps(self._as_json(payload))
 
     def _as_json(self, payload: dict[str, Any]) -> dict[str, Any]:
         """A message kombu gives back unacknowledged (requeued, or restored when its consumer
@@ -183,7 +194,7 @@ class Channel(_SqlaChannel):  # type: ignore[misc]
                 taken = session.execute(statements.take, {"queue_id": queue_id}).first()
                 if taken is None:
                     raise Empty()  # another consumer claimed it between the read and the lock
-                return loads(taken.payload)
+                return _opened(taken.payload)
             finally:
                 session.commit()
         try:
@@ -200,9 +211,17 @@ class Channel(_SqlaChannel):  # type: ignore[misc]
                 raise Empty()  # another consumer claimed it between the read and the lock
             payload = message.payload
             session.delete(message)
-            return loads(payload)
+            return _opened(payload)
         finally:
             session.commit()
+
+
+def _opened(stored: str | bytes) -> Any:
+    """A row's message: msgpack bytes (``Channel._envelope`` on SQLite), or JSON text (other
+    databases, and rows that an earlier release or upstream's transport queued)."""
+    if isinstance(stored, bytes):
+        return msgpack.unpackb(stored, raw=False)
+    return loads(stored)
 
 
 class _MessageStatements:

@@ -16,6 +16,7 @@ import multiprocessing
 from pathlib import Path
 from typing import Any
 
+import msgpack
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 from sqlalchemy import create_engine, text
 
@@ -186,10 +187,13 @@ def test_rows_an_older_version_left_hidden_are_deleted_when_the_broker_file_is_o
     assert bodies == [{"probe": "old-photo-2"}]  # the one still waiting stays
 
 
-def test_a_body_is_stored_once_encoded_and_an_upstream_base64_body_still_decodes(tmp_path: Path) -> None:
-    """A task's JSON body sits in the broker row as itself (upstream base64-encoded it again
-    inside the JSON envelope, so a sync probe, base64 already, was encoded twice); a message
-    an older version queued with base64 is still read."""
+def test_a_message_is_stored_as_msgpack_with_its_body_as_itself_and_an_upstream_json_row_still_decodes(
+    tmp_path: Path,
+) -> None:
+    """A message sits in its broker row as msgpack bytes, its body as sent: a JSON envelope
+    needs a binary body (a task with its probe photo) as base64 text, which upstream also
+    did to JSON bodies, so a probe was encoded twice. A message that upstream or an earlier
+    release queued as a JSON envelope, its body base64-encoded, is still read."""
     from kombu.transport.sqlalchemy import Channel as UpstreamChannel
 
     database = tmp_path / "broker.db"
@@ -203,17 +207,28 @@ def test_a_body_is_stored_once_encoded_and_an_upstream_base64_body_still_decodes
     register()
     UpstreamChannel._engines.clear()  # as in a new process
     probe = base64.b64encode(bytes(range(256)) * 64).decode()
+    photo = bytes(range(256)) * 64
     with Connection(embedded_broker_url(upstream_url)) as connection:
-        Producer(connection).publish(
-            {"probe": probe}, exchange=queue.exchange, routing_key="jobs", declare=[queue]
+        producer = Producer(connection)
+        producer.publish({"probe": probe}, exchange=queue.exchange, routing_key="jobs", declare=[queue])
+        producer.publish(
+            {"photo": photo},
+            exchange=queue.exchange,
+            routing_key="jobs",
+            declare=[queue],
+            serializer="msgpack",
         )
         with create_engine(f"sqlite:///{database}").connect() as check:
-            rows = check.execute(text("SELECT payload FROM kombu_message ORDER BY id"))
-            stored = [json.loads(row[0]) for row in rows]
-        assert [row["properties"]["body_encoding"] for row in stored] == ["base64", None]
-        assert json.loads(stored[1]["body"]) == {"probe": probe}  # not encoded a second time
-        received = _take(connection, queue, 2)
-    assert received == ["queued-before", probe]
+            rows = [row[0] for row in check.execute(text("SELECT payload FROM kombu_message ORDER BY id"))]
+        upstream_row, json_row, msgpack_row = rows
+        assert json.loads(upstream_row)["properties"]["body_encoding"] == "base64"
+        assert isinstance(json_row, bytes) and isinstance(msgpack_row, bytes)  # BLOBs
+        json_message, msgpack_message = (msgpack.unpackb(row, raw=False) for row in (json_row, msgpack_row))
+        assert json.loads(json_message["body"]) == {"probe": probe}  # not encoded a second time
+        assert msgpack.unpackb(msgpack_message["body"]) == {"photo": photo}  # the photo's own bytes
+        assert len(msgpack_row) < len(photo) + 1024
+        received = _take_bodies(connection, queue, 3)
+    assert received == [{"probe": "queued-before"}, {"probe": probe}, {"photo": photo}]
 
 
 def test_a_message_given_back_unacknowledged_is_delivered_again_whole(tmp_path: Path) -> None:
