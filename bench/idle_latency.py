@@ -4,8 +4,8 @@
 bench measures what one caller alone waits: sequential sync ``face-detect`` calls of one
 probe photo, ``--gap`` seconds apart on a kept-alive connection, through the distributed
 stack of ``bench.latency`` (``--stack embedded``: its embedded one; 2 interactive workers
-either way), and in each round the same photo's
-computation in this process (decode, detect, landmarks: what the detect job computes).
+either way), and in each round the same photo's computation in this process (decode,
+detect, landmarks: what the detect job computes).
 Rounds alternate the two, so a drift of the shared machine shows in both. Reported per
 round: the API's p50/p90, the computation's p50 and the difference; and the median split
 of a call from its job row (``bench.latency.breakdown``).

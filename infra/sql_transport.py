@@ -23,8 +23,8 @@ Where it departs from upstream's channel, each for a reason given where it is do
 file is in WAL mode; a taken message's row is deleted (upstream kept every payload for
 good), and rows an older version left are deleted on open; an empty queue is seen without
 the write lock; queue rows are read once; a message is stored as msgpack bytes on SQLite,
-its body as itself (a JSON envelope needs a binary body as base64 text); and processes that start together on a fresh file do not fail on each other's
-tables and queue rows.
+its body as itself (a JSON envelope needs a binary body as base64 text); and processes that
+start together on a fresh file do not fail on each other's tables and queue rows.
 """
 
 from __future__ import annotations
