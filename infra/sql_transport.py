@@ -148,7 +148,8 @@ class Channel(_SqlaChannel):  # type: ignore[misc]
         megabyte in base64, JSON and SQLite (docs/BENCHMARKS.md, "Tenth pass"). Other
         databases keep upstream's JSON text."""
         if self.session.bind.name == "sqlite":
-            return bytes(msgpack.packb(payload, use_bin_type=True))
+            packed: bytes = msgpack.packb(payload, use_bin_type=True)
+            return packed
         return dumps(self._as_json(payload))
 
     def _as_json(self, payload: dict[str, Any]) -> dict[str, Any]:
