@@ -168,7 +168,7 @@ def wait_until_served(index: Any, alias: str, model_id: str, rows: int, settle_s
     from pymilvus import utility
 
     from infra.vector_index import collection_name
-    from infra.vector_index.index import VECTOR_INDEX
+    from infra.vector_index.collections import VECTOR_INDEX
 
     collection = collection_name(index.prefix, model_id)
     built = served = None

@@ -13,9 +13,7 @@ plain Euclidean distance that the matching thresholds (e.g. dlib's 0.6) are writ
 
 from __future__ import annotations
 
-import json
 import math
-import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -27,10 +25,9 @@ from typing import TYPE_CHECKING, Any, Self
 import numpy as np
 import numpy.typing as npt
 from pymilvus import MilvusClient, utility
-from pymilvus.exceptions import MilvusException
 
 from infra.errors import TransientInfraError
-from infra.filter_columns import NUMBER_COLUMNS, STRING_COLUMNS
+from infra.vector_index.collections import Collections
 from infra.vector_index.errors import is_not_loaded, translated
 from infra.vector_index.freshness import last_write_timestamp, read_level
 from infra.vector_index.records import (
@@ -39,20 +36,16 @@ from infra.vector_index.records import (
     Hit,
     IndexConfig,
     VectorRecord,
-    collection_name,
     milvus_string_literal,
     scope_key,
-    search_ef_for,
     vector_id,
 )
 from infra.vector_index.rows import (
-    DESCRIPTION_PREFIX,
     CollectionInfo,
     as_matrix,
     hits_from,
     require_dimension,
     row_for,
-    schema_for,
     without_filter_columns,
 )
 
@@ -66,10 +59,6 @@ MAX_TOP_K = 16384
 # Milvus's queryNode/dataCoord minSegmentNumRowsToEnableIndex default: smaller segments are
 # brute-forced and never get an index.
 MIN_INDEXED_SEGMENT_ROWS = 1024
-FIRST_FILTER_COLUMN = STRING_COLUMNS[0]
-# Named, because a collection with scalar indexes too needs the name to ask about this one.
-VECTOR_INDEX = "vector"
-INDEX_CHANGED_WHILE_LOADED = "can't change the index for loaded collection"
 
 
 class VectorIndex:
@@ -92,8 +81,6 @@ class VectorIndex:
         # float makes it retry 75 times instead, for minutes): then the worker's own
         # retry with backoff takes over.
         self._timeout = max(1, math.ceil(timeout_seconds))
-        self._lock = threading.Lock()
-        self._known: dict[str, CollectionInfo] = {}
         self._alias = f"facefleet-{uuid.uuid4().hex}"
         if not self.is_server and not uri.startswith("unix:"):
             # A file path: pymilvus runs milvus-lite in this process (one process only;
@@ -105,6 +92,13 @@ class VectorIndex:
             self._client = MilvusClient(
                 uri=uri, token=token, timeout=self._timeout, alias=self._alias
             )
+        self.catalog = Collections(
+            self._client,
+            prefix=collection_prefix,
+            index_config=self.index_config,
+            is_server=self.is_server,
+            timeout=self._timeout,
+        )
 
     @classmethod
     def from_settings(cls, settings: VectorStoreSettings) -> VectorIndex:
@@ -142,7 +136,7 @@ class VectorIndex:
         # Rows are built (and validated) before the collection is created, so bad input
         # leaves nothing behind.
         rows = [row_for(record, vector, written_at) for record, vector in zip(records, vectors.tolist(), strict=True)]
-        collection = self.ensure_collection(model_id, vectors.shape[1])
+        collection = self.catalog.ensure(model_id, vectors.shape[1])
         require_dimension(collection, vectors.shape[1])
         if not collection.filter_columns:
             rows = [without_filter_columns(row) for row in rows]
@@ -163,7 +157,7 @@ class VectorIndex:
     def delete(self, model_id: str, face_ids: Iterable[str]) -> None:
         """Remove these faces' vectors; unknown ids and an absent collection are no-ops."""
         ids = sorted({vector_id(face_id) for face_id in face_ids})
-        collection = self._collection(model_id)
+        collection = self.catalog.get(model_id)
         if collection is None or not ids:
             return
         with translated("delete"):
@@ -179,7 +173,7 @@ class VectorIndex:
         )
         models = self.collections() if model_id is None else [model_id]
         for model in models:
-            collection = self._collection(model)
+            collection = self.catalog.get(model)
             if collection is not None:
                 with translated("delete_by_face_set"):
                     self._client.delete(collection.name, filter=expr, timeout=self._timeout)
@@ -213,7 +207,7 @@ class VectorIndex:
         if len(vectors) == 0:
             return []
         probes = as_matrix(vectors)
-        collection = self._collection(model_id)
+        collection = self.catalog.get(model_id)
         if collection is None:
             return [[] for _ in range(len(probes))]
         require_dimension(collection, probes.shape[1])
@@ -226,7 +220,7 @@ class VectorIndex:
                 filter=f"{scope} and ({expr})" if expr else scope,
                 limit=top_k,
                 output_fields=["face_id"],
-                search_params=self._search_params(top_k, face_set_size),
+                search_params=self.catalog.search_params(top_k, face_set_size),
                 consistency_level=consistency.value,
                 timeout=self._timeout,
                 **guarantee,
@@ -236,7 +230,7 @@ class VectorIndex:
     def get_vectors(self, model_id: str, face_ids: Iterable[str]) -> dict[str, npt.NDArray[np.float32]]:
         """The stored vector of each face that has one (read-after-write consistent)."""
         wanted = {vector_id(face_id): face_id for face_id in face_ids}
-        collection = self._collection(model_id)
+        collection = self.catalog.get(model_id)
         if collection is None or not wanted:
             return {}
         found: dict[str, npt.NDArray[np.float32]] = {}
@@ -266,7 +260,7 @@ class VectorIndex:
         """
         if batch_size < 1:
             raise ValueError("batch_size must be positive")
-        collection = self._collection(model_id)
+        collection = self.catalog.get(model_id)
         if collection is None:
             return
         age = "" if written_before is None else f" and written_at < {int(written_before.timestamp() * 1000)}"
@@ -295,24 +289,12 @@ class VectorIndex:
         """Whether filters on this model's collection may use the typed filter columns
         (``infra.filter_columns``): collections created before they existed have none.
         A collection that does not exist yet will have them."""
-        collection = self._collection(model_id)
+        collection = self.catalog.get(model_id)
         return collection is None or collection.filter_columns
-
-    def collections(self) -> list[str]:
-        """The embedding model ids that have a collection (this prefix only)."""
-        with translated("collections"):
-            names = self._client.list_collections(timeout=self._timeout)
-        models = []
-        for name in sorted(names):
-            if name.startswith(self.prefix + "_"):
-                described = self._describe(name)
-                if described is not None:
-                    models.append(described.model_id)
-        return models
 
     def count(self, model_id: str) -> int:
         """Rows in one model's collection (Strong: includes every acknowledged write)."""
-        collection = self._collection(model_id)
+        collection = self.catalog.get(model_id)
         if collection is None:
             return 0
         with self._reading(collection, "count"):
@@ -327,7 +309,7 @@ class VectorIndex:
 
     def flush(self, model_id: str) -> None:
         """Seal what was written so a server indexes it (it brute-forces unsealed rows)."""
-        collection = self._collection(model_id)
+        collection = self.catalog.get(model_id)
         if collection is not None:
             with translated("flush"):
                 self._client.flush(collection.name, timeout=self._timeout)
@@ -342,7 +324,7 @@ class VectorIndex:
         (FLAT) is always ready. A segment reaches the query node with all its indexes built
         (vector and filter columns), and Milvus 2.3 names any one of them here.
         """
-        collection = self._collection(model_id)
+        collection = self.catalog.get(model_id)
         if collection is None or not self.is_server:
             return True
         with translated("get_query_segment_info"):
@@ -351,98 +333,18 @@ class VectorIndex:
             segment.index_name or segment.num_rows < MIN_INDEXED_SEGMENT_ROWS for segment in segments
         )
 
-    # --- collections ----------------------------------------------------------------------
+    # --- collections ---------------------------------------------------------------------
     def ensure_collection(self, model_id: str, dimension: int) -> CollectionInfo:
         """The collection of ``model_id``, created with ``dimension`` if it does not exist."""
-        existing = self._collection(model_id)
-        if existing is not None:
-            return existing
-        name = collection_name(self.prefix, model_id)
-        partition_key = self.is_server and self.index_config.partition_key
-        with translated("create_collection"):
-            try:
-                self._client.create_collection(
-                    name,
-                    schema=schema_for(model_id, dimension, partition_key),
-                    consistency_level=Consistency.BOUNDED.value,
-                    timeout=self._timeout,
-                )
-                # Without waiting for each index to be built: pymilvus polls every 0.5 s
-                # per index, and with 13 of them the first enrollment of a model waited
-                # ~10 s on a server for an empty collection that has nothing to build.
-                self._client.create_index(name, self._index_params(), timeout=self._timeout, sync=False)
-            except MilvusException:
-                # Another worker may have created it first; anything else re-raises.
-                if self._collection(model_id) is None:
-                    raise
-        created = self._collection(model_id)
-        if created is None:
-            raise RuntimeError(f"collection {name} was created but cannot be described")
-        return created
+        return self.catalog.ensure(model_id, dimension)
 
     def drop_collection(self, model_id: str) -> None:
         """Remove one model's collection and every vector in it (a model retired)."""
-        name = collection_name(self.prefix, model_id)
-        with self._lock:
-            self._known.pop(name, None)
-        with translated("drop_collection"):
-            if self._client.has_collection(name, timeout=self._timeout):
-                self._client.drop_collection(name, timeout=self._timeout)
+        self.catalog.drop(model_id)
 
-    def _collection(self, model_id: str) -> CollectionInfo | None:
-        name = collection_name(self.prefix, model_id)
-        with self._lock:
-            known = self._known.get(name)
-        if known is not None:
-            return known
-        described = self._describe(name)
-        if described is None:
-            return None
-        if described.model_id != model_id:
-            raise ValueError(f"collection {name} belongs to model {described.model_id!r}, not {model_id!r}")
-        self._load(described)
-        with self._lock:
-            self._known[name] = described
-        return described
-
-    def _load(self, collection: CollectionInfo) -> None:
-        """Load a collection, but only once every index it should have exists.
-
-        Milvus refuses to add an index to a loaded collection and, worse, then refuses every
-        later load: "can't change the index for loaded collection" (code 1100). A worker that
-        loaded a collection another worker was still adding its 13 indexes to (two workers
-        enrolling the first faces at once) left it so, and every search of every process
-        started afterwards failed with a 500 (the flaky bench.api_load run). So the missing
-        indexes are created first (idempotent: the same index again is accepted), and a
-        collection already left in that state is released and loaded again.
-        """
-        wanted = self._index_names(collection)
-        with translated("list_indexes"):
-            missing = wanted - set(self._client.list_indexes(collection.name, timeout=self._timeout))
-        if missing:
-            with translated("create_index"):
-                try:
-                    self._client.create_index(
-                        collection.name, self._index_params(only=missing), timeout=self._timeout, sync=False
-                    )
-                except MilvusException:
-                    # Another worker is creating the same indexes; what matters is that they exist.
-                    still = wanted - set(self._client.list_indexes(collection.name, timeout=self._timeout))
-                    if still:
-                        raise TransientInfraError("milvus", f"indexes of {collection.name} not created yet") from None
-        with translated("load_collection"):
-            # A server forgets what was loaded when it restarts; loading twice is a no-op.
-            try:
-                self._client.load_collection(collection.name, timeout=self._timeout)
-            except MilvusException as refused:
-                if INDEX_CHANGED_WHILE_LOADED not in str(refused.message):
-                    raise
-                self._client.release_collection(collection.name, timeout=self._timeout)
-                self._client.load_collection(collection.name, timeout=self._timeout)
-
-    def _index_names(self, collection: CollectionInfo) -> set[str]:
-        columns = (*STRING_COLUMNS, *NUMBER_COLUMNS) if self.is_server and collection.filter_columns else ()
-        return {VECTOR_INDEX, *columns}
+    def collections(self) -> list[str]:
+        """The embedding model ids that have a collection (this prefix only)."""
+        return self.catalog.model_ids()
 
     @contextmanager
     def _reading(self, collection: CollectionInfo, operation: str, user_filter: str | None = None) -> Iterator[None]:
@@ -455,60 +357,5 @@ class VectorIndex:
                 yield
         except TransientInfraError as error:
             if is_not_loaded(error):
-                with self._lock:
-                    self._known.pop(collection.name, None)
+                self.catalog.forget(collection.name)
             raise
-
-    def _describe(self, name: str) -> CollectionInfo | None:
-        with translated("describe_collection"):
-            if not self._client.has_collection(name, timeout=self._timeout):
-                return None
-            info = self._client.describe_collection(name, timeout=self._timeout)
-        description = str(info.get("description", ""))
-        if not description.startswith(DESCRIPTION_PREFIX):
-            return None  # not ours, although it shares the prefix
-        fields = {field["name"]: field for field in info["fields"]}
-        return CollectionInfo(
-            name=name,
-            model_id=json.loads(description[len(DESCRIPTION_PREFIX) :]),
-            dimension=int(fields["vector"]["params"]["dim"]),
-            partition_key=bool(fields["scope"].get("is_partition_key", False)),
-            filter_columns=FIRST_FILTER_COLUMN in fields,
-        )
-
-    def _index_params(self, only: set[str] | None = None) -> Any:
-        """Every index of a new collection, or those named in ``only``."""
-        params = self._client.prepare_index_params()
-        config = self.index_config
-        if not self.is_server:
-            params.add_index("vector", index_type="FLAT", metric_type="L2", index_name=VECTOR_INDEX)
-        elif config.index_type.upper() == "HNSW":
-            params.add_index(
-                "vector",
-                index_type="HNSW",
-                metric_type="L2",
-                index_name=VECTOR_INDEX,
-                params={"M": config.hnsw_m, "efConstruction": config.hnsw_ef_construction},
-            )
-        else:
-            params.add_index("vector", index_type=config.index_type.upper(), metric_type="L2", index_name=VECTOR_INDEX)
-        if self.is_server:
-            # A filter on an indexed column is a lookup instead of a scan of every row: at
-            # 1M rows a filtered search took 10.7 ms instead of 17.9 (string, Trie).
-            for column in STRING_COLUMNS:
-                params.add_index(column, index_type="Trie", index_name=column)
-            for column in NUMBER_COLUMNS:
-                params.add_index(column, index_type="STL_SORT", index_name=column)
-        if only is not None:
-            chosen = self._client.prepare_index_params()
-            for param in params:
-                if param.index_name in only:
-                    chosen.add_index(param.field_name, index_name=param.index_name, **param.get_index_configs())
-            return chosen
-        return params
-
-    def _search_params(self, top_k: int, face_set_size: int | None = None) -> dict[str, Any]:
-        if self.is_server and self.index_config.index_type.upper() == "HNSW":
-            ef = search_ef_for(top_k, face_set_size, self.index_config.search_ef)
-            return {"metric_type": "L2", "params": {"ef": ef}}
-        return {"metric_type": "L2", "params": {}}

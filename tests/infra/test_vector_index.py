@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import infra.vector_index.index as vector_index_module
+import infra.vector_index.collections as vector_collections
 import infra.vector_index.rows as vector_rows
 from infra.errors import TransientInfraError
 from infra.filter_columns import FilterColumns
@@ -203,8 +203,8 @@ def test_a_collection_of_the_layout_without_filter_columns_keeps_working(
     values, and searches filter on the JSON field."""
     monkeypatch.setattr(vector_rows, "STRING_COLUMNS", ())
     monkeypatch.setattr(vector_rows, "NUMBER_COLUMNS", ())
-    monkeypatch.setattr(vector_index_module, "STRING_COLUMNS", ())  # no scalar indexes either
-    monkeypatch.setattr(vector_index_module, "NUMBER_COLUMNS", ())
+    monkeypatch.setattr(vector_collections, "STRING_COLUMNS", ())  # no scalar indexes either
+    monkeypatch.setattr(vector_collections, "NUMBER_COLUMNS", ())
     index.ensure_collection(MODEL, DIM)
     monkeypatch.undo()
     assert not index.has_filter_columns(MODEL)

@@ -85,7 +85,7 @@ def test_a_collection_loaded_before_its_indexes_were_complete_is_reloaded(server
         for column in [n for n in client.list_indexes(name) if n != "vector"]:
             client.drop_index(name, column)
         client.load_collection(name)  # loaded with the vector index only...
-        client.create_index(name, index._index_params(only={"filter_s0", "filter_n0"}))  # ...then changed
+        client.create_index(name, index.catalog.index_params(only={"filter_s0", "filter_n0"}))  # ...then changed
         with pytest.raises(Exception, match="can't change the index for loaded collection"):
             client.load_collection(name)
     assert fresh_search(server_uri, prefix) == 1
