@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from api.request_models import RequestParameters
-from api.schemas import USER_ID_PATTERN, FaceSetPath, ProjectPath
+from api.schemas import USER_ID_PATTERN, FaceSetPath, ProjectPath, Strict
 from core.results import ErasedFromFaceSet, ErasureCheck, StoredFace
 
 KEY_NAME_PATTERN = r"^[A-Za-z0-9 _.@:-]{1,128}$"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class PersonPath(FaceSetPath):
@@ -66,11 +62,11 @@ class AdminKeyPath(AdminProjectPath):
     key_id: str = Field(pattern=r"^[A-Za-z0-9]{1,64}$")
 
 
-class ProjectCreate(_Strict):
+class ProjectCreate(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")
 
 
-class KeyCreate(_Strict):
+class KeyCreate(Strict):
     name: str | None = Field(None, pattern=KEY_NAME_PATTERN, description="what the key is for, e.g. 'billing-2026-12'")
 
 
@@ -109,7 +105,7 @@ class ProjectCreated(ProjectInfo):
 # ------------------------------------------------------------------ webhook settings
 
 
-class WebhookSettingsUpdate(_Strict):
+class WebhookSettingsUpdate(Strict):
     callback_url: str | None = Field(
         ..., max_length=2048, description="where callbacks of async jobs that name none go; null clears it"
     )

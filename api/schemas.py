@@ -16,7 +16,7 @@ from flask_openapi3.models.file import FileStorage
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.request_models import RequestParameters
-from core.results import Box, CalibrationResult, JobResult, Point, StoredFace
+from core.results import CalibrationResult, JobResult, StoredFace
 from infra.search_filter import FIELD_TYPES, FieldType
 
 NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -32,7 +32,9 @@ UserId = Annotated[str, Field(pattern=USER_ID_PATTERN, description="groups faces
 OnDuplicate = Literal["reject", "flag", "allow"]
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
+    """A request body that refuses unknown fields (a misspelt option is an error, not ignored)."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -120,7 +122,7 @@ class DeleteFacesQuery(AsyncQuery):
 # ------------------------------------------------------------------ images
 
 
-class ImageJson(_Strict):
+class ImageJson(Strict):
     image_base64: str | None = Field(None, description="base64 (data: prefix allowed)")
     image_url: str | None = Field(None, description="/bucket/key of an object in this service's store")
 
@@ -129,128 +131,14 @@ class ImageForm(ImageJson):
     image_file: FileStorage | None = None
 
 
-# ------------------------------------------------------------------ detect / compare
-
-
-class _DetectOptions(BaseModel):
-    attributes: str | None = Field(
-        None,
-        pattern=r"^\s*([0-5]\s*(,\s*[0-5]\s*)*)?$",
-        description="comma-separated: 0 headpose, 1 gender, 2 age, 3 landmarks, 4 dress, 5 smile",
-    )
-
-    def attribute_list(self) -> list[int]:
-        if not self.attributes or not self.attributes.strip():
-            return []
-        return sorted({int(part) for part in self.attributes.split(",")})
-
-
-class DetectJson(ImageJson, _DetectOptions):
-    model_config = ConfigDict(
-        json_schema_extra={"example": {"image_url": "/facefleet/images/<sha256>", "attributes": "2,4"}}
-    )
-
-
-class DetectForm(ImageForm, _DetectOptions):
-    pass
-
-
-class CompareJson(_Strict):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "example": {"image1_base64": "/9j/4AAQSkZJRg…", "image2_url": "/facefleet/images/<sha256>"}
-        }
-    )
-
-    image1_base64: str | None = None
-    image1_url: str | None = None
-    image2_base64: str | None = None
-    image2_url: str | None = None
-    far: float | None = Field(
-        None,
-        gt=0.0,
-        lt=1.0,
-        description="target false-accept rate: answers far_distance and matched from face_set_name's own calibration",
-    )
-    face_set_name: str | None = Field(
-        None,
-        pattern=NAME_PATTERN,
-        description="with far: the face set whose labelled faces calibrate the threshold (and whose model embeds both images)",
-    )
-
-
-class CompareForm(CompareJson):
-    image1_file: FileStorage | None = None
-    image2_file: FileStorage | None = None
-
-
-class HeadPose(BaseModel):
-    """Degrees; no confidence is given (accuracy: docs/ANALYSIS.md, "Head pose"). All three
-    are null when the pose could not be estimated (a profile the landmarks do not cover)."""
-
-    pitch_angle: float | None = None
-    roll_angle: float | None = None
-    yaw_angle: float | None = None
-
-
-class Dress(BaseModel):
-    """Kept for the seed's shape: glasses and hats are **not estimated**, both are always
-    ``unknown`` (docs/ANALYSIS.md, "Attributes")."""
-
-    glass: str | None = Field(None, description="not estimated: always unknown")
-    hat: str | None = Field(None, description="not estimated: always unknown")
-
-
-class DetectAttributes(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    headpose: HeadPose | None = None
-    gender: str | None = Field(
-        None, description="male or female; no confidence is given (the model's own is >= 0.98 on every face)"
-    )
-    age: int | None = Field(
-        None, description="years; no confidence is given (mean abs error 2.6 years on 9 annotated photos)"
-    )
-    smile: str | None = Field(
-        None,
-        description="yes or no: smile score above 1.0 (97.5% accurate on 121 labelled photos, docs/ANALYSIS.md)",
-    )
-    dress: Dress | None = None
-
-
-class ContourPoints(BaseModel):
-    point: list[Point]
-
-
-class DetectFace(BaseModel):
-    """A detected face with its analysis in the FRS seed's field names."""
-
-    model_config = ConfigDict(extra="allow")
-    bounding_box: Box
-    confidence: float | None = None
-    landmarks: list[Point] | None = Field(None, description="the detector's 5 alignment points")
-    attributes: DetectAttributes | None = Field(
-        None, description="as requested with `attributes`, seed field names"
-    )
-    landmark: dict[str, ContourPoints] | None = Field(
-        None, description="attribute 3: 68-point contours by group"
-    )
-    attributes_detail: dict[str, Any] | None = Field(
-        None, description="the full analysis: each estimate with its confidence and reliability"
-    )
-
-
-class DetectResponse(BaseModel):
-    faces: list[DetectFace]
-
-
 # ------------------------------------------------------------------ face sets
 
 
-class FieldSpec(_Strict):
+class FieldSpec(Strict):
     type: FieldType = Field(description=f"one of {', '.join(FIELD_TYPES)}")
 
 
-class FaceSetCreate(_Strict):
+class FaceSetCreate(Strict):
     model_config = ConfigDict(
         json_schema_extra={
             "example": {"face_set_name": "staff", "external_fields": {"badge": {"type": "string"}}}
@@ -267,7 +155,7 @@ class FaceSetCreate(_Strict):
     )
 
 
-class ReindexBody(_Strict):
+class ReindexBody(Strict):
     model: str = Field(max_length=64, description="the model to move the face set to")
 
 
@@ -331,7 +219,7 @@ class FaceListResponse(BaseModel):
     total: int | None = None
 
 
-class FaceUpdate(_Strict):
+class FaceUpdate(Strict):
     face_id: str = Field(pattern=ID_PATTERN)
     external_image_id: ExternalImageId | None = None
     external_fields: dict[str, Any] | None = None
@@ -344,7 +232,7 @@ class FaceUpdated(BaseModel):
     face_set_name: str
 
 
-class BatchDeleteBody(_Strict):
+class BatchDeleteBody(Strict):
     filter: str = Field(min_length=1, max_length=2048, description="seed filter syntax")
 
 
@@ -402,7 +290,7 @@ class SearchForm(ImageForm, _SearchOptions):
 # ------------------------------------------------------------------ batch
 
 
-class BatchItemMeta(_Strict):
+class BatchItemMeta(Strict):
     source: str = Field(description="file name, archive member path or object key this entry describes")
     external_image_id: ExternalImageId | None = None
     user_id: UserId | None = None
@@ -420,7 +308,7 @@ class _BatchOptions(BaseModel):
     items: list[BatchItemMeta] = Field(default_factory=list, description="per-item metadata by source")
 
 
-class BatchJson(_Strict, _BatchOptions):
+class BatchJson(Strict, _BatchOptions):
     image_keys: list[str] | None = Field(None, max_length=100_000, description="keys in this service's store")
     prefix: str | None = Field(None, min_length=1, max_length=512, description="enroll every object under it")
 

@@ -8,17 +8,9 @@ from flask_openapi3 import APIBlueprint
 from api.attributes import seed_face
 from api.bodies import body_doc, parse_body
 from api.context import current_context
+from api.detect_schemas import CompareForm, CompareJson, DetectForm, DetectJson, DetectResponse
 from api.routes.common import ACCEPTED, idempotency_key, job_response, v1_blueprint, wants_async
-from api.schemas import (
-    AsyncQuery,
-    CompareForm,
-    CompareJson,
-    DetectForm,
-    DetectJson,
-    DetectResponse,
-    JobHeaders,
-    ProjectPath,
-)
+from api.schemas import AsyncQuery, JobHeaders, ProjectPath
 from core.results import CompareResult
 
 
