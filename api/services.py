@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import secrets
 import string
-from datetime import UTC, datetime
 from typing import Any
 
+from api.face_filters import check_search_filter, matching_face_ids
 from api.fields import check_known, validate_schema, validate_values
 from api.jobs import JobGateway, JobOutcome
 from core.errors import DomainError, ErrorCode
@@ -31,19 +31,9 @@ from core.payloads import (
     SearchPayload,
     UpdateFacePayload,
 )
-from infra.search_filter import (
-    FilterError,
-    Node,
-    built_in_values,
-    compile_filter,
-    matches,
-    parse_filter,
-    with_built_in_fields,
-)
 from infra.settings import Settings
 
 _ID_ALPHABET = string.ascii_letters + string.digits
-DELETE_SCAN_PAGE = 1000
 
 
 def new_external_image_id(seed: str | None = None) -> str:
@@ -58,28 +48,6 @@ def new_external_image_id(seed: str | None = None) -> str:
         number, index = divmod(number, len(_ID_ALPHABET))
         letters.append(_ID_ALPHABET[index])
     return "".join(letters)
-
-
-def format_date(value: datetime | None) -> str:
-    if value is None:
-        return ""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def face_set_info(face_set: Any) -> dict[str, Any]:
-    return {
-        "face_set_id": face_set.id,
-        "face_set_name": face_set.name,
-        "face_number": int(face_set.face_count or 0),
-        "face_set_capacity": int(face_set.capacity),
-        "create_date": format_date(face_set.created_at),
-        "external_fields": dict(face_set.external_fields or {}),
-        "model": face_set.model_id,
-        "reindex_model": getattr(face_set, "reindex_model_id", None),
-        "previous_model": getattr(face_set, "previous_model_id", None),
-    }
 
 
 class FaceService:
@@ -288,9 +256,7 @@ class FaceService:
         if external_image_id is not None:
             rows = self.faces.find_by_external_image_id(project_id, face_set.id, external_image_id)
             return face_set, [row.face_id for row in rows]
-        schema = face_set.external_fields or {}
-        node = self._parse_filter(filter_text or "", with_built_in_fields(schema))
-        return face_set, self._matching_face_ids(project_id, face_set.id, node, schema)
+        return face_set, matching_face_ids(self.faces, project_id, face_set, filter_text or "")
 
     def delete_faces(
         self, project_id: str, face_set: Any, face_ids: list[str], *, wait: bool, idempotency_key: str | None
@@ -299,30 +265,6 @@ class FaceService:
         return self.gateway.run(
             project_id, JobKind.DELETE_FACES, payload, wait=wait, idempotency_key=idempotency_key
         )
-
-    def _matching_face_ids(
-        self, project_id: str, face_set_id: str, node: Node, schema: dict[str, Any]
-    ) -> list[str]:
-        # Evaluated row by row with the same semantics as the compiled Milvus filter.
-        selected: list[str] = []
-        offset = 0
-        while True:
-            page = list(self.faces.list(project_id, face_set_id, offset=offset, limit=DELETE_SCAN_PAGE))
-            selected.extend(
-                row.face_id
-                for row in page
-                if matches(node, {**(row.external_fields or {}), **built_in_values(schema, row.user_id)})
-            )
-            if len(page) < DELETE_SCAN_PAGE:
-                return selected
-            offset += DELETE_SCAN_PAGE
-
-    @staticmethod
-    def _parse_filter(text: str, schema: dict[str, Any]) -> Node:
-        try:
-            return parse_filter(text, schema)
-        except FilterError as bad:
-            raise DomainError(ErrorCode.INVALID_FILTER, str(bad)) from bad
 
     # ------------------------------------------------------------------ compute
 
@@ -393,12 +335,7 @@ class FaceService:
             face_set = self.face_set(project_id, name)
         schema = face_set.external_fields or {}
         if options.get("filter"):
-            try:
-                compile_filter(
-                    options["filter"], with_built_in_fields(schema)
-                )  # refuse bad filters before queueing
-            except FilterError as bad:
-                raise DomainError(ErrorCode.INVALID_FILTER, str(bad)) from bad
+            check_search_filter(options["filter"], schema)  # refuse bad filters before queueing
         check_known(schema, [name for spec in options.get("sort", []) for name in spec], "sort")
         check_known(schema, options.get("return_fields") or [], "return_fields")
         if face_id is not None and self.faces.get(project_id, face_set.id, face_id) is None:

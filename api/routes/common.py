@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -68,3 +69,12 @@ def job_response(
     outcome.raise_if_failed()
     rendered = render(outcome.result)
     return jsonify(rendered.model_dump(mode="json") if isinstance(rendered, BaseModel) else rendered)
+
+
+def format_date(value: datetime | None) -> str:
+    """The seed's date format, in UTC: ``YYYY-MM-DD HH:MM:SS`` ("" when there is none)."""
+    if value is None:
+        return ""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%d %H:%M:%S")

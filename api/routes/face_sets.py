@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Response, jsonify
 from flask_openapi3 import APIBlueprint
 
 from api.calibration_chart import roc_svg
 from api.context import current_context
 from api.errors import ApiError, ApiErrorCode
-from api.routes.common import ACCEPTED, idempotency_key, job_response, v1_blueprint, wants_async
+from api.routes.common import ACCEPTED, format_date, idempotency_key, job_response, v1_blueprint, wants_async
 from api.schemas import (
     AsyncQuery,
     CalibrationQuery,
@@ -22,10 +24,23 @@ from api.schemas import (
     ProjectPath,
     ReindexBody,
 )
-from api.services import face_set_info
 from core.jobs import JobKind
 from core.payloads import CalibratePayload, DropPreviousVectorsPayload, ReindexPayload
 from core.results import CalibrationResult, DropPreviousVectorsResult
+
+
+def face_set_info(face_set: Any) -> dict[str, Any]:
+    return {
+        "face_set_id": face_set.id,
+        "face_set_name": face_set.name,
+        "face_number": int(face_set.face_count or 0),
+        "face_set_capacity": int(face_set.capacity),
+        "create_date": format_date(face_set.created_at),
+        "external_fields": dict(face_set.external_fields or {}),
+        "model": face_set.model_id,
+        "reindex_model": getattr(face_set, "reindex_model_id", None),
+        "previous_model": getattr(face_set, "previous_model_id", None),
+    }
 
 
 def face_sets_blueprint() -> APIBlueprint:

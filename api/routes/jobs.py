@@ -9,9 +9,8 @@ from flask_openapi3 import APIBlueprint
 
 from api.context import current_context
 from api.errors import job_error
-from api.routes.common import v1_blueprint
+from api.routes.common import format_date, v1_blueprint
 from api.schemas import JobPath, JobView
-from api.services import format_date
 
 
 def job_view(job: Any) -> dict[str, Any]:
