@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import CursorResult, Result
+from sqlalchemy.exc import IntegrityError
+
+from infra.db.errors import NotFound
+
+if TYPE_CHECKING:
+    from infra.db.database import Database
 
 T = TypeVar("T")
 
@@ -30,3 +36,14 @@ def new_id() -> str:
 def affected_rows(result: Result[Any]) -> int:
     """Rows an INSERT/UPDATE/DELETE touched (its result is always a ``CursorResult``)."""
     return int(cast(CursorResult[Any], result).rowcount)
+
+
+def add_project_row(database: Database, row: Any, project_id: str) -> None:
+    """Insert ``row``, which belongs to ``project_id``: ``NotFound`` when that project does
+    not exist (its foreign key refuses the row)."""
+    try:
+        with database.session() as session:
+            session.add(row)
+            session.flush()
+    except IntegrityError as missing:
+        raise NotFound(f"project {project_id} does not exist") from missing

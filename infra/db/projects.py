@@ -16,9 +16,9 @@ from datetime import timedelta
 from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from infra.db.batching import affected_rows, new_id
+from infra.db.batching import add_project_row, affected_rows, new_id
 from infra.db.database import Database
-from infra.db.errors import DuplicateName, NotFound
+from infra.db.errors import DuplicateName
 from infra.db.models import ApiKey, Project, utc_now
 from infra.db.rows import ApiKeyRow, IssuedApiKey, ProjectRow
 
@@ -121,12 +121,7 @@ class ApiKeyRepo:
             label=label,
             created_at=utc_now(),
         )
-        try:
-            with self.db.session() as session:
-                session.add(row)
-                session.flush()
-        except IntegrityError as missing:
-            raise NotFound(f"project {project_id} does not exist") from missing
+        add_project_row(self.db, row, project_id)
         return IssuedApiKey(
             id=key_id,
             project_id=project_id,

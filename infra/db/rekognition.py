@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from infra.db.batching import affected_rows
+from infra.db.batching import add_project_row, affected_rows
 from infra.db.database import Database
-from infra.db.errors import DuplicateName, NotFound
+from infra.db.errors import DuplicateName
 from infra.db.models import (
     RekognitionAccessKey,
     RekognitionCollection,
@@ -86,6 +86,10 @@ class CollectionRow:
     face_set_id: str
     created_at: datetime
 
+    @classmethod
+    def of(cls, row: RekognitionCollection) -> CollectionRow:
+        return cls(row.project_id, row.collection_id, row.face_set_id, row.created_at)
+
 
 class AccessKeyRepo:
     def __init__(self, database: Database, encryption_keys: Sequence[str]) -> None:
@@ -105,12 +109,7 @@ class AccessKeyRepo:
             label=label,
             created_at=utc_now(),
         )
-        try:
-            with self.db.session() as session:
-                session.add(row)
-                session.flush()
-        except IntegrityError as missing:
-            raise NotFound(f"project {project_id} does not exist") from missing
+        add_project_row(self.db, row, project_id)
         return IssuedAccessKey(key_id, project_id, secret, label, row.created_at)
 
     def active(self, key_id: str) -> ActiveAccessKey | None:
@@ -178,17 +177,8 @@ class CollectionRepo:
 
     def get(self, project_id: str, collection_id: str) -> CollectionRow | None:
         with self.db.session() as session:
-            row = session.scalars(
-                select(RekognitionCollection).where(
-                    RekognitionCollection.project_id == project_id,
-                    RekognitionCollection.collection_id == collection_id,
-                )
-            ).one_or_none()
-            return (
-                CollectionRow(row.project_id, row.collection_id, row.face_set_id, row.created_at)
-                if row
-                else None
-            )
+            row = session.scalars(_collection(project_id, collection_id)).one_or_none()
+            return CollectionRow.of(row) if row else None
 
     def page(self, project_id: str, after: str | None, limit: int) -> builtins.list[CollectionRow]:
         """Collections ordered by id, those after ``after`` (exclusive)."""
@@ -197,23 +187,15 @@ class CollectionRepo:
             query = query.where(RekognitionCollection.collection_id > after)
         query = query.order_by(RekognitionCollection.collection_id).limit(limit)
         with self.db.session() as session:
-            return [
-                CollectionRow(r.project_id, r.collection_id, r.face_set_id, r.created_at)
-                for r in session.scalars(query)
-            ]
+            return [CollectionRow.of(row) for row in session.scalars(query)]
 
     def remove(self, project_id: str, collection_id: str) -> CollectionRow | None:
         """Deletes the mapping and the collection's users; the removed mapping, or None."""
         with self.db.session() as session:
-            row = session.scalars(
-                select(RekognitionCollection).where(
-                    RekognitionCollection.project_id == project_id,
-                    RekognitionCollection.collection_id == collection_id,
-                )
-            ).one_or_none()
+            row = session.scalars(_collection(project_id, collection_id)).one_or_none()
             if row is None:
                 return None
-            removed = CollectionRow(row.project_id, row.collection_id, row.face_set_id, row.created_at)
+            removed = CollectionRow.of(row)
             session.execute(delete(RekognitionUser).where(RekognitionUser.face_set_id == row.face_set_id))
             session.delete(row)
             return removed
@@ -294,3 +276,10 @@ class ImageSizeRepo:
                 select(RekognitionImage).where(RekognitionImage.image_key.in_(set(image_keys)))
             )
             return {row.image_key: (row.width, row.height) for row in rows}
+
+
+def _collection(project_id: str, collection_id: str) -> Select[RekognitionCollection]:
+    return select(RekognitionCollection).where(
+        RekognitionCollection.project_id == project_id,
+        RekognitionCollection.collection_id == collection_id,
+    )
