@@ -69,7 +69,7 @@ class ApiContext:
             self.store,
             self.settings.object_store.bucket,
             self.settings.images.max_bytes,
-            probe_max_bytes=self.settings.api.inline_probe_max_bytes,
+            probe_max_bytes=self.settings.inline_probe_limit(),
         )
         self.service = FaceService(
             settings=self.settings,

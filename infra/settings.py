@@ -13,6 +13,11 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+AMQP_SCHEMES = ("amqp://", "amqps://", "pyamqp://")
+# The default limits of a probe sent in its task message (``Settings.inline_probe_limit``).
+INLINE_PROBE_BYTES_AMQP = 4 * 1024 * 1024
+INLINE_PROBE_BYTES_OTHER = 256 * 1024
+
 
 class Mode(StrEnum):
     EMBEDDED = "embedded"
@@ -170,7 +175,8 @@ class ApiSettings(BaseModel):
     max_batch_items: int = 100_000
     # Uploads up to this size to the native sync detect/compare/search endpoints travel in
     # the task message instead of the object store (api/probes.py); 0 stores every image.
-    inline_probe_max_bytes: int = 256 * 1024
+    # None: the broker's default (``Settings.inline_probe_limit``).
+    inline_probe_max_bytes: int | None = None
     # The operator's token for /v1/admin/* (fleet-wide queue signals). When set, only it is
     # accepted there, never a project's key: tenants must not read the whole fleet's load.
     # Unset (the embedded default), any valid project key may read them.
@@ -283,6 +289,21 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     rekognition: RekognitionSettings = Field(default_factory=RekognitionSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+
+    def inline_probe_limit(self) -> int:
+        """``api.inline_probe_max_bytes``, or the broker's default when it is unset.
+
+        RabbitMQ carries a sync probe faster than the object store's write and read: a
+        778 KB photo and a 2.4 MB one answered 5 and 18 ms sooner inline (medians of five
+        and four alternating pairs, docs/BENCHMARKS.md "Eleventh pass"). The embedded SQL
+        transport costs ~37 ms a megabyte where the local store costs a few, so there only
+        photos up to 256 KiB, where the two paths measure the same, travel inline.
+        """
+        if self.api.inline_probe_max_bytes is not None:
+            return self.api.inline_probe_max_bytes
+        if self.broker.url.startswith(AMQP_SCHEMES):
+            return INLINE_PROBE_BYTES_AMQP
+        return INLINE_PROBE_BYTES_OTHER
 
     @classmethod
     def embedded(cls, home: Path, **overrides: object) -> Settings:

@@ -5,17 +5,22 @@ listing, and a vector index whose reads see a write only when asked to (consiste
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from api.context import CONTEXT_KEY
 from infra.db import Database
 from infra.db.repositories import FaceSetRepo
-from infra.settings import BrokerSettings, DatabaseSettings, VectorStoreSettings
+from infra.object_store import DEFAULT_PREFIX
+from infra.settings import INLINE_PROBE_BYTES_AMQP, BrokerSettings, DatabaseSettings, VectorStoreSettings
 from tests.api.conftest import API_JOBS, ApiStack, api_stack, error_of, new_project, unique
 from tests.api.photos import GUIDO, OBAMA, OBAMA_240, OBAMA_SMALL, WOZNIAK, b64
 from tests.conftest import S3Server
+from tests.support.photos import FACES
 from tests.support.stack import start_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
@@ -101,6 +106,42 @@ def test_a_face_is_found_by_a_search_sent_right_after_its_enrollment(distributed
     finally:
         database.dispose()
     assert face_set is not None and face_set.vector_written_ts, "the face set keeps its vectors' write timestamp"
+
+
+def test_a_camera_photo_rides_to_the_worker_in_its_task_message_on_rabbitmq(
+    distributed: ApiStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On RabbitMQ the default limit sends a 2.4 MB sync probe in its task message: the API
+    writes nothing to S3, and the worker answers what it answers for the same photo stored."""
+    client = distributed.client
+    assert distributed.settings.api.inline_probe_max_bytes is None
+    assert distributed.settings.inline_probe_limit() == INLINE_PROBE_BYTES_AMQP
+    store = distributed.app.extensions[CONTEXT_KEY].store
+    written: list[str] = []
+    put = store.put
+
+    def recording_put(data: bytes, content_type: str, prefix: str = DEFAULT_PREFIX) -> Any:
+        written.append(prefix)
+        return put(data, content_type, prefix)
+
+    monkeypatch.setattr(store, "put", recording_put)
+    photo = (FACES / "face_recognition-steve_wozniak" / "steve_wozniak1.jpg").read_bytes()
+    assert 2_000_000 < len(photo) <= INLINE_PROBE_BYTES_AMQP
+
+    def detect(**headers: str) -> Any:
+        return client.call(
+            "POST", "/face-detect", data={"image_file": (io.BytesIO(photo), "woz.jpg")},
+            content_type="multipart/form-data", headers=headers,
+        )
+
+    inline = detect()
+    assert inline.status_code == 200, inline.get_json()
+    assert written == [], "a sync probe under the limit is never written to the object store"
+    accepted = detect(Prefer="respond-async")  # a 202's job may be re-sent from its row: stored
+    assert accepted.status_code == 202, accepted.get_json()
+    stored = client.wait_job(accepted.get_json()["job_id"])
+    assert len(written) == 1
+    assert inline.get_json()["faces"] and inline.get_json()["faces"] == stored["result"]["faces"]
 
 
 def test_batch_by_s3_prefix_and_idempotent_retry(distributed: ApiStack) -> None:

@@ -44,7 +44,7 @@ def detect(client: ProjectClient, data: bytes, **headers: str) -> Any:
 
 def test_a_small_sync_detect_never_touches_the_store(api: ApiStack, client: ProjectClient) -> None:
     probe = fresh_photo()
-    assert len(probe) <= api.settings.api.inline_probe_max_bytes
+    assert len(probe) <= api.settings.inline_probe_limit()
     response = detect(client, probe)
     assert response.status_code == 200, response.get_json()
     assert len(response.get_json()["faces"]) == 1
@@ -92,7 +92,7 @@ def test_enrolled_async_and_large_images_are_stored(api: ApiStack, client: Proje
     assert not api.store().exists(content_key(later)), "a probe never lands in the shared images/ area"
 
     large = fresh_photo(OBAMA, width=3000)
-    assert len(large) > api.settings.api.inline_probe_max_bytes
+    assert len(large) > api.settings.inline_probe_limit()
     response = detect(client, large)
     assert response.status_code == 200 and len(response.get_json()["faces"]) == 1
     assert not api.store().exists(content_key(large))
