@@ -294,10 +294,10 @@ class Settings(BaseSettings):
         """``api.inline_probe_max_bytes``, or the broker's default when it is unset.
 
         RabbitMQ carries a sync probe faster than the object store's write and read: a
-        778 KB photo and a 2.4 MB one answered 5 and 18 ms sooner inline (medians of five
+        778 KB photo and a 2.4 MB one answered 4 and 18 ms sooner inline (medians of five
         and four alternating pairs, docs/BENCHMARKS.md "Eleventh pass"). The embedded SQL
-        transport costs ~37 ms a megabyte where the local store costs a few, so there only
-        photos up to 256 KiB, where the two paths measure the same, travel inline.
+        transport carried a 778 KB photo slower than its local store did ("Tenth pass"), so
+        there only photos up to 256 KiB, where the two paths measure the same, travel inline.
         """
         if self.api.inline_probe_max_bytes is not None:
             return self.api.inline_probe_max_bytes
