@@ -6,6 +6,9 @@ can be read through the links, and a face set deleted with 200 is gone.
 
 Generated image bodies are garbage (400), so two in three add-faces calls carry a real
 photo instead: without it no face would exist and the face links would never be followed.
+Half of those are also plain synchronous calls: a generated callback URL, async flag or
+Idempotency-Key turns a call into a 400 or a 202 without faces, and a CI run once followed
+the create -> add-faces link 46 times for a single 200 (so no face link was ever reached).
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ class Observed:
         self.links: Counter[tuple[str, int]] = Counter()  # (link name, status of the linked call)
         self.failures: list[str] = []
         self.photos_sent = 0
+        self.add_faces: Counter[tuple[str, int]] = Counter()  # (how the call was sent, status)
         self.sequence_so_far: list[str] = []  # the current sequence's calls, for failure reports
         self.excused: Counter[str] = Counter()  # use-after-free reports that are not bugs, by delete
 
@@ -77,6 +81,7 @@ class Observed:
             f"({sum(self.links.values())} along a link, {self.photos_sent} real photos)\n"
             f"links followed (name, status): {sorted(self.links.items())}\n"
             f"calls (operation, status): {sorted(self.calls.items())}\n"
+            f"add faces (sent as, status): {sorted(self.add_faces.items())}\n"
             f"use-after-free reports excused (delete -> status): {sorted(self.excused.items())}"
         )
 
@@ -175,9 +180,14 @@ def _workflow(schema: OpenApiSchema, client: ProjectClient, observed: Observed) 
         def before_call(self, case: Case) -> None:
             # Root calls get random ids; ours get them past "no such project" into the handlers.
             case.path_parameters = {**(case.path_parameters or {}), "project_id": client.project_id}
-            if case.operation.label == add_faces and _carries_a_real_photo(case):
-                _send_a_real_photo(case, photo)
-                observed.photos_sent += 1
+            if case.operation.label == add_faces:
+                kind = _add_faces_kind(case)
+                if kind != GENERATED:
+                    _send_a_real_photo(case, photo)
+                    observed.photos_sent += 1
+                if kind == PLAIN_PHOTO:
+                    _make_it_a_plain_sync_call(case)
+                self.add_faces_sent_as = ADD_FACES_KINDS[kind]
 
         def get_call_kwargs(self, case: Case) -> dict[str, Any]:
             return {"headers": {"X-Auth-Token": client.api_key}}
@@ -189,6 +199,8 @@ def _workflow(schema: OpenApiSchema, client: ProjectClient, observed: Observed) 
             observed.sequence_so_far.append(
                 f"{input.case.method} {input.case.formatted_path}?{input.case.query or ''} -> {status}"
             )
+            if input.case.operation.label == add_faces:
+                observed.add_faces[(self.add_faces_sent_as, status)] += 1
             link = _link_name(input)
             if link is not None:
                 observed.links[(link, status)] += 1
@@ -247,10 +259,27 @@ def _link_name(input: StepInput) -> str | None:
     return input.transition.id.split("] ", 1)[1].split(" -> ", 1)[0]
 
 
-def _carries_a_real_photo(case: Case) -> bool:
-    """Two in three add-faces calls, chosen by the generated body so that Hypothesis,
-    replaying a sequence, sends the same requests again."""
-    return isinstance(case.body, dict) and zlib.crc32(repr(sorted(case.body.items())).encode()) % 3 != 0
+GENERATED, PHOTO, PLAIN_PHOTO = range(3)
+ADD_FACES_KINDS = ("generated", "photo", "plain photo")
+# The request options that make an add-faces call answer without faces: 202 (async) or 400
+# (a callback URL off the allow-list, an Idempotency-Key reused for another body).
+ASYNC_AND_CALLBACK_OPTIONS = ("Prefer", "X-Callback-Url", "Idempotency-Key", "async", "callback_url")
+
+
+def _add_faces_kind(case: Case) -> int:
+    """A third each: as generated, a real photo with the generated options, a real photo in a
+    plain synchronous call. Chosen by the generated body so that Hypothesis, replaying a
+    sequence, sends the same requests again."""
+    if not isinstance(case.body, dict):
+        return GENERATED
+    return zlib.crc32(repr(sorted(case.body.items())).encode()) % 3
+
+
+def _make_it_a_plain_sync_call(case: Case) -> None:
+    for options in (case.headers, case.query):
+        for name in ASYNC_AND_CALLBACK_OPTIONS:
+            if options:
+                options.pop(name, None)
 
 
 def _send_a_real_photo(case: Case, photo_base64: str) -> None:
