@@ -76,6 +76,22 @@ def migrate() -> None:
     click.echo("database is at the latest revision")
 
 
+@main.command()
+@click.option(
+    "--grace-minutes",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="keep leftovers younger than this: they may belong to work in flight",
+)
+def reconcile(grace_minutes: float) -> None:
+    """Remove vectors without a face row, images and crops no face refers to, and probes past
+    their retention, now (every worker's housekeeper also runs it about every 10 minutes)."""
+    from workers.maintenance import main as maintenance
+
+    sys.exit(maintenance(["reconcile", "--grace-seconds", str(grace_minutes * 60)]))
+
+
 @main.group("models")
 def models_group() -> None:
     """Register bring-your-own recognition models (ArcFace family, .onnx)."""

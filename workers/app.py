@@ -29,9 +29,11 @@ _housekeeper: Any = None
 @worker_process_init.connect
 def _fresh_resources_after_fork(**_: object) -> None:
     # Connections and model sessions must not be shared across a fork (Superset does the same).
+    from workers.pool_watchdog import enable_stack_dumps
     from workers.runtime import get_runtime, reset_runtime
     from workers.warmup import warm_up
 
+    enable_stack_dumps()  # first: a warm-up that hangs is the case to see
     reset_runtime()
     warm_up(get_runtime(), app.amqp.queues.consume_from or app.amqp.queues)
 

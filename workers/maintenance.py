@@ -8,12 +8,19 @@
 - Reconciliation removes what a crash between the store writes can leave behind:
   vectors without a face row, and images/crops no face row refers to; and probe images
   past their retention (or left behind by a crash before their job could delete them).
+  It runs in a fresh interpreter (``python -m workers.maintenance reconcile``), never in
+  the worker's main process: see ``reconcile_in_fresh_process``.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
+import subprocess
+import sys
 import threading
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +34,11 @@ from workers.runtime import Runtime
 log = logging.getLogger(__name__)
 
 OBJECT_PREFIXES = ("images/", "crops/")
+# A pass over a million faces takes minutes; one that runs for an hour is stuck, and the
+# next round starts a fresh one.
+RECONCILE_TIMEOUT_SECONDS = 3600.0
+# Leftovers younger than this may belong to work in flight.
+DEFAULT_GRACE = timedelta(minutes=10)
 
 
 def requeue_stale_jobs(runtime: Runtime) -> list[str]:
@@ -54,7 +66,7 @@ class ReconcileReport:
     objects_removed: int = 0
 
 
-def reconcile(runtime: Runtime, grace: timedelta = timedelta(minutes=10)) -> ReconcileReport:
+def reconcile(runtime: Runtime, grace: timedelta = DEFAULT_GRACE) -> ReconcileReport:
     """Remove leftovers older than ``grace``: younger ones may belong to work in flight."""
     report = ReconcileReport()
     cutoff = datetime.now(UTC) - grace
@@ -90,8 +102,6 @@ def reconcile(runtime: Runtime, grace: timedelta = timedelta(minutes=10)) -> Rec
             if key not in in_use:
                 runtime.store.delete(key)
                 report.objects_removed += 1
-    if report.vectors_removed or report.objects_removed:
-        log.info("reconciled: %s", report)
     return report
 
 
@@ -131,9 +141,63 @@ class Housekeeper(threading.Thread):
                 requeue_stale_jobs(self._runtime)
                 self._runtime.jobs.purge_expired(datetime.now(UTC))
                 if rounds % self._reconcile_every == 0:
-                    reconcile(self._runtime)
+                    reconcile_in_fresh_process()
             except Exception:
                 log.exception("housekeeping round failed; will try again")
 
     def stop(self) -> None:
         self._stopped.set()
+
+
+def reconcile_in_fresh_process(
+    timeout_seconds: float = RECONCILE_TIMEOUT_SECONDS,
+    grace: timedelta | None = None,
+    env: Mapping[str, str] | None = None,
+) -> int:
+    """Run one reconcile pass in a new interpreter (fork and exec) and wait for it.
+
+    The housekeeper lives in the worker's main process, which forks the pool's replacement
+    children (after a crash, an OOM kill, a time limit). Reconciliation talks to Milvus over
+    gRPC, and a child forked while a gRPC call is in flight hangs on its own first call
+    (grpc/grpc#13873; measured with grpcio 1.85: 20 of 40 children forked beside a thread
+    making Milvus calls never answered). So the main process never opens a Milvus client.
+    The pass reads its settings from ``env`` (this process's environment by default) and
+    logs to this process's stderr. Returns its exit status."""
+    command = [sys.executable, "-m", "workers.maintenance", "reconcile"]
+    if grace is not None:
+        command += ["--grace-seconds", str(grace.total_seconds())]
+    started = time.monotonic()
+    try:
+        finished = subprocess.run(command, timeout=timeout_seconds, check=False, env=env)
+    except subprocess.TimeoutExpired:  # run() has killed it
+        log.error("reconcile ran past %.0f s and was stopped; the next round starts again", timeout_seconds)
+        return -1
+    if finished.returncode != 0:
+        log.error("reconcile exited with status %d after %.1f s", finished.returncode, time.monotonic() - started)
+    return finished.returncode
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m workers.maintenance reconcile``: one pass with the environment's settings."""
+    parser = argparse.ArgumentParser(prog="python -m workers.maintenance")
+    parser.add_argument("command", choices=["reconcile"])
+    parser.add_argument(
+        "--grace-seconds", type=float, default=DEFAULT_GRACE.total_seconds(), help="keep leftovers younger than this"
+    )
+    arguments = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s: %(levelname)s/reconcile] %(message)s")
+    from infra.settings import Settings
+
+    started = time.monotonic()
+    report = reconcile(Runtime(Settings()), grace=timedelta(seconds=arguments.grace_seconds))
+    log.info(
+        "reconcile pass: %d vector(s) and %d object(s) removed in %.1f s",
+        report.vectors_removed,
+        report.objects_removed,
+        time.monotonic() - started,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -22,9 +22,11 @@ starts work, not only that the main process answers.
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +40,11 @@ log = logging.getLogger(__name__)
 
 # EX_SOFTWARE would read as a bug; this is a detected, recovered condition (EX_TEMPFAIL).
 EXIT_POOL_STALLED = 75
+# A pool child writes every thread's Python stack to the worker's stderr on this signal
+# (billiard takes SIGUSR1 for the soft time limit). The watchdog sends it before it kills a
+# stalled pool, so the log says where the children were stuck.
+STACK_DUMP_SIGNAL = signal.SIGUSR2
+STACK_DUMP_WAIT_SECONDS = 1.0
 PROGRESS_COMMAND = "facefleet_pool_progress"
 
 
@@ -190,13 +197,16 @@ class PoolWatchdog:
     def replace_pool(self, seen: PoolObservation, now: float) -> None:
         log.critical(
             "the pool started no job for %.0f s with %d waiting and %d of %d slots free; "
-            "killing its children and exiting so a fresh worker takes over",
+            "its children's stacks follow, then they are killed and this worker exits so a "
+            "fresh one takes over",
             self.detector.stalled_for(now),
             seen.waiting,
             seen.slots - seen.running,
             seen.slots,
         )
-        for pid in pool_child_pids(self.consumer.pool):
+        children = pool_child_pids(self.consumer.pool)
+        dump_stacks(children)
+        for pid in children:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -204,6 +214,29 @@ class PoolWatchdog:
         restore_unacked(self.consumer)
         logging.shutdown()
         os._exit(EXIT_POOL_STALLED)
+
+
+def enable_stack_dumps() -> None:
+    """In a pool child: dump every thread's stack to stderr on ``STACK_DUMP_SIGNAL``.
+    faulthandler writes from its C signal handler, so a child stuck in native code holding
+    the GIL still answers."""
+    stream = sys.__stderr__
+    if stream is not None:
+        faulthandler.register(STACK_DUMP_SIGNAL, file=stream, all_threads=True)
+
+
+def dump_stacks(pids: list[int], wait_seconds: float = STACK_DUMP_WAIT_SECONDS) -> None:
+    """Ask each process for its stacks and give them time to reach the log. A stopped one
+    (SIGSTOP, a debugger) stays silent: continued, it would run its job before the kill."""
+    asked = False
+    for pid in pids:
+        try:
+            os.kill(pid, STACK_DUMP_SIGNAL)
+            asked = True
+        except ProcessLookupError:
+            pass
+    if asked:
+        time.sleep(wait_seconds)
 
 
 def pool_child_pids(pool: Any) -> list[int]:

@@ -197,13 +197,15 @@ def live_detect_passes_a_blinking_face_and_fails_a_still_photo(service: Any, tmp
 
 def reconciliation_removes_what_a_crash_left_and_keeps_live_faces(service: Any) -> None:
     """A crash between the writes of an enrollment leaves a crop and a vector with no row
-    (the row commit is what makes a face exist). Reconciliation removes exactly those."""
+    (the row commit is what makes a face exist). Reconciliation removes exactly those; it
+    runs as the housekeeper runs it, in a fresh interpreter with the worker's environment."""
     from datetime import timedelta
 
     import numpy as np
 
+    from facefleet.embedded import child_env
     from infra.vector_index import VectorRecord
-    from workers.maintenance import reconcile
+    from workers.maintenance import reconcile_in_fresh_process
     from workers.runtime import Runtime
 
     client = service.client
@@ -223,8 +225,7 @@ def reconciliation_removes_what_a_crash_left_and_keeps_live_faces(service: Any) 
     )
     assert "orphan-face" in runtime.index.get_vectors(model_id, ["orphan-face"])
 
-    report = reconcile(runtime, grace=timedelta(0))
-    assert report.vectors_removed == 1 and report.objects_removed >= 1
+    assert reconcile_in_fresh_process(grace=timedelta(0), env=child_env(service.stack.settings)) == 0
     assert runtime.index.get_vectors(model_id, ["orphan-face"]) == {}
     assert not runtime.store.exists(orphan_crop)
     # The enrolled face is untouched: row, vector, image and crop.

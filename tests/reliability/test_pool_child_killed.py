@@ -17,6 +17,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -27,10 +28,13 @@ from tests.support.client import ProjectClient
 from tests.support.photos import identity_photos, single_face_identities
 from tests.support.processes import child_pids
 from tests.support.stack import Stack, start_stack
+from workers.pool_watchdog import dump_stacks
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
 
 SYNC_DETECT_BOUND_SECONDS = 30.0
+# The native threads grpcio starts in a process that made a call (names as /proc shows them).
+GRPC_THREAD_PREFIXES = ("grpc_", "event_engine")
 # Under the project's rate limit (600 a minute) even when a stalled batch keeps the test polling.
 POLL_SECONDS = 0.15
 # No healthy job here runs for long: re-sending by housekeeping would only blur what the
@@ -122,11 +126,14 @@ def sync_detect_seconds(client: ProjectClient, stack: Stack) -> float:
         content_type="multipart/form-data",
     )
     elapsed = time.monotonic() - started
+    if response.status_code != 200:
+        # Where the pool's children are stuck, written to the worker log before it is read.
+        dump_stacks([child for worker in stack.workers for child in pool_children(worker.pid)])
     assert response.status_code == 200, (
         response.status_code,
         response.get_json(),
         f"{elapsed:.1f} s",
-        stack.worker_log()[-6000:],  # what the pool did: the only trace a CI failure leaves
+        stack.worker_log()[-8000:],  # what the pool did: the only trace a CI failure leaves
     )
     assert len(response.get_json()["faces"]) == 1
     return elapsed
@@ -173,3 +180,22 @@ def test_busy_pool_child_killed_then_its_job_completes_exactly_once(service: Ser
     assert len(enrolled) == len(set(enrolled)) == len(photos)
     assert sorted(client.face_ids(face_set)) == sorted(enrolled)
     assert client.ok("GET", f"/face-sets/{face_set}")["face_set_info"]["face_number"] == len(photos)
+
+
+def test_the_worker_main_process_opens_no_grpc_client(service: Service) -> None:
+    """The main process forks every replacement child; a child forked while a gRPC call is in
+    flight there hangs on its own first Milvus call. So the housekeeper's reconcile pass
+    (every 20 rounds: 20 s here) runs in a fresh interpreter, and no gRPC thread ever
+    appears in the main process."""
+    stack = service.stack
+    deadline = time.monotonic() + 90
+    while "reconcile pass:" not in stack.worker_log():
+        assert time.monotonic() < deadline, "no reconcile pass in 90 s"
+        time.sleep(0.5)
+    main = stack.workers[0].pid
+    threads = [(Path(f"/proc/{main}/task") / task / "comm").read_text().strip() for task in os.listdir(f"/proc/{main}/task")]
+    assert not [name for name in threads if name.startswith(GRPC_THREAD_PREFIXES)], threads
+    # The children do use gRPC: the check above would see its threads.
+    (child,) = pool_children(main)
+    child_threads = [(Path(f"/proc/{child}/task") / task / "comm").read_text().strip() for task in os.listdir(f"/proc/{child}/task")]
+    assert [name for name in child_threads if name.startswith(GRPC_THREAD_PREFIXES)], child_threads
