@@ -43,7 +43,8 @@ MODELS_SETUP = "facefleet.models_setup"
 # `python -m venv` on 3.11 seeds these into every venv, the image's included.
 VENV_SEED = {"pip", "setuptools"}
 # CLI commands that run only in the worker image or in embedded mode.
-NOT_IN_API_IMAGE = {"worker", "up"}
+# Commands that run the worker or its stores' maintenance: run them in a worker container.
+NOT_IN_API_IMAGE = {"worker", "up", "reconcile"}
 
 
 @functools.cache
