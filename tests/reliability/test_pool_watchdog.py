@@ -25,6 +25,7 @@ from tests.conftest import S3Server, free_port
 from tests.reliability.conftest import FAULT_JOBS, project_client
 from tests.reliability.test_pool_child_killed import pool_children, sync_detect_seconds
 from tests.support.photos import identity_photos, single_face_identities
+from tests.support.processes import child_pids
 from tests.support.stack import start_stack
 from workers.pool_watchdog import EXIT_POOL_STALLED
 
@@ -36,7 +37,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def _process_children(pid: int) -> dict[int, str]:
     return {
         child: Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        for child in pool_children(pid)
+        for child in child_pids(pid)
     }
 
 

@@ -17,3 +17,25 @@ def child_pids(parent_pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == parent_pid:
                 found.append(int(entry.name))
     return found
+
+
+# How workers.maintenance.reconcile_in_fresh_process starts a pass.
+RECONCILE_COMMAND = b"workers.maintenance\0reconcile"
+
+
+def pool_child_pids(worker_pid: int) -> list[int]:
+    """A Celery worker's pool children. A reconcile pass also runs as a child of the worker's
+    main process, a program of its own that a test must not take for the pool."""
+    pool = []
+    for pid in child_pids(worker_pid):
+        command = _command_line(pid)
+        if command is not None and RECONCILE_COMMAND not in command:
+            pool.append(pid)
+    return pool
+
+
+def _command_line(pid: int) -> bytes | None:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # it has exited
+        return None
