@@ -5,11 +5,13 @@ A worker exits when its pool watchdog finds the pool unable to start jobs
 in each case a fresh worker is what the service needs, not a shutdown of everything. A
 process that keeps dying (more than ``max_restarts`` within ``window_seconds``) is a
 configuration or environment fault that restarting will not cure: then the supervisor
-stops the service with that process's exit status, as before.
+stops the service with that process's exit status, as before; so does a worker that exits
+with EX_CONFIG (78: its model files are missing), at once.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -74,6 +76,13 @@ class Supervisor:
             if not child.restart:
                 print(f"the FaceFleet {child.name} exited with {code}; stopping", file=self.out)
                 return code or 1
+            if code == os.EX_CONFIG:
+                print(
+                    f"the FaceFleet {child.name} exited with {code}: a configuration fault that "
+                    "restarting will not cure (its log says which); stopping",
+                    file=self.out,
+                )
+                return code
             if len(child.exits) > self.max_restarts:
                 print(
                     f"the FaceFleet {child.name} exited {len(child.exits)} times within "

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_ready, worker_shutdown
+from celery.signals import worker_init, worker_process_init, worker_ready, worker_shutdown
 
 from infra.celery_config import make_celery
 from infra.settings import Settings
@@ -36,6 +37,28 @@ def _fresh_resources_after_fork(**_: object) -> None:
     enable_stack_dumps()  # first: a warm-up that hangs is the case to see
     reset_runtime()
     warm_up(get_runtime(), app.amqp.queues.consume_from or app.amqp.queues)
+
+
+@worker_init.connect
+def _refuse_to_start_without_models(sender: Any, **_: object) -> None:
+    """Runs in the main process before the pool starts. Without its model files (a home
+    deleted or moved after `make install`) every job would fail as ``internal``; the worker
+    stops instead and says what to run. EX_CONFIG tells `facefleet up` not to restart it."""
+    from workers.runtime import get_runtime
+    from workers.warmup import MODEL_QUEUES, missing_model_files
+
+    queues = set(sender.app.amqp.queues.consume_from or sender.app.amqp.queues)  # sender: the WorkController
+    settings = get_runtime().settings
+    missing = missing_model_files(settings) if MODEL_QUEUES & queues else []
+    if missing:
+        log.critical(
+            "model files missing: %s; build them with `python -m facefleet.models_setup --home %s` "
+            "(`make install` does) and start the worker again",
+            ", ".join(str(path) for path in missing),
+            settings.models.home,
+        )
+        logging.shutdown()
+        os._exit(os.EX_CONFIG)
 
 
 @worker_ready.connect

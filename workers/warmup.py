@@ -13,10 +13,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import numpy as np
 
 from core.queues import QueueName
+from infra.settings import Settings
+from pipelines.model_files import ModelFiles
 from workers.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -26,6 +29,19 @@ MODEL_QUEUES = frozenset(
     {QueueName.INTERACTIVE.value, QueueName.ENROLL.value, QueueName.BATCH.value, QueueName.GPU.value}
 )
 WARM_UP_SIDE = 160
+
+
+def missing_model_files(settings: Settings) -> list[Path]:
+    """The files that ``make install`` (``python -m facefleet.models_setup``) builds and this
+    worker's pipeline cannot run without, where they are absent. Reads paths only: the
+    worker's main process checks them before it forks, and loads no model library."""
+    config, files = settings.pipeline, ModelFiles(settings.models.home)
+    needed = []
+    if config.embedding_backend == "onnx":
+        needed.append(files.dlib_resnet_onnx)
+    if "blazeface" in (config.detector, config.fallback_detector):
+        needed.append(files.blazeface_onnx)
+    return [path for path in needed if not path.is_file()]
 
 
 def warm_up(runtime: Runtime, queues: Iterable[str]) -> dict[str, float]:
