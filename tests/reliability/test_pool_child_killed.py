@@ -193,6 +193,6 @@ def test_the_worker_main_process_opens_no_grpc_client(service: Service) -> None:
     while "reconcile pass:" not in stack.worker_log():
         assert time.monotonic() < deadline, "no reconcile pass in 90 s"
         time.sleep(0.5)
-    main = stack.workers[0].pid
-    threads = [(Path(f"/proc/{main}/task") / task / "comm").read_text().strip() for task in os.listdir(f"/proc/{main}/task")]
+    tasks = Path(f"/proc/{stack.workers[0].pid}/task")
+    threads = [(task / "comm").read_text().strip() for task in tasks.iterdir()]
     assert not [name for name in threads if name.startswith(GRPC_THREAD_PREFIXES)], threads
