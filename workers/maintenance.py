@@ -39,6 +39,8 @@ OBJECT_PREFIXES = ("images/", "crops/")
 RECONCILE_TIMEOUT_SECONDS = 3600.0
 # Leftovers younger than this may belong to work in flight.
 DEFAULT_GRACE = timedelta(minutes=10)
+# The arguments after the interpreter that start one pass (tests find the process by them).
+RECONCILE_ARGUMENTS = ("-m", "workers.maintenance", "reconcile")
 
 
 def requeue_stale_jobs(runtime: Runtime) -> list[str]:
@@ -163,7 +165,7 @@ def reconcile_in_fresh_process(
     making Milvus calls never answered). So the main process never opens a Milvus client.
     The pass reads its settings from ``env`` (this process's environment by default) and
     logs to this process's stderr. Returns its exit status."""
-    command = [sys.executable, "-m", "workers.maintenance", "reconcile"]
+    command = [sys.executable, *RECONCILE_ARGUMENTS]
     if grace is not None:
         command += ["--grace-seconds", str(grace.total_seconds())]
     started = time.monotonic()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from workers.maintenance import RECONCILE_ARGUMENTS
+
 
 def child_pids(parent_pid: int) -> list[int]:
     """The pids whose parent is ``parent_pid``, read from /proc (no psutil needed)."""
@@ -19,8 +21,8 @@ def child_pids(parent_pid: int) -> list[int]:
     return found
 
 
-# How workers.maintenance.reconcile_in_fresh_process starts a pass.
-RECONCILE_COMMAND = b"workers.maintenance\0reconcile"
+# A reconcile pass's command line, as /proc shows it (NUL-separated arguments).
+RECONCILE_COMMAND = "\0".join(RECONCILE_ARGUMENTS).encode()
 
 
 def pool_child_pids(worker_pid: int) -> list[int]:
