@@ -82,14 +82,10 @@ def service(request: pytest.FixtureRequest) -> Service:
     return found
 
 
-def pool_children(worker_pid: int) -> list[int]:
-    return pool_child_pids(worker_pid)
-
-
 def kill_the_pool_child(stack: Stack) -> int:
     worker = stack.workers[0]
     assert worker.poll() is None, "the worker's main process must be running"
-    (child,) = pool_children(worker.pid)
+    (child,) = pool_child_pids(worker.pid)
     os.kill(child, signal.SIGKILL)
     return child
 
@@ -128,7 +124,7 @@ def sync_detect_seconds(client: ProjectClient, stack: Stack) -> float:
     elapsed = time.monotonic() - started
     if response.status_code != 200:
         # Where the pool's children are stuck, written to the worker log before it is read.
-        dump_stacks([child for worker in stack.workers for child in pool_children(worker.pid)])
+        dump_stacks([child for worker in stack.workers for child in pool_child_pids(worker.pid)])
     assert response.status_code == 200, (
         response.status_code,
         response.get_json(),
