@@ -42,8 +42,8 @@ PROJECT_PACKAGES = ("core", "api", "workers", "pipelines", "infra", "facefleet")
 MODELS_SETUP = "facefleet.models_setup"
 # `python -m venv` on 3.11 seeds these into every venv, the image's included.
 VENV_SEED = {"pip", "setuptools"}
-# CLI commands that run only in the worker image or in embedded mode.
-# Commands that run the worker or its stores' maintenance: run them in a worker container.
+# CLI commands that run only in the worker image or in embedded mode: the worker itself and
+# its stores' maintenance.
 NOT_IN_API_IMAGE = {"worker", "up", "reconcile"}
 
 

@@ -47,4 +47,3 @@ def test_a_stuck_process_writes_where_it_is_stuck_and_keeps_running() -> None:
         _, stderr = child.communicate(timeout=30)
     assert "(most recent call first):" in stderr
     assert 'line 7 in stuck_in_warm_up' in stderr, stderr
-
