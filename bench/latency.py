@@ -3,8 +3,9 @@
 For each stack (``--stacks distributed,embedded``):
 
 1. computation: this process decodes and runs the detect and search pipelines on the same
-   probe photos, one at a time on one core (p50/p99 per operation), and two processes do it
-   in a closed loop on two cores (the in-process rate);
+   probe photos, one at a time on one core, on the open loop's schedule (p50/p99 per
+   operation; the API's numbers are compared with these) and back to back (reported beside
+   them), and two processes do it in a closed loop on two cores (the in-process rate);
 2. open loop: sync ``face-detect`` and ``search`` through the API at ``--rate`` per second
    (requests start on schedule), p50/p99 per operation;
 3. closed loop: ``--clients`` callers issue sync requests back to back for ``--seconds``
@@ -89,18 +90,30 @@ def _compute(pipeline: Any, operation: str, data: bytes) -> None:
         pipeline.process(image, embed=True, landmarks=False)
 
 
-def computation(probes: list[bytes], rounds: int) -> dict[str, Any]:
+def computation(probes: list[bytes], rounds: int, rate: float | None = None) -> dict[str, Any]:
+    """p50/p99 of each operation over ``rounds`` passes of the probes, in the open loop's order
+    (``bench.api_load.Load``: detect and search alternate). With ``rate``, each computation
+    starts on the open loop's schedule, ``1 / rate`` s after the one before (later only when
+    the one before ran over), as the API's requests do; without it they run back to back.
+
+    The schedule matters: a computation that starts on a core that sat idle since the last one
+    runs slower than one on warm caches (~2-3 ms for the first probe on the hosts measured,
+    docs/BENCHMARKS.md, twelfth pass), and the API's jobs start that way."""
     pipeline = _pipeline()
     for data in probes:  # warm-up
         _compute(pipeline, "detect", data)
         _compute(pipeline, "search", data)
     timings: dict[str, list[float]] = {"detect": [], "search": []}
-    for _ in range(rounds):
-        for index, data in enumerate(probes):
-            operation = "detect" if index % 2 == 0 else "search"
-            started = time.perf_counter()
-            _compute(pipeline, operation, data)
-            timings[operation].append((time.perf_counter() - started) * 1000)
+    start = time.perf_counter()
+    for index in range(rounds * len(probes)):
+        if rate is not None:
+            delay = start + index / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        operation = "detect" if index % 2 == 0 else "search"
+        started = time.perf_counter()
+        _compute(pipeline, operation, probes[index % len(probes)])
+        timings[operation].append((time.perf_counter() - started) * 1000)
     return {operation: percentiles(values) for operation, values in timings.items()}
 
 
@@ -379,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     photos = Photos(gallery=chosen[:16], probes=chosen[16:])
     probe_bytes = [path.read_bytes() for path in photos.probes]
 
-    computed = computation(probe_bytes, args.rounds)
+    computed = computation(probe_bytes, args.rounds, rate=args.rate)
+    back_to_back = computation(probe_bytes, args.rounds)
     rate = in_process_rate(probe_bytes, 2, args.seconds)
     services = {"distributed": distributed_service, "embedded": embedded_service}
     stacks = [measure_stack(name, services[name], photos, args) for name in args.stacks.split(",")]
@@ -395,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
         "load": f"loadavg {os.getloadavg()[0]:.2f} at the end (the machine is shared)",
         "command": "python -m bench.latency " + " ".join(argv if argv is not None else sys.argv[1:]),
         "computation": computed,
+        "computation_back_to_back": back_to_back,
         "in_process_rate_2_cores": round(rate, 2),
         "stacks": stacks,
     }
