@@ -97,8 +97,8 @@ def computation(probes: list[bytes], rounds: int, rate: float | None = None) -> 
     the one before ran over), as the API's requests do; without it they run back to back.
 
     The schedule matters: a computation that starts on a core that sat idle since the last one
-    runs slower than one on warm caches (~2-3 ms for the first probe on the hosts measured,
-    docs/BENCHMARKS.md, twelfth pass), and the API's jobs start that way."""
+    runs slower than one on warm caches (the first probe repeated 0.15 s apart: ~2.8 ms slower
+    than back to back, docs/BENCHMARKS.md, twelfth pass), and the API's jobs start that way."""
     pipeline = _pipeline()
     for data in probes:  # warm-up
         _compute(pipeline, "detect", data)
