@@ -36,7 +36,12 @@ def _fresh_resources_after_fork(**_: object) -> None:
 
     enable_stack_dumps()  # first: a warm-up that hangs is the case to see
     reset_runtime()
-    warm_up(get_runtime(), app.amqp.queues.consume_from or app.amqp.queues)
+    warm_up(get_runtime(), _consumed_queues(app))
+
+
+def _consumed_queues(celery_app: Celery) -> Any:
+    """The queues this worker takes jobs from: those named by ``--queues``, else all of them."""
+    return celery_app.amqp.queues.consume_from or celery_app.amqp.queues
 
 
 @worker_init.connect
@@ -45,11 +50,11 @@ def _refuse_to_start_without_models(sender: Any, **_: object) -> None:
     deleted or moved after `make install`) every job would fail as ``internal``; the worker
     stops instead and says what to run. EX_CONFIG tells `facefleet up` not to restart it."""
     from workers.runtime import get_runtime
-    from workers.warmup import MODEL_QUEUES, missing_model_files
+    from workers.warmup import missing_model_files, runs_pipeline
 
-    queues = set(sender.app.amqp.queues.consume_from or sender.app.amqp.queues)  # sender: the WorkController
     settings = get_runtime().settings
-    missing = missing_model_files(settings) if MODEL_QUEUES & queues else []
+    pipeline_worker = runs_pipeline(_consumed_queues(sender.app))  # sender: the WorkController
+    missing = missing_model_files(settings) if pipeline_worker else []
     if missing:
         log.critical(
             "model files missing: %s; build them with `python -m facefleet.models_setup --home %s` "

@@ -31,6 +31,11 @@ MODEL_QUEUES = frozenset(
 WARM_UP_SIDE = 160
 
 
+def runs_pipeline(queues: Iterable[str]) -> bool:
+    """Whether a worker consuming ``queues`` runs the face pipeline (and so needs its models)."""
+    return bool(MODEL_QUEUES & set(queues))
+
+
 def missing_model_files(settings: Settings) -> list[Path]:
     """The files that ``make install`` (``python -m facefleet.models_setup``) builds and this
     worker's pipeline cannot run without, where they are absent. Reads paths only: the
@@ -51,7 +56,7 @@ def warm_up(runtime: Runtime, queues: Iterable[str]) -> dict[str, float]:
         ("object_store", lambda: _touch_store(runtime)),
         ("events", lambda: _open_event_channel(runtime)),
     ]
-    if MODEL_QUEUES & set(queues):
+    if runs_pipeline(queues):
         steps += [("pipeline", lambda: _run_pipeline(runtime)), ("vector_index", lambda: _load_collection(runtime))]
     spent: dict[str, float] = {}
     for name, step in steps:

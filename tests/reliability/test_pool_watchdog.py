@@ -25,7 +25,7 @@ from tests.conftest import S3Server, free_port
 from tests.reliability.conftest import FAULT_JOBS, project_client
 from tests.reliability.test_pool_child_killed import sync_detect_seconds
 from tests.support.photos import identity_photos, single_face_identities
-from tests.support.processes import child_pids, pool_child_pids
+from tests.support.processes import child_pids, command_line, pool_child_pids
 from tests.support.stack import start_stack
 from workers.pool_watchdog import EXIT_POOL_STALLED
 
@@ -35,10 +35,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _process_children(pid: int) -> dict[int, str]:
-    return {
-        child: Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        for child in child_pids(pid)
-    }
+    """The running children of ``pid`` and their command lines (one that exits meanwhile is left out)."""
+    children = {}
+    for child in child_pids(pid):
+        command = command_line(child)
+        if command is not None:
+            children[child] = command.replace(b"\0", b" ").decode()
+    return children
 
 
 class RunningService:

@@ -30,13 +30,14 @@ def pool_child_pids(worker_pid: int) -> list[int]:
     main process, a program of its own that a test must not take for the pool."""
     pool = []
     for pid in child_pids(worker_pid):
-        command = _command_line(pid)
+        command = command_line(pid)
         if command is not None and RECONCILE_COMMAND not in command:
             pool.append(pid)
     return pool
 
 
-def _command_line(pid: int) -> bytes | None:
+def command_line(pid: int) -> bytes | None:
+    """``pid``'s arguments as /proc shows them (NUL-separated), or None once it has exited."""
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:  # it has exited
