@@ -46,4 +46,6 @@ def test_a_stuck_process_writes_where_it_is_stuck_and_keeps_running() -> None:
         child.kill()
         _, stderr = child.communicate(timeout=30)
     assert "(most recent call first):" in stderr
-    assert 'line 7 in stuck_in_warm_up' in stderr, stderr
+    # The function, not its line: the signal may land while `print` is still returning, before
+    # the sleep starts (CI once caught it on the print's line).
+    assert "in stuck_in_warm_up" in stderr, stderr
