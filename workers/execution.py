@@ -70,17 +70,40 @@ def retry_delay(attempt: int, base: float, cap: float) -> float:
     return random.uniform(0, min(cap, base * (2**attempt)))
 
 
+# Kinds whose handler writes nothing: they compute while a helper thread marks their row
+# running, since a row found final already (a redelivery) only costs the discarded result.
+# The start's round trips then overlap the computation instead of preceding it
+# (docs/BENCHMARKS.md, "Thirteenth pass").
+COMPUTE_WHILE_STARTING = frozenset({JobKind.DETECT, JobKind.COMPARE, JobKind.EMBED, JobKind.SEARCH})
+
+
 def run_job(task: Task, job_id: str, kind: JobKind, raw_payload: dict[str, Any], handler: Handler) -> None:
     runtime = get_runtime()
-    jobs = runtime.jobs
+    # Celery's request is thread-local: read here, for the start that may run on a helper.
+    request = task.request
+    received = time.time()
+
+    def start() -> Any:
+        started = runtime.lifecycle.start(job_id, worker=request.hostname or "worker")
+        if started is not None:
+            metrics.job_started(kind.value, request, received)
+        return started
+
     try:
-        if runtime.lifecycle.start(job_id, worker=task.request.hostname or "worker") is None:
-            _log_nothing_to_run(jobs, job_id, kind)
-            return
-        metrics.job_started(kind.value, task.request, time.time())
         fields, inline = split_inline_images(raw_payload)
-        payload = PAYLOAD_OF_KIND[kind].model_validate(fields)
-        result = handler(JobContext(job_id, kind, runtime, inline), payload)
+
+        def compute() -> BaseModel | None:
+            payload = PAYLOAD_OF_KIND[kind].model_validate(fields)
+            return handler(JobContext(job_id, kind, runtime, inline), payload)
+
+        if kind in COMPUTE_WHILE_STARTING:
+            started, result = compute_while_starting(runtime, start, compute)
+        else:
+            started = start()
+            result = None if started is None else compute()
+        if started is None:
+            _log_nothing_to_run(runtime.jobs, job_id, kind)
+            return
     except Retry:
         raise
     except PipelineError as error:
@@ -100,6 +123,23 @@ def run_job(task: Task, job_id: str, kind: JobKind, raw_payload: dict[str, Any],
             release_probes(runtime, raw_payload, carried=inline)
         return
     _after_failure(runtime, job_id, kind, raw_payload)
+
+
+def compute_while_starting(
+    runtime: Runtime, start: Callable[[], Any], compute: Callable[[], BaseModel | None]
+) -> tuple[Any, BaseModel | None]:
+    """What ``start`` returned (the running row; None: nothing to run) and what ``compute``
+    returned, ``start`` run on a helper thread meanwhile. The row decides: the start's own
+    error wins over the computation's, and a row that was final already discards both."""
+    starting = runtime.job_starts.submit(start)
+    try:
+        result = compute()
+    except Exception:
+        if starting.result() is None:
+            return None, None
+        raise
+    started = starting.result()
+    return (started, result) if started is not None else (None, None)
 
 
 def _log_nothing_to_run(jobs: Any, job_id: str, kind: JobKind) -> None:

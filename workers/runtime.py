@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,8 @@ if TYPE_CHECKING:  # adapters and models are imported where first used, so a wor
 
 _lock = threading.Lock()
 _runtime: Runtime | None = None
+# A threads-pool worker runs several jobs at once; more starts than that never overlap.
+_JOB_START_THREADS = 8
 
 
 class Runtime:
@@ -132,6 +135,13 @@ class Runtime:
             self.settings.jobs.completion_push,
             sent_by_commit=self.jobs.completion_channel is not None,
         )
+
+    @cached_property
+    def job_starts(self) -> ThreadPoolExecutor:
+        """Threads that mark jobs running while their computation goes on
+        (``workers.execution.compute_while_starting``): one per job thread of this process at
+        most, created when first needed, so never before a fork."""
+        return ThreadPoolExecutor(max_workers=_JOB_START_THREADS, thread_name_prefix="job-start")
 
     @cached_property
     def lifecycle(self) -> JobLifecycle:
