@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -32,7 +31,7 @@ from core.errors import DomainError, ErrorCode
 from core.jobs import JobKind, JobStatus
 from core.messages import INLINE_IMAGES_FIELD, TaskProducer, dispatch
 from core.results import JobResult, read_result
-from infra.completion import CompletionListener, expecting, wait_for_final
+from infra.completion import CompletionListener, Push, expecting, wait_for_final
 from infra.events import EventPublisher, JobEvent, JobState
 from infra.gpu_pool import GpuRouting
 from infra.settings import WebhookSettings
@@ -310,7 +309,7 @@ class JobGateway:
             self.jobs.fail(job_id, ErrorCode.UNAVAILABLE.value, "the job queue was unreachable; nothing ran")
             raise ApiError(ApiErrorCode.BROKER_UNAVAILABLE) from unreachable
 
-    def wait(self, job_id: str, timeout: float, registered: threading.Event | None = None) -> Any:
+    def wait(self, job_id: str, timeout: float, registered: Push | None = None) -> Any:
         """The job row once final, or its latest state when ``timeout`` runs out.
         ``registered``: the push registration ``expecting`` made before the job was sent."""
         return wait_for_final(

@@ -5,8 +5,10 @@ also re-reads it on a slow fallback period, so a lost push costs at most that pe
 a wrong answer or a hang. The channel follows where the rows live, so no engine is added:
 
 - PostgreSQL: the transaction that makes the row final also sends
-  ``NOTIFY facefleet_job_done, '<job id>'`` (``commit_channel``), which PostgreSQL delivers
-  at commit; each API process holds one ``LISTEN`` connection, read by one thread.
+  ``NOTIFY facefleet_job_done`` (``commit_channel``), which PostgreSQL delivers at commit;
+  each API process holds one ``LISTEN`` connection, read by one thread. The payload is the
+  job's id, followed by its final row as JSON when that fits (the waiter then answers from
+  it, without a read).
 - SQLite (embedded, one machine): each API process binds a UNIX datagram socket
   (``infra.wakeup``); the worker sends the job id to every such socket.
 
@@ -15,6 +17,7 @@ Any other database gets no push: waiters poll as before.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -26,6 +29,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from infra.db.rows import JobRow
 from infra.wakeup import WakeupSocket, ring, wakeup_folder
 
 log = logging.getLogger(__name__)
@@ -40,16 +44,28 @@ class CompletionNotifier(Protocol):
         """Tell waiting API processes that ``job_id``'s row is final. Never raises."""
 
 
+class Push(threading.Event):
+    """Set when a waiter's job was pushed; ``row`` is the final row when the push carried it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.row: Any = None
+
+    def take_row(self) -> Any:
+        row, self.row = self.row, None
+        return row
+
+
 class WaiterBoard:
     """Which job ids this process's request threads wait on, each with its event."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._waiting: dict[str, set[threading.Event]] = {}
+        self._waiting: dict[str, set[Push]] = {}
 
     @contextmanager
-    def expect(self, job_id: str) -> Iterator[threading.Event]:
-        event = threading.Event()
+    def expect(self, job_id: str) -> Iterator[Push]:
+        event = Push()
         with self._lock:
             self._waiting.setdefault(job_id, set()).add(event)
         try:
@@ -62,10 +78,16 @@ class WaiterBoard:
                     if not events:
                         del self._waiting[job_id]
 
-    def announce(self, job_id: str) -> None:
+    def is_waiting(self, job_id: str) -> bool:
+        with self._lock:
+            return job_id in self._waiting
+
+    def announce(self, job_id: str, row: Any = None) -> None:
         with self._lock:
             events = list(self._waiting.get(job_id, ()))
         for event in events:
+            if row is not None:
+                event.row = row
             event.set()
 
     def announce_all(self) -> None:
@@ -102,7 +124,7 @@ class CompletionListener:
         self._started.wait(timeout)
         return self.healthy
 
-    def expect(self, job_id: str) -> AbstractContextManager[threading.Event]:
+    def expect(self, job_id: str) -> AbstractContextManager[Push]:
         return self.board.expect(job_id)
 
     def close(self) -> None:
@@ -150,7 +172,19 @@ class PostgresCompletionListener(CompletionListener):
             self._ready()
             while not self._stopping.is_set():
                 for notice in connection.notifies(timeout=1.0):
-                    self.board.announce(notice.payload)
+                    self._announce(notice.payload)
+
+    def _announce(self, payload: str) -> None:
+        job_id, _, row_json = payload.partition(" ")
+        if not row_json or not self.board.is_waiting(job_id):
+            self.board.announce(job_id)  # no waiter here, or a row too long for the payload
+            return
+        try:
+            row: Any = JobRow.from_json(json.loads(row_json))
+        except (ValueError, KeyError, TypeError) as error:
+            log.warning("completion push of job %s: its row could not be read (%s)", job_id, error)
+            row = None  # the waiter reads the row itself
+        self.board.announce(job_id, row)
 
 
 class SocketCompletionListener(CompletionListener):
@@ -239,7 +273,7 @@ def completion_notifier(
 
 
 @contextmanager
-def expecting(listener: CompletionListener | None, job_id: str) -> Iterator[threading.Event | None]:
+def expecting(listener: CompletionListener | None, job_id: str) -> Iterator[Push | None]:
     """Register for ``job_id``'s push before its task is sent: no push can come before the
     registration, so the waiter needs no read of the row before it first sleeps (a sync
     call's one read is then the one after the push). Yields None where no push can come."""
@@ -260,14 +294,14 @@ def wait_for_final(
     fallback_seconds: float,
     first_poll: float,
     max_poll: float,
-    registered: threading.Event | None = None,
+    registered: Push | None = None,
 ) -> Row | None:
     """The row from ``read(job_id)`` once ``is_final`` holds, or its latest state at ``timeout``.
 
     With a healthy listener the waiter sleeps until pushed, re-reading every
     ``fallback_seconds`` in case a push was lost; without one it polls with a short backoff.
     ``registered`` is the event ``expecting`` gave before the job was sent: the first read
-    then waits for the push."""
+    then waits for the push. A push that carried a final row is that read."""
     deadline = time.monotonic() + timeout
     if registered is not None and listener is not None:
         return _wait_for_push(
@@ -292,7 +326,7 @@ def _wait_for_push(
     job_id: str,
     deadline: float,
     listener: CompletionListener,
-    pushed: threading.Event,
+    pushed: Push,
     first_poll: float,
     max_poll: float,
     fallback_seconds: float,
@@ -309,7 +343,8 @@ def _wait_for_push(
         pushed.wait(min(period, remaining))
         pushed.clear()
         delay = min(delay * 2, max_poll)
-        row = read(job_id)
+        carried = pushed.take_row()
+        row = carried if carried is not None and is_final(carried) else read(job_id)
     return row
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, func, literal, select, update
+from sqlalchemy import Text, bindparam, case, cast, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import BindParameter
@@ -25,6 +25,8 @@ PENDING, RUNNING, SUCCEEDED, FAILED = (status.value for status in JobStatus)
 ACTIVE = (PENDING, RUNNING)
 COUNT_ONE_MORE = {"count": JobOutcomeCount.count + 1}
 _JOB_ID = "job_id"
+# PostgreSQL refuses a NOTIFY payload of 8,000 bytes or more.
+NOTIFY_PAYLOAD_LIMIT = 8000
 
 
 def params(job_id: str, **values: Any) -> dict[str, Any]:
@@ -109,7 +111,8 @@ def _counted_finish(status: str, values: dict[str, Any], channel: str | None) ->
     are data-modifying CTEs, which PostgreSQL runs exactly once whether or not the query
     reads them, and the push is ``pg_notify`` of the updated row, so there is none when the
     job was final already. ``NOTIFY`` is delivered at commit, and only then: a waiter is told
-    exactly when the final row is readable, without a round trip of its own."""
+    exactly when the final row is readable, without a round trip of its own. Its payload is
+    that row when it fits (``_pushed_payload``)."""
     finished = _active_update(**values).returning(*Job.__table__.columns).cte("finished")
     counted = (
         postgresql.insert(JobOutcomeCount)
@@ -117,5 +120,14 @@ def _counted_finish(status: str, values: dict[str, Any], channel: str | None) ->
         .on_conflict_do_update(index_elements=["kind", "status"], set_=COUNT_ONE_MORE)
         .cte("counted")
     )
-    pushed = [] if channel is None else [func.pg_notify(channel, finished.c.id)]
+    pushed = [] if channel is None else [func.pg_notify(channel, _pushed_payload(finished))]
     return select(*finished.columns, *pushed).add_cte(counted)
+
+
+def _pushed_payload(finished: Any) -> Any:
+    """The job's id, a space and the final row as JSON, so the waiting API process answers
+    without reading the row again (and a process that waits on another job reads no further
+    than the id); only the id when that would not fit in a ``NOTIFY`` payload (under 8,000
+    bytes: a longer one fails the statement, and with it the job's finish)."""
+    with_row = func.concat(finished.c.id, " ", cast(func.row_to_json(finished.table_valued()), Text))
+    return case((func.octet_length(with_row) < NOTIFY_PAYLOAD_LIMIT, with_row), else_=finished.c.id)

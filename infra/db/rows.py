@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Row
@@ -202,6 +204,17 @@ class JobRow:
         return self.progress_done, self.progress_total
 
     @classmethod
+    def from_json(cls, fields: Mapping[str, Any]) -> JobRow:
+        """From the row as PostgreSQL's ``row_to_json`` writes it (a completion push): JSON
+        columns as they were stored, timestamps as ISO text, turned into UTC datetimes as
+        the columns' type reads them. Raises KeyError or ValueError for anything else."""
+        values = {name: fields[name] for name in _JOB_ROW_FIELDS}
+        for name in _JOB_ROW_TIMESTAMPS:
+            text = values[name]
+            values[name] = None if text is None else datetime.fromisoformat(text).astimezone(UTC)
+        return cls(**values)
+
+    @classmethod
     def of(cls, model: Job | Row[Any]) -> JobRow:
         """From a model or from a Core row of the jobs table (``Database.statement``,
         ``Database.connection``)."""
@@ -230,3 +243,10 @@ class JobRow:
             heartbeat_at=model.heartbeat_at,
             expires_at=model.expires_at,
         )
+
+
+_JOB_ROW_FIELDS = tuple(field.name for field in dataclasses.fields(JobRow))
+# The annotations are text here (``from __future__ import annotations``).
+_JOB_ROW_TIMESTAMPS = tuple(
+    field.name for field in dataclasses.fields(JobRow) if str(field.type).startswith("datetime")
+)

@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
@@ -174,6 +175,57 @@ def test_the_commit_that_makes_a_row_final_carries_its_push(
     with listener.expect(job_id) as pushed:
         assert not jobs.fail(job_id, "internal", "a late second outcome")
         assert not pushed.wait(0.5)
+
+
+# A detect's result as a sync call stores it: one face with its 68 landmarks.
+DETECT_RESULT = {
+    "faces": [
+        {
+            "bounding_box": {"top_left_x": 81, "top_left_y": 62, "width": 124, "height": 124},
+            "confidence": 0.9731,
+            "landmarks": [[100.5 + index, 120.25 - index] for index in range(68)],
+        }
+    ]
+}
+
+
+@pytest.mark.parametrize(
+    ("result", "pushed_row"),
+    [(DETECT_RESULT, True), ({"faces": [], "note": "x" * 9000}, False)],
+    ids=["row-in-the-push", "row-too-long-for-a-push"],
+)
+def test_a_push_carries_the_final_row_when_it_fits(
+    database: Database, project_id: str, listener, result: dict[str, object], pushed_row: bool
+) -> None:
+    """PostgreSQL's push carries the final row as JSON when it fits in a ``NOTIFY`` payload
+    (under 8,000 bytes): the waiter answers from it without reading, and gets exactly what a
+    read returns. A longer row is pushed by its id (a longer payload would fail the finish)
+    and the waiter reads it."""
+    channel = commit_channel(database.url)
+    if channel is None:
+        pytest.skip("SQLite's push is a datagram of the job id (infra.wakeup)")
+    jobs = JobRepo(database, completion_channel=channel)
+    assert listener.ensure_started()
+    reads: list[str] = []
+
+    def read(job_id: str):  # type: ignore[no-untyped-def]
+        reads.append(job_id)
+        return jobs.get(job_id)
+
+    job_id = uuid.uuid4().hex
+    with expecting(listener, job_id) as pushed:
+        assert pushed is not None
+        jobs.create(job_id=job_id, project_id=project_id, kind="detect", payload={"image_key": "probe/abc"})
+        jobs.start(job_id, worker="test")
+        assert jobs.succeed(job_id, result)
+        row = wait_for_final(
+            read, lambda job: job.status in ("succeeded", "failed"), job_id, 10.0, listener,
+            fallback_seconds=FALLBACK, first_poll=0.02, max_poll=0.25, registered=pushed,
+        )
+    assert reads == ([] if pushed_row else [job_id])
+    assert row == jobs.get(job_id)
+    assert row is not None and row.result == result and row.finished_at is not None
+    assert row.finished_at.tzinfo is not None and row.finished_at.utcoffset() == timedelta(0)
 
 
 def test_a_timeout_returns_the_unfinished_row(database: Database, project_id: str, listener) -> None:
