@@ -35,7 +35,8 @@ if TYPE_CHECKING:  # adapters and models are imported where first used, so a wor
 
 _lock = threading.Lock()
 _runtime: Runtime | None = None
-# A threads-pool worker runs several jobs at once; more starts than that never overlap.
+# A threads-pool worker runs several jobs at once, each with its start beside it; past this
+# many at once a start waits for a free thread (its job computes meanwhile all the same).
 _JOB_START_THREADS = 8
 
 
@@ -139,8 +140,8 @@ class Runtime:
     @cached_property
     def job_starts(self) -> ThreadPoolExecutor:
         """Threads that mark jobs running while their computation goes on
-        (``workers.execution.compute_while_starting``): one per job thread of this process at
-        most, created when first needed, so never before a fork."""
+        (``workers.execution.compute_while_starting``), created when first needed: in the
+        process that runs the jobs, never before a fork."""
         return ThreadPoolExecutor(max_workers=_JOB_START_THREADS, thread_name_prefix="job-start")
 
     @cached_property
