@@ -14,6 +14,7 @@ import pytest
 
 from infra.completion import (
     CompletionListener,
+    PostgresCompletionListener,
     commit_channel,
     completion_listener,
     completion_notifier,
@@ -306,3 +307,20 @@ def channel_open(database: Database, listener: CompletionListener) -> bool:
                 text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'")
             ).scalar()
         )
+
+
+def test_a_pushed_row_that_cannot_be_read_still_wakes_its_waiter(caplog: pytest.LogCaptureFixture) -> None:
+    """The listener's parsing of a push, without a database: a row it cannot read wakes the
+    waiter without a row (it reads the row itself); a push for a job no request of this
+    process waits on is not parsed at all."""
+    listener = PostgresCompletionListener("postgresql://facefleet@127.0.0.1/unused")
+    with listener.expect("job-a") as pushed:
+        listener._announce('job-a {"id": "job-a", "status": "succeeded"}')  # columns missing
+        assert pushed.is_set() and pushed.take_row() is None
+    assert "could not be read" in caplog.text
+    caplog.clear()
+    with listener.expect("job-a") as pushed:
+        listener._announce("job-b {not json")
+        listener._announce("job-a")  # a row too long for the payload: the id alone
+        assert pushed.is_set() and pushed.take_row() is None
+    assert caplog.text == ""
