@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from infra.db.models import ApiKey, Face, FaceSet, Job, Person, Project
+from infra.db.models import ApiKey, Face, FaceSet, Job, Person, Project, UtcDateTime
 
 
 @dataclass(frozen=True)
@@ -246,7 +246,5 @@ class JobRow:
 
 
 _JOB_ROW_FIELDS = tuple(field.name for field in dataclasses.fields(JobRow))
-# The annotations are text here (``from __future__ import annotations``).
-_JOB_ROW_TIMESTAMPS = tuple(
-    field.name for field in dataclasses.fields(JobRow) if str(field.type).startswith("datetime")
-)
+# The columns that ``row_to_json`` writes as text and a read returns as UTC datetimes.
+_JOB_ROW_TIMESTAMPS = tuple(column.name for column in Job.__table__.columns if isinstance(column.type, UtcDateTime))
