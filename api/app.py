@@ -28,6 +28,7 @@ from api.console import console_blueprint
 from api.context import ApiContext, build_context
 from api.errors import ApiError, ApiErrorCode, domain_error
 from api.fleet_history import fleet_history_blueprint
+from api.multipart import FastFormRequest
 from api.openapi_links import LinkedOpenAPI
 from api.rekognition import register as register_rekognition
 from api.rekognition.admin import register as register_access_key_admin
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, context: ApiContext | None = No
         doc_prefix="/docs",
         doc_url="/openapi.json",
     )
+    app.request_class = FastFormRequest
     app.config.update(
         MAX_CONTENT_LENGTH=settings.api.max_request_bytes,
         # Non-file form fields (image_base64 sent as a form field) are held in memory.

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from api.auth_limits import AuthThrottled
 from api.errors import ApiError, ApiErrorCode
 from api.input_bounds import InputRefused, check_json_depth
+from api.multipart import FormTooLarge, TooManyParts
 
 NATIVE_PREFIX = "/v1/"
 
@@ -47,8 +48,10 @@ def install(app: Flask) -> None:
 def too_large_message(error: HTTPException) -> str:
     """Which of werkzeug's three request limits raised this 413: the part count, one form
     field's size, or the whole body."""
-    if _raised_in(error.__traceback__, "next_event"):
+    if isinstance(error, TooManyParts) or _raised_in(error.__traceback__, "next_event"):
         return f"the multipart body has more than {request.max_form_parts} parts"
+    if isinstance(error, FormTooLarge):
+        return f"a form field is larger than {request.max_form_memory_size} bytes (send images as file parts)"
     limit = request.max_content_length
     if limit and (request.content_length or 0) > limit:
         return f"the request body is larger than {limit} bytes"
@@ -59,7 +62,8 @@ def too_large_message(error: HTTPException) -> str:
 
 def _raised_in(traceback: TracebackType | None, function: str) -> bool:
     """True when the innermost frame of ``traceback`` is ``function`` (werkzeug's multipart
-    decoder counts parts in ``next_event``; nothing else there raises a 413)."""
+    decoder, which the batch endpoint streams with, counts parts in ``next_event``; nothing
+    else there raises a 413)."""
     last = None
     while traceback is not None:
         last = traceback
