@@ -29,7 +29,16 @@ class TaskProducer(Protocol):
     """The part of a Celery app needed to send a task by name."""
 
     def send_task(
-        self, name: str, *, args: list[Any], task_id: str, queue: str, priority: int, headers: dict[str, Any]
+        self,
+        name: str,
+        *,
+        args: list[Any],
+        task_id: str,
+        queue: str,
+        priority: int,
+        headers: dict[str, Any],
+        argsrepr: str,
+        kwargsrepr: str,
     ) -> Any: ...
 
 
@@ -37,7 +46,11 @@ def dispatch(
     producer: TaskProducer, kind: JobKind, job_id: str, payload: dict[str, Any], gpu_pool_available: bool = False
 ) -> None:
     """Send one job's task: the job id doubles as the Celery task id, so a job is
-    traceable end to end and a re-send of the same job is recognisable."""
+    traceable end to end and a re-send of the same job is recognisable.
+
+    The message's ``argsrepr`` (what Celery's monitoring shows of a task's arguments) names
+    the job, not its payload: a payload may hold a person's external id or a probe's bytes,
+    and Celery's own rendering of one walked its whole structure on every send."""
     queue = queue_for(kind, gpu_pool_available)
     producer.send_task(
         task_name(kind),
@@ -46,4 +59,6 @@ def dispatch(
         queue=queue.value,
         priority=PRIORITY_OF_QUEUE[queue],
         headers={ENQUEUED_AT_HEADER: time.time()},
+        argsrepr=f"[{job_id!r}, <{kind.value} payload>]",
+        kwargsrepr="{}",
     )
