@@ -2,7 +2,7 @@
 
 Three request forms:
 - multipart with repeated ``image_file`` parts (and/or one ``archive`` zip part): the
-  body is parsed as a stream with Werkzeug's sans-IO decoder, and each image is put into
+  body is split as a stream (``api.multipart.split_parts``), and each image is put into
   the object store as soon as its part ends, so the API holds one image at a time;
 - a zip archive (``archive`` part or an ``application/zip`` body), spooled to a temporary
   file on disk (a zip's directory is at its end) and read member by member;
@@ -31,7 +31,7 @@ from pathlib import PurePosixPath
 from types import TracebackType
 from typing import IO, Any, Self
 
-from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
+from werkzeug.sansio.multipart import Field, File
 
 from api.errors import ApiError, ApiErrorCode
 from api.fields import validate_values
@@ -42,6 +42,7 @@ from api.images import (
     project_upload_prefix,
     sniff_content_type,
 )
+from api.multipart import FormTooLarge, UnfinishedBody, split_parts
 from api.schemas import EXTERNAL_IMAGE_ID_PATTERN, USER_ID_PATTERN, BatchItemMeta
 from api.services import new_external_image_id
 from core.errors import ErrorCode
@@ -122,54 +123,16 @@ class BatchIntake:
 
     def read_multipart(self, stream: IO[bytes], boundary: bytes) -> dict[str, str]:
         """Store every image part; returns the (small) non-file fields."""
-        decoder = MultipartDecoder(boundary, max_form_memory_size=MAX_FIELD_BYTES, max_parts=self.max_items + 64)
-        fields: dict[str, str] = {}
-        part: Field | File | None = None
-        buffer = bytearray()
-        oversize = False
-        spool: IO[bytes] | None = None
-        while True:
-            chunk = stream.read(CHUNK_BYTES)
-            decoder.receive_data(chunk or None)
-            event = _next_event(decoder)
-            while not isinstance(event, (NeedData, Epilogue)):
-                if isinstance(event, (Field, File)):
-                    part, oversize = event, False
-                    buffer.clear()
-                    if isinstance(event, File) and event.name == ARCHIVE_PART:
-                        spool = tempfile.TemporaryFile()  # noqa: SIM115  # closed in _end_part
-                elif isinstance(event, Data) and part is not None:
-                    if spool is not None:
-                        spool.write(event.data)
-                    elif isinstance(part, File) and len(buffer) + len(event.data) > self.max_image_bytes:
-                        oversize = True
-                        buffer.clear()
-                    elif not oversize:
-                        buffer.extend(event.data)
-                    if not event.more_data:
-                        self._end_part(part, buffer, oversize, spool, fields)
-                        spool = None
-                event = _next_event(decoder)
-            if isinstance(event, Epilogue) or not chunk:
-                break
-        if not isinstance(event, Epilogue):
-            raise ApiError(ApiErrorCode.INVALID_BATCH, "the multipart body ended before its closing boundary")
-        return fields
-
-    def _end_part(
-        self, part: Field | File, buffer: bytearray, oversize: bool, spool: IO[bytes] | None, fields: dict[str, str]
-    ) -> None:
-        if isinstance(part, Field):
-            fields[part.name] = bytes(buffer).decode("utf-8", "replace")
-        elif spool is not None:
-            with spool:
-                spool.seek(0)
-                self.read_zip(spool)
-        elif part.name in IMAGE_PARTS:
-            self.add_image(part.filename or f"part-{len(self.entries)}", None if oversize else bytes(buffer))
-        else:
-            raise ApiError(ApiErrorCode.INVALID_BATCH, f"unexpected file part {part.name[:40]!r}")
-        buffer.clear()
+        parts = _BatchParts(self)
+        try:
+            split_parts(stream, boundary, parts, max_parts=self.max_items + 64, read_size=CHUNK_BYTES)
+        except UnfinishedBody as cut:
+            raise ApiError(ApiErrorCode.INVALID_BATCH, "the multipart body ended before its closing boundary") from cut
+        except ValueError as malformed:  # a part's headers cut off, say: the client's error, not a 500
+            raise ApiError(
+                ApiErrorCode.INVALID_BATCH, "the multipart body is malformed: a part's headers cannot be parsed"
+            ) from malformed
+        return parts.fields
 
     def read_zip(self, archive: IO[bytes]) -> None:
         try:
@@ -287,6 +250,57 @@ def _is_hidden(name: str) -> bool:
     return any(part.startswith(".") or part == "__MACOSX" for part in PurePosixPath(name).parts)
 
 
+class _BatchParts:
+    """A batch body's parts as they arrive: an image part is held until it ends, then goes to
+    the store (one image in memory at a time, or flagged oversize and dropped as it grows); the
+    archive part is spooled to disk; text fields are kept."""
+
+    def __init__(self, intake: BatchIntake) -> None:
+        self.intake = intake
+        self.fields: dict[str, str] = {}
+        self._part: Field | File | None = None
+        self._buffer = bytearray()
+        self._oversize = False
+        self._spool: IO[bytes] | None = None
+
+    def begin(self, part: Field | File) -> None:
+        self._part, self._oversize = part, False
+        self._buffer.clear()
+        if isinstance(part, File) and part.name == ARCHIVE_PART:
+            self._spool = tempfile.TemporaryFile()  # noqa: SIM115  # closed when its part ends
+
+    def data(self, piece: bytes) -> None:
+        if self._spool is not None:
+            self._spool.write(piece)
+        elif isinstance(self._part, File):
+            if self._oversize or len(self._buffer) + len(piece) > self.intake.max_image_bytes:
+                self._oversize = True
+                self._buffer.clear()
+            else:
+                self._buffer.extend(piece)
+        elif len(self._buffer) + len(piece) > MAX_FIELD_BYTES:
+            raise FormTooLarge(MAX_FIELD_BYTES)
+        else:
+            self._buffer.extend(piece)
+
+    def end(self) -> None:
+        part, spool = self._part, self._spool
+        self._part, self._spool = None, None
+        if part is None:
+            return
+        if isinstance(part, Field):
+            self.fields[part.name] = bytes(self._buffer).decode("utf-8", "replace")
+        elif spool is not None:
+            with spool:
+                spool.seek(0)
+                self.intake.read_zip(spool)
+        elif part.name in IMAGE_PARTS:
+            self.intake.add_image(part.filename or f"part-{len(self.intake.entries)}", None if self._oversize else bytes(self._buffer))
+        else:
+            raise ApiError(ApiErrorCode.INVALID_BATCH, f"unexpected file part {part.name[:40]!r}")
+        self._buffer.clear()
+
+
 def _unsafe_member_name(name: str) -> str | None:
     """Why a zip member's name is refused (a path that climbs out or is absolute), or None."""
     parts = PurePosixPath(name.replace("\\", "/")).parts
@@ -297,12 +311,3 @@ def _unsafe_member_name(name: str) -> str | None:
     if "\x00" in name or not name.isprintable():
         return "the archive member's name holds control characters"
     return None
-
-
-def _next_event(decoder: MultipartDecoder) -> Any:
-    """werkzeug's next multipart event; a body it cannot parse (a part's headers cut off,
-    say) is the client's error, not a 500."""
-    try:
-        return decoder.next_event()
-    except ValueError as malformed:
-        raise ApiError(ApiErrorCode.INVALID_BATCH, "the multipart body is malformed: a part's headers cannot be parsed") from malformed

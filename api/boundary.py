@@ -8,8 +8,6 @@ their paths are left alone here.
 
 from __future__ import annotations
 
-from types import TracebackType
-
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
@@ -46,26 +44,13 @@ def install(app: Flask) -> None:
 
 
 def too_large_message(error: HTTPException) -> str:
-    """Which of werkzeug's three request limits raised this 413: the part count, one form
-    field's size, or the whole body."""
-    if isinstance(error, TooManyParts) or _raised_in(error.__traceback__, "next_event"):
-        return f"the multipart body has more than {request.max_form_parts} parts"
-    if isinstance(error, FormTooLarge):
-        return f"a form field is larger than {request.max_form_memory_size} bytes (send images as file parts)"
+    """Which request limit raised this 413: the part count or one form field's size (each
+    named by ``api.multipart``), or the whole body."""
+    if isinstance(error, (TooManyParts, FormTooLarge)):
+        return str(error.description)
     limit = request.max_content_length
     if limit and (request.content_length or 0) > limit:
         return f"the request body is larger than {limit} bytes"
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         return f"a form field is larger than {request.max_form_memory_size} bytes (send images as file parts)"
     return f"the request body is larger than {limit} bytes" if limit else "the request body is too large"
-
-
-def _raised_in(traceback: TracebackType | None, function: str) -> bool:
-    """True when the innermost frame of ``traceback`` is ``function`` (werkzeug's multipart
-    decoder, which the batch endpoint streams with, counts parts in ``next_event``; nothing
-    else there raises a 413)."""
-    last = None
-    while traceback is not None:
-        last = traceback
-        traceback = traceback.tb_next
-    return last is not None and last.tb_frame.f_code.co_name == function

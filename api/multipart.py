@@ -20,14 +20,15 @@ raise ``RequestEntityTooLarge``. A malformed body (no boundary, a part without
 form, as werkzeug's silent parser does, so the route names the missing field; text before
 the first boundary (a preamble) is skipped, as werkzeug skips it.
 
-The batch endpoint streams its own parts (``api.batch``) and keeps werkzeug's decoder.
+The batch endpoint streams its parts through ``split_parts`` too (``api.batch``), each image
+on to the object store as its part ends.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-from typing import IO
+from typing import IO, Protocol
 
 from flask import Request
 from python_multipart.multipart import MultipartParser
@@ -35,7 +36,7 @@ from werkzeug.datastructures import FileStorage, Headers, MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser, MultiPartParser
 from werkzeug.http import parse_options_header
-from werkzeug.sansio.multipart import File
+from werkzeug.sansio.multipart import Field, File
 
 READ_SIZE = 64 * 1024
 
@@ -47,11 +48,53 @@ Parsed = tuple[IO[bytes], MultiDict[str, str], MultiDict[str, FileStorage]]
 
 
 class TooManyParts(RequestEntityTooLarge):
-    """More parts than ``max_form_parts``: the 413 that names the part count."""
+    """More parts than a body may have: the 413 that names the part count."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the multipart body has more than {limit} parts")
+        self.limit = limit
 
 
 class FormTooLarge(RequestEntityTooLarge):
-    """A text part over ``max_form_memory_size``: the 413 that names the field limit."""
+    """A text part over its size limit: the 413 that names the field limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"a form field is larger than {limit} bytes (send images as file parts)")
+        self.limit = limit
+
+
+class UnfinishedBody(ValueError):
+    """The body ended before its closing boundary."""
+
+
+class _DelimiterAfterHeaders(Exception):  # noqa: N818 - a signal within _Splitter, never raised out of it
+    """The part just begun is empty and ``rest`` (the body from there) opens with a delimiter."""
+
+    def __init__(self, rest: bytes) -> None:
+        super().__init__()
+        self.rest = rest
+
+
+class PartHandler(Protocol):
+    """What ``split_parts`` tells, part by part: werkzeug's ``Field`` (a text part) or
+    ``File`` with its headers, its data in pieces, its end."""
+
+    def begin(self, part: Field | File) -> None: ...
+
+    def data(self, piece: bytes) -> None: ...
+
+    def end(self) -> None: ...
+
+
+def split_parts(
+    stream: IO[bytes], boundary: bytes, handler: PartHandler, max_parts: int | None, read_size: int = READ_SIZE
+) -> None:
+    """Read a multipart body from ``stream`` and tell ``handler`` of each part as it goes.
+
+    Raises ``ValueError`` for a malformed body (``UnfinishedBody`` when it ends before its
+    closing boundary) and ``TooManyParts`` past ``max_parts``; the handler's own errors
+    pass through."""
+    _Splitter(boundary, handler, max_parts).read(stream, read_size)
 
 
 class FastFormDataParser(FormDataParser):
@@ -62,14 +105,14 @@ class FastFormDataParser(FormDataParser):
     ) -> Parsed:
         if mimetype != "multipart/form-data":
             return super().parse(stream, mimetype, content_length, options)
+        form = _FormBuilder(self, content_length)
         try:
-            reader = _PartsReader(self, (options or {}).get("boundary", "").encode("ascii"), content_length)
-            reader.read(stream)
-        except ValueError:  # python-multipart's parse errors are ValueErrors, as werkzeug's are
+            split_parts(stream, (options or {}).get("boundary", "").encode("ascii"), form, self.max_form_parts)
+        except ValueError:  # a malformed body: an empty form, as werkzeug's silent parser gives
             if not self.silent:
                 raise
             return stream, self.cls(), self.cls()
-        return stream, self.cls(reader.fields), self.cls(reader.files)
+        return stream, self.cls(form.fields), self.cls(form.files)
 
 
 class FastFormRequest(Request):
@@ -78,32 +121,32 @@ class FastFormRequest(Request):
     form_data_parser_class = FastFormDataParser
 
 
-class _PartsReader:
-    """The callbacks python-multipart calls while it splits one body, building werkzeug's
-    fields and files."""
+class _Splitter:
+    """python-multipart's callbacks for one body: part headers gathered and parsed as
+    werkzeug parses them, parts counted, the handler told."""
 
-    def __init__(self, owner: FormDataParser, boundary: bytes, content_length: int | None) -> None:
+    def __init__(self, boundary: bytes, handler: PartHandler, max_parts: int | None) -> None:
         if not boundary:
             raise ValueError("Missing boundary")
-        self.owner = owner
-        self.content_length = content_length
-        self.fields: list[tuple[str, str]] = []
-        self.files: list[tuple[str, FileStorage]] = []
-        self._werkzeug = MultiPartParser(stream_factory=owner.stream_factory)
+        self.handler = handler
+        self.max_parts = max_parts
+        self._first_boundary = b"--" + boundary
         self._header_lines: list[tuple[str, str]] = []
         self._header_name = bytearray()
         self._header_value = bytearray()
-        self._first_boundary = b"--" + boundary
-        self._preamble_left = True
         self._parts = 0
+        self._in_headers = False
         self._ended = False
-        self._part: File | None = None  # werkzeug's description of the part being read
-        self._chunks: list[bytes] = []  # its data while it is held in memory
-        self._size = 0
-        self._spilled: IO[bytes] | None = None  # a file part's container once it spilled
-        self._parser = MultipartParser(
-            boundary,
+        self._boundary = boundary
+        self._chunk = b""  # what the parser is being given now
+        self._probe: bytearray | None = None  # a part's first data, until it is known not to be a delimiter
+        self._parser = self._new_parser()
+
+    def _new_parser(self) -> MultipartParser:
+        return MultipartParser(
+            self._boundary,
             {
+                "on_part_begin": self._on_part_begin,
                 "on_header_field": self._on_header_field,
                 "on_header_value": self._on_header_value,
                 "on_header_end": self._on_header_end,
@@ -114,20 +157,40 @@ class _PartsReader:
             },
         )
 
-    def read(self, stream: IO[bytes]) -> None:
-        preamble = b""  # RFC 2046 lets a body open with text before its first boundary
-        while chunk := stream.read(READ_SIZE):
-            if self._preamble_left:
+    def read(self, stream: IO[bytes], read_size: int) -> None:
+        in_preamble, preamble = True, b""  # RFC 2046 lets a body open with text before its first boundary
+        while chunk := stream.read(read_size):
+            if in_preamble:
                 preamble += chunk
                 at = preamble.find(self._first_boundary)
                 if at < 0:  # keep a tail that may hold the boundary's start
                     preamble = preamble[-len(self._first_boundary) :]
                     continue
-                chunk, preamble, self._preamble_left = preamble[at:], b"", False
-            self._parser.write(chunk)
+                chunk, preamble, in_preamble = preamble[at:], b"", False
+            self._write(chunk)
         self._parser.finalize()
+        if self._in_headers:
+            raise ValueError("the multipart body ended inside a part's headers")
         if not self._ended:
-            raise ValueError("the multipart body ended before its closing boundary")
+            raise UnfinishedBody("the multipart body ended before its closing boundary")
+
+    def _write(self, chunk: bytes) -> None:
+        while not self._ended:
+            self._chunk = chunk
+            try:
+                self._parser.write(chunk)
+                return
+            except _DelimiterAfterHeaders as found:
+                # The part was empty and ``found.rest`` opens with the next delimiter: a
+                # fresh parser starts from it (python-multipart expects a blank line first).
+                self._part_ends()
+                if found.rest.startswith(self._first_boundary + b"--"):
+                    self._ended = True  # it was the closing delimiter: the rest is epilogue
+                    return
+                self._parser, chunk = self._new_parser(), found.rest
+
+    def _on_part_begin(self) -> None:
+        self._in_headers = True
 
     def _on_header_field(self, data: bytes, start: int, end: int) -> None:
         self._header_name += data[start:end]
@@ -144,30 +207,89 @@ class _PartsReader:
 
     def _on_headers_finished(self) -> None:
         headers = Headers(self._header_lines)
-        self._header_lines = []
+        self._header_lines, self._in_headers = [], False
         self._parts += 1
-        if self.owner.max_form_parts is not None and self._parts > self.owner.max_form_parts:
-            raise TooManyParts()
+        if self.max_parts is not None and self._parts > self.max_parts:
+            raise TooManyParts(self.max_parts)
         if "content-disposition" not in headers:
             raise ValueError("Missing Content-Disposition header")
         _, extra = parse_options_header(headers["content-disposition"])
-        # werkzeug's own event, so its stream factory and charset rules read it unchanged.
-        self._part = File(name=extra.get("name"), filename=extra.get("filename"), headers=headers)  # type: ignore[arg-type]
-        self._chunks, self._size, self._spilled = [], 0, None
+        name, filename = extra.get("name"), extra.get("filename")
+        # werkzeug's own events, so its stream factory and charset rules read them unchanged.
+        if filename is None:
+            self.handler.begin(Field(name=name, headers=headers))  # type: ignore[arg-type]  # werkzeug's own None
+        else:
+            self.handler.begin(File(name=name, filename=filename, headers=headers))  # type: ignore[arg-type]
+        self._probe = bytearray()
 
     def _on_part_data(self, data: bytes, start: int, end: int) -> None:
-        if self._spilled is not None:
-            self._spilled.write(memoryview(data)[start:end])
+        """A part's data; its first bytes are held until they cannot be a delimiter.
+
+        RFC 2046 lets an empty part end with its headers: ``headers CRLF`` and straight on
+        to ``CRLF --boundary``, with no blank line (werkzeug's own encoder writes empty
+        parts so). python-multipart takes that CRLF as the blank line and the delimiter
+        after it as data, which would fold the next part into this one. A part whose data
+        opens with ``--boundary`` is read as werkzeug reads it: empty, then a delimiter."""
+        if self._probe is None:
+            self.handler.data(data[start:end])
             return
-        self._size += end - start
-        self._chunks.append(data[start:end])
+        self._probe += data[start:end]
+        wanted = self._first_boundary
+        if len(self._probe) < len(wanted) and wanted.startswith(self._probe):
+            return  # too short to tell yet
+        probe, self._probe = bytes(self._probe), None
+        if not probe.startswith(wanted):
+            self.handler.data(probe)
+            return
+        if data is not self._chunk:  # cannot happen: a delimiter's bytes come from the body itself
+            raise ValueError("a part's data opens with a delimiter the parser did not see")
+        raise _DelimiterAfterHeaders(probe + data[end:])
+
+    def _on_part_end(self) -> None:
+        self._part_ends()
+
+    def _part_ends(self) -> None:
+        if self._probe:  # a part shorter than a delimiter
+            self.handler.data(bytes(self._probe))
+        self._probe = None
+        self.handler.end()
+
+    def _on_end(self) -> None:
+        self._ended = True
+
+
+class _FormBuilder:
+    """``request.form`` and ``request.files`` from the parts, with werkzeug's limits: a text
+    part over ``max_form_memory_size`` is a 413; a file part past it spills to the stream
+    factory."""
+
+    def __init__(self, owner: FormDataParser, content_length: int | None) -> None:
+        self.owner = owner
+        self.content_length = content_length
+        self.fields: list[tuple[str, str]] = []
+        self.files: list[tuple[str, FileStorage]] = []
+        self._werkzeug = MultiPartParser(stream_factory=owner.stream_factory)
+        self._part: Field | File | None = None
+        self._chunks: list[bytes] = []  # the part's data while it is held in memory
+        self._size = 0
+        self._spilled: IO[bytes] | None = None  # a file part's container once it spilled
+
+    def begin(self, part: Field | File) -> None:
+        self._part, self._chunks, self._size, self._spilled = part, [], 0, None
+
+    def data(self, piece: bytes) -> None:
+        if self._spilled is not None:
+            self._spilled.write(piece)
+            return
+        self._size += len(piece)
+        self._chunks.append(piece)
         limit = self.owner.max_form_memory_size
         if limit is not None and self._size <= limit:
             return
         part = self._part
-        if part is None or part.filename is None:  # a text part
+        if not isinstance(part, File):  # a text part
             if limit is not None:
-                raise FormTooLarge()
+                raise FormTooLarge(limit)
             return
         # A file part past the in-memory size (or with none set): on to the stream factory.
         self._spilled = self._werkzeug.start_file_streaming(part, self.content_length)
@@ -175,18 +297,15 @@ class _PartsReader:
             self._spilled.write(held)
         self._chunks = []
 
-    def _on_part_end(self) -> None:
+    def end(self) -> None:
         part = self._part
         if part is None:
             return
-        if part.filename is None:
-            charset = self._werkzeug.get_part_charset(part.headers)
-            self.fields.append((part.name, b"".join(self._chunks).decode(charset, "replace")))
-        else:
+        if isinstance(part, File):
             container = self._spilled or io.BytesIO(b"".join(self._chunks))
             container.seek(0)
             self.files.append((part.name, FileStorage(container, part.filename, part.name, headers=part.headers)))
+        else:
+            charset = self._werkzeug.get_part_charset(part.headers)
+            self.fields.append((part.name, b"".join(self._chunks).decode(charset, "replace")))
         self._part, self._chunks, self._spilled = None, [], None
-
-    def _on_end(self) -> None:
-        self._ended = True

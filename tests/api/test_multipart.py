@@ -1,7 +1,8 @@
 """api.multipart: bodies split by python-multipart give the form and files werkzeug's own
 parser gives, with werkzeug's limits (pure logic: no stack).
 
-Bodies are encoded by urllib3, the encoder under requests, as real clients send them."""
+Bodies are encoded by urllib3 (the encoder under requests, as real clients send them) and by
+werkzeug's test client."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from urllib3 import encode_multipart_formdata
+from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.formparser import FormDataParser, default_stream_factory
+from werkzeug.test import encode_multipart
 
-from api.multipart import FastFormDataParser, FormTooLarge, TooManyParts
+from api.multipart import FastFormDataParser, FormTooLarge, TooManyParts, UnfinishedBody, split_parts
 from tests.support.photos import FACES
 
 MULTIPART = "multipart/form-data"
@@ -68,13 +71,44 @@ def forms(draw: st.DrawFn) -> list[tuple[str, Any]]:
     return parts
 
 
+def encoded(form: list[tuple[str, Any]], boundary: str, encoder: str) -> bytes:
+    """``form`` as urllib3 (under requests) or werkzeug's test client (Flask's) encodes it;
+    werkzeug writes an empty part without the blank line after its headers."""
+    if encoder == "urllib3":
+        return encode_multipart_formdata(form, boundary=boundary)[0]
+    values = MultiDict(
+        (name, FileStorage(io.BytesIO(value[1]), value[0], name, value[2]) if isinstance(value, tuple) else value)
+        for name, value in form
+    )
+    return encode_multipart(values, boundary)[1]
+
+
 @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
-@given(form=forms(), boundary=st.sampled_from(["b", "----x", "0123456789abcdef" * 4]), step=st.integers(1, 200))
-def test_any_body_parses_to_what_werkzeug_parses(form: list[tuple[str, Any]], boundary: str, step: int) -> None:
-    body, _ = encode_multipart_formdata(form, boundary=boundary)
+@given(
+    form=forms(),
+    boundary=st.sampled_from(["b", "----x", "0123456789abcdef" * 4]),
+    step=st.integers(1, 200),
+    encoder=st.sampled_from(["urllib3", "werkzeug"]),
+)
+def test_any_body_parses_to_what_werkzeug_parses(
+    form: list[tuple[str, Any]], boundary: str, step: int, encoder: str
+) -> None:
+    body = encoded(form, boundary, encoder)
     expected = parsed(FormDataParser(), body, boundary)
     assert parsed(FastFormDataParser(), body, boundary, step) == expected
     assert len(expected[0]) + len(expected[1]) == len(form)  # werkzeug itself read every part
+
+
+def test_empty_parts_written_without_their_blank_line_stay_apart() -> None:
+    """werkzeug's encoder (Flask's test client) ends an empty part with its headers."""
+    form = [("a", ""), ("f", ("e.jpg", b"", "image/jpeg")), ("g", ("g.jpg", b"xyz", "image/jpeg")), ("z", "")]
+    body = encoded(form, "bnd", "werkzeug")
+    assert b'image/jpeg\r\n\r\n--bnd\r\n' in body  # no blank line before the delimiter
+    for step in (1, 5, 4096):
+        assert parsed(FastFormDataParser(), body, "bnd", step) == (
+            [("a", ""), ("z", "")],
+            [("f", "e.jpg", "image/jpeg", b""), ("g", "g.jpg", "image/jpeg", b"xyz")],
+        )
 
 
 def test_a_photo_part_reads_back_whole(photo_bytes: bytes) -> None:
@@ -124,6 +158,7 @@ def test_more_parts_than_allowed_is_a_413_naming_the_parts() -> None:
     with pytest.raises(TooManyParts) as refused:
         parsed(FastFormDataParser(max_form_parts=5), body, "bnd")
     assert refused.value.code == 413
+    assert refused.value.description == "the multipart body has more than 5 parts"
 
 
 def test_a_text_part_over_the_memory_limit_is_a_413() -> None:
@@ -132,6 +167,7 @@ def test_a_text_part_over_the_memory_limit_is_a_413() -> None:
     with pytest.raises(FormTooLarge) as refused:
         parsed(FastFormDataParser(max_form_memory_size=4999), body, "bnd", step=512)
     assert refused.value.code == 413
+    assert refused.value.description.startswith("a form field is larger than 4999 bytes")
 
 
 def test_a_file_part_over_the_memory_limit_spills_to_the_stream_factory() -> None:
@@ -149,6 +185,45 @@ def test_a_file_part_over_the_memory_limit_spills_to_the_stream_factory() -> Non
     _, files = parsed(parser, body, "bnd", step=1000)
     assert spilled == ["b.bin"]  # the small part stayed in memory
     assert files == [("big", "b.bin", "x/y", content), ("small", "s.bin", "x/y", b"tiny")]
+
+
+class Recorder:
+    """A ``PartHandler`` that writes down what it is told."""
+
+    def __init__(self) -> None:
+        self.told: list[Any] = []
+
+    def begin(self, part: Any) -> None:
+        self.told.append(("begin", type(part).__name__, part.name, getattr(part, "filename", None)))
+
+    def data(self, piece: bytes) -> None:
+        if self.told and self.told[-1][0] == "data":
+            self.told[-1] = ("data", self.told[-1][1] + piece)
+        else:
+            self.told.append(("data", piece))
+
+    def end(self) -> None:
+        self.told.append(("end",))
+
+
+def test_split_parts_tells_each_part_as_it_streams() -> None:
+    body, _ = encode_multipart_formdata([("a", "1"), ("f", ("f.jpg", b"\r\n--x" * 5000, "image/jpeg"))], "bnd")
+    recorder = Recorder()
+    split_parts(io.BufferedReader(ShortReads(body, 333)), b"bnd", recorder, max_parts=2, read_size=1024)
+    assert recorder.told == [
+        ("begin", "Field", "a", None), ("data", b"1"), ("end",),
+        ("begin", "File", "f", "f.jpg"), ("data", b"\r\n--x" * 5000), ("end",),
+    ]
+
+
+def test_where_a_body_was_cut_off_decides_its_error() -> None:
+    body, _ = encode_multipart_formdata({"f": ("f.jpg", b"data" * 100, "image/jpeg")}, "bnd")
+    in_data, in_headers = body[:-50], body[: body.index(b"Content-Type")]
+    with pytest.raises(UnfinishedBody):
+        split_parts(io.BytesIO(in_data), b"bnd", Recorder(), max_parts=None)
+    with pytest.raises(ValueError) as malformed:
+        split_parts(io.BytesIO(in_headers), b"bnd", Recorder(), max_parts=None)
+    assert not isinstance(malformed.value, UnfinishedBody)
 
 
 def test_other_media_types_are_werkzeugs() -> None:
