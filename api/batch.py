@@ -295,7 +295,8 @@ class _BatchParts:
                 spool.seek(0)
                 self.intake.read_zip(spool)
         elif part.name in IMAGE_PARTS:
-            self.intake.add_image(part.filename or f"part-{len(self.intake.entries)}", None if self._oversize else bytes(self._buffer))
+            source = part.filename or f"part-{len(self.intake.entries)}"
+            self.intake.add_image(source, None if self._oversize else bytes(self._buffer))
         else:
             raise ApiError(ApiErrorCode.INVALID_BATCH, f"unexpected file part {part.name[:40]!r}")
         self._buffer.clear()

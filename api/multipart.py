@@ -31,7 +31,7 @@ import logging
 from typing import IO, Protocol
 
 from flask import Request
-from python_multipart.multipart import MultipartParser
+from python_multipart import MultipartParser
 from werkzeug.datastructures import FileStorage, Headers, MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.formparser import FormDataParser, MultiPartParser
@@ -67,7 +67,7 @@ class UnfinishedBody(ValueError):
     """The body ended before its closing boundary."""
 
 
-class _DelimiterAfterHeaders(Exception):  # noqa: N818 - a signal within _Splitter, never raised out of it
+class _DelimiterAfterHeaders(Exception):  # a signal within _Splitter, never raised out of it
     """The part just begun is empty and ``rest`` (the body from there) opens with a delimiter."""
 
     def __init__(self, rest: bytes) -> None:

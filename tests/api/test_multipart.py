@@ -174,7 +174,10 @@ def test_a_file_part_over_the_memory_limit_spills_to_the_stream_factory() -> Non
     spilled: list[str | None] = []
 
     def stream_factory(
-        total_content_length: int | None, content_type: str | None, filename: str | None, content_length: int | None = None
+        total_content_length: int | None,
+        content_type: str | None,
+        filename: str | None,
+        content_length: int | None = None,
     ) -> IO[bytes]:
         spilled.append(filename)
         return default_stream_factory(total_content_length, content_type, filename, content_length)
