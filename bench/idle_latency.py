@@ -1,4 +1,4 @@
-"""One sync detect at a time on a quiet stack, against the same computation.
+"""One sync detect (or search) at a time on a quiet stack, against the same computation.
 
 ``bench.latency`` measures under a load (an open loop at ``--rate``, a closed loop); this
 bench measures what one caller alone waits: sequential sync ``face-detect`` calls of one
@@ -10,6 +10,11 @@ and back to back.
 Rounds alternate the two, so a drift of the shared machine shows in both. Reported per
 round: the API's p50/p90, the computation's p50 and the difference; and the median split
 of a call from its job row (``bench.latency.breakdown``).
+
+``--operation search`` sends sync searches of a 16-face gallery instead (enrolled first; the
+calls start after its read-your-writes window), against the search's computation (decode,
+detect, embed): the difference then also holds the job's reads of the face set, the index
+and the rows. The job-row split is always a detect's.
 
 ``--pool`` runs the interactive workers on another Celery pool (``solo``: the job runs in
 the worker's main process, without the prefork pool's hop to a child). ``--inline-max-bytes``
@@ -30,9 +35,11 @@ from typing import Any
 import numpy as np
 import requests
 
+from bench.api_load import GALLERY
 from bench.common import machine_description, save_report
-from bench.distributed import REPO_ROOT, distributed_service, single_face_images, wait_until
+from bench.distributed import REPO_ROOT, distributed_service, enroll_all, single_face_images, wait_until
 from bench.latency import (
+    ENROLL_QUEUES,
     INTERACTIVE,
     _compute,
     _pipeline,
@@ -44,7 +51,7 @@ from bench.latency import (
 RESULTS = REPO_ROOT / "bench" / "results" / "idle_latency.json"
 
 
-def computation_times(pipeline: Any, probe: bytes, calls: int, gap: float) -> list[float]:
+def computation_times(pipeline: Any, probe: bytes, calls: int, gap: float, operation: str = "detect") -> list[float]:
     """Milliseconds of each of ``calls`` computations of ``probe``, ``gap`` seconds apart.
 
     The API's calls come ``--gap`` apart, so their jobs start on a core that sat idle; the
@@ -54,11 +61,23 @@ def computation_times(pipeline: Any, probe: bytes, calls: int, gap: float) -> li
     timings = []
     for _ in range(calls):
         started = time.perf_counter()
-        _compute(pipeline, "detect", probe)
+        _compute(pipeline, operation, probe)
         timings.append((time.perf_counter() - started) * 1000)
         if gap:
             time.sleep(gap)
     return timings
+
+
+def enroll_gallery(client: Any, processes: Any) -> None:
+    """The 16 gallery photos of ``bench.latency`` enrolled by a worker of the enroll queue,
+    then a wait past the read-your-writes window: the calls measure the steady state."""
+    from workers.services.search import READ_YOUR_WRITES_WINDOW
+
+    processes.start("enroller", "worker", "--queues", ENROLL_QUEUES, "--name", "enroller@%h")
+    client.create_face_set(GALLERY)
+    enroll_all(client, GALLERY, single_face_images(24)[:16])
+    processes.stop("enroller")
+    time.sleep(READ_YOUR_WRITES_WINDOW.total_seconds() + 1.0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,12 +89,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photo", type=Path, help="the probe (default: bench.latency's first probe)")
     parser.add_argument("--inline-max-bytes", type=int, help="the API's api.inline_probe_max_bytes")
     parser.add_argument("--stack", choices=("distributed", "embedded"), default="distributed")
+    parser.add_argument("--operation", choices=("detect", "search"), default="detect")
     args = parser.parse_args(argv)
     photo = args.photo or single_face_images(24)[16]
     probe = photo.read_bytes()
     pipeline = _pipeline()
     for _ in range(10):
-        _compute(pipeline, "detect", probe)
+        _compute(pipeline, args.operation, probe)
+    path = "face-detect" if args.operation == "detect" else f"face-sets/{GALLERY}/search"
 
     rounds: list[dict[str, Any]] = []
     service = distributed_service if args.stack == "distributed" else embedded_service
@@ -87,12 +108,14 @@ def main(argv: list[str] | None = None) -> int:
             )
         if args.inline_max_bytes is not None:
             restart_api_with_inline_limit(client, processes, args.inline_max_bytes)
+        if args.operation == "search":
+            enroll_gallery(client, processes)
         session = requests.Session()
 
         def call() -> float:
             started = time.perf_counter()
             response = session.post(
-                client._url("face-detect"),
+                client._url(path),
                 files={"image_file": (photo.name, probe, "image/jpeg")},
                 headers={"X-Auth-Token": client.api_key},
                 timeout=30,
@@ -105,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             call()
             time.sleep(0.1)
         for _ in range(args.rounds):
-            back_to_back = computation_times(pipeline, probe, args.calls, gap=0.0)
-            alone = computation_times(pipeline, probe, args.calls, gap=args.gap)
+            back_to_back = computation_times(pipeline, probe, args.calls, gap=0.0, operation=args.operation)
+            alone = computation_times(pipeline, probe, args.calls, gap=args.gap, operation=args.operation)
             api = []
             for _ in range(args.calls):
                 api.append(call())
@@ -130,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         "photo": photo.name,
         "photo_bytes": len(probe),
         "stack": args.stack,
+        "operation": args.operation,
         "pool": args.pool,
         "inline_max_bytes": args.inline_max_bytes,
         "rounds": rounds,
