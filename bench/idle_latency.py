@@ -37,7 +37,15 @@ import requests
 
 from bench.api_load import GALLERY
 from bench.common import machine_description, save_report
-from bench.distributed import REPO_ROOT, distributed_service, enroll_all, single_face_images, wait_until
+from bench.distributed import (
+    REPO_ROOT,
+    Client,
+    Processes,
+    distributed_service,
+    enroll_all,
+    single_face_images,
+    wait_until,
+)
 from bench.latency import (
     ENROLL_QUEUES,
     INTERACTIVE,
@@ -51,7 +59,9 @@ from bench.latency import (
 RESULTS = REPO_ROOT / "bench" / "results" / "idle_latency.json"
 
 
-def computation_times(pipeline: Any, probe: bytes, calls: int, gap: float, operation: str = "detect") -> list[float]:
+def computation_times(
+    pipeline: Any, probe: bytes, calls: int, gap: float, operation: str = "detect"
+) -> list[float]:
     """Milliseconds of each of ``calls`` computations of ``probe``, ``gap`` seconds apart.
 
     The API's calls come ``--gap`` apart, so their jobs start on a core that sat idle; the
@@ -68,7 +78,7 @@ def computation_times(pipeline: Any, probe: bytes, calls: int, gap: float, opera
     return timings
 
 
-def enroll_gallery(client: Any, processes: Any) -> None:
+def enroll_gallery(client: Client, processes: Processes) -> None:
     """The 16 gallery photos of ``bench.latency`` enrolled by a worker of the enroll queue,
     then a wait past the read-your-writes window: the calls measure the steady state."""
     from workers.services.search import READ_YOUR_WRITES_WINDOW
