@@ -183,7 +183,7 @@ class _Splitter:
             except _DelimiterAfterHeaders as found:
                 # The part was empty and ``found.rest`` opens with the next delimiter: a
                 # fresh parser starts from it (python-multipart expects a blank line first).
-                self._part_ends()
+                self._on_part_end()
                 if found.rest.startswith(self._first_boundary + b"--"):
                     self._ended = True  # it was the closing delimiter: the rest is epilogue
                     return
@@ -246,9 +246,6 @@ class _Splitter:
         raise _DelimiterAfterHeaders(probe + data[end:])
 
     def _on_part_end(self) -> None:
-        self._part_ends()
-
-    def _part_ends(self) -> None:
         if self._probe:  # a part shorter than a delimiter
             self.handler.data(bytes(self._probe))
         self._probe = None
