@@ -37,22 +37,15 @@ import requests
 
 from bench.api_load import GALLERY
 from bench.common import machine_description, save_report
-from bench.distributed import (
-    REPO_ROOT,
-    Client,
-    Processes,
-    distributed_service,
-    enroll_all,
-    single_face_images,
-    wait_until,
-)
+from bench.distributed import REPO_ROOT, Client, Processes, distributed_service, wait_until
 from bench.latency import (
-    ENROLL_QUEUES,
     INTERACTIVE,
     _compute,
     _pipeline,
+    bench_photos,
     breakdown,
     embedded_service,
+    enroll_gallery,
     restart_api_with_inline_limit,
 )
 
@@ -78,15 +71,12 @@ def computation_times(
     return timings
 
 
-def enroll_gallery(client: Client, processes: Processes) -> None:
-    """The 16 gallery photos of ``bench.latency`` enrolled by a worker of the enroll queue,
-    then a wait past the read-your-writes window: the calls measure the steady state."""
+def enroll_settled_gallery(client: Client, processes: Processes, gallery: list[Path]) -> None:
+    """``bench.latency``'s gallery enrolled, then a wait past the read-your-writes window: the
+    calls measure the steady state."""
     from workers.services.search import READ_YOUR_WRITES_WINDOW
 
-    processes.start("enroller", "worker", "--queues", ENROLL_QUEUES, "--name", "enroller@%h")
-    client.create_face_set(GALLERY)
-    enroll_all(client, GALLERY, single_face_images(24)[:16])
-    processes.stop("enroller")
+    enroll_gallery(client, processes, gallery)
     time.sleep(READ_YOUR_WRITES_WINDOW.total_seconds() + 1.0)
 
 
@@ -101,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", choices=("distributed", "embedded"), default="distributed")
     parser.add_argument("--operation", choices=("detect", "search"), default="detect")
     args = parser.parse_args(argv)
-    photo = args.photo or single_face_images(24)[16]
+    photos = bench_photos()
+    photo = args.photo or photos.probes[0]
     probe = photo.read_bytes()
     pipeline = _pipeline()
     for _ in range(10):
@@ -119,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.inline_max_bytes is not None:
             restart_api_with_inline_limit(client, processes, args.inline_max_bytes)
         if args.operation == "search":
-            enroll_gallery(client, processes)
+            enroll_settled_gallery(client, processes, photos.gallery)
         session = requests.Session()
 
         def call() -> float:

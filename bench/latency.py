@@ -298,21 +298,33 @@ class Photos:
     probes: list[Path]
 
 
+def bench_photos() -> Photos:
+    """The latency benches' photos: 24 single-face ones, the first 16 the gallery."""
+    chosen = single_face_images(24)
+    return Photos(gallery=chosen[:16], probes=chosen[16:])
+
+
+def enroll_gallery(client: Client, processes: Processes, gallery: list[Path]) -> None:
+    """``gallery`` enrolled into the face set ``GALLERY`` by a worker of the enroll queue,
+    started for it and stopped after."""
+    processes.start("enroller", "worker", "--queues", ENROLL_QUEUES, "--name", "enroller@%h")
+    client.create_face_set(GALLERY)
+    enroll_all(client, GALLERY, gallery)
+    processes.stop("enroller")
+
+
 def measure_stack(
     name: str, service: Any, photos: Photos, args: argparse.Namespace, rounds: int
 ) -> dict[str, Any]:
     with service() as (client, processes):
-        processes.start("enroller", "worker", "--queues", ENROLL_QUEUES, "--name", "enroller@%h")
-        client.create_face_set(GALLERY)
-        enroll_all(client, GALLERY, photos.gallery)
-        processes.stop("enroller")
+        enroll_gallery(client, processes, photos.gallery)
         for index in range(2):
             processes.start(f"interactive{index}", "worker", "--queues", INTERACTIVE, "--name", f"i{index}@%h")
         load = Load(client, photos.probes, args.rate)
         load.run(max(8.0, 8 / args.rate))  # every process warm, every connection open
         # Also makes the loops below start after the read-your-writes window of the gallery.
         fresh = searches_after_a_write(client, processes, load, photos.gallery[0])
-        beside = computation([path.read_bytes() for path in photos.probes], rounds, rate=args.rate)
+        beside = computation([data for _, data in load.probes], rounds, rate=args.rate)
         opened = open_loop(load, args.seconds)
         closed = closed_loop(load, args.clients, args.seconds)
         split = breakdown(client, processes.env["FACEFLEET_DATABASE__URL"], photos.probes[0].read_bytes())
@@ -401,8 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare-stored-probes", action="store_true",
                         help="also run the open loop with probes stored in the object store (inline off)")
     args = parser.parse_args(argv)
-    chosen = single_face_images(24)
-    photos = Photos(gallery=chosen[:16], probes=chosen[16:])
+    photos = bench_photos()
     probe_bytes = [path.read_bytes() for path in photos.probes]
 
     # As many computations as the open loop's requests: a p99 of 20 samples is their worst one.
