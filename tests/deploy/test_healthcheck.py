@@ -22,7 +22,7 @@ from kombu import Connection
 from infra.celery_config import make_celery
 from infra.settings import Settings
 from tests.deploy.support import DEPLOY_DIR, REPO_ROOT
-from tests.support.processes import pool_child_pids
+from tests.support.processes import the_pool_child
 
 BROKER_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
@@ -128,7 +128,7 @@ def test_worker_probe_fails_while_the_pool_cannot_start_work(monkeypatch: pytest
     worker = _start_worker(prefix, queue, stall_seconds=600)  # the watchdog must not step in here
     try:
         _wait_healthy(prefix, worker)
-        (child,) = pool_child_pids(worker.pid)
+        child = the_pool_child(worker.pid)
         os.kill(child, signal.SIGSTOP)
         node = f"{prefix}@{socket.gethostname()}"
         app = make_celery(Settings())

@@ -26,7 +26,7 @@ from tests.conftest import S3Server
 from tests.reliability.conftest import FAULT_JOBS, project_client
 from tests.support.client import ProjectClient
 from tests.support.photos import identity_photos, single_face_identities
-from tests.support.processes import pool_child_pids
+from tests.support.processes import pool_child_pids, the_pool_child
 from tests.support.stack import Stack, start_stack
 from workers.pool_watchdog import dump_stacks
 
@@ -85,7 +85,7 @@ def service(request: pytest.FixtureRequest) -> Service:
 def kill_the_pool_child(stack: Stack) -> int:
     worker = stack.workers[0]
     assert worker.poll() is None, "the worker's main process must be running"
-    (child,) = pool_child_pids(worker.pid)
+    child = the_pool_child(worker.pid)
     os.kill(child, signal.SIGKILL)
     return child
 

@@ -25,7 +25,7 @@ from tests.conftest import S3Server, free_port
 from tests.reliability.conftest import FAULT_JOBS, project_client
 from tests.reliability.test_pool_child_killed import sync_detect_seconds
 from tests.support.photos import identity_photos, single_face_identities
-from tests.support.processes import child_pids, command_line, pool_child_pids
+from tests.support.processes import child_pids, command_line, the_pool_child
 from tests.support.stack import start_stack
 from workers.pool_watchdog import EXIT_POOL_STALLED
 
@@ -155,7 +155,7 @@ def test_facefleet_up_replaces_a_worker_whose_pool_stopped_starting_jobs(running
     assert service.detect().status_code == 200
     _wait_for_finished_task(service.log)
     stalled_worker = service.worker_pid()
-    (child,) = pool_child_pids(stalled_worker)
+    child = the_pool_child(stalled_worker)
     os.kill(child, signal.SIGSTOP)
 
     # Received by the stalled worker; with the default 30 s bound the replacement worker
@@ -199,7 +199,7 @@ def test_distributed_worker_exits_and_its_job_runs_on_the_replacement(
         sync_detect_seconds(client, stack)
         _wait_for_finished_task(lambda: stack.worker_log("w1"))
         stalled = stack.workers[0]
-        (child,) = pool_child_pids(stalled.pid)
+        child = the_pool_child(stalled.pid)
         os.kill(child, signal.SIGSTOP)
 
         with ThreadPoolExecutor(1) as waiting:
