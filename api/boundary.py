@@ -45,12 +45,9 @@ def install(app: Flask) -> None:
 
 def too_large_message(error: HTTPException) -> str:
     """Which request limit raised this 413: the part count or one form field's size (each
-    named by ``api.multipart``), or the whole body."""
+    named by ``api.multipart``), or else the whole body, declared too long or, for a chunked
+    body that declares no length, found too long while it was read."""
     if isinstance(error, (TooManyParts, FormTooLarge)):
         return str(error.description)
     limit = request.max_content_length
-    if limit and (request.content_length or 0) > limit:
-        return f"the request body is larger than {limit} bytes"
-    if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        return f"a form field is larger than {request.max_form_memory_size} bytes (send images as file parts)"
     return f"the request body is larger than {limit} bytes" if limit else "the request body is too large"

@@ -194,6 +194,29 @@ def test_413_for_the_whole_body_names_the_body_limit(surfaces: Surfaces) -> None
     assert "body" in response.get_json()["error_msg"]
 
 
+def test_413_for_a_chunked_form_over_the_body_limit_names_the_body_limit(surfaces: Surfaces) -> None:
+    """A chunked body declares no length, so the body limit is only hit while the form is read;
+    the message must still name that limit, not a form field's."""
+    from api.app import create_app
+
+    api = surfaces.settings.api.model_copy(update={"max_request_bytes": 64 * 1024})
+    http = create_app(surfaces.settings.model_copy(update={"api": api})).test_client()
+    boundary = "chunked-boundary"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="image_file"; filename="a.jpg"\r\n'
+        f"Content-Type: image/jpeg\r\n\r\n"
+    ).encode() + b"x" * 100 * 1024 + f"\r\n--{boundary}--\r\n".encode()
+    response = http.post(
+        f"/v1/{surfaces.native.project_id}/face-detect", input_stream=io.BytesIO(body),
+        headers={"X-Auth-Token": surfaces.native.api_key, "Transfer-Encoding": "chunked"},
+        content_type=f"multipart/form-data; boundary={boundary}",
+        environ_overrides={"wsgi.input_terminated": True},  # what gunicorn sets for a chunked request
+    )
+    assert response.status_code == 413, response.get_json()
+    message = response.get_json()["error_msg"]
+    assert f"the request body is larger than {64 * 1024} bytes" in message, message
+
+
 # ---------------------------------------------------------------------------- formats
 
 
