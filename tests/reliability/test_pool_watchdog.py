@@ -37,7 +37,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def _process_children(pid: int) -> dict[int, str]:
     """The running children of ``pid`` and their command lines (one that exits meanwhile is left out)."""
     children = {}
-    for child in child_pids(pid):
+    for child in child_pids(pid, alive_only=True):
         command = command_line(child)
         if command is not None:
             children[child] = command.replace(b"\0", b" ").decode()
