@@ -15,9 +15,9 @@ For each stack (``--stacks distributed,embedded``):
    (requests start on schedule), p50/p99 per operation;
 3. closed loop: ``--clients`` callers issue sync requests back to back for ``--seconds``
    against 2 interactive worker processes; requests per second against the in-process rate;
-4. one request's breakdown from its job row: before the row (API parse, probe intake),
-   row to start (publish, queue, worker pick-up), start to finish (the worker's job),
-   finish to the answer (completion push, response);
+4. one request's breakdown from its job row, for a detect and for a search: before the row
+   (API parse, probe intake), row to start (publish, queue, worker pick-up), start to finish
+   (the worker's job), finish to the answer (completion push, response);
 5. searches right after an enrollment (within the read-your-writes window, when a search
    asks the index for Strong consistency) against the same searches after it. The loops
    above start after that window: they measure the steady state.
@@ -184,8 +184,11 @@ def open_loop(load: Load, seconds: float) -> dict[str, Any]:
     return by_operation
 
 
-def breakdown(client: Client, database_url: str, probe: bytes, repeats: int = 5) -> dict[str, Any]:
-    """Median split of a sync detect by its job row's timestamps (one clock: same machine)."""
+def breakdown(
+    client: Client, database_url: str, probe: bytes, repeats: int = 5, operation: str = "detect"
+) -> dict[str, Any]:
+    """Median split of a sync detect (or search of ``GALLERY``) by its job row's timestamps
+    (one clock: same machine)."""
     from datetime import UTC, datetime
 
     from api.jobs import JobGateway
@@ -199,7 +202,7 @@ def breakdown(client: Client, database_url: str, probe: bytes, repeats: int = 5)
         sent = datetime.now(UTC)
         started = time.perf_counter()
         response = requests.post(
-            client._url("face-detect"),
+            client._url("face-detect" if operation == "detect" else f"face-sets/{GALLERY}/search"),
             files={"image_file": ("probe.jpg", probe, "image/jpeg")},
             headers={"X-Auth-Token": client.api_key, "Idempotency-Key": key},
             timeout=60,
@@ -327,11 +330,13 @@ def measure_stack(
         beside = computation([data for _, data in load.probes], rounds, rate=args.rate)
         opened = open_loop(load, args.seconds)
         closed = closed_loop(load, args.clients, args.seconds)
-        split = breakdown(client, processes.env["FACEFLEET_DATABASE__URL"], photos.probes[0].read_bytes())
-        profile = job_profile(processes.env, client.project_id, photos.probes[0].read_bytes())
+        database_url, probe = processes.env["FACEFLEET_DATABASE__URL"], photos.probes[0].read_bytes()
+        split = breakdown(client, database_url, probe)
+        search_split = breakdown(client, database_url, probe, operation="search")
+        profile = job_profile(processes.env, client.project_id, probe)
         result = {
             "stack": name, "computation_with_the_stack_up": beside, "open_loop": opened, "closed_loop": closed,
-            "breakdown_ms": split,
+            "breakdown_ms": split, "search_breakdown_ms": search_split,
             "search_job_profile_ms": profile, "search_after_a_write": fresh,
         }
         if args.compare_stored_probes:
