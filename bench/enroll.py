@@ -11,9 +11,11 @@ lost to the API, the broker and three stores. The targets: one job per photo at 
 below raw; the batch endpoint with 1 worker at least 0.90x raw, and 2 workers 1.6x one.
 
 The raw loop is one Python thread, but OpenCV and ONNX Runtime add threads of their own: on
-two cores it keeps ~1.2 of them busy. So the report also gives the cores the raw loop used
-and its rate pinned to one core (``raw_one_core``, a child process with one CPU in its
-affinity mask); the ratios above stay against the unpinned loop, the higher bar.
+two cores it keeps ~1.1-1.2 of them busy. So the report also runs it in a fresh process,
+unpinned and pinned to one core (``raw_in_a_fresh_process``: its rate, the cores it used, its
+rate on one core), and gives the batch's ratio to that one-core rate
+(``batch_one_worker_over_raw_one_core``); the targets' ratios stay against the unpinned loop,
+the higher bar.
 
     .venv/bin/python -m bench.enroll --images 48
 """
