@@ -58,6 +58,11 @@ class Sample:
     status: int
 
 
+def operation_path(operation: str) -> str:
+    """The project-relative endpoint of a sync ``detect`` or a ``search`` of ``GALLERY``."""
+    return "face-detect" if operation == "detect" else f"face-sets/{GALLERY}/search"
+
+
 class Load:
     """Open-loop requests at ``rate`` per second, alternating detect and search."""
 
@@ -76,7 +81,7 @@ class Load:
     def _call(self, index: int) -> Sample:
         name, data = self.probes[index % len(self.probes)]
         operation = "detect" if index % 2 == 0 else "search"
-        path = "face-detect" if operation == "detect" else f"face-sets/{GALLERY}/search"
+        path = operation_path(operation)
         started = time.perf_counter()
         try:
             response = self._session().post(

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import requests
 
-from bench.api_load import GALLERY
+from bench.api_load import operation_path
 from bench.common import machine_description, save_report
 from bench.distributed import REPO_ROOT, Client, Processes, distributed_service, wait_until
 from bench.latency import (
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     pipeline = _pipeline()
     for _ in range(10):
         _compute(pipeline, args.operation, probe)
-    path = "face-detect" if args.operation == "detect" else f"face-sets/{GALLERY}/search"
+    path = operation_path(args.operation)
 
     rounds: list[dict[str, Any]] = []
     service = distributed_service if args.stack == "distributed" else embedded_service

@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import requests
 
-from bench.api_load import GALLERY, Load, Sample
+from bench.api_load import GALLERY, Load, Sample, operation_path
 from bench.common import machine_description, save_report
 from bench.cpu_share import CpuShare
 from bench.distributed import (
@@ -202,7 +202,7 @@ def breakdown(
         sent = datetime.now(UTC)
         started = time.perf_counter()
         response = requests.post(
-            client._url("face-detect" if operation == "detect" else f"face-sets/{GALLERY}/search"),
+            client._url(operation_path(operation)),
             files={"image_file": ("probe.jpg", probe, "image/jpeg")},
             headers={"X-Auth-Token": client.api_key, "Idempotency-Key": key},
             timeout=60,
