@@ -32,7 +32,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench.api_load import submit_batch, wait_for_batch
-from bench.common import machine_description, save_report
+from bench.common import machine_description, pin_to_one_core, save_report
 from bench.cpu_share import CpuShare
 from bench.distributed import (
     REPO_ROOT,
@@ -68,19 +68,13 @@ def _raw_loop(images: list[Path], warmup: list[Path]) -> tuple[float, float]:
     return len(images) / seconds, (time.process_time() - cpu_started) / seconds
 
 
-def _pin_to_one_core() -> None:
-    # Every thread the imports have started already (an affinity mask is per thread);
-    # threads started later inherit it.
-    core = {min(os.sched_getaffinity(0))}
-    for thread in os.listdir("/proc/self/task"):
-        os.sched_setaffinity(int(thread), core)
-
-
 def raw_loop_elsewhere(images: list[Path], warmup: list[Path], one_core: bool) -> tuple[float, float]:
     """``_raw_loop`` in a fresh process (its own models, so this one's warm caches do not
-    count), pinned to one core when asked; the pin is set before any library starts a thread."""
+    count), pinned to one core when asked. The pin comes before the pipeline loads: OpenCV's
+    and ONNX Runtime's threads start then and inherit it (bench.common keeps numpy's BLAS at
+    one thread, so none runs outside it)."""
     context = multiprocessing.get_context("spawn")
-    pin = _pin_to_one_core if one_core else None
+    pin = pin_to_one_core if one_core else None
     with ProcessPoolExecutor(1, mp_context=context, initializer=pin) as pool:
         return pool.submit(_raw_loop, images, warmup).result()
 
