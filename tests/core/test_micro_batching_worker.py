@@ -22,7 +22,9 @@ from workers.models import build_pipeline
 pytestmark = [pytest.mark.integration, pytest.mark.model]
 
 # One image per chunk and four chunks queued at once: four jobs for four worker threads.
-ONE_IMAGE_CHUNKS = JobSettings(batch_chunk_size=1, batch_chunks_in_flight=4, housekeeping_interval_seconds=1.0)
+ONE_IMAGE_CHUNKS = JobSettings(
+    batch_chunk_size=1, batch_chunks_in_flight=4, housekeeping_interval_seconds=1.0
+)
 # A wide window makes merging certain in a test; deployments use a few milliseconds.
 WIDE_WINDOW = PipelineSettings(micro_batch_wait_ms=400, micro_batch_max_faces=32)
 
@@ -40,13 +42,18 @@ def test_a_threads_worker_merges_concurrent_jobs_chips_and_stores_the_same_vecto
 
         # the face set's model (flip: two chips per face, both through the merging backend)
         model = client.ok("GET", "/face-sets/people")["face_set_info"]["model"]
-        alone = with_model(build_pipeline(stack.settings.model_copy(update={"pipeline": PipelineSettings()})), model)
+        alone = with_model(
+            build_pipeline(stack.settings.model_copy(update={"pipeline": PipelineSettings()})), model
+        )
         index = VectorIndex.from_settings(stack.settings.vector_store)
         try:
             for item, photo in zip(sorted(items, key=lambda i: i["index"]), photos, strict=True):
                 face_ids = [face["face_id"] for face in item["faces"]]
                 stored = index.get_vectors(alone.model_id, face_ids)
-                expected = [result.embedding.vector for result in alone.process(decode_image(photo.read_bytes(), ImageLimits()))]
+                expected = [
+                    result.embedding.vector
+                    for result in alone.process(decode_image(photo.read_bytes(), ImageLimits()))
+                ]
                 assert len(stored) == len(expected) == len(face_ids), photo
                 for face_id, vector in zip(face_ids, expected, strict=True):
                     assert np.max(np.abs(stored[face_id] - vector)) <= 1e-4, photo

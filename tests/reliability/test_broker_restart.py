@@ -31,7 +31,9 @@ pytestmark = [
     pytest.mark.integration,
     pytest.mark.model,
     pytest.mark.slow,
-    pytest.mark.skipif(not rabbitmq_installed(), reason="rabbitmq-server is not installed: no private broker to restart"),
+    pytest.mark.skipif(
+        not rabbitmq_installed(), reason="rabbitmq-server is not installed: no private broker to restart"
+    ),
 ]
 
 BATCH = 96
@@ -71,7 +73,10 @@ def assert_refused_as_broker_unavailable(response: TestResponse, seconds: float,
     text = response.get_data(as_text=True)
     assert response.status_code == 503, (what, response.status_code, text)
     assert response.get_json()["error_code"] == "FRS.0601", (what, text)
-    assert "Traceback" not in text and "amqp" not in text.lower() and "kombu" not in text.lower(), (what, text)
+    assert "Traceback" not in text and "amqp" not in text.lower() and "kombu" not in text.lower(), (
+        what,
+        text,
+    )
     assert seconds < REFUSAL_LIMIT_SECONDS, f"{what} took {seconds:.1f} s to refuse"
 
 
@@ -80,11 +85,15 @@ def calls_while_down(client: ProjectClient, photo: Path) -> dict[str, float]:
     refusals = {
         "add face": lambda: client.add_face("restart", photo),
         "face detect": lambda: client.call(
-            "POST", "/face-detect", data={"image_file": (photo.open("rb"), photo.name)},
+            "POST",
+            "/face-detect",
+            data={"image_file": (photo.open("rb"), photo.name)},
             content_type="multipart/form-data",
         ),
         "new batch": lambda: client.call(
-            "POST", "/face-sets/restart/faces/batch", data={"image_file": [(photo.open("rb"), photo.name)]},
+            "POST",
+            "/face-sets/restart/faces/batch",
+            data={"image_file": [(photo.open("rb"), photo.name)]},
             content_type="multipart/form-data",
         ),
     }
@@ -112,9 +121,10 @@ def assert_facefleet_queues_durable(node: RabbitNode) -> dict[str, tuple[bool, i
 
 def test_a_broker_restart_mid_batch_refuses_fast_and_loses_or_duplicates_nothing(tmp_path: Path) -> None:
     *photos, spare = smaller_photos(tmp_path / "photos", BATCH + 1)
-    with private_rabbitmq() as node, start_stack(
-        tmp_path / "stack", workers=2, jobs=JOBS, broker=BrokerSettings(url=node.url)
-    ) as stack:
+    with (
+        private_rabbitmq() as node,
+        start_stack(tmp_path / "stack", workers=2, jobs=JOBS, broker=BrokerSettings(url=node.url)) as stack,
+    ):
         # What the broker cannot show from outside: publishes wait for its confirm, messages
         # are persistent (Celery's default, not overridden), and are acked only once done.
         config = celery_config(stack.settings)
@@ -153,15 +163,21 @@ def test_a_broker_restart_mid_batch_refuses_fast_and_loses_or_duplicates_nothing
         # Its unacked message outlived stop_app (durable queue, persistent message) and the
         # broker delivered it again; housekeeping had no stale job to re-send.
         for chunk_id in held_back:
-            assert logs.count(f"Task facefleet.enroll_chunk[{chunk_id}] received") >= 2, (chunk_id, logs[-3000:])
+            assert logs.count(f"Task facefleet.enroll_chunk[{chunk_id}] received") >= 2, (
+                chunk_id,
+                logs[-3000:],
+            )
         assert "re-enqueued" not in logs, logs[-3000:]
         # Celery's consumer retries its connection every 2, 4, 6... s (kombu's default
         # steps, up to 30 s): most of the recovery time is that wait, not FaceFleet's.
         reconnect_seconds = [
-            (last_reconnect(stack.worker_log(f"w{index}")) - back_at_clock).total_seconds() for index in (1, 2)
+            (last_reconnect(stack.worker_log(f"w{index}")) - back_at_clock).total_seconds()
+            for index in (1, 2)
         ]
         items = job["result"]["items"]
-        assert sorted(item["index"] for item in items) == list(range(BATCH)), [item["index"] for item in items]
+        assert sorted(item["index"] for item in items) == list(range(BATCH)), [
+            item["index"] for item in items
+        ]
         assert all(item["status"] in ("added", "duplicate", "rejected") for item in items)
         # A broker outage is no reason to reject an image: only the images' own faults remain.
         broker_rejections = [item for item in items if item.get("reason") in ("unavailable", "internal")]
@@ -169,7 +185,9 @@ def test_a_broker_restart_mid_batch_refuses_fast_and_loses_or_duplicates_nothing
         enrolled = [face["face_id"] for item in items for face in item.get("faces", [])]
         assert len(enrolled) == len(set(enrolled)), "a face was reported twice"
         assert sorted(client.face_ids("restart")) == sorted(enrolled)
-        assert job["result"]["faces_added"] == sum(len(i.get("faces", [])) for i in items if i["status"] == "added")
+        assert job["result"]["faces_added"] == sum(
+            len(i.get("faces", [])) for i in items if i["status"] == "added"
+        )
 
         # The same API and workers serve new jobs without a restart.
         recovered = time.monotonic()

@@ -22,12 +22,16 @@ from tests.support.tcp_proxy import TcpProxy
 pytestmark = [pytest.mark.integration, pytest.mark.model]
 
 
-def test_connection_pools_recover_after_postgres_is_briefly_unreachable(tmp_path: Path, postgres_url: str) -> None:
+def test_connection_pools_recover_after_postgres_is_briefly_unreachable(
+    tmp_path: Path, postgres_url: str
+) -> None:
     proxy = TcpProxy("127.0.0.1", 5432)
     proxied_url = postgres_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
     photos = identity_photos(single_face_identities()[0])[:3]
     try:
-        with start_stack(tmp_path, workers=1, jobs=FAULT_JOBS, database=DatabaseSettings(url=proxied_url)) as stack:
+        with start_stack(
+            tmp_path, workers=1, jobs=FAULT_JOBS, database=DatabaseSettings(url=proxied_url)
+        ) as stack:
             client = project_client(stack.settings)
             client.create_face_set("pg")
             assert client.add_face("pg", photos[0]).status_code == 200

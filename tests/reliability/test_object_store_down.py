@@ -24,7 +24,9 @@ from tests.support.stack import start_stack
 pytestmark = [pytest.mark.integration, pytest.mark.model]
 
 
-def test_enrollment_with_the_object_store_stopped_fails_clearly_and_leaves_nothing_dangling(tmp_path: Path) -> None:
+def test_enrollment_with_the_object_store_stopped_fails_clearly_and_leaves_nothing_dangling(
+    tmp_path: Path,
+) -> None:
     from moto.server import ThreadedMotoServer
 
     from workers.maintenance import reconcile
@@ -34,8 +36,11 @@ def test_enrollment_with_the_object_store_stopped_fails_clearly_and_leaves_nothi
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     object_store = ObjectStoreSettings(
-        kind=ObjectStoreKind.S3, endpoint=f"127.0.0.1:{port}", access_key="testing",
-        secret_key="testing-secret", bucket=f"faults-{uuid.uuid4().hex[:8]}",
+        kind=ObjectStoreKind.S3,
+        endpoint=f"127.0.0.1:{port}",
+        access_key="testing",
+        secret_key="testing-secret",
+        bucket=f"faults-{uuid.uuid4().hex[:8]}",
     )
     photos = [p for identity in single_face_identities()[:3] for p in identity_photos(identity)[:2]]
     try:
@@ -62,7 +67,9 @@ def test_enrollment_with_the_object_store_stopped_fails_clearly_and_leaves_nothi
             log = stack.worker_log("w1")
             retries = log.count("transient error (object store")
             assert retries >= FAULT_JOBS.max_retries, log[-2000:]
-            print(f"\nAPI refusal {api_seconds:.2f} s; chunk gave up after {retries} retries in {give_up_seconds:.1f} s")
+            print(
+                f"\nAPI refusal {api_seconds:.2f} s; chunk gave up after {retries} retries in {give_up_seconds:.1f} s"
+            )
 
             # The store comes back (moto keeps its objects in this process) and service resumes.
             server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -83,7 +90,9 @@ def test_enrollment_with_the_object_store_stopped_fails_clearly_and_leaves_nothi
             for face_id in face_ids:
                 face = client.ok("GET", "/face-sets/s3/faces", query_string={"face_id": face_id})
                 assert face, face_id
-            assert all(store.exists(key) for key in runtime.faces.referenced_keys(list(store.list_keys("images"))))
+            assert all(
+                store.exists(key) for key in runtime.faces.referenced_keys(list(store.list_keys("images")))
+            )
 
             # The batch whose chunks gave up must end as failed (or per-item errors), not hang.
             deadline = time.monotonic() + 10
@@ -94,7 +103,9 @@ def test_enrollment_with_the_object_store_stopped_fails_clearly_and_leaves_nothi
             # A chunk that gave up hands on: the batch ends, its items rejected as unavailable.
             assert first["status"] == "succeeded", first
             reasons = first["result"]["rejected_by_reason"]
-            assert set(reasons) <= {"unavailable"} and first["result"]["total"] == len(photos), first["result"]
+            assert set(reasons) <= {"unavailable"} and first["result"]["total"] == len(photos), first[
+                "result"
+            ]
             assert "Traceback" not in str(first)
     finally:
         server.stop()

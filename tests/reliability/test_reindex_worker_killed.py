@@ -29,7 +29,9 @@ def test_reindex_survives_a_worker_kill(tmp_path: Path) -> None:
     with start_stack(tmp_path / "stack", workers=2, jobs=jobs) as stack:
         client = project_client(stack.settings)
         client.create_face_set("gallery", model="dlib-resnet-v1")
-        enrolled = client.wait_job(client.enroll_batch("gallery", photos, select="largest")["job_id"], timeout=600)
+        enrolled = client.wait_job(
+            client.enroll_batch("gallery", photos, select="largest")["job_id"], timeout=600
+        )
         assert enrolled["status"] == "succeeded", enrolled
         face_ids = sorted(client.face_ids("gallery"))
         assert len(face_ids) >= FACES
@@ -82,7 +84,8 @@ def _story(stack: Stack, client: ProjectClient, job_id: str, hits: dict[str, Any
     lines.append(f"face set: {client.ok('GET', '/face-sets/gallery')['face_set_info']}")
     for name in ("w1", "w2"):
         lines += [f"--- {name}"] + [
-            line for line in stack.worker_log(name).splitlines()[-400:]
+            line
+            for line in stack.worker_log(name).splitlines()[-400:]
             if any(word in line for word in ("reindex", "stale", "search", "ERROR", "WARNING"))
         ][-60:]
     return "\n".join(lines)

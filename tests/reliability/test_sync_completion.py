@@ -65,8 +65,11 @@ def distributed(tmp_path: Path, postgres_url: str, rabbitmq_url: str, s3_server:
 def timed_detect(client: Any, data: bytes, **headers: str) -> tuple[int, dict[str, Any], float]:
     started = time.monotonic()
     response = client.call(
-        "POST", "/face-detect", data={"image_file": (io.BytesIO(data), "probe.jpg")},
-        content_type="multipart/form-data", headers=headers,
+        "POST",
+        "/face-detect",
+        data={"image_file": (io.BytesIO(data), "probe.jpg")},
+        content_type="multipart/form-data",
+        headers=headers,
     )
     return response.status_code, response.get_json(), time.monotonic() - started
 
@@ -171,7 +174,10 @@ class ApiProcess:
         log = open(stack.home / "api.log", "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "facefleet.cli", "api", f"--bind={self.url.removeprefix('http://')}"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 60
         while True:

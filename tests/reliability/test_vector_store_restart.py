@@ -30,7 +30,9 @@ def test_searches_fail_fast_while_milvus_is_down_and_recover_on_their_own(tmp_pa
     photos = identity_photos(single_face_identities()[0])[:2]
     try:
         with start_stack(
-            tmp_path / "stack", workers=1, jobs=FAULT_JOBS,
+            tmp_path / "stack",
+            workers=1,
+            jobs=FAULT_JOBS,
             vector_store=VectorStoreSettings(uri=uri, collection_prefix="fault4"),
         ) as stack:
             client = project_client(stack.settings)
@@ -41,8 +43,10 @@ def test_searches_fail_fast_while_milvus_is_down_and_recover_on_their_own(tmp_pa
             server.stop()
             started = time.monotonic()
             response = client.call(
-                "POST", "/face-sets/milvus/search",
-                data={"image_file": (photos[1].open("rb"), photos[1].name)}, content_type="multipart/form-data",
+                "POST",
+                "/face-sets/milvus/search",
+                data={"image_file": (photos[1].open("rb"), photos[1].name)},
+                content_type="multipart/form-data",
             )
             answered = time.monotonic() - started
             body = response.get_json()
@@ -58,8 +62,10 @@ def test_searches_fail_fast_while_milvus_is_down_and_recover_on_their_own(tmp_pa
             restarted = time.monotonic()
             while True:
                 response = client.call(
-                    "POST", "/face-sets/milvus/search",
-                    data={"image_file": (photos[1].open("rb"), photos[1].name)}, content_type="multipart/form-data",
+                    "POST",
+                    "/face-sets/milvus/search",
+                    data={"image_file": (photos[1].open("rb"), photos[1].name)},
+                    content_type="multipart/form-data",
                 )
                 if response.status_code == 200 and response.get_json()["faces"]:
                     break
@@ -69,4 +75,3 @@ def test_searches_fail_fast_while_milvus_is_down_and_recover_on_their_own(tmp_pa
             print(f"searches recovered {time.monotonic() - restarted:.1f} s after Milvus answered again")
     finally:
         server.stop()
-

@@ -39,7 +39,9 @@ def small_distinct_photos(folder: Path, count: int) -> list[Path]:
 
 def test_sigkill_mid_500_image_batch_loses_and_duplicates_nothing(tmp_path: Path) -> None:
     photos = small_distinct_photos(tmp_path / "photos", BATCH)
-    with start_stack(tmp_path / "stack", workers=2, jobs=FAULT_JOBS.model_copy(update={"batch_chunk_size": 10})) as stack:
+    with start_stack(
+        tmp_path / "stack", workers=2, jobs=FAULT_JOBS.model_copy(update={"batch_chunk_size": 10})
+    ) as stack:
         client = project_client(stack.settings)
         client.create_face_set("big")
         started = time.monotonic()
@@ -62,4 +64,6 @@ def test_sigkill_mid_500_image_batch_loses_and_duplicates_nothing(tmp_path: Path
         assert len(enrolled) == len(set(enrolled))
         assert sorted(client.face_ids("big")) == sorted(enrolled)
         rejected = sum(item["status"] == "rejected" for item in items)
-        print(f"\nkilled at {killed_at}/{BATCH}; {len(enrolled)} faces, {rejected} per-item errors, {elapsed:.0f} s")
+        print(
+            f"\nkilled at {killed_at}/{BATCH}; {len(enrolled)} faces, {rejected} per-item errors, {elapsed:.0f} s"
+        )

@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.model]
 
 DOCS_API = Path(__file__).resolve().parents[2] / "docs" / "API.md"
 DOCUMENTED_CODES = set(re.findall(r"`(FRS\.\d{4})`", DOCS_API.read_text()))
-LEAK_MARKERS = ("Traceback", "File \"", "/work/", "/tmp/", "site-packages", ".py\"", "psycopg", "sqlalchemy")
+LEAK_MARKERS = ("Traceback", 'File "', "/work/", "/tmp/", "site-packages", '.py"', "psycopg", "sqlalchemy")
 
 FAST_JOBS = JobSettings(
     stale_after_seconds=20,
@@ -47,7 +47,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, P
     with start_stack(home, workers=1, jobs=FAST_JOBS) as stack:
         created = create_project(stack.settings, "bad-input")
         client = ProjectClient(create_app(stack.settings).test_client(), created.project_id, created.api_key)
-        client.create_face_set("hostile", external_fields={"city": {"type": "string"}, "age": {"type": "integer"}})
+        client.create_face_set(
+            "hostile", external_fields={"city": {"type": "string"}, "age": {"type": "integer"}}
+        )
         yield stack, client
 
 
@@ -74,7 +76,10 @@ def detect_file(client: ProjectClient, data: bytes, name: str = "upload.jpg") ->
     import io
 
     return client.call(
-        "POST", "/face-detect", data={"image_file": (io.BytesIO(data), name)}, content_type="multipart/form-data"
+        "POST",
+        "/face-detect",
+        data={"image_file": (io.BytesIO(data), name)},
+        content_type="multipart/form-data",
     )
 
 
@@ -151,7 +156,9 @@ WORKING_IMAGES = {
 
 
 @pytest.mark.parametrize("case", sorted(WORKING_IMAGES))
-def test_unusual_but_valid_images_find_the_face(service: tuple[Stack, ProjectClient], photo: Path, case: str) -> None:
+def test_unusual_but_valid_images_find_the_face(
+    service: tuple[Stack, ProjectClient], photo: Path, case: str
+) -> None:
     _, client = service
     response = detect_file(client, WORKING_IMAGES[case](photo))
     body = assert_clean(response)
@@ -168,7 +175,9 @@ def test_exif_rotation_is_applied_before_detection(service: tuple[Stack, Project
         assert abs(upright[key] - rotated[key]) <= max(6, upright["width"] * 0.1), (upright, rotated)
 
 
-def test_a_tiny_20x20_image_is_answered_not_crashed(service: tuple[Stack, ProjectClient], photo: Path) -> None:
+def test_a_tiny_20x20_image_is_answered_not_crashed(
+    service: tuple[Stack, ProjectClient], photo: Path
+) -> None:
     _, client = service
     response = detect_file(client, corpus.tiny_png(photo), "tiny.png")
     body = assert_clean(response, "FRS.0112")
@@ -180,9 +189,18 @@ def test_a_tiny_20x20_image_is_answered_not_crashed(service: tuple[Stack, Projec
 
 # --- hostile values --------------------------------------------------------------------------
 
+
 def test_malformed_json_and_non_object_json_are_refused(service: tuple[Stack, ProjectClient]) -> None:
     _, client = service
-    for raw in (b"{", b"{\"image_base64\": ", b"[1,2,3]", b"\"text\"", b"null", b"\xff\xfe\x00garbage", b"1e999999"):
+    for raw in (
+        b"{",
+        b'{"image_base64": ',
+        b"[1,2,3]",
+        b'"text"',
+        b"null",
+        b"\xff\xfe\x00garbage",
+        b"1e999999",
+    ):
         response = client.call("POST", "/face-sets", data=raw, content_type="application/json")
         assert response.status_code == 400, raw
         assert_clean(response, "FRS.0101", "FRS.0100")
@@ -207,7 +225,9 @@ def test_malformed_json_and_non_object_json_are_refused(service: tuple[Stack, Pr
         {"face_set_name": "../../etc/passwd"},
     ],
 )
-def test_wrong_types_missing_and_huge_fields_are_refused(service: tuple[Stack, ProjectClient], body: dict[str, Any]) -> None:
+def test_wrong_types_missing_and_huge_fields_are_refused(
+    service: tuple[Stack, ProjectClient], body: dict[str, Any]
+) -> None:
     _, client = service
     response = client.call("POST", "/face-sets", json=body)
     assert response.status_code == 400, (body, response.get_json())
@@ -224,7 +244,7 @@ def test_unicode_and_rtl_values_round_trip(service: tuple[Stack, ProjectClient],
         face_id = body["faces"][0]["face_id"]
         stored = client.ok("GET", "/face-sets/unicode/faces", query_string={"face_id": face_id})
         assert json.dumps(stored, ensure_ascii=False).count(city) >= 1, stored
-        found = client.search("unicode", photo, filter=f"city:\"{city}\"", top_n=5)
+        found = client.search("unicode", photo, filter=f'city:"{city}"', top_n=5)
         assert assert_clean_body(found) and any(f["face_id"] == face_id for f in found["faces"]), found
     hostile_name = client.call("POST", "/face-sets", json={"face_set_name": "שם\u202eevil"})
     assert_clean(hostile_name, "FRS.0100")
@@ -237,14 +257,14 @@ def assert_clean_body(body: dict[str, Any]) -> bool:
 
 INJECTION_FILTERS = [
     'city:"x" || 1 == 1',
-    "city:x\" or face_set_id != \"",
+    'city:x" or face_set_id != "',
     "city:') OR 1=1 --",
-    "city:\"\\\" || id > 0 || \\\"\"",
+    'city:"\\" || id > 0 || \\""',
     "age:[0 TO 99] ; DROP TABLE faces",
-    "age:1 || face_set_id like \"%\"",
+    'age:1 || face_set_id like "%"',
     "nofield:1",
     "city:(",
-    "age:\"abc\"",
+    'age:"abc"',
     "city:" + "a" * 10_240,
     "((((((((((((((((((((((((((((((((((((((((((((((((city:x" + ")" * 48,
 ]
@@ -256,7 +276,9 @@ def test_filter_injection_is_refused_or_harmless(
 ) -> None:
     _, client = service
     response = client.call(
-        "POST", "/face-sets/hostile/search", json={"image_base64": base64.b64encode(photo.read_bytes()).decode(), "filter": expression}
+        "POST",
+        "/face-sets/hostile/search",
+        json={"image_base64": base64.b64encode(photo.read_bytes()).decode(), "filter": expression},
     )
     body = assert_clean(response, "FRS.0120", "FRS.0100")
     if response.status_code == 200:
@@ -269,7 +291,8 @@ def test_filter_injection_is_refused_or_harmless(
 
 
 @pytest.mark.parametrize(
-    "external_image_id", ["../../etc/passwd", "..\\..\\win.ini", "a/b", "%2e%2e%2f", "x" * 37, "", "a\x00b", "ok id"]
+    "external_image_id",
+    ["../../etc/passwd", "..\\..\\win.ini", "a/b", "%2e%2e%2f", "x" * 37, "", "a\x00b", "ok id"],
 )
 def test_path_traversal_in_external_image_id_is_refused(
     service: tuple[Stack, ProjectClient], photo: Path, external_image_id: str

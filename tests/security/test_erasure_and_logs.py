@@ -131,7 +131,9 @@ def test_deleting_faces_and_face_sets_erases_rows_vectors_images_and_crops(
     logs = "\n".join(record.getMessage() for record in caplog.records)
     logs += "\n".join(path.read_text(errors="replace") for path in stack.home.glob("*.log"))
     assert logs.strip(), "the stack wrote no logs at all: the check below would prove nothing"
-    assert_no_secrets(logs, client.api_key, identity_photos(first) + identity_photos(second)[:2], surviving_vector)
+    assert_no_secrets(
+        logs, client.api_key, identity_photos(first) + identity_photos(second)[:2], surviving_vector
+    )
 
 
 def assert_no_secrets(logs: str, api_key: str, photos: list[Path], embedding: Any) -> None:
@@ -139,7 +141,9 @@ def assert_no_secrets(logs: str, api_key: str, photos: list[Path], embedding: An
     assert api_key not in logs and secret not in logs, "an API key reached the logs"
     for photo in photos:
         head = photo.read_bytes()[200:260]
-        assert base64.b64encode(head)[8:56].decode() not in logs, f"base64 image bytes of {photo.name} in the logs"
+        assert base64.b64encode(head)[8:56].decode() not in logs, (
+            f"base64 image bytes of {photo.name} in the logs"
+        )
         assert head.hex()[8:72] not in logs, f"hex image bytes of {photo.name} in the logs"
     # An embedding printed as text: a run of many floats, or any of the stored components.
     assert not re.search(r"(-?\d+\.\d{3,}(e-?\d+)?[,\s]+){32,}", logs), "a long float vector in the logs"

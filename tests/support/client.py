@@ -39,17 +39,27 @@ class ProjectClient:
         return self.ok("POST", "/face-sets", json={"face_set_name": name, **body})
 
     def add_face(self, face_set: str, photo: Path, **fields: Any) -> TestResponse:
-        form = {"image_file": (photo.open("rb"), photo.name), **{k: _form_value(v) for k, v in fields.items()}}
-        return self.call("POST", f"/face-sets/{face_set}/faces", data=form, content_type="multipart/form-data")
+        form = {
+            "image_file": (photo.open("rb"), photo.name),
+            **{k: _form_value(v) for k, v in fields.items()},
+        }
+        return self.call(
+            "POST", f"/face-sets/{face_set}/faces", data=form, content_type="multipart/form-data"
+        )
 
     def search(self, face_set: str, photo: Path | None = None, **options: Any) -> dict[str, Any]:
         if photo is None:
             return self.ok("POST", f"/face-sets/{face_set}/search", json=options)
-        form = {"image_file": (photo.open("rb"), photo.name), **{k: _form_value(v) for k, v in options.items()}}
+        form = {
+            "image_file": (photo.open("rb"), photo.name),
+            **{k: _form_value(v) for k, v in options.items()},
+        }
         return self.ok("POST", f"/face-sets/{face_set}/search", data=form, content_type="multipart/form-data")
 
     def enroll_batch(self, face_set: str, photos: list[Path], **options: Any) -> dict[str, Any]:
-        form: dict[str, Any] = {"image_file": [(p.open("rb"), f"{i:03d}_{p.name}") for i, p in enumerate(photos)]}
+        form: dict[str, Any] = {
+            "image_file": [(p.open("rb"), f"{i:03d}_{p.name}") for i, p in enumerate(photos)]
+        }
         form.update({k: _form_value(v) for k, v in options.items()})
         response = self.call(
             "POST", f"/face-sets/{face_set}/faces/batch", data=form, content_type="multipart/form-data"

@@ -37,7 +37,11 @@ class Stack:
     _stop_milvus: Callable[[], None] | None = None
 
     def start_worker(
-        self, name: str = "w1", concurrency: int = 1, extra_env: dict[str, str] | None = None, pool: str = "prefork"
+        self,
+        name: str = "w1",
+        concurrency: int = 1,
+        extra_env: dict[str, str] | None = None,
+        pool: str = "prefork",
     ) -> subprocess.Popen[bytes]:
         log = open(self.home / f"worker-{name}.log", "ab")
         process = subprocess.Popen(
