@@ -15,25 +15,14 @@ import pytest
 from infra.settings import (
     BrokerSettings,
     DatabaseSettings,
-    JobSettings,
-    Settings,
     VectorStoreSettings,
 )
 from tests.conftest import S3Server
-from tests.support.client import ProjectClient
-from tests.support.stack import Stack, start_stack
+from tests.support.client import ProjectClient, project_client
+from tests.support.stack import FAST_JOBS, Stack, start_stack
 
-# Short enough that a test sees a killed worker's job recovered within seconds, long
-# enough that no healthy job in these tests (all well under 10 s) is ever re-sent.
-TEST_JOBS = JobSettings(
-    stale_after_seconds=20,
-    housekeeping_interval_seconds=1.0,
-    batch_chunk_size=3,
-    batch_chunks_in_flight=2,
-    sync_wait_seconds=60.0,
-    retry_backoff_seconds=0.2,
-    retry_backoff_max_seconds=1.0,
-)
+# Batches in chunks of 3, so a batch of a few photos spans several chunks.
+TEST_JOBS = FAST_JOBS.model_copy(update={"batch_chunk_size": 3, "batch_chunks_in_flight": 2})
 
 
 @dataclass
@@ -42,20 +31,11 @@ class Service:
     client: ProjectClient
 
 
-def project_client(settings: Settings) -> ProjectClient:
-    from api.app import create_app
-    from facefleet.admin import create_project
-
-    created = create_project(settings, "e2e")
-    app = create_app(settings)
-    return ProjectClient(app.test_client(), created.project_id, created.api_key)
-
-
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     home: Path = tmp_path_factory.mktemp("embedded")
     with start_stack(home, workers=1, jobs=TEST_JOBS) as stack:
-        yield Service(stack, project_client(stack.settings))
+        yield Service(stack, project_client(stack.settings, "e2e"))
 
 
 @pytest.fixture(scope="module")
@@ -75,4 +55,4 @@ def distributed(
         "object_store": s3_server.settings(),
     }
     with start_stack(home, workers=1, **overrides) as stack:
-        yield Service(stack, project_client(stack.settings))
+        yield Service(stack, project_client(stack.settings, "e2e"))

@@ -14,7 +14,7 @@ from infra.settings import JobSettings, PipelineSettings
 from infra.vector_index.index import VectorIndex
 from pipelines.catalog import with_model
 from pipelines.image import ImageLimits, decode_image
-from tests.reliability.conftest import project_client
+from tests.support.client import project_client
 from tests.support.photos import identity_photos, single_face_identities
 from tests.support.stack import start_stack
 from workers.models import build_pipeline

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.api.photos import OBAMA_SMALL
-from tests.reliability.conftest import FAULT_JOBS, project_client
-from tests.support.stack import start_stack
+from tests.support.client import project_client
+from tests.support.stack import FAULT_JOBS, start_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
 

@@ -21,11 +21,10 @@ from werkzeug.test import TestResponse
 
 from infra.celery_config import celery_config
 from infra.settings import BrokerSettings
-from tests.reliability.conftest import FAULT_JOBS, project_client
-from tests.support.client import ProjectClient
+from tests.support.client import ProjectClient, project_client
 from tests.support.photos import identity_photos, single_face_identities
 from tests.support.rabbitmq import RabbitNode, private_rabbitmq, rabbitmq_installed
-from tests.support.stack import start_stack
+from tests.support.stack import FAULT_JOBS, start_stack
 
 pytestmark = [
     pytest.mark.integration,

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from infra.settings import DatabaseSettings
-from tests.reliability.conftest import FAULT_JOBS, project_client
+from tests.support.client import project_client
 from tests.support.photos import identity_photos, single_face_identities
-from tests.support.stack import start_stack
+from tests.support.stack import FAULT_JOBS, start_stack
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]

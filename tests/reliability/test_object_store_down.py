@@ -17,9 +17,9 @@ import pytest
 
 from infra.settings import ObjectStoreKind, ObjectStoreSettings
 from tests.conftest import free_port
-from tests.reliability.conftest import FAULT_JOBS, project_client
+from tests.support.client import project_client
 from tests.support.photos import identity_photos, single_face_identities
-from tests.support.stack import start_stack
+from tests.support.stack import FAULT_JOBS, start_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
 

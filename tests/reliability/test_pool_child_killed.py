@@ -23,11 +23,10 @@ import pytest
 
 from infra.settings import BrokerSettings, DatabaseSettings, VectorStoreSettings
 from tests.conftest import S3Server
-from tests.reliability.conftest import FAULT_JOBS, project_client
-from tests.support.client import ProjectClient
+from tests.support.client import ProjectClient, project_client
 from tests.support.photos import identity_photos, single_face_identities
 from tests.support.processes import pool_child_pids, the_pool_child
-from tests.support.stack import Stack, start_stack
+from tests.support.stack import FAULT_JOBS, Stack, start_stack
 from workers.pool_watchdog import dump_stacks
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]

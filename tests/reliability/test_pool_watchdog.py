@@ -22,11 +22,11 @@ import requests
 
 from infra.settings import BrokerSettings, DatabaseSettings, VectorStoreSettings
 from tests.conftest import S3Server, free_port
-from tests.reliability.conftest import FAULT_JOBS, project_client
 from tests.reliability.test_pool_child_killed import sync_detect_seconds
+from tests.support.client import project_client
 from tests.support.photos import identity_photos, single_face_identities
 from tests.support.processes import child_pids, command_line, the_pool_child
-from tests.support.stack import start_stack
+from tests.support.stack import FAULT_JOBS, start_stack
 from workers.pool_watchdog import EXIT_POOL_STALLED
 
 pytestmark = [pytest.mark.integration, pytest.mark.model, pytest.mark.slow]

@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 
 from infra.vector_index import VectorIndex
-from tests.reliability.conftest import FAULT_JOBS, project_client
-from tests.support.client import ProjectClient
 from tests.reliability.test_worker_killed_large_batch import small_distinct_photos
-from tests.support.stack import Stack, start_stack
+from tests.support.client import ProjectClient, project_client
+from tests.support.stack import FAULT_JOBS, Stack, start_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.model, pytest.mark.slow]
 

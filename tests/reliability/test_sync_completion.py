@@ -30,8 +30,8 @@ from facefleet.embedded import child_env
 from infra.settings import BrokerSettings, DatabaseSettings
 from tests.api.photos import NO_FACE, OBAMA_SMALL
 from tests.conftest import S3Server, free_port
-from tests.reliability.conftest import FAULT_JOBS, project_client
-from tests.support.stack import Stack, start_stack
+from tests.support.client import project_client
+from tests.support.stack import FAULT_JOBS, Stack, start_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.model, pytest.mark.slow]
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.reliability.conftest import FAULT_JOBS, project_client
+from tests.support.client import project_client
 from tests.support.photos import identity_photos, single_face_identities
-from tests.support.stack import start_stack
+from tests.support.stack import FAULT_JOBS, start_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.model, pytest.mark.slow]
 

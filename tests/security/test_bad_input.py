@@ -17,11 +17,10 @@ from typing import Any
 import pytest
 from werkzeug.test import TestResponse
 
-from infra.settings import JobSettings
 from tests.security import corpus
-from tests.support.client import ProjectClient
+from tests.support.client import ProjectClient, project_client
 from tests.support.photos import identity_photos, single_face_identities
-from tests.support.stack import Stack, start_stack
+from tests.support.stack import FAST_JOBS, Stack, start_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
 
@@ -29,24 +28,12 @@ DOCS_API = Path(__file__).resolve().parents[2] / "docs" / "API.md"
 DOCUMENTED_CODES = set(re.findall(r"`(FRS\.\d{4})`", DOCS_API.read_text()))
 LEAK_MARKERS = ("Traceback", 'File "', "/work/", "/tmp/", "site-packages", '.py"', "psycopg", "sqlalchemy")
 
-FAST_JOBS = JobSettings(
-    stale_after_seconds=20,
-    housekeeping_interval_seconds=1.0,
-    sync_wait_seconds=60.0,
-    retry_backoff_seconds=0.2,
-    retry_backoff_max_seconds=1.0,
-)
-
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, ProjectClient]]:
-    from api.app import create_app
-    from facefleet.admin import create_project
-
     home = tmp_path_factory.mktemp("bad-input")
     with start_stack(home, workers=1, jobs=FAST_JOBS) as stack:
-        created = create_project(stack.settings, "bad-input")
-        client = ProjectClient(create_app(stack.settings).test_client(), created.project_id, created.api_key)
+        client = project_client(stack.settings, "bad-input")
         client.create_face_set(
             "hostile", external_fields={"city": {"type": "string"}, "age": {"type": "integer"}}
         )

@@ -20,32 +20,20 @@ import sqlalchemy as sa
 
 from infra.db.models import Face
 from infra.object_store import object_store_from_settings
-from infra.settings import JobSettings, Settings
+from infra.settings import Settings
 from infra.vector_index import VectorIndex
-from tests.support.client import ProjectClient
+from tests.support.client import ProjectClient, project_client
 from tests.support.photos import identity_photos, single_face_identities
-from tests.support.stack import Stack, start_stack
+from tests.support.stack import FAST_JOBS, Stack, start_stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.model]
-
-FAST_JOBS = JobSettings(
-    stale_after_seconds=20,
-    housekeeping_interval_seconds=1.0,
-    sync_wait_seconds=60.0,
-    retry_backoff_seconds=0.2,
-    retry_backoff_max_seconds=1.0,
-)
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Stack, ProjectClient]]:
-    from api.app import create_app
-    from facefleet.admin import create_project
-
     home = tmp_path_factory.mktemp("erasure")
     with start_stack(home, workers=1, jobs=FAST_JOBS) as stack:
-        created = create_project(stack.settings, "erasure")
-        client = ProjectClient(create_app(stack.settings).test_client(), created.project_id, created.api_key)
+        client = project_client(stack.settings, "erasure")
         yield stack, client
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from infra.settings import Settings
 from tests.support.conformance import ResponseSchemas
 
 
@@ -90,3 +91,12 @@ def _form_value(value: Any) -> str:
     import json
 
     return value if isinstance(value, str) else json.dumps(value)
+
+
+def project_client(settings: Settings, name: str = "tests") -> ProjectClient:
+    """A new project on the stack that ``settings`` name, and a client of it over a fresh app."""
+    from api.app import create_app
+    from facefleet.admin import create_project
+
+    created = create_project(settings, name)
+    return ProjectClient(create_app(settings).test_client(), created.project_id, created.api_key)

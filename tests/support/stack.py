@@ -18,7 +18,29 @@ from pathlib import Path
 from typing import Any
 
 from facefleet.embedded import child_env, prepare_embedded, worker_command
-from infra.settings import Settings
+from infra.settings import JobSettings, Settings
+
+# Short enough that a test sees a killed worker's job recovered within seconds, long
+# enough that no healthy job in these tests (all well under 10 s) is ever re-sent.
+FAST_JOBS = JobSettings(
+    stale_after_seconds=20,
+    housekeeping_interval_seconds=1.0,
+    sync_wait_seconds=60.0,
+    retry_backoff_seconds=0.2,
+    retry_backoff_max_seconds=1.0,
+)
+# The fault tests': retries short enough that a job gives up within seconds when a store
+# stays down, and batches in small chunks so a fault lands between two of them.
+FAULT_JOBS = JobSettings(
+    stale_after_seconds=20,
+    housekeeping_interval_seconds=1.0,
+    batch_chunk_size=4,
+    batch_chunks_in_flight=2,
+    sync_wait_seconds=30.0,
+    max_retries=3,
+    retry_backoff_seconds=0.3,
+    retry_backoff_max_seconds=1.0,
+)
 
 ALL_QUEUES = (
     "facefleet.interactive",
