@@ -14,7 +14,7 @@ of a call from its job row (``bench.latency.breakdown``).
 ``--operation search`` sends sync searches of a 16-face gallery instead (enrolled first; the
 calls start after its read-your-writes window), against the search's computation (decode,
 detect, embed): the difference then also holds the job's reads of the face set, the index
-and the rows. The job-row split is always a detect's.
+and the rows. The job-row split is of the same operation.
 
 ``--pool`` runs the interactive workers on another Celery pool (``solo``: the job runs in
 the worker's main process, without the prefork pool's hop to a child). ``--inline-max-bytes``
@@ -146,7 +146,9 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
             print(rounds[-1], flush=True)
-        split = breakdown(client, processes.env["FACEFLEET_DATABASE__URL"], probe, repeats=21)
+        split = breakdown(
+            client, processes.env["FACEFLEET_DATABASE__URL"], probe, repeats=21, operation=args.operation
+        )
 
     report = {
         "machine": machine_description(),
