@@ -1,10 +1,11 @@
-"""Fixtures of the SQL layer's tests (tests/infra/test_db_*.py).
+"""Fixtures of the tests on a real SQL database: the SQL layer's (tests/infra/test_db_*.py)
+and the completion push's (tests/infra/test_completion.py).
 
 Every test that takes them runs on both backends (PostgreSQL ones are marked
 ``integration``): a migrated SQLite file per module, and the session's PostgreSQL database
-(``postgres_url``), migrated once. Each test gets its own project id, so tests stay fast and
-never see each other's rows (except the global housekeeping calls, whose assertions only
-look at their own jobs).
+(``postgres_url``; a later module's migration is a no-op). Each test that takes ``repos``
+gets its own project id, so tests stay fast and never see each other's rows (except the
+global housekeeping calls, whose assertions only look at their own jobs).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Completion push on the real databases: a waiter wakes when the job's row is final and the
 worker side notifies; a lost push still answers, after the fallback period; a listener whose
-channel breaks comes back and never leaves a waiter hanging."""
+channel breaks comes back and never leaves a waiter hanging. Each runs on both backends
+(``database``, tests/infra/conftest.py)."""
 
 from __future__ import annotations
 
@@ -21,22 +22,10 @@ from infra.completion import (
     expecting,
     wait_for_final,
 )
-from infra.db import Database, migrate
+from infra.db import Database
 from infra.db.repositories import JobRepo, ProjectRepo
 
 FALLBACK = 1.5
-
-
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('completion') / 'facefleet.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    migrate(url)
-    db = Database(url, pool_size=4)
-    yield db
-    db.dispose()
 
 
 @pytest.fixture(scope="module")
